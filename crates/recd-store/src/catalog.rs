@@ -1,0 +1,168 @@
+//! The catalog and user store: current items and profiles, keyed by external id, in redb.
+//!
+//! Why redb: get and scan must work without loading a million profiles into memory, writes
+//! come in batches (one durable transaction per batch), and it is pure Rust with a short build.
+//! The store writes here first and then appends the change to the event log (see `Store`), so
+//! the catalog always holds at least what the log says.
+
+use std::path::{Path, PathBuf};
+
+use recd_types::{Item, User};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::StoreError;
+
+const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
+const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+
+/// Current items and user profiles.
+pub struct Catalog {
+    path: PathBuf,
+    db: Database,
+}
+
+impl Catalog {
+    /// Opens (or creates) the catalog database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let db = Database::create(&path).map_err(db_err)?;
+        let txn = db.begin_write().map_err(db_err)?;
+        txn.open_table(ITEMS).map_err(db_err)?;
+        txn.open_table(USERS).map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        Ok(Self { path, db })
+    }
+
+    /// Inserts or replaces `items` in one durable transaction.
+    pub fn upsert_items(&self, items: &[Item]) -> Result<(), StoreError> {
+        self.put(ITEMS, items.iter().map(|i| (i.id.as_str(), i)))
+    }
+
+    /// Inserts or replaces `users` in one durable transaction.
+    pub fn upsert_users(&self, users: &[User]) -> Result<(), StoreError> {
+        self.put(USERS, users.iter().map(|u| (u.id.as_str(), u)))
+    }
+
+    /// The item with this id.
+    pub fn get_item(&self, id: &str) -> Result<Option<Item>, StoreError> {
+        self.get(ITEMS, id)
+    }
+
+    /// The user profile with this id.
+    pub fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.get(USERS, id)
+    }
+
+    /// Number of items.
+    pub fn n_items(&self) -> Result<u64, StoreError> {
+        self.len(ITEMS)
+    }
+
+    /// Number of user profiles.
+    pub fn n_users(&self) -> Result<u64, StoreError> {
+        self.len(USERS)
+    }
+
+    /// Calls `f` on every item in id order, one at a time (memory stays bounded).
+    pub fn for_each_item(&self, f: impl FnMut(Item)) -> Result<(), StoreError> {
+        self.scan(ITEMS, f)
+    }
+
+    /// Calls `f` on every user profile in id order, one at a time.
+    pub fn for_each_user(&self, f: impl FnMut(User)) -> Result<(), StoreError> {
+        self.scan(USERS, f)
+    }
+
+    fn put<'a, T: Serialize + 'a>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        rows: impl Iterator<Item = (&'a str, &'a T)>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut t = txn.open_table(table).map_err(db_err)?;
+            for (key, value) in rows {
+                let bytes =
+                    postcard::to_stdvec(value).map_err(|e| StoreError::Catalog(e.to_string()))?;
+                t.insert(key, bytes.as_slice()).map_err(db_err)?;
+            }
+        }
+        txn.commit().map_err(db_err)
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(table).map_err(db_err)?;
+        match t.get(key).map_err(db_err)? {
+            Some(v) => self.decode(key, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn len(&self, table: TableDefinition<&str, &[u8]>) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        txn.open_table(table).map_err(db_err)?.len().map_err(db_err)
+    }
+
+    fn scan<T: DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        mut f: impl FnMut(T),
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(table).map_err(db_err)?;
+        for row in t.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            f(self.decode(k.value(), v.value())?);
+        }
+        Ok(())
+    }
+
+    fn decode<T: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+        postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            reason: format!("row {key:?}: {e}"),
+        })
+    }
+}
+
+fn db_err(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Catalog(e.into().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use recd_types::{ItemId, UserId};
+
+    use super::*;
+
+    #[test]
+    fn upsert_get_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path().join("catalog.redb")).unwrap();
+        let mut a = Item::new(ItemId::parse("a").unwrap(), "A");
+        let b = Item::new(ItemId::parse("b").unwrap(), "B");
+        catalog.upsert_items(&[a.clone(), b.clone()]).unwrap();
+        a.available = false;
+        catalog.upsert_items(std::slice::from_ref(&a)).unwrap();
+        catalog
+            .upsert_users(&[User::new(UserId::parse("u").unwrap())])
+            .unwrap();
+        drop(catalog);
+
+        let catalog = Catalog::open(dir.path().join("catalog.redb")).unwrap();
+        assert_eq!(catalog.get_item("a").unwrap(), Some(a.clone()));
+        assert_eq!(catalog.get_item("zz").unwrap(), None);
+        assert_eq!(catalog.n_items().unwrap(), 2);
+        assert_eq!(catalog.n_users().unwrap(), 1);
+        let mut seen = Vec::new();
+        catalog.for_each_item(|i| seen.push(i)).unwrap();
+        assert_eq!(seen, vec![a, b]);
+    }
+}

@@ -1,0 +1,143 @@
+//! `Store`: one data dir's log, id maps and catalog behind one handle.
+//!
+//! Every write path of the engine goes through here, so the rules hold in one place:
+//! records are validated before anything is written; ids are interned (and synced) before the
+//! log append that names them; catalog changes go to the catalog and then to the log.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use recd_types::{Event, Item, Record, TimestampMs, User};
+
+use crate::{Catalog, EventLog, FileLog, IdMap, LogConfig, Offset, StoreError};
+
+/// Settings of an embedded store.
+#[derive(Debug, Clone, Default)]
+pub struct StoreConfig {
+    /// Settings of the embedded event log.
+    pub log: LogConfig,
+}
+
+/// The embedded store of one data dir.
+pub struct Store {
+    dir: PathBuf,
+    log: Arc<dyn EventLog>,
+    users: IdMap,
+    items: IdMap,
+    catalog: Catalog,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, recovering the log's tail if needed.
+    pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> Result<Self, StoreError> {
+        let dir = dir.as_ref().to_path_buf();
+        let ids_dir = dir.join("ids");
+        std::fs::create_dir_all(&ids_dir).map_err(|e| StoreError::io(&ids_dir, e))?;
+        let log = Arc::new(FileLog::open(dir.join("log"), config.log)?);
+        Ok(Self {
+            log,
+            users: IdMap::open(ids_dir.join("users.ids"))?,
+            items: IdMap::open(ids_dir.join("items.ids"))?,
+            catalog: Catalog::open(dir.join("catalog.redb"))?,
+            dir,
+        })
+    }
+
+    /// The data dir.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The event log (to read from an offset, or to share with a consumer).
+    pub fn log(&self) -> &Arc<dyn EventLog> {
+        &self.log
+    }
+
+    /// The user id map.
+    pub fn user_ids(&self) -> &IdMap {
+        &self.users
+    }
+
+    /// The item id map.
+    pub fn item_ids(&self) -> &IdMap {
+        &self.items
+    }
+
+    /// The catalog and user store (reads; write through [`Store::upsert_items`] and friends).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Validates all `events`, then appends them durably; returns the first one's offset.
+    /// If any event is invalid nothing is written and the error names its index and field.
+    pub fn append_events(&self, events: Vec<Event>) -> Result<Offset, AppendError> {
+        for (index, event) in events.iter().enumerate() {
+            event
+                .validate()
+                .map_err(|source| AppendError::Invalid { index, source })?;
+        }
+        self.users
+            .intern(events.iter().map(|e| e.user_id.as_str()))?;
+        self.items.intern(
+            events
+                .iter()
+                .filter_map(|e| e.item_id.as_ref().map(|i| i.as_str())),
+        )?;
+        let records: Vec<Record> = events.into_iter().map(Record::Event).collect();
+        Ok(self.log.append(&records)?)
+    }
+
+    /// Validates and upserts `items` (catalog first, then the log, stamped `at_ms`).
+    pub fn upsert_items(
+        &self,
+        items: Vec<Item>,
+        at_ms: TimestampMs,
+    ) -> Result<Offset, AppendError> {
+        for (index, item) in items.iter().enumerate() {
+            item.validate()
+                .map_err(|source| AppendError::Invalid { index, source })?;
+        }
+        self.items.intern(items.iter().map(|i| i.id.as_str()))?;
+        self.catalog.upsert_items(&items)?;
+        let records: Vec<Record> = items
+            .into_iter()
+            .map(|item| Record::Item { at_ms, item })
+            .collect();
+        Ok(self.log.append(&records)?)
+    }
+
+    /// Validates and upserts user profiles (catalog first, then the log, stamped `at_ms`).
+    pub fn upsert_users(
+        &self,
+        users: Vec<User>,
+        at_ms: TimestampMs,
+    ) -> Result<Offset, AppendError> {
+        for (index, user) in users.iter().enumerate() {
+            user.validate()
+                .map_err(|source| AppendError::Invalid { index, source })?;
+        }
+        self.users.intern(users.iter().map(|u| u.id.as_str()))?;
+        self.catalog.upsert_users(&users)?;
+        let records: Vec<Record> = users
+            .into_iter()
+            .map(|user| Record::User { at_ms, user })
+            .collect();
+        Ok(self.log.append(&records)?)
+    }
+}
+
+/// Why a batch write was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// Entry `index` of the batch broke a rule; nothing of the batch was written.
+    #[error("entry {index}: {source}")]
+    Invalid {
+        /// Position in the batch.
+        index: usize,
+        /// The broken rule.
+        source: recd_types::ValidationError,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

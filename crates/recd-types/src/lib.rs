@@ -1,0 +1,25 @@
+//! recd's domain model: external ids, events, items, users, and the log record that carries them.
+//!
+//! Job: define what the engine talks about and the rules a value must satisfy to enter it
+//! (`validate`). Non-goals: no IO, no async, no HTTP wire shapes (those live in `recd-api`), and
+//! never a panic on bad input: every check returns a [`ValidationError`] naming the field.
+
+mod error;
+mod event;
+mod ids;
+mod item;
+mod record;
+mod user;
+
+pub use error::ValidationError;
+pub use event::{Context, Event, EventKind, RATING_MAX, RATING_MIN};
+pub use ids::{ItemId, MAX_ID_BYTES, UserId};
+pub use item::Item;
+pub use record::Record;
+pub use user::{Gender, User};
+
+/// Milliseconds since the Unix epoch, UTC. Signed so that arithmetic on differences is plain.
+pub type TimestampMs = i64;
+
+/// Dense index of a user or item inside the engine (position in the persisted id map).
+pub type Idx = u32;

@@ -1,0 +1,48 @@
+//! What the event log carries: interactions, and catalog and profile changes.
+//!
+//! Catalog and profile changes go through the log too, so the batch layer can see catalog
+//! history (when an item appeared, when it went out of stock) from one ordered source.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Event, Item, TimestampMs, User, ValidationError};
+
+/// One entry of the event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Record {
+    /// A user interaction.
+    Event(Event),
+    /// An item was created or replaced at `at_ms`.
+    Item {
+        /// When the change was made.
+        at_ms: TimestampMs,
+        /// The item as it is from then on.
+        item: Item,
+    },
+    /// A user profile was created or replaced at `at_ms`.
+    User {
+        /// When the change was made.
+        at_ms: TimestampMs,
+        /// The profile as it is from then on.
+        user: User,
+    },
+}
+
+impl Record {
+    /// The time the record speaks of: the event's timestamp or the change time.
+    pub fn timestamp_ms(&self) -> TimestampMs {
+        match self {
+            Record::Event(e) => e.timestamp_ms,
+            Record::Item { at_ms, .. } | Record::User { at_ms, .. } => *at_ms,
+        }
+    }
+
+    /// Validates the payload.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        match self {
+            Record::Event(e) => e.validate(),
+            Record::Item { item, .. } => item.validate(),
+            Record::User { user, .. } => user.validate(),
+        }
+    }
+}

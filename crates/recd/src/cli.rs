@@ -1,0 +1,46 @@
+//! Command-line shape: one subcommand per role or job. Each subcommand's flags live with its
+//! code in `cmd/`; this file only lists them.
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+
+/// recd: a real-time recommendation engine.
+#[derive(Debug, Parser)]
+#[command(name = "recd", version, about)]
+pub struct Cli {
+    /// More log output (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import events, items and users from files into a data dir.
+    Import(cmd::import::ImportArgs),
+    /// Export the event history as Parquet partitioned by day.
+    Export(cmd::export::ExportArgs),
+    /// Generate deterministic synthetic data.
+    Gen(cmd::gen_data::GenArgs),
+    /// Inspect the event log.
+    #[command(subcommand)]
+    Events(cmd::events::EventsCommand),
+}
+
+/// Installs the log subscriber: human-readable to stderr, `RUST_LOG` wins over `-v`.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

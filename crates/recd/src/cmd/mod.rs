@@ -1,0 +1,18 @@
+//! One module per subcommand; each owns its flags (`*Args`) and a `run` function.
+
+pub mod events;
+pub mod export;
+pub mod gen_data;
+pub mod import;
+
+use crate::cli::Command;
+
+/// Runs one subcommand.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Import(args) => import::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Gen(args) => gen_data::run(args),
+        Command::Events(command) => events::run(command),
+    }
+}
