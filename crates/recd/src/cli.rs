@@ -28,6 +28,10 @@ pub enum Command {
     /// Inspect the event log.
     #[command(subcommand)]
     Events(cmd::events::EventsCommand),
+    /// Serve the HTTP API (events in, features and recommendations out).
+    Serve(cmd::serve::ServeArgs),
+    /// Micro-benchmarks of engine parts, printing one JSON line.
+    Bench(cmd::bench::BenchArgs),
 }
 
 /// Installs the log subscriber: human-readable to stderr, `RUST_LOG` wins over `-v`.

@@ -1,9 +1,11 @@
 //! One module per subcommand; each owns its flags (`*Args`) and a `run` function.
 
+pub mod bench;
 pub mod events;
 pub mod export;
 pub mod gen_data;
 pub mod import;
+pub mod serve;
 
 use crate::cli::Command;
 
@@ -14,5 +16,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Export(args) => export::run(args),
         Command::Gen(args) => gen_data::run(args),
         Command::Events(command) => events::run(command),
+        Command::Serve(args) => serve::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
