@@ -5,8 +5,10 @@
 //! plain `u64` positions and readers are iterators from an offset (a consumer's model).
 
 mod file;
+mod pending;
 
-pub use file::{FileLog, LogConfig};
+pub use file::{FileLog, LogConfig, LogStats};
+pub use pending::{AppendCompleter, AppendResult, PendingAppend};
 
 use recd_types::Record;
 
@@ -25,6 +27,20 @@ pub trait EventLog: Send + Sync {
     /// Returns only after the records are durable (fsync'd, or acknowledged by the broker).
     /// Concurrent callers share one sync (group commit). Records of one call are contiguous.
     fn append(&self, records: &[Record]) -> Result<Offset, StoreError>;
+
+    /// Starts appending `records` as one batch and returns a handle that resolves once they
+    /// are durable, to the same result [`EventLog::append`] would return.
+    ///
+    /// The handle can be `.await`ed (it is a plain `Future`, no runtime needed) or waited on
+    /// with [`PendingAppend::wait`]. Async callers should prefer this to `append`, which
+    /// blocks the thread for the length of a sync.
+    ///
+    /// The default implementation performs the blocking `append` inside this call and returns
+    /// a resolved handle: correct, but it blocks; backends that queue writes override it
+    /// ([`FileLog`] does, so it never blocks the caller).
+    fn append_async(&self, records: &[Record]) -> PendingAppend {
+        PendingAppend::ready(self.append(records))
+    }
 
     /// The offset the next appended record will get (= number of records in the log).
     fn end_offset(&self) -> Offset;
