@@ -1,0 +1,352 @@
+//! Properties of generated data: determinism, proportions, tails, validity and learnable
+//! structure. One small world is shared by most tests (built once: it is the slow part).
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::OnceLock;
+
+use recd_types::{Event, EventKind};
+
+use crate::kinds::{SEARCH_SHARE, TARGET_SHARES};
+use crate::{DAY_MS, GenConfig, Generator};
+
+const USERS: u32 = 3_000;
+const ITEMS: u32 = 4_000;
+const EVENTS: u64 = 150_000;
+
+/// The shared world and all its events.
+fn world() -> &'static (Generator, Vec<Event>) {
+    static WORLD: OnceLock<(Generator, Vec<Event>)> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        let generator = Generator::new(GenConfig::new(USERS, ITEMS, EVENTS, 7)).unwrap();
+        let events = generator.blocks().flat_map(|b| b.events).collect();
+        (generator, events)
+    })
+}
+
+/// A digest of everything a generator emits, through its parallel path.
+fn digest(config: GenConfig) -> u64 {
+    let generator = Generator::new(config).unwrap();
+    let mut hasher = DefaultHasher::new();
+    generator
+        .items()
+        .for_each(|i| format!("{i:?}").hash(&mut hasher));
+    generator
+        .users()
+        .for_each(|u| format!("{u:?}").hash(&mut hasher));
+    generator
+        .for_each_block(|block| {
+            block
+                .events
+                .iter()
+                .for_each(|e| format!("{e:?}").hash(&mut hasher));
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+    hasher.finish()
+}
+
+fn small(seed: u64, threads: usize) -> GenConfig {
+    let mut config = GenConfig::new(700, 500, 20_000, seed);
+    config.threads = threads;
+    config
+}
+
+#[test]
+fn same_settings_give_the_same_data_whatever_the_threads() {
+    let one = digest(small(1, 1));
+    assert_eq!(one, digest(small(1, 2)));
+    assert_eq!(one, digest(small(1, 3)));
+    assert_ne!(one, digest(small(2, 2)));
+}
+
+#[test]
+fn the_parallel_path_emits_what_the_sequential_one_does() {
+    let generator = Generator::new(small(4, 2)).unwrap();
+    let sequential: Vec<_> = generator.blocks().collect();
+    let mut parallel = Vec::new();
+    let stats = generator
+        .for_each_block(|b| {
+            parallel.push(b);
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+    assert_eq!(sequential, parallel);
+    assert_eq!(stats.n_events, 20_000);
+    assert_eq!(stats.kind_counts.iter().sum::<u64>(), 20_000);
+}
+
+#[test]
+fn a_failing_sink_stops_generation() {
+    let generator = Generator::new(small(4, 2)).unwrap();
+    let mut seen = 0;
+    let res = generator.for_each_block(|_| {
+        seen += 1;
+        if seen == 2 { Err("disk full") } else { Ok(()) }
+    });
+    assert_eq!(res, Err("disk full"));
+    assert_eq!(seen, 2);
+}
+
+#[test]
+fn event_count_is_exact_and_everything_validates() {
+    let (generator, events) = world();
+    assert_eq!(events.len() as u64, EVENTS);
+    for e in events {
+        e.validate().unwrap_or_else(|err| panic!("{e:?}: {err}"));
+    }
+    for item in generator.items() {
+        item.validate().unwrap();
+    }
+    for user in generator.users() {
+        user.validate().unwrap();
+    }
+}
+
+#[test]
+fn kinds_follow_the_documented_mix() {
+    let (_, events) = world();
+    let mut counts = [0usize; 9];
+    events.iter().for_each(|e| counts[e.kind.index()] += 1);
+    let n = events.len() as f64;
+    for (k, target) in TARGET_SHARES.iter().enumerate() {
+        let share = counts[k] as f64 / n;
+        // Calibration is on a pilot sample: allow a small relative error.
+        assert!(
+            (share - target).abs() < 0.1 * target + 0.003,
+            "{:?}: {share:.4} vs {target}",
+            EventKind::ALL[k]
+        );
+    }
+    let search = counts[EventKind::Search.index()] as f64 / n;
+    assert!((search - SEARCH_SHARE).abs() < 0.003, "search {search}");
+}
+
+#[test]
+fn activity_has_a_heavy_tail() {
+    let (generator, _) = world();
+    let mut counts: Vec<u64> = (0..USERS)
+        .map(|u| generator.user_truth(u).n_events)
+        .collect();
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    let top: u64 = counts[..USERS as usize / 100].iter().sum();
+    let share = top as f64 / EVENTS as f64;
+    assert!(share > 0.08, "top 1% of users have {share:.3} of events");
+    let median = counts[USERS as usize / 2];
+    let mean = EVENTS as f64 / USERS as f64;
+    assert!(
+        (median as f64) < 0.6 * mean,
+        "median {median} vs mean {mean}"
+    );
+}
+
+#[test]
+fn item_popularity_follows_a_power_law() {
+    let (_, events) = world();
+    let mut per_item: HashMap<&str, u64> = HashMap::new();
+    for e in events {
+        if let Some(item) = &e.item_id {
+            *per_item.entry(item.as_str()).or_default() += 1;
+        }
+    }
+    let mut counts: Vec<u64> = per_item.into_values().collect();
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    let total: u64 = counts.iter().sum();
+    let top: u64 = counts[..ITEMS as usize / 100].iter().sum();
+    assert!(
+        top as f64 / total as f64 > 0.15,
+        "top 1% of items: {}",
+        top as f64 / total as f64
+    );
+    // Least-squares slope of log(count) on log(rank) over ranks 10..1000.
+    let points: Vec<(f64, f64)> = (10..1000)
+        .filter(|&r| counts.get(r).is_some_and(|&c| c > 0))
+        .map(|r| (((r + 1) as f64).ln(), (counts[r] as f64).ln()))
+        .collect();
+    let n = points.len() as f64;
+    let (mx, my) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let slope = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
+        / points.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+    assert!((-1.4..=-0.6).contains(&slope), "log-log slope {slope}");
+}
+
+#[test]
+fn users_concentrate_on_their_favourite_categories() {
+    let (generator, events) = world();
+    let mut category_share = vec![0f64; generator.config().n_categories as usize];
+    let mut n_item_events = 0.0;
+    for e in events {
+        if let Some(item) = &e.item_id {
+            let idx = Generator::item_index(item).unwrap();
+            category_share[generator.item_truth(idx).category as usize] += 1.0;
+            n_item_events += 1.0;
+        }
+    }
+    category_share.iter_mut().for_each(|s| *s /= n_item_events);
+    let (mut observed, mut chance) = (0.0, 0.0);
+    let mut by_user: HashMap<u32, Vec<u32>> = HashMap::new();
+    for e in events {
+        if let Some(item) = &e.item_id {
+            let u = Generator::user_index(&e.user_id).unwrap();
+            let c = generator
+                .item_truth(Generator::item_index(item).unwrap())
+                .category;
+            by_user.entry(u).or_default().push(c);
+        }
+    }
+    for (u, categories) in &by_user {
+        let favourites: Vec<u32> = generator
+            .user_truth(*u)
+            .favourite_categories
+            .iter()
+            .map(|f| f.0)
+            .collect();
+        observed += categories.iter().filter(|c| favourites.contains(c)).count() as f64;
+        chance += categories.len() as f64
+            * favourites
+                .iter()
+                .map(|&c| category_share[c as usize])
+                .sum::<f64>();
+    }
+    let lift = observed / chance;
+    eprintln!(
+        "favourite lift {lift:.2}, share {:.3}",
+        observed / n_item_events
+    );
+    assert!(
+        lift > 3.0,
+        "events in favourite categories: {lift:.2}x chance"
+    );
+}
+
+#[test]
+fn affinity_drives_kinds_and_ratings() {
+    let (generator, events) = world();
+    let affinity = |e: &Event| {
+        let u = generator
+            .user_truth(Generator::user_index(&e.user_id).unwrap())
+            .vector;
+        let i = generator
+            .item_truth(Generator::item_index(e.item_id.as_ref().unwrap()).unwrap())
+            .vector;
+        u.iter().zip(&i).map(|(a, b)| a * b).sum::<f32>() as f64
+    };
+    let mut sums: HashMap<EventKind, (f64, f64)> = HashMap::new();
+    let (mut high_rating, mut low_rating) = ((0.0, 0.0), (0.0, 0.0));
+    for e in events
+        .iter()
+        .filter(|e| e.kind != EventKind::Search)
+        .step_by(3)
+    {
+        let a = affinity(e);
+        let s = sums.entry(e.kind).or_default();
+        s.0 += a;
+        s.1 += 1.0;
+        if let Some(v) = e.value {
+            assert_eq!((v * 2.0).fract(), 0.0, "half stars");
+            let bucket = if v >= 4.0 {
+                &mut high_rating
+            } else {
+                &mut low_rating
+            };
+            bucket.0 += a;
+            bucket.1 += 1.0;
+        }
+    }
+    let mean = |k: EventKind| sums[&k].0 / sums[&k].1;
+    assert!(mean(EventKind::Purchase) > mean(EventKind::Click));
+    assert!(mean(EventKind::Click) > mean(EventKind::View));
+    assert!(mean(EventKind::View) > mean(EventKind::Skip));
+    assert!(mean(EventKind::Skip) > mean(EventKind::Dislike));
+    assert!(high_rating.0 / high_rating.1 > low_rating.0 / low_rating.1);
+}
+
+#[test]
+fn times_respect_the_window_signups_and_creation() {
+    let (generator, events) = world();
+    let config = generator.config();
+    let mut previous: Option<&Event> = None;
+    for e in events {
+        assert!((config.start_ms()..config.end_ms).contains(&e.timestamp_ms));
+        let u = Generator::user_index(&e.user_id).unwrap();
+        let signup = generator.user(u).signup_ms.unwrap();
+        assert!(e.timestamp_ms >= signup.min(config.end_ms - DAY_MS));
+        if let Some(item) = &e.item_id {
+            let created = generator
+                .item_truth(Generator::item_index(item).unwrap())
+                .created_at_ms;
+            assert!(created <= e.timestamp_ms, "{e:?} before creation {created}");
+        }
+        if let Some(p) = previous.filter(|p| p.user_id == e.user_id) {
+            assert!(
+                p.timestamp_ms <= e.timestamp_ms,
+                "a user's events are in time order"
+            );
+        }
+        previous = Some(e);
+    }
+}
+
+#[test]
+fn new_items_exist_and_get_events() {
+    let (generator, events) = world();
+    let last_week = generator.config().end_ms - 7 * DAY_MS;
+    let new: Vec<u32> = (0..ITEMS)
+        .filter(|&i| generator.item_truth(i).created_at_ms >= last_week)
+        .collect();
+    let share = new.len() as f64 / ITEMS as f64;
+    assert!((0.03..0.07).contains(&share), "new items {share}");
+    let on_new = events
+        .iter()
+        .filter_map(|e| e.item_id.as_ref())
+        .filter(|i| new.contains(&Generator::item_index(i).unwrap()))
+        .count();
+    assert!(on_new > 0);
+}
+
+#[test]
+fn text_agrees_with_the_latent_category() {
+    let (generator, events) = world();
+    for idx in [0, 17, 999, ITEMS - 1] {
+        let item = generator.item(idx);
+        let truth = generator.item_truth(idx);
+        assert_eq!(item.category, Some(generator.category_name(truth.category)));
+        assert!(!item.tags.is_empty() && !item.title.is_empty());
+    }
+    let mut searches = 0;
+    for e in events.iter().filter(|e| e.kind == EventKind::Search) {
+        let query = e.query.as_deref().unwrap();
+        assert!(query.split(' ').all(|w| !w.is_empty()), "{query:?}");
+        searches += 1;
+    }
+    assert!(searches > 0);
+    // Declared interests are mostly the user's real favourites.
+    let (mut declared, mut true_ones) = (0, 0);
+    for u in 0..500 {
+        let favourites: Vec<String> = generator
+            .user_truth(u)
+            .favourite_categories
+            .iter()
+            .map(|f| generator.category_name(f.0))
+            .collect();
+        for interest in generator.user(u).interests {
+            declared += 1;
+            true_ones += usize::from(favourites.contains(&interest));
+        }
+    }
+    assert!(
+        true_ones as f64 > 0.75 * declared as f64,
+        "{true_ones}/{declared}"
+    );
+}
+
+#[test]
+fn ids_round_trip_to_indices() {
+    assert_eq!(Generator::item_index(&Generator::item_id(42)), Some(42));
+    assert_eq!(Generator::user_index(&Generator::user_id(0)), Some(0));
+    let odd = recd_types::ItemId::parse("i042").unwrap();
+    assert_eq!(Generator::item_index(&odd), None);
+}
