@@ -1,0 +1,55 @@
+//! `PUT /v1/items/{id}` and `DELETE /v1/items/{id}`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// An item as clients send it. The id comes from the path; a body `id`, if present, must match.
+/// A PUT replaces the whole item.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemIn {
+    /// Must equal the path's id when present.
+    pub id: Option<String>,
+    /// Display title (required).
+    pub title: Option<String>,
+    /// Main category.
+    pub category: Option<String>,
+    /// Free tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Price in the catalog's currency.
+    pub price: Option<f64>,
+    /// When the item entered the catalog, ms since the epoch.
+    pub created_at: Option<i64>,
+    /// False when the item must not be recommended; true if absent.
+    pub available: Option<bool>,
+    /// Sponsored items may be boosted by business rules; false if absent.
+    pub sponsored: Option<bool>,
+    /// Free string attributes.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// An item as the server reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemOut {
+    /// External id.
+    pub id: String,
+    /// Display title.
+    pub title: String,
+    /// Main category.
+    pub category: Option<String>,
+    /// Free tags.
+    pub tags: Vec<String>,
+    /// Price.
+    pub price: Option<f64>,
+    /// When the item entered the catalog, ms since the epoch.
+    pub created_at: Option<i64>,
+    /// False when the item must not be recommended.
+    pub available: bool,
+    /// Sponsored flag.
+    pub sponsored: bool,
+    /// Free string attributes.
+    pub attributes: BTreeMap<String, String>,
+}

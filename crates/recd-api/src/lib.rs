@@ -1,0 +1,27 @@
+//! recd's HTTP wire shapes: every JSON body the server reads or writes is defined here.
+//!
+//! Job: be the one place where the JSON contract lives, so a change to the wire is a change
+//! to this crate and shows up in review. Non-goals: no validation beyond JSON types (the
+//! engine's `recd-types` owns the domain rules), no conversion to engine types (done at the
+//! HTTP edge in `recd-serve`, so this crate depends on nothing internal), no IO.
+//!
+//! Conventions: field names are `snake_case`; times are integer milliseconds since the Unix
+//! epoch; optional request fields may be left out or sent as `null`; unknown request fields
+//! are refused (a typo should be an error, not silently ignored).
+
+mod error;
+mod events;
+mod features;
+mod health;
+mod items;
+mod users;
+
+pub use error::{ErrorBody, ErrorDetail};
+pub use events::{ContextIn, EventIn, EventsAccepted};
+pub use features::{
+    CategoryCountOut, ItemFeaturesOut, NegativeItemOut, QueryOut, SessionOut, TrendingItemOut,
+    TrendingOut, UserFeaturesOut, UserVectorOut, ViewOut,
+};
+pub use health::HealthOut;
+pub use items::{ItemIn, ItemOut};
+pub use users::{UserIn, UserOut};

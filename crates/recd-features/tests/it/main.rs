@@ -1,0 +1,4 @@
+//! Integration tests of recd-features: one contract suite, run against every backend.
+
+mod contract;
+mod redis_outage;
