@@ -37,7 +37,8 @@ pub struct GenConfig {
 
 impl GenConfig {
     /// Settings with the given sizes and seed and defaults for the rest
-    /// (window of 60 days ending 2024-03-01, 30 categories, 16 latent dimensions).
+    /// (window of 60 days ending 2024-03-01, 30 categories or one per item if fewer items,
+    /// 16 latent dimensions).
     pub fn new(n_users: u32, n_items: u32, n_events: u64, seed: u64) -> Self {
         Self {
             n_users,
@@ -46,7 +47,7 @@ impl GenConfig {
             seed,
             end_ms: DEFAULT_END_MS,
             n_days: 60,
-            n_categories: 30,
+            n_categories: n_items.clamp(1, 30),
             dim: 16,
             threads: 0,
         }
@@ -190,7 +191,9 @@ mod tests {
         };
         assert_eq!(field(GenConfig::new(0, 100, 1000, 1)), "users");
         assert_eq!(field(GenConfig::new(10, 0, 1000, 1)), "items");
-        assert_eq!(field(GenConfig::new(10, 5, 1000, 1)), "categories");
+        let mut c = GenConfig::new(10, 5, 1000, 1);
+        c.n_categories = 6;
+        assert_eq!(field(c), "categories");
         let mut c = GenConfig::new(10, 100, 1000, 1);
         c.n_days = 3;
         assert_eq!(field(c), "days");

@@ -263,7 +263,7 @@ fn item_event(
     event.dwell_ms = dwell_ms.map(|d| d.clamp(50.0, 3_600_000.0) as u32);
     let page = page_for(kind, rng);
     if page == "recommendations" {
-        event.request_id = Some(format!("r{}-{}", user.as_str(), draw.session));
+        event.request_id = Some(format!("req-{}-{}", user.as_str(), draw.session));
     }
     event.context.page = Some(page.to_string());
     event

@@ -1,0 +1,3 @@
+//! The `recd` binary's one integration-test binary: end-to-end tests of its subcommands.
+
+mod r#gen;
