@@ -1,10 +1,30 @@
-//! `recd bench` (being implemented).
+//! `recd bench ...`: benchmarks of engine parts, each printing one JSON line on stdout.
+//!
+//! The JSON lines are meant to sit next to the peer scripts' output in `bench/*.sh` runs, so
+//! they use the same keys and units as the peers (seconds, MB).
 
-/// Flags of this subcommand.
+mod als;
+mod events_csv;
+mod proc_stats;
+
+/// Flags of `recd bench`.
 #[derive(Debug, clap::Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// Which benchmark to run.
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
 
-/// Runs the subcommand.
-pub fn run(_args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// The benchmarks.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Implicit ALS training speed on a synth.py events.csv (compare with peers/als_speed.py).
+    Als(als::AlsBenchArgs),
+}
+
+/// Runs the chosen benchmark.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.command {
+        BenchCommand::Als(args) => als::run(args),
+    }
 }

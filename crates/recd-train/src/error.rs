@@ -1,0 +1,30 @@
+//! Errors of the training library.
+
+/// What can go wrong while building a matrix or fitting. The caller's input is to blame in
+/// every case; training itself does no IO.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A parameter or input value is outside its domain (non-finite value, zero factors, an
+    /// index past the declared shape): the caller's input.
+    #[error("field `{field}`: {reason}")]
+    Invalid {
+        /// The parameter or field, as users spell it (`factors`, `value`, `item_idx`, ...).
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The model library rejected a shape or parameter; with validated input this means the
+    /// trainer combined pieces wrongly, so it is reported with the library's own words.
+    #[error(transparent)]
+    Model(#[from] recd_model::ModelError),
+}
+
+impl TrainError {
+    /// Builds an [`TrainError::Invalid`].
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        TrainError::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
