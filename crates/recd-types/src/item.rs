@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::event::check_text;
 use crate::{ItemId, TimestampMs, ValidationError};
 
+/// 1000-01-01 and 3000-01-01 in ms since the epoch: the range of plausible creation dates.
+const EARLIEST_MS: TimestampMs = -30_610_224_000_000;
+const LATEST_MS: TimestampMs = 32_503_680_000_000;
+
 /// Most tags per item: tags feed the content vectors, where a few dozen say all there is.
 const MAX_TAGS: usize = 64;
 
@@ -81,8 +85,10 @@ impl Item {
                 format!("{price} is not a non-negative number"),
             ));
         }
-        if self.created_at_ms.is_some_and(|t| t < 0) {
-            return Err(ValidationError::new("created_at", "is before 1970"));
+        // Catalogs hold old things (films from the 1920s, antiques), so only absurd dates are
+        // refused: before year 1000 or after 3000 is a unit or parsing mistake.
+        if self.created_at_ms.is_some_and(|t| !(EARLIEST_MS..=LATEST_MS).contains(&t)) {
+            return Err(ValidationError::new("created_at", "is not between the years 1000 and 3000"));
         }
         for (k, v) in &self.attributes {
             check_text("attributes", Some(k))?;
@@ -103,6 +109,11 @@ mod tests {
         item.price = Some(-1.0);
         assert_eq!(item.validate().unwrap_err().field, "price");
         item.price = Some(9.99);
+        item.created_at_ms = Some(-1_000_000_000_000); // 1938: old films are fine
+        item.validate().unwrap();
+        item.created_at_ms = Some(-40_000_000_000_000);
+        assert_eq!(item.validate().unwrap_err().field, "created_at");
+        item.created_at_ms = None;
         item.category = Some(" ".into());
         assert_eq!(item.validate().unwrap_err().field, "category");
     }
