@@ -5,18 +5,18 @@
 //! cannot see a frame the writer is in the middle of writing, and it stops at the end offset
 //! even if more is appended meanwhile (the trait promises "to the end as of this call").
 //!
-//! Starting in the middle of a segment scans that segment from its start, checking CRCs but
-//! not decoding the skipped records; with 128 MiB segments that is at most one segment read
-//! at disk/cache speed. A sparse offset index would avoid it and can be added here later.
+//! Starting in the middle of a segment seeks to the nearest entry of the segment's sparse
+//! index (see `index`) and skips the frames from there, checking their CRCs but not decoding
+//! them: at most ~64 KiB of reading, however large the segment.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 
 use recd_types::Record;
 
 use super::super::Offset;
 use super::frame::{self, FrameRead, HEADER_LEN};
-use super::segment::{READ_BUF_BYTES, Segment};
+use super::segment::{self, READ_BUF_BYTES, Segment};
 use super::writer::View;
 use crate::StoreError;
 
@@ -69,8 +69,9 @@ impl Reader {
         }
     }
 
-    /// Opens the current segment and checks its header. The last segment is read only up to
-    /// its durable length.
+    /// Opens the current segment, checks its header, and positions it at the index entry
+    /// nearest before `self.next` (building the segment's index first if it has none). The
+    /// last segment is read only up to its durable length.
     fn open_segment(&mut self) -> Result<(), StoreError> {
         let segment = self.segment().clone();
         let io = |e| StoreError::io(&segment.path, e);
@@ -80,12 +81,9 @@ impl Reader {
         } else {
             u64::MAX
         };
-        let mut reader = BufReader::with_capacity(
-            READ_BUF_BYTES,
-            File::open(&segment.path).map_err(io)?.take(limit),
-        );
+        let mut file = File::open(&segment.path).map_err(io)?;
         let mut header = Vec::with_capacity(HEADER_LEN as usize);
-        (&mut reader)
+        Read::by_ref(&mut file)
             .take(HEADER_LEN)
             .read_to_end(&mut header)
             .map_err(io)?;
@@ -93,7 +91,19 @@ impl Reader {
         self.pos = 0;
         frame::check_header(&header, segment.base).map_err(|reason| self.corrupt(reason))?;
         self.pos = HEADER_LEN;
-        self.file = Some(reader);
+        if self.next > segment.base {
+            if !segment.index.is_complete() {
+                segment::build_index(&segment, limit)?;
+            }
+            let (offset, pos) = segment.index.seek_point(self.next);
+            if pos > HEADER_LEN && pos <= limit {
+                file.seek(SeekFrom::Start(pos)).map_err(io)?;
+                self.cursor = offset;
+                self.pos = pos;
+            }
+        }
+        let left = limit.saturating_sub(self.pos);
+        self.file = Some(BufReader::with_capacity(READ_BUF_BYTES, file.take(left)));
         Ok(())
     }
 

@@ -10,9 +10,11 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::super::Offset;
 use super::frame::{self, FrameRead, HEADER_LEN};
+use super::index::{IndexBuilder, SparseIndex};
 use crate::StoreError;
 
 const SUFFIX: &str = ".log";
@@ -21,11 +23,22 @@ const NAME_DIGITS: usize = 20;
 /// not matter per reader.
 pub(super) const READ_BUF_BYTES: usize = 256 << 10;
 
-/// One segment file: where it is and the offset of its first record.
+/// One segment file: where it is, the offset of its first record, and its sparse index.
 #[derive(Debug, Clone)]
 pub(super) struct Segment {
     pub base: Offset,
     pub path: PathBuf,
+    pub index: Arc<SparseIndex>,
+}
+
+impl Segment {
+    fn new(base: Offset, path: PathBuf, index_complete: bool) -> Self {
+        Self {
+            base,
+            path,
+            index: Arc::new(SparseIndex::new(base, index_complete)),
+        }
+    }
 }
 
 /// The file name of the segment starting at `base`.
@@ -51,10 +64,7 @@ pub(super) fn list_segments(dir: &Path) -> Result<Vec<Segment>, StoreError> {
         let entry = entry.map_err(io)?;
         let name = entry.file_name();
         match name.to_str().and_then(parse_name) {
-            Some(base) => segments.push(Segment {
-                base,
-                path: entry.path(),
-            }),
+            Some(base) => segments.push(Segment::new(base, entry.path(), false)),
             None => {
                 tracing::debug!(path = %entry.path().display(), "ignoring a non-segment file in the log dir")
             }
@@ -86,7 +96,7 @@ pub(super) fn create_segment(dir: &Path, base: Offset) -> Result<(Segment, File)
     file.write_all(&frame::segment_header(base)).map_err(io)?;
     file.sync_data().map_err(io)?;
     sync_dir(dir)?;
-    Ok((Segment { base, path }, file))
+    Ok((Segment::new(base, path, true), file))
 }
 
 /// What recovery found in the last segment.
@@ -121,13 +131,22 @@ pub(super) fn recover_last(segment: &Segment) -> Result<Recovered, StoreError> {
         file.write_all(&frame::segment_header(segment.base))
             .map_err(io)?;
         file.sync_data().map_err(io)?;
+        segment
+            .index
+            .install(IndexBuilder::from_start(segment.base).take());
         return Ok(Recovered {
             n_records: 0,
             len: HEADER_LEN,
             file,
         });
     }
-    let (n_records, good_len, problem) = scan_frames(&mut file, path)?;
+    let mut index = IndexBuilder::from_start(segment.base);
+    let scan = {
+        let mut reader = BufReader::with_capacity(READ_BUF_BYTES, &mut file);
+        scan_frames(&mut reader, segment.base, &mut index).map_err(io)?
+    };
+    segment.index.install(index.take());
+    let (n_records, good_len, problem) = (scan.n_records, scan.len, scan.problem);
     if let Some(reason) = problem {
         tracing::warn!(
             path = %path.display(),
@@ -166,32 +185,62 @@ fn has_valid_header(file: &mut File, segment: &Segment, file_len: u64) -> Result
     }
 }
 
-/// Counts the intact frames after the header; returns (records, byte length of the intact
-/// part, what stopped the scan if it was not a clean end).
-fn scan_frames(file: &mut File, path: &Path) -> Result<(u64, u64, Option<String>), StoreError> {
-    let mut reader = BufReader::with_capacity(READ_BUF_BYTES, &mut *file);
+/// What a scan of a segment's frames found.
+struct Scan {
+    /// Intact frames.
+    n_records: u64,
+    /// Byte length of the header plus the intact frames.
+    len: u64,
+    /// What stopped the scan, if it was not a clean end.
+    problem: Option<String>,
+}
+
+/// Walks the frames from just after the header, checking lengths and CRCs, noting index
+/// entries; stops at the end or at the first frame that is torn or bad.
+fn scan_frames(
+    reader: &mut impl Read,
+    base: Offset,
+    index: &mut IndexBuilder,
+) -> std::io::Result<Scan> {
     let mut payload = Vec::new();
-    let mut n_records = 0;
-    let mut pos = HEADER_LEN;
+    let mut scan = Scan {
+        n_records: 0,
+        len: HEADER_LEN,
+        problem: None,
+    };
     loop {
-        let read =
-            frame::read_frame(&mut reader, &mut payload).map_err(|e| StoreError::io(path, e))?;
-        match read {
+        index.frame(base + scan.n_records, scan.len);
+        match frame::read_frame(reader, &mut payload)? {
             FrameRead::Frame(size) => {
-                n_records += 1;
-                pos += size;
+                scan.n_records += 1;
+                scan.len += size;
             }
-            FrameRead::End => return Ok((n_records, pos, None)),
+            FrameRead::End => return Ok(scan),
             FrameRead::Torn { have } => {
-                return Ok((
-                    n_records,
-                    pos,
-                    Some(format!("torn frame: only {have} bytes of it were written")),
-                ));
+                scan.problem = Some(format!("torn frame: only {have} bytes of it were written"));
+                return Ok(scan);
             }
-            FrameRead::Bad(reason) => return Ok((n_records, pos, Some(reason))),
+            FrameRead::Bad(reason) => {
+                scan.problem = Some(reason);
+                return Ok(scan);
+            }
         }
     }
+}
+
+/// Builds the sparse index of a segment that has none yet, reading at most `limit` bytes.
+/// Damage stops the scan quietly: the index then covers the part before it, and the reader
+/// that goes on from there reports the damage with its position.
+pub(super) fn build_index(segment: &Segment, limit: u64) -> Result<(), StoreError> {
+    let io = |e| StoreError::io(&segment.path, e);
+    let mut file = File::open(&segment.path).map_err(io)?;
+    file.seek(SeekFrom::Start(HEADER_LEN)).map_err(io)?;
+    let mut reader =
+        BufReader::with_capacity(READ_BUF_BYTES, file.take(limit.saturating_sub(HEADER_LEN)));
+    let mut index = IndexBuilder::from_start(segment.base);
+    scan_frames(&mut reader, segment.base, &mut index).map_err(io)?;
+    segment.index.install(index.take());
+    Ok(())
 }
 
 #[cfg(test)]

@@ -302,3 +302,48 @@ fn a_failed_roll_fails_its_group_and_closes_the_log() {
     let want: Vec<_> = (0..=acked).map(|s| (s, record(0, s))).collect();
     assert_eq!(read_all(&log, 0), want);
 }
+
+/// Entries in the sparse index of each segment of the log's current view.
+fn index_sizes(log: &FileLog) -> Vec<usize> {
+    log.shared
+        .view()
+        .segments
+        .iter()
+        .map(|s| s.index.len())
+        .collect()
+}
+
+#[test]
+fn reads_from_the_middle_of_large_segments_use_the_index_and_agree_with_a_full_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 30_000u64;
+    let check = |log: &FileLog| {
+        let all = read_all(log, 0);
+        assert_eq!(all.len() as u64, n);
+        for from in [
+            1, 617, 9_999, 10_000, 12_345, 20_001, 29_998, 29_999, 30_000,
+        ] {
+            let got = read_all(log, from);
+            assert_eq!(got, all[from as usize..].to_vec(), "from {from}");
+        }
+    };
+    {
+        let log = FileLog::open(dir.path(), config(512 << 10)).unwrap();
+        for s in (0..n).step_by(100) {
+            log.append(&records(3, s..s + 100)).unwrap();
+        }
+        // The writer indexed what it wrote: several entries in every full segment.
+        let sizes = index_sizes(&log);
+        assert!(sizes.len() >= 3, "{sizes:?}");
+        assert!(sizes.iter().all(|&k| k > 3), "{sizes:?}");
+        check(&log);
+    }
+    // After a reopen, the last segment is indexed by recovery and older ones on first read.
+    let log = FileLog::open(dir.path(), config(512 << 10)).unwrap();
+    let sizes = index_sizes(&log);
+    assert_eq!(sizes[0], 1, "older segments start unindexed: {sizes:?}");
+    assert!(*sizes.last().unwrap() > 3, "{sizes:?}");
+    check(&log);
+    let sizes = index_sizes(&log);
+    assert!(sizes.iter().all(|&k| k > 3), "{sizes:?}");
+}

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::super::{AppendCompleter, Offset};
 use super::frame::HEADER_LEN;
+use super::index::IndexBuilder;
 use super::segment::{self, Segment};
 use crate::StoreError;
 
@@ -99,6 +100,8 @@ pub(super) struct Writer {
     pub seg_len: u64,
     /// Offset of the next record to be written.
     pub next: Offset,
+    /// Index entries of the active segment not yet published (their frames are not synced).
+    pub index: IndexBuilder,
 }
 
 /// A write or sync failure, with the file it happened on.
@@ -163,7 +166,9 @@ impl Writer {
                 n_buffered = 0;
                 self.roll()?;
             }
-            firsts.push(self.next + n_buffered);
+            let first = self.next + n_buffered;
+            self.index.frame(first, self.seg_len + buf.len() as u64);
+            firsts.push(first);
             buf.extend_from_slice(&request.frames);
             n_buffered += request.n_records;
         }
@@ -199,6 +204,8 @@ impl Writer {
         self.seg_len += buf.len() as u64;
         self.next += n_records;
         buf.clear();
+        let entries = self.index.take();
+        self.active().index.extend(&entries);
         self.publish();
         Ok(())
     }
@@ -218,11 +225,17 @@ impl Writer {
             })?;
         // Header sync + directory sync.
         self.shared.n_syncs.fetch_add(2, Ordering::Relaxed);
+        self.index = IndexBuilder::after(segment.index.last());
         self.segments.push(segment);
         self.file = file;
         self.seg_len = HEADER_LEN;
         self.publish();
         Ok(())
+    }
+
+    fn active(&self) -> &Segment {
+        // `FileLog::open` always starts the writer with at least one segment.
+        &self.segments[self.segments.len() - 1]
     }
 
     fn publish(&self) {
