@@ -19,5 +19,5 @@ mod store;
 pub use catalog::Catalog;
 pub use error::StoreError;
 pub use ids::IdMap;
-pub use log::{EventLog, FileLog, LogConfig, Offset};
+pub use log::{EventLog, FileLog, LogConfig, LogStats, Offset, PendingAppend};
 pub use store::{AppendError, Store, StoreConfig};

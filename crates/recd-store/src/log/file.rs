@@ -14,6 +14,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Sender};
@@ -27,6 +28,9 @@ use crate::StoreError;
 use frame::{EncodeError, HEADER_LEN};
 use reader::Reader;
 use writer::{Request, Shared, View, Writer};
+
+/// The lock file in the log directory (see `lock_dir`).
+const LOCK_FILE: &str = "LOCK";
 
 /// Settings of the embedded log.
 #[derive(Debug, Clone)]
@@ -44,11 +48,13 @@ impl Default for LogConfig {
         Self {
             segment_bytes: 128 << 20,
             // Measured with the `log_append` bench (closed loop, 40k records, windows of 0,
-            // 50, 100, 200, 300 and 1000 µs; the disk shared with other builds, so noisy): 1 ms
-            // was slower than 0 in every shape, because the writer then idles longer than a
-            // sync takes (~0.15-0.3 ms median here). 100 µs was as fast as or faster than 0 and
-            // cut syncs by 20-35% (e.g. 4 threads x 100: ~102 groups instead of ~150 for 400
-            // appends), because appenders woken by the previous ack get to re-queue first.
+            // 50, 100, 200, 300 and 1000 µs, two repetitions; the disk was shared with other
+            // builds, so throughput varied up to 2x between repetitions). 1 ms was slower than
+            // 0 in every shape: the writer idles longer than a sync takes (~0.15-0.3 ms median
+            // here). 100 µs cut the number of syncs by 10-37% against 0 in every shape (4
+            // threads x batch 100: ~103 groups instead of ~150 for 400 appends), because
+            // appenders woken by the previous ack get to queue again first; its throughput was
+            // within the noise of 0 or better. Fewer syncs is what counts on a busy disk.
             group_commit_window: Duration::from_micros(100),
         }
     }
@@ -75,6 +81,9 @@ pub struct FileLog {
     /// An `Option` so that `Drop` can close it before joining the writer.
     queue: Option<Sender<Request>>,
     writer: Option<JoinHandle<()>>,
+    /// Holds the directory's exclusive lock until the handle is gone (fields drop after
+    /// `Drop::drop` has joined the writer).
+    _lock: File,
 }
 
 impl FileLog {
@@ -85,6 +94,7 @@ impl FileLog {
     pub fn open(dir: impl AsRef<Path>, config: LogConfig) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         create_dir_durably(&dir)?;
+        let lock = lock_dir(&dir)?;
         let mut segments = segment::list_segments(&dir)?;
         if let Some(first) = segments.first()
             && first.base != 0
@@ -140,6 +150,7 @@ impl FileLog {
             shared,
             queue: Some(queue),
             writer: Some(handle),
+            _lock: lock,
         })
     }
 
@@ -179,6 +190,31 @@ impl FileLog {
             ),
         })?;
         Ok(frames)
+    }
+}
+
+/// Takes an exclusive advisory lock (flock) on `dir/LOCK`. Two writers appending to the same
+/// segment would interleave frames and corrupt each other, e.g. `recd import` run against
+/// the data dir of a running server; the second one gets a clear error instead. The kernel
+/// drops the lock when the process dies, so a crash never leaves the log locked.
+fn lock_dir(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(StoreError::io(
+            &path,
+            std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "the event log is already open for writing (another recd process, or another handle in this one)",
+            ),
+        )),
+        Err(TryLockError::Error(e)) => Err(StoreError::io(&path, e)),
     }
 }
 

@@ -347,3 +347,19 @@ fn reads_from_the_middle_of_large_segments_use_the_index_and_agree_with_a_full_s
     let sizes = index_sizes(&log);
     assert!(sizes.iter().all(|&k| k > 3), "{sizes:?}");
 }
+
+#[test]
+fn a_second_handle_on_the_same_dir_is_refused_until_the_first_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
+    match FileLog::open(dir.path(), LogConfig::default()) {
+        Err(StoreError::Io { path, source }) => {
+            assert!(path.ends_with("LOCK"), "{}", path.display());
+            assert!(source.to_string().contains("already open"), "{source}");
+        }
+        Err(e) => panic!("expected an Io error on LOCK, got {e}"),
+        Ok(_) => panic!("two handles opened the same log"),
+    }
+    drop(log);
+    FileLog::open(dir.path(), LogConfig::default()).unwrap();
+}
