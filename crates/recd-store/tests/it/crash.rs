@@ -193,10 +193,21 @@ fn acknowledged_appends_survive_sigkill() {
     for round in 0..3 {
         let acks = run_and_kill_child(dir.path(), round);
         assert!(acks.len() >= 200, "round {round}: only {} acks", acks.len());
+        let acks_this_round = acks.len();
         all_acks.extend(acks);
 
-        let log = FileLog::open(dir.path(), config()).expect("reopen after the kill");
+        // Recovery's warnings (a kill in the middle of a write leaves a torn tail) go to the
+        // test output, shown with `--nocapture`.
+        let subscriber = tracing_subscriber::fmt().with_test_writer().finish();
+        let log =
+            tracing::subscriber::with_default(subscriber, || FileLog::open(dir.path(), config()))
+                .expect("reopen after the kill");
         check_acks(&log, &all_acks);
+        eprintln!(
+            "round {round}: {} appends acknowledged before the kill, log ends at {}",
+            acks_this_round,
+            log.end_offset()
+        );
         // The log takes new appends where it ends, and they survive another reopen.
         let end = log.end_offset();
         let name = format!("parent-{round}");
