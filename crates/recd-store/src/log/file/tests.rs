@@ -363,3 +363,40 @@ fn a_second_handle_on_the_same_dir_is_refused_until_the_first_is_dropped() {
     drop(log);
     FileLog::open(dir.path(), LogConfig::default()).unwrap();
 }
+
+#[test]
+fn when_a_roll_fails_mid_group_the_part_already_synced_is_still_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    // A long window so that all ten appends below form one group.
+    let log = FileLog::open(
+        dir.path(),
+        LogConfig {
+            segment_bytes: 200,
+            group_commit_window: Duration::from_millis(300),
+        },
+    )
+    .unwrap();
+    for base in 1..12 {
+        std::fs::write(segment::segment_path(dir.path(), base), b"in the way").unwrap();
+    }
+    let pending: Vec<_> = (0..5)
+        .map(|s| log.append_async(&records(0, s..s + 1)))
+        .collect();
+    let results: Vec<_> = pending.into_iter().map(PendingAppend::wait).collect();
+    assert_eq!(
+        log.stats().n_groups,
+        1,
+        "expected one group (one sync before the roll)"
+    );
+    let n_ok = results.iter().take_while(|r| r.is_ok()).count();
+    assert!((1..10).contains(&n_ok), "{n_ok} acknowledged");
+    for (s, r) in results.iter().enumerate() {
+        match r {
+            Ok(offset) => assert_eq!(*offset, s as u64),
+            Err(e) => assert!(s >= n_ok && matches!(e, StoreError::Io { .. }), "{s}: {e}"),
+        }
+    }
+    assert_eq!(log.end_offset(), n_ok as u64);
+    let want: Vec<_> = (0..n_ok as u64).map(|s| (s, record(0, s))).collect();
+    assert_eq!(read_all(&log, 0), want);
+}

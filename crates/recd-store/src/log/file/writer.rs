@@ -151,18 +151,35 @@ impl Writer {
     }
 
     /// Writes and syncs the group, rolling segments as needed, and acknowledges it. On
-    /// failure, appends already synced are acknowledged and the rest are left in `group`.
+    /// failure, the appends already synced (before a roll) are acknowledged anyway, since
+    /// they are durable, and the rest are left in `group`.
     fn commit(&mut self, group: &mut Vec<Request>, buf: &mut Vec<u8>) -> Result<(), Failure> {
-        buf.clear();
-        let mut n_buffered = 0;
         let mut firsts = Vec::with_capacity(group.len());
         let mut n_synced = 0;
+        let result = self.write_group(group, buf, &mut firsts, &mut n_synced);
+        for (request, first) in group.drain(..n_synced).zip(firsts) {
+            request.ack.complete(Ok(first));
+        }
+        result
+    }
+
+    /// The work of `commit`: fills `firsts` with each request's first offset and
+    /// `n_synced` with how many requests (from the start) are durable.
+    fn write_group(
+        &mut self,
+        group: &[Request],
+        buf: &mut Vec<u8>,
+        firsts: &mut Vec<Offset>,
+        n_synced: &mut usize,
+    ) -> Result<(), Failure> {
+        buf.clear();
+        let mut n_buffered = 0;
         for (i, request) in group.iter().enumerate() {
             let has_records = self.seg_len + buf.len() as u64 > HEADER_LEN;
             let len_after = self.seg_len + (buf.len() + request.frames.len()) as u64;
             if has_records && len_after > self.segment_bytes {
                 self.write_and_sync(buf, n_buffered)?;
-                n_synced = i;
+                *n_synced = i;
                 n_buffered = 0;
                 self.roll()?;
             }
@@ -172,14 +189,9 @@ impl Writer {
             buf.extend_from_slice(&request.frames);
             n_buffered += request.n_records;
         }
-        let result = self.write_and_sync(buf, n_buffered);
-        if result.is_ok() {
-            n_synced = group.len();
-        }
-        for (request, first) in group.drain(..n_synced).zip(firsts) {
-            request.ack.complete(Ok(first));
-        }
-        result
+        self.write_and_sync(buf, n_buffered)?;
+        *n_synced = group.len();
+        Ok(())
     }
 
     /// Writes `buf` to the active segment, syncs it, and publishes the new end.
