@@ -19,6 +19,9 @@ pub struct LoggedEvent {
 /// A stretch of the log to apply: its events in log order, and where the stretch ends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
+    /// The offset the stretch starts at: the store's applied offset before this batch
+    /// (a store that finds another one there has lost state and says so).
+    pub first_offset: Offset,
     /// Events in log order. Records of the stretch that are not events (catalog and profile
     /// changes) are left out but still counted in `next_offset`.
     pub events: Vec<LoggedEvent>,

@@ -79,6 +79,21 @@ impl RedisServer {
         self.wait_ready();
     }
 
+    /// Deletes every key without dropping anyone's connection: data loss that clients do
+    /// not notice by an error (as after a failover to an empty replica).
+    pub fn flush_all(&self) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.write_all(b"FLUSHALL\r\n").expect("send FLUSHALL");
+        let mut buf = [0u8; 16];
+        let n = s.read(&mut buf).expect("read FLUSHALL reply");
+        assert!(
+            buf[..n].starts_with(b"+OK"),
+            "FLUSHALL answered {:?}",
+            &buf[..n]
+        );
+    }
+
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {

@@ -9,7 +9,8 @@
 //! - `recd:features:applied_offset` — where the updater resumes.
 //!
 //! A batch costs two round trips: one pipelined read of every key it touches, one pipelined
-//! write of the new values (then a tiny write of the offset). Each value carries the offset of
+//! write of the new values (then a tiny swap of the offset, which also detects a Redis that
+//! lost its data since the previous batch). Each value carries the offset of
 //! the newest event in it and applying skips older ones, so a batch retried after a partial
 //! failure changes nothing twice; the offset is written only after the values.
 //!
@@ -119,6 +120,35 @@ impl RedisStore {
         if last.is_none_or(|t| t.elapsed() >= DEGRADED_LOG_EVERY) {
             *last = Some(Instant::now());
             tracing::warn!(error = %err, "redis unreachable: serving user features from the local cache");
+        }
+    }
+
+    /// Forgets the offset (so the updater replays the log from the start) and the values this
+    /// batch may have written onto the emptied store (they lack older events, yet carry new
+    /// offsets that would make the replay skip them). Returns the error to report.
+    async fn lost_state(
+        &self,
+        batch: &Batch,
+        found: Option<Offset>,
+        written: &[String],
+    ) -> FeatureError {
+        metrics::counter!("recd_features_state_lost_total").increment(1);
+        tracing::warn!(
+            expected = batch.first_offset,
+            ?found,
+            "redis lost its feature state; the log will be replayed"
+        );
+        let mut cmds: Vec<Cmd> = written.iter().map(|k| cmd1("DEL", k)).collect();
+        cmds.push(cmd1("DEL", OFFSET_KEY));
+        if let Err(e) = self.conn.run_all(cmds).await {
+            return e;
+        }
+        for (id, _) in plan(batch, &self.config).users {
+            self.cache.remove(&id);
+        }
+        FeatureError::StateLost {
+            expected: batch.first_offset,
+            found,
         }
     }
 
@@ -236,8 +266,20 @@ impl FeatureStore for RedisStore {
             .map(|(c, _)| category_key(c))
             .collect();
         let all_keys: Vec<String> = [&user_keys[..], &item_keys[..], &cat_keys[..]].concat();
-        let cmds = all_keys.iter().map(|k| cmd1("GET", k)).collect();
-        let mut values = self.conn.run_all(cmds).await?.into_iter();
+        let mut cmds: Vec<Cmd> = all_keys.iter().map(|k| cmd1("GET", k)).collect();
+        cmds.push(cmd1("GET", OFFSET_KEY));
+        let mut values = self.conn.run_all(cmds).await?;
+        let stored_offset: Option<Offset> = values
+            .pop()
+            .and_then(|v| redis::from_redis_value(v).ok())
+            .flatten();
+        // Applying onto a store that lost its state would stamp partial values with new
+        // offsets, and the replay would then skip the events they lack: refuse instead.
+        let expected = (batch.first_offset > 0).then_some(batch.first_offset);
+        if stored_offset != expected && stored_offset != Some(batch.next_offset) {
+            return Err(self.lost_state(batch, stored_offset, &[]).await);
+        }
+        let mut values = values.into_iter();
         let mut writes = Vec::new();
         let mut written_users = Vec::new();
         let now = batch.now_ms;
@@ -273,9 +315,14 @@ impl FeatureStore for RedisStore {
             }
         }
         self.conn.run_all(writes).await?;
+        // SET .. GET swaps the offset and tells what was there: anything else than at the
+        // start means Redis lost its data while this batch was being written.
         let mut set_offset = redis::cmd("SET");
-        set_offset.arg(OFFSET_KEY).arg(batch.next_offset);
-        self.conn.query::<()>(&set_offset).await?;
+        set_offset.arg(OFFSET_KEY).arg(batch.next_offset).arg("GET");
+        let previous: Option<Offset> = self.conn.query(&set_offset).await?;
+        if previous != stored_offset {
+            return Err(self.lost_state(batch, previous, &all_keys).await);
+        }
         for state in written_users {
             self.cache.put(state);
         }

@@ -70,6 +70,7 @@ fn event(user: &str, kind: EventKind, item: Option<&str>, ts: i64) -> Event {
 fn batch(first_offset: u64, events: Vec<(Event, Option<&str>)>, now_ms: i64) -> Batch {
     let n = events.len() as u64;
     Batch {
+        first_offset,
         events: events
             .into_iter()
             .enumerate()
@@ -178,7 +179,7 @@ pub async fn every_user_feature_round_trips(store: &dyn FeatureStore) {
         (event("u1", EventKind::Rating, Some("d"), t0() + 4), None),
     ];
     store
-        .apply(&batch(10, events, t0() + 10), None)
+        .apply(&batch(0, events, t0() + 10), None)
         .await
         .unwrap();
     let f = user(store, "u1", t0() + 10).await.unwrap();

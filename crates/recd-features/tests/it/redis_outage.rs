@@ -26,6 +26,7 @@ async fn reads_degrade_to_the_local_cache_while_redis_is_down() {
         now,
     );
     let batch = Batch {
+        first_offset: 0,
         events: vec![LoggedEvent {
             offset: 0,
             event: view,
@@ -65,4 +66,24 @@ async fn reads_degrade_to_the_local_cache_while_redis_is_down() {
         offset = store.applied_offset().await;
     }
     assert_eq!(offset.unwrap(), None);
+
+    // A writer that did not notice (it applies the next stretch) is told, and the offset is
+    // cleared so that the replay starts from the beginning.
+    let next = Batch {
+        first_offset: 1,
+        next_offset: 2,
+        ..batch.clone()
+    };
+    let lost = store.apply(&next, None).await;
+    assert!(
+        matches!(
+            lost,
+            Err(FeatureError::StateLost {
+                expected: 1,
+                found: None
+            })
+        ),
+        "{lost:?}"
+    );
+    assert_eq!(store.applied_offset().await.unwrap(), None);
 }

@@ -1,0 +1,278 @@
+//! The updater: reads the event log in order and applies it to the feature store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use recd_features::{Batch, FeatureStore, FoldIn, LoggedEvent, Offset};
+use recd_store::EventLog;
+use recd_types::{ItemId, Record, TimestampMs};
+use tokio::sync::watch;
+
+use crate::{CategoryLookup, StreamConfig, StreamError};
+
+/// The one writer of online features. See the crate docs.
+pub struct Updater {
+    log: Arc<dyn EventLog>,
+    features: Arc<dyn FeatureStore>,
+    categories: Arc<dyn CategoryLookup>,
+    fold: Option<Arc<dyn FoldIn>>,
+    config: StreamConfig,
+    /// Next offset to read; `None` until (re)synchronised with the store's applied offset.
+    position: Option<Offset>,
+    /// Item → category, from catalog records in the log and lookups; moved into the blocking
+    /// reader for each batch and back.
+    category_cache: HashMap<ItemId, Option<String>>,
+}
+
+impl Updater {
+    /// An updater from `log` into `features`. `fold`, if given, computes user vectors.
+    pub fn new(
+        log: Arc<dyn EventLog>,
+        features: Arc<dyn FeatureStore>,
+        categories: Arc<dyn CategoryLookup>,
+        fold: Option<Arc<dyn FoldIn>>,
+        config: StreamConfig,
+    ) -> Self {
+        Self {
+            log,
+            features,
+            categories,
+            fold,
+            config,
+            position: None,
+            category_cache: HashMap::new(),
+        }
+    }
+
+    /// The next offset to read, once known.
+    pub fn position(&self) -> Option<Offset> {
+        self.position
+    }
+
+    /// Reads the store's applied offset; a store that holds nothing is replayed from the
+    /// start of the log (events older than the TTL are skipped while applying).
+    async fn resync(&mut self) -> Result<Offset, StreamError> {
+        let applied = self.features.applied_offset().await?;
+        let end = self.log.end_offset();
+        let from = match applied {
+            Some(o) if o <= end => o,
+            Some(o) => {
+                // The store is ahead of this log: it was filled from another data dir.
+                tracing::warn!(
+                    applied = o,
+                    log_end = end,
+                    "feature store is ahead of the log; replaying from the start"
+                );
+                0
+            }
+            None => 0,
+        };
+        if self.position != Some(from) {
+            tracing::info!(
+                from,
+                log_end = end,
+                backend = self.features.backend(),
+                "updater resumes"
+            );
+        }
+        self.position = Some(from);
+        Ok(from)
+    }
+
+    /// Checks that the store still has the state the updater thinks it has (a Redis that
+    /// restarted empty does not); if not, resynchronises. Returns true when it had to.
+    pub async fn verify(&mut self) -> Result<bool, StreamError> {
+        let Some(position) = self.position else {
+            self.resync().await?;
+            return Ok(true);
+        };
+        if self.features.applied_offset().await? == Some(position) || position == 0 {
+            return Ok(false);
+        }
+        metrics::counter!("recd_stream_resyncs_total").increment(1);
+        tracing::warn!(position, "feature store lost its state; replaying the log");
+        self.position = None;
+        self.resync().await?;
+        Ok(true)
+    }
+
+    /// Reads and applies at most one batch. Returns the number of log records it covered
+    /// (0 when the log has nothing new).
+    pub async fn step(&mut self) -> Result<usize, StreamError> {
+        let from = match self.position {
+            Some(p) => p,
+            None => self.resync().await?,
+        };
+        if self.log.end_offset() <= from {
+            return Ok(0);
+        }
+        let started = Instant::now();
+        let batch = self.read_batch(from).await?;
+        let n_records = (batch.next_offset - from) as usize;
+        let fold = self.fold.as_deref();
+        if let Err(e) = self.features.apply(&batch, fold).await {
+            self.position = None; // Resume from what the store says it applied.
+            return Err(e.into());
+        }
+        self.position = Some(batch.next_offset);
+        metrics::counter!("recd_stream_records_applied_total").increment(n_records as u64);
+        metrics::histogram!("recd_stream_batch_seconds").record(started.elapsed().as_secs_f64());
+        metrics::gauge!("recd_stream_applied_offset").set(batch.next_offset as f64);
+        Ok(n_records)
+    }
+
+    /// Applies everything in the log as of now. Returns the offset reached.
+    pub async fn catch_up(&mut self) -> Result<Offset, StreamError> {
+        while self.step().await? > 0 {}
+        Ok(self.position.unwrap_or(0))
+    }
+
+    /// Reads up to a batch of records from `from` on a blocking thread (the log is files),
+    /// resolving item categories there too (the catalog is a file as well).
+    async fn read_batch(&mut self, from: Offset) -> Result<Batch, StreamError> {
+        let log = self.log.clone();
+        let lookup = self.categories.clone();
+        let max = self.config.batch_max_records.max(1);
+        let mut cache = std::mem::take(&mut self.category_cache);
+        let joined = tokio::task::spawn_blocking(move || {
+            let res = read_records(&*log, &*lookup, &mut cache, from, max);
+            (res, cache)
+        })
+        .await
+        .map_err(|e| StreamError::Task(e.to_string()))?;
+        let (res, cache) = joined;
+        self.category_cache = cache;
+        let (events, next_offset) = res?;
+        Ok(Batch {
+            first_offset: from,
+            events,
+            next_offset,
+            now_ms: now_ms(),
+        })
+    }
+
+    /// Runs until `shutdown` turns true: applies new records whenever `wake` changes (the
+    /// server sends the log end after each append) or every poll interval, retries failures
+    /// with backoff, and publishes the applied offset on `progress` (`None` until the first
+    /// full catch-up, which is what readiness waits for). On shutdown it applies what is
+    /// left in the log, so a graceful stop leaves the store up to date.
+    pub async fn run(
+        mut self,
+        mut wake: watch::Receiver<Offset>,
+        mut shutdown: watch::Receiver<bool>,
+        progress: watch::Sender<Option<Offset>>,
+    ) {
+        let poll = Duration::from_millis(self.config.poll_interval_ms.max(1));
+        let evict_every = Duration::from_secs(self.config.evict_interval_secs.max(1));
+        let mut last_evict = Instant::now();
+        let mut backoff = Duration::from_millis(self.config.retry_min_ms.max(1));
+        let mut caught_up_once = false;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            match self.step().await {
+                Ok(n) => {
+                    backoff = Duration::from_millis(self.config.retry_min_ms.max(1));
+                    if n > 0 {
+                        if caught_up_once {
+                            progress.send_replace(self.position);
+                        }
+                        continue; // More may be waiting: read again before sleeping.
+                    }
+                    if !caught_up_once {
+                        caught_up_once = true;
+                        tracing::info!(offset = self.position, "features caught up with the log");
+                    }
+                    progress.send_replace(self.position);
+                }
+                Err(e) => {
+                    metrics::counter!("recd_stream_errors_total").increment(1);
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "updater step failed; retrying from the store's offset");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_millis(self.config.retry_max_ms));
+                    continue;
+                }
+            }
+            if last_evict.elapsed() >= evict_every {
+                last_evict = Instant::now();
+                if let Ok(n) = self.features.evict_expired(now_ms()).await
+                    && n > 0
+                {
+                    tracing::debug!(evicted = n, "expired users dropped");
+                }
+            }
+            tokio::select! {
+                changed = wake.changed() => {
+                    if changed.is_err() {
+                        // The server is gone; keep polling until shutdown.
+                        tokio::time::sleep(poll).await;
+                    }
+                }
+                _ = tokio::time::sleep(poll) => {
+                    if let Err(e) = self.verify().await {
+                        tracing::debug!(error = %e, "store check failed; will retry");
+                    }
+                }
+                _ = shutdown.changed() => {}
+            }
+        }
+        match self.catch_up().await {
+            Ok(offset) => {
+                progress.send_replace(Some(offset));
+                tracing::info!(offset, "updater stopped with the store up to date");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "updater stopped before catching up; the next start resumes from the store's offset")
+            }
+        }
+    }
+}
+
+/// Reads up to `max` records from `from`; returns the events with categories and the offset
+/// after the last record read.
+fn read_records(
+    log: &dyn EventLog,
+    lookup: &dyn CategoryLookup,
+    cache: &mut HashMap<ItemId, Option<String>>,
+    from: Offset,
+    max: usize,
+) -> Result<(Vec<LoggedEvent>, Offset), StreamError> {
+    let mut events = Vec::new();
+    let mut next = from;
+    for entry in log.read_from(from)?.take(max) {
+        let (offset, record) = entry?;
+        next = offset + 1;
+        match record {
+            Record::Event(event) => {
+                let category = event.item_id.as_ref().and_then(|item| {
+                    cache
+                        .entry(item.clone())
+                        .or_insert_with(|| lookup.category(item))
+                        .clone()
+                });
+                events.push(LoggedEvent {
+                    offset,
+                    event,
+                    category,
+                });
+            }
+            Record::Item { item, .. } => {
+                cache.insert(item.id.clone(), item.category.clone());
+            }
+            Record::User { .. } => {}
+        }
+    }
+    Ok((events, next))
+}
+
+/// Wall-clock time in ms since the epoch.
+pub(crate) fn now_ms() -> TimestampMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as TimestampMs)
+}
