@@ -25,4 +25,8 @@ pub enum ModelError {
         /// What is wrong.
         reason: String,
     },
+    /// A model file is missing, unreadable, or not what its manifest says: the artifact is
+    /// damaged or from another format version; the operator must act (retrain or roll back).
+    #[error("model artifact: {0}")]
+    Artifact(String),
 }

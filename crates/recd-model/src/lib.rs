@@ -12,6 +12,14 @@
 //! public entry points that take outside data validate it and return [`ModelError`].
 
 pub mod als;
+pub mod artifact;
+pub mod content;
+pub mod csr;
 mod error;
+pub mod ids;
+mod model;
+pub mod pipeline;
+pub mod ranker;
 
 pub use error::ModelError;
+pub use model::{ItemMeta, Model, NO_CATEGORY, ScoringParams, UNKNOWN_TIME};

@@ -17,9 +17,25 @@ pub enum TrainError {
     /// trainer combined pieces wrongly, so it is reported with the library's own words.
     #[error(transparent)]
     Model(#[from] recd_model::ModelError),
+    /// Reading the event log or catalog failed.
+    #[error(transparent)]
+    Store(#[from] recd_store::StoreError),
+    /// Writing a model file failed: the operator must act (disk full, permissions).
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 impl TrainError {
+    /// Wraps an IO error with its path.
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        TrainError::Io { path: path.to_path_buf(), source }
+    }
+
     /// Builds an [`TrainError::Invalid`].
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         TrainError::Invalid {

@@ -9,8 +9,18 @@
 //! `recd` binary composes those around this crate.
 
 pub mod als;
+mod build;
+pub mod config;
 mod csr;
+pub mod dataset;
 mod error;
+pub mod evaluate;
+mod knn;
+pub mod ranker;
+mod report;
+pub mod train;
 
 pub use csr::{Csr, CsrBuilder};
+pub use build::build_model;
+pub use report::table as report_table;
 pub use error::TrainError;

@@ -28,6 +28,13 @@ pub enum Command {
     /// Inspect the event log.
     #[command(subcommand)]
     Events(cmd::events::EventsCommand),
+    /// Train every model on the event log, evaluate, publish a version.
+    Train(cmd::train::TrainArgs),
+    /// Batch recommendations for a list of users (the offline protocol's format).
+    Recommend(cmd::recommend::RecommendArgs),
+    /// List, inspect and activate model versions.
+    #[command(subcommand)]
+    Models(cmd::models::ModelsCommand),
     /// Serve the HTTP API (events in, features and recommendations out).
     Serve(cmd::serve::ServeArgs),
     /// Micro-benchmarks of engine parts, printing one JSON line.

@@ -5,7 +5,10 @@ pub mod events;
 pub mod export;
 pub mod gen_data;
 pub mod import;
+pub mod models;
+pub mod recommend;
 pub mod serve;
+pub mod train;
 
 use crate::cli::Command;
 
@@ -16,6 +19,9 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Export(args) => export::run(args),
         Command::Gen(args) => gen_data::run(args),
         Command::Events(command) => events::run(command),
+        Command::Train(args) => train::run(args),
+        Command::Recommend(args) => recommend::run(args),
+        Command::Models(command) => models::run(command),
         Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args),
     }

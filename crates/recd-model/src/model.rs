@@ -1,0 +1,281 @@
+//! [`Model`]: everything the online pipeline needs, loaded from one version directory.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ModelError;
+use crate::als::Factors;
+use crate::artifact::{Manifest, arrays};
+use crate::content::ContentEncoder;
+use crate::csr::Csr;
+use crate::ids::IdIndex;
+use crate::ranker::Ranker;
+
+/// No category (`item_category` value).
+pub const NO_CATEGORY: u32 = u32::MAX;
+/// Unknown creation time (`item_created_ms` value).
+pub const UNKNOWN_TIME: i64 = i64::MIN;
+
+/// Scoring parameters chosen at training time (they shape the features the ranker learned
+/// on, so serving must use the same values).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScoringParams {
+    /// How many of the user's most recent positive items feed the item-kNN and content scores.
+    pub history_len: usize,
+    /// Half-life, in positions from the newest, of a history item's weight in the
+    /// recency-weighted item-kNN score (the newest item has weight 1 + floor).
+    pub recency_half_life: f32,
+    /// Weight every history item keeps however old it is.
+    pub recency_floor: f32,
+}
+
+impl Default for ScoringParams {
+    fn default() -> Self {
+        Self {
+            history_len: 200,
+            recency_half_life: 10.0,
+            recency_floor: 0.3,
+        }
+    }
+}
+
+/// Per-item metadata the features need, by item row.
+#[derive(Debug, Clone, Default)]
+pub struct ItemMeta {
+    /// Category names; `category` values index into it.
+    pub categories: Vec<String>,
+    /// Category of each item, or [`NO_CATEGORY`].
+    pub category: Vec<u32>,
+    /// Creation time of each item, or [`UNKNOWN_TIME`].
+    pub created_ms: Vec<i64>,
+    /// Price of each item, NaN when unknown.
+    pub price: Vec<f32>,
+}
+
+/// A trained model in memory.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The version (directory name); empty for a model built in memory and not yet saved.
+    pub version: String,
+    /// User rows.
+    pub users: IdIndex,
+    /// Item rows.
+    pub items: IdIndex,
+    /// ALS user vectors (rows = users).
+    pub user_factors: Factors,
+    /// ALS item vectors (rows = items).
+    pub item_factors: Factors,
+    /// Item-to-item neighbours: row i = i's top-k `(j, cosine)`.
+    pub neighbors: Csr,
+    /// The transpose of `neighbors`: row j = the items i that have j among their top k.
+    pub neighbors_rev: Csr,
+    /// Each user's interactions in time order: `(item, weight)`; weight > 0 is a positive
+    /// signal (its strength), weight ≤ 0 a negative one (disliked, skipped, rated low).
+    pub history: Csr,
+    /// Last event time of each user in the training data (ms).
+    pub user_last_ms: Vec<i64>,
+    /// log(1 + interaction count) of each item.
+    pub popularity: Vec<f32>,
+    /// log(1 + time-decayed interaction count at the end of the data window).
+    pub trending: Vec<f32>,
+    /// Unit content vectors, `items × encoder.dim`, row-major.
+    pub content: Vec<f32>,
+    /// How content vectors are made.
+    pub encoder: ContentEncoder,
+    /// Item metadata for features and rules.
+    pub meta: ItemMeta,
+    /// The ranker.
+    pub ranker: Ranker,
+    /// Scoring parameters.
+    pub params: ScoringParams,
+}
+
+/// Small JSON side file with what is not an array.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Side {
+    encoder: ContentEncoder,
+    params: ScoringParams,
+    categories: Vec<String>,
+}
+
+impl Model {
+    /// Number of items.
+    pub fn n_items(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The content vector of item row `i`.
+    pub fn content_of(&self, i: u32) -> &[f32] {
+        let d = self.encoder.dim;
+        &self.content[i as usize * d..(i as usize + 1) * d]
+    }
+
+    /// Writes every file of the model into `dir` (the manifest is written by the caller).
+    pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
+        self.users.write(&dir.join("users.ids"))?;
+        self.items.write(&dir.join("items.ids"))?;
+        let f = &self.user_factors;
+        arrays::write(
+            &dir.join("user_factors.arr"),
+            &[f.n_rows(), f.n_factors()],
+            f.as_slice(),
+        )?;
+        let f = &self.item_factors;
+        arrays::write(
+            &dir.join("item_factors.arr"),
+            &[f.n_rows(), f.n_factors()],
+            f.as_slice(),
+        )?;
+        self.neighbors.write(dir, "neighbors")?;
+        self.history.write(dir, "history")?;
+        arrays::write(
+            &dir.join("user_last_ms.arr"),
+            &[self.user_last_ms.len()],
+            &self.user_last_ms,
+        )?;
+        arrays::write(
+            &dir.join("popularity.arr"),
+            &[self.popularity.len()],
+            &self.popularity,
+        )?;
+        arrays::write(
+            &dir.join("trending.arr"),
+            &[self.trending.len()],
+            &self.trending,
+        )?;
+        arrays::write(
+            &dir.join("content.arr"),
+            &[self.n_items(), self.encoder.dim],
+            &self.content,
+        )?;
+        arrays::write(
+            &dir.join("item_category.arr"),
+            &[self.n_items()],
+            &self.meta.category,
+        )?;
+        arrays::write(
+            &dir.join("item_created_ms.arr"),
+            &[self.n_items()],
+            &self.meta.created_ms,
+        )?;
+        arrays::write(
+            &dir.join("item_price.arr"),
+            &[self.n_items()],
+            &self.meta.price,
+        )?;
+        write_json(&dir.join("ranker.json"), &self.ranker)?;
+        let side = Side {
+            encoder: self.encoder,
+            params: self.params,
+            categories: self.meta.categories.clone(),
+        };
+        write_json(&dir.join("model.json"), &side)
+    }
+
+    /// Loads the model in `dir`, checking the manifest's format version and every shape.
+    /// With `verify`, file checksums are recomputed first (slower; catches bit rot).
+    pub fn load(dir: &Path, verify: bool) -> Result<Self, ModelError> {
+        let manifest = Manifest::read(dir)?;
+        if verify {
+            manifest.verify(dir)?;
+        }
+        let users = IdIndex::read(&dir.join("users.ids"))?;
+        let items = IdIndex::read(&dir.join("items.ids"))?;
+        let (n_users, n_items) = (users.len(), items.len());
+        let side: Side = read_json(&dir.join("model.json"))?;
+        let user_factors = read_factors(&dir.join("user_factors.arr"), n_users)?;
+        let item_factors = read_factors(&dir.join("item_factors.arr"), n_items)?;
+        if user_factors.n_factors() != item_factors.n_factors() {
+            return Err(ModelError::Artifact(format!(
+                "{}: user and item factors differ in width",
+                dir.display()
+            )));
+        }
+        let neighbors = Csr::read(dir, "neighbors", n_items)?;
+        let history = Csr::read(dir, "history", n_items)?;
+        let ranker: Ranker = read_json(&dir.join("ranker.json"))?;
+        ranker.validate()?;
+        let model = Model {
+            version: manifest.version.clone(),
+            neighbors_rev: neighbors.transpose(n_items),
+            neighbors,
+            history,
+            user_last_ms: read_vec(&dir.join("user_last_ms.arr"), n_users)?,
+            popularity: read_vec(&dir.join("popularity.arr"), n_items)?,
+            trending: read_vec(&dir.join("trending.arr"), n_items)?,
+            content: read_vec(&dir.join("content.arr"), n_items * side.encoder.dim)?,
+            meta: ItemMeta {
+                category: read_vec(&dir.join("item_category.arr"), n_items)?,
+                created_ms: read_vec(&dir.join("item_created_ms.arr"), n_items)?,
+                price: read_vec(&dir.join("item_price.arr"), n_items)?,
+                categories: side.categories,
+            },
+            encoder: side.encoder,
+            params: side.params,
+            users,
+            items,
+            user_factors,
+            item_factors,
+            ranker,
+        };
+        model.check()?;
+        Ok(model)
+    }
+
+    /// Cross-checks shapes that the loader cannot see file by file.
+    pub fn check(&self) -> Result<(), ModelError> {
+        let n_cat = self.meta.categories.len() as u32;
+        if self.history.n_rows() != self.users.len() || self.neighbors.n_rows() != self.n_items() {
+            return Err(ModelError::Shape(
+                "history or neighbour rows do not match the id lists".into(),
+            ));
+        }
+        if self
+            .meta
+            .category
+            .iter()
+            .any(|&c| c != NO_CATEGORY && c >= n_cat)
+        {
+            return Err(ModelError::Shape("an item category is out of range".into()));
+        }
+        Ok(())
+    }
+}
+
+fn read_factors(path: &Path, n_rows: usize) -> Result<Factors, ModelError> {
+    let (dims, data) = arrays::read::<f32>(path)?;
+    if dims.len() != 2 || dims[0] != n_rows {
+        return Err(ModelError::Artifact(format!(
+            "{}: shape {dims:?}, expected {n_rows} rows",
+            path.display()
+        )));
+    }
+    Factors::from_vec(dims[0], dims[1], data)
+}
+
+fn read_vec<T: arrays::Element>(path: &Path, len: usize) -> Result<Vec<T>, ModelError> {
+    let (_, data) = arrays::read::<T>(path)?;
+    if data.len() != len {
+        return Err(ModelError::Artifact(format!(
+            "{}: {} values, expected {len}",
+            path.display(),
+            data.len()
+        )));
+    }
+    Ok(data)
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ModelError> {
+    let text = serde_json::to_string(value).map_err(|e| ModelError::Artifact(e.to_string()))?;
+    std::fs::write(path, text).map_err(|e| ModelError::Artifact(format!("{}: {e}", path.display())))
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ModelError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ModelError::Artifact(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| ModelError::Artifact(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,131 @@
+//! The ranker's features, one row per candidate. Shared by serving and training.
+//!
+//! Score-like features (item-kNN, ALS, content) are standardised within the request's
+//! candidate set: their scale differs from user to user (a heavy user's kNN sums are larger),
+//! and the ranker should compare candidates of one user, not users. Other features are
+//! absolute and standardised by the ranker's stored mean and deviation.
+
+use super::UserState;
+use super::generate::{Merged, Source};
+use super::signals::Signals;
+use crate::Model;
+use crate::content::dot;
+use crate::model::{NO_CATEGORY, UNKNOWN_TIME};
+
+/// Feature names, in row order. Part of the artifact contract: a ranker stores the list it
+/// was trained with and the loader refuses a mismatch.
+pub const NAMES: [&str; 19] = [
+    "knn_recent",
+    "knn_all",
+    "als",
+    "content",
+    "popularity",
+    "trending",
+    "category_share",
+    "item_age_log_days",
+    "item_age_known",
+    "price_log",
+    "history_log",
+    "knn_recent_x_history",
+    "als_x_history",
+    "src_item_knn",
+    "src_als",
+    "src_content",
+    "src_popular_or_trending",
+    "hour_sin",
+    "hour_cos",
+];
+
+const DAY_MS: f64 = 86_400_000.0;
+
+/// Feature rows for `cands`, row-major.
+pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Merged]) -> Vec<f32> {
+    let d = NAMES.len();
+    let n = cands.len();
+    let mut knn_recent = Vec::with_capacity(n);
+    let mut knn_all = Vec::with_capacity(n);
+    let mut als = Vec::with_capacity(n);
+    let mut content = Vec::with_capacity(n);
+    let vector = state
+        .vector
+        .as_deref()
+        .filter(|v| v.len() == model.item_factors.n_factors());
+    for c in cands {
+        let i = c.item as usize;
+        knn_recent.push(signals.knn_recent[i]);
+        knn_all.push(signals.knn_all[i]);
+        als.push(vector.map_or(0.0, |v| dot(v, model.item_factors.row(i))));
+        content.push(if signals.profile.is_empty() {
+            0.0
+        } else {
+            dot(&signals.profile, model.content_of(c.item))
+        });
+    }
+    for col in [&mut knn_recent, &mut knn_all, &mut als, &mut content] {
+        standardize(col);
+    }
+    let history_log = (1.0 + signals.n_positive as f32).ln();
+    let hour =
+        ((state.now_ms.rem_euclid(DAY_MS as i64)) as f64 / DAY_MS * std::f64::consts::TAU) as f32;
+    let mut out = Vec::with_capacity(n * d);
+    for (k, c) in cands.iter().enumerate() {
+        let i = c.item as usize;
+        let cat = model.meta.category[i];
+        let created = model.meta.created_ms[i];
+        let age_days = if created == UNKNOWN_TIME {
+            0.0
+        } else {
+            ((state.now_ms - created).max(0) as f64 / DAY_MS) as f32
+        };
+        let price = model.meta.price[i];
+        let has = |s: Source| if c.sources & s.bit() != 0 { 1.0 } else { 0.0 };
+        out.extend_from_slice(&[
+            knn_recent[k],
+            knn_all[k],
+            als[k],
+            content[k],
+            model.popularity[i],
+            model.trending[i],
+            if cat == NO_CATEGORY {
+                0.0
+            } else {
+                signals.category_share[cat as usize]
+            },
+            (1.0 + age_days).ln(),
+            if created == UNKNOWN_TIME { 0.0 } else { 1.0 },
+            if price.is_nan() {
+                0.0
+            } else {
+                (1.0 + price.max(0.0)).ln()
+            },
+            history_log,
+            knn_recent[k] * history_log,
+            als[k] * history_log,
+            has(Source::ItemKnn),
+            has(Source::Als),
+            has(Source::Content),
+            if c.sources & (Source::Popular.bit() | Source::Trending.bit()) != 0 {
+                1.0
+            } else {
+                0.0
+            },
+            hour.sin(),
+            hour.cos(),
+        ]);
+    }
+    out
+}
+
+/// Standardises in place to mean 0, deviation 1 (all zeros when the column is constant).
+fn standardize(col: &mut [f32]) {
+    if col.is_empty() {
+        return;
+    }
+    let n = col.len() as f32;
+    let mean = col.iter().sum::<f32>() / n;
+    let var = col.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n;
+    let sd = var.sqrt();
+    for x in col.iter_mut() {
+        *x = if sd > 1e-9 { (*x - mean) / sd } else { 0.0 };
+    }
+}

@@ -1,0 +1,216 @@
+//! Candidate generators and their merge.
+
+use serde::{Deserialize, Serialize};
+
+use super::UserState;
+use super::signals::Signals;
+use crate::Model;
+use crate::content::dot;
+
+/// A candidate generator. The discriminant is the bit in a candidate's source set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Item-to-item neighbours of the recent history ("because you watched X").
+    ItemKnn = 1,
+    /// ALS: nearest items to the user's vector.
+    Als = 2,
+    /// Content similarity to the recent history's profile.
+    Content = 4,
+    /// Most interacted-with items.
+    Popular = 8,
+    /// Most interacted-with items lately (time-decayed).
+    Trending = 16,
+}
+
+impl Source {
+    /// Every generator, in bit order.
+    pub const ALL: [Source; 5] = [
+        Source::ItemKnn,
+        Source::Als,
+        Source::Content,
+        Source::Popular,
+        Source::Trending,
+    ];
+
+    /// The generator's name in reports and responses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::ItemKnn => "item_knn",
+            Source::Als => "als",
+            Source::Content => "content",
+            Source::Popular => "popular",
+            Source::Trending => "trending",
+        }
+    }
+
+    /// The bit of this source in a source set.
+    pub fn bit(self) -> u8 {
+        self as u8
+    }
+}
+
+/// How many candidates each generator proposes (seed 001: 500 collaborative, 300 content,
+/// 200 popular/trending; item-kNN is collaborative too and gets its own share).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CandidateConfig {
+    /// From item-kNN.
+    pub item_knn: usize,
+    /// From ALS.
+    pub als: usize,
+    /// From content similarity.
+    pub content: usize,
+    /// From popularity.
+    pub popular: usize,
+    /// From trending.
+    pub trending: usize,
+}
+
+impl Default for CandidateConfig {
+    fn default() -> Self {
+        Self {
+            item_knn: 300,
+            als: 500,
+            content: 300,
+            popular: 100,
+            trending: 100,
+        }
+    }
+}
+
+impl CandidateConfig {
+    fn quota(&self, source: Source) -> usize {
+        match source {
+            Source::ItemKnn => self.item_knn,
+            Source::Als => self.als,
+            Source::Content => self.content,
+            Source::Popular => self.popular,
+            Source::Trending => self.trending,
+        }
+    }
+}
+
+/// A merged candidate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Merged {
+    /// Item row.
+    pub item: u32,
+    /// Source bit set.
+    pub sources: u8,
+}
+
+/// The top `n` of one generator alone, best first, with its own score (used to evaluate each
+/// generator on its own, and to build the merged set).
+pub fn generate_one(model: &Model, state: &UserState, source: Source, n: usize) -> Vec<(u32, f32)> {
+    let signals = Signals::compute(model, state);
+    top_of(model, state, &signals, source, n)
+}
+
+fn top_of(
+    model: &Model,
+    state: &UserState,
+    signals: &Signals,
+    source: Source,
+    n: usize,
+) -> Vec<(u32, f32)> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let n_items = model.n_items() as u32;
+    let scored: Box<dyn Iterator<Item = (u32, f32)> + '_> = match source {
+        Source::ItemKnn => Box::new(
+            (0..n_items)
+                .map(|i| (i, signals.knn_recent[i as usize]))
+                .filter(|&(_, s)| s > 0.0),
+        ),
+        Source::Als => match &state.vector {
+            Some(v) if v.len() == model.item_factors.n_factors() => {
+                Box::new((0..n_items).map(move |i| (i, dot(v, model.item_factors.row(i as usize)))))
+            }
+            _ => Box::new(std::iter::empty()),
+        },
+        Source::Content if !signals.profile.is_empty() => Box::new(
+            (0..n_items)
+                .map(|i| (i, dot(&signals.profile, model.content_of(i))))
+                .filter(|&(_, s)| s > 0.0),
+        ),
+        Source::Content => Box::new(std::iter::empty()),
+        Source::Popular => Box::new((0..n_items).map(|i| (i, model.popularity[i as usize]))),
+        Source::Trending => Box::new(
+            (0..n_items)
+                .map(|i| (i, model.trending[i as usize]))
+                .filter(|&(_, s)| s > 0.0),
+        ),
+    };
+    top_n(scored.filter(|(i, _)| !state.exclude.contains(i)), n)
+}
+
+/// The `n` best `(item, score)` pairs, best first; ties broken by item row for determinism.
+pub fn top_n(scored: impl Iterator<Item = (u32, f32)>, n: usize) -> Vec<(u32, f32)> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    #[derive(PartialEq)]
+    struct Entry(f32, Reverse<u32>);
+    impl Eq for Entry {}
+    impl PartialOrd for Entry {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Entry {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+        }
+    }
+    // A min-heap of the best n seen so far: O(items · log n), no full sort of the catalog.
+    let mut heap: BinaryHeap<Reverse<Entry>> = BinaryHeap::with_capacity(n + 1);
+    for (i, s) in scored {
+        if s.is_nan() {
+            continue;
+        }
+        heap.push(Reverse(Entry(s, Reverse(i))));
+        if heap.len() > n {
+            heap.pop();
+        }
+    }
+    let mut out: Vec<(u32, f32)> = heap
+        .into_iter()
+        .map(|Reverse(Entry(s, Reverse(i)))| (i, s))
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+/// Every generator's candidates, merged; an item proposed by several keeps all their bits.
+pub(super) fn merge(
+    model: &Model,
+    state: &UserState,
+    signals: &Signals,
+    config: &CandidateConfig,
+) -> Vec<Merged> {
+    let mut slot: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    let mut out: Vec<Merged> = Vec::new();
+    for source in Source::ALL {
+        for (item, _) in top_of(model, state, signals, source, config.quota(source)) {
+            let k = *slot.entry(item).or_insert_with(|| {
+                out.push(Merged { item, sources: 0 });
+                out.len() - 1
+            });
+            out[k].sources |= source.bit();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_n_is_sorted_and_deterministic() {
+        let v = vec![(0, 1.0), (1, 3.0), (2, 3.0), (3, f32::NAN), (4, 2.0)];
+        assert_eq!(top_n(v.into_iter(), 3), vec![(1, 3.0), (2, 3.0), (4, 2.0)]);
+    }
+}

@@ -1,0 +1,127 @@
+//! The two-stage recommendation pipeline: candidate generation, then ranking.
+//!
+//! One implementation used by every caller: the HTTP server, `recd recommend`, the trainer's
+//! evaluation and the trainer's ranker examples (which is why feature code lives here and not
+//! in the trainer: the ranker learns on exactly the features it is served with).
+//!
+//! 1. [`signals`]: what the user's history says about every item (recency-weighted item-kNN
+//!    score and the history item behind it, content profile, category shares).
+//! 2. [`generate`]: candidates from each generator (item-kNN, ALS, content, popular, trending),
+//!    merged and deduplicated, each keeping the set of generators that proposed it.
+//! 3. [`features`]: one feature row per candidate ([`features::NAMES`]).
+//! 4. The ranker scores all rows in one pass; the best `n` are returned.
+//!
+//! Post-processing (diversity, business rules, explanations in words) belongs to the online
+//! layer; this module returns the raw material for it: sources and the "because" item.
+
+pub mod features;
+mod generate;
+pub mod signals;
+
+use std::collections::HashSet;
+
+pub use generate::{CandidateConfig, Source, generate_one, top_n};
+
+use crate::Model;
+use crate::ranker::sigmoid;
+
+/// What is known about the user at request time.
+#[derive(Debug, Clone, Default)]
+pub struct UserState {
+    /// The user's ALS vector (trained, or folded in from recent events), if any.
+    pub vector: Option<Vec<f32>>,
+    /// Interactions in time order, `(item row, weight)`; weight > 0 positive, ≤ 0 negative.
+    pub history: Vec<(u32, f32)>,
+    /// Items never to return (seen, disliked, unavailable).
+    pub exclude: HashSet<u32>,
+    /// The request time (features such as item age and hour of day use it).
+    pub now_ms: i64,
+}
+
+impl UserState {
+    /// The state of a user the model was trained on: their stored vector and history, all
+    /// history items excluded, `now` = their last training event.
+    pub fn from_model(model: &Model, user_row: u32) -> Self {
+        let (items, weights) = model.history.row(user_row as usize);
+        let history: Vec<(u32, f32)> = items.iter().copied().zip(weights.iter().copied()).collect();
+        Self {
+            vector: model
+                .user_factors
+                .get(user_row as usize)
+                .map(<[f32]>::to_vec),
+            exclude: items.iter().copied().collect(),
+            history,
+            now_ms: model
+                .user_last_ms
+                .get(user_row as usize)
+                .copied()
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// One recommended item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// Item row.
+    pub item: u32,
+    /// Ranker probability in 0..1.
+    pub score: f32,
+    /// Bit set of the [`Source`]s that proposed it.
+    pub sources: u8,
+    /// The history item that contributed most to its item-kNN score, if any.
+    pub because: Option<u32>,
+}
+
+/// Candidates with their feature rows, ready for the ranker (or for training it).
+#[derive(Debug, Clone, Default)]
+pub struct Candidates {
+    /// Item rows.
+    pub items: Vec<u32>,
+    /// Source bit sets, parallel to `items`.
+    pub sources: Vec<u8>,
+    /// "Because" items, parallel to `items`.
+    pub because: Vec<Option<u32>>,
+    /// Feature rows, `items.len() × features::NAMES.len()`, row-major.
+    pub features: Vec<f32>,
+}
+
+/// Generates candidates for `state` and computes their features.
+pub fn candidates(model: &Model, state: &UserState, config: &CandidateConfig) -> Candidates {
+    let signals = signals::Signals::compute(model, state);
+    let merged = generate::merge(model, state, &signals, config);
+    let features = features::compute(model, state, &signals, &merged);
+    Candidates {
+        because: merged.iter().map(|c| signals.because(c.item)).collect(),
+        items: merged.iter().map(|c| c.item).collect(),
+        sources: merged.iter().map(|c| c.sources).collect(),
+        features,
+    }
+}
+
+/// The top `n` items for `state`, best first.
+pub fn recommend(
+    model: &Model,
+    state: &UserState,
+    config: &CandidateConfig,
+    n: usize,
+) -> Vec<Scored> {
+    let c = candidates(model, state, config);
+    let logits = model.ranker.score(&c.features);
+    let mut order: Vec<usize> = (0..c.items.len()).collect();
+    order.sort_by(|&a, &b| {
+        logits[b]
+            .total_cmp(&logits[a])
+            .then(c.items[a].cmp(&c.items[b]))
+    });
+    order.truncate(n);
+    order
+        .into_iter()
+        .map(|k| Scored {
+            item: c.items[k],
+            score: sigmoid(logits[k]),
+            sources: c.sources[k],
+            because: c.because[k],
+        })
+        .collect()
+}

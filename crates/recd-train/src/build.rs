@@ -1,0 +1,236 @@
+//! Builds an in-memory [`Model`] from a slice of interactions: every generator's data
+//! (ALS factors, item neighbours, popularity, trending, content vectors), the per-user
+//! histories and the item metadata. The ranker is trained separately and set afterwards.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use recd_model::content::ContentEncoder;
+use recd_model::csr::Csr as ModelCsr;
+use recd_model::ids::IdIndex;
+use recd_model::ranker::{Layer, Ranker};
+use recd_model::{ItemMeta, Model, NO_CATEGORY, UNKNOWN_TIME};
+
+use crate::config::TrainConfig;
+use crate::dataset::{Dataset, Interaction};
+use crate::{CsrBuilder, TrainError, als, knn};
+
+const DAY_MS: f64 = 86_400_000.0;
+
+/// One (user, item) pair after all its events are combined.
+#[derive(Debug, Clone, Copy)]
+pub struct Pair {
+    /// Item row.
+    pub item: u32,
+    /// Time of the newest event.
+    pub last_ts: i64,
+    /// Summed (decayed) confidence of its positive events.
+    pub confidence: f32,
+    /// The newest event was a negative signal.
+    pub negative: bool,
+}
+
+/// Per-user pairs, time-ascending by newest event.
+pub fn pairs_by_user(
+    n_users: usize,
+    interactions: &[Interaction],
+    config: &TrainConfig,
+    end_ms: i64,
+) -> Vec<Vec<Pair>> {
+    let mut maps: Vec<HashMap<u32, Pair>> = vec![HashMap::new(); n_users];
+    let mut sorted: Vec<&Interaction> = interactions.iter().collect();
+    sorted.sort_by_key(|i| (i.user, i.ts, i.item));
+    for i in sorted {
+        let decay = config.decay_half_life_days.map_or(1.0, |hl| {
+            0.5f64.powf((end_ms - i.ts).max(0) as f64 / DAY_MS / hl) as f32
+        });
+        let p = maps[i.user as usize].entry(i.item).or_insert(Pair {
+            item: i.item,
+            last_ts: i.ts,
+            confidence: 0.0,
+            negative: false,
+        });
+        p.last_ts = i.ts;
+        if i.signal > 0.0 {
+            p.confidence += i.signal * decay;
+            p.negative = false;
+        } else {
+            p.negative = true;
+        }
+    }
+    maps.into_iter()
+        .map(|m| {
+            let mut v: Vec<Pair> = m.into_values().collect();
+            v.sort_by_key(|p| (p.last_ts, p.item));
+            v
+        })
+        .collect()
+}
+
+/// Builds every generator's data from `interactions` (a slice of `ds`).
+pub fn build_model(
+    ds: &Dataset,
+    interactions: &[Interaction],
+    config: &TrainConfig,
+) -> Result<Model, TrainError> {
+    let (n_users, n_items) = (ds.users.len(), ds.items.len());
+    let end_ms = interactions
+        .iter()
+        .map(|i| i.ts)
+        .max()
+        .unwrap_or(ds.window_ms.1);
+    let pairs = pairs_by_user(n_users, interactions, config, end_ms);
+
+    let t = std::time::Instant::now();
+    let mut builder = CsrBuilder::with_capacity(interactions.len());
+    for (u, list) in pairs.iter().enumerate() {
+        for p in list.iter().filter(|p| !p.negative && p.confidence > 0.0) {
+            builder.push(u as u32, p.item, p.confidence)?;
+        }
+    }
+    let user_items = builder.build_with_shape(n_users, n_items)?;
+    let als_model = als::fit(&user_items, &config.als.to_config(), |_| {})?;
+    tracing::info!(
+        seconds = t.elapsed().as_secs_f64(),
+        nnz = user_items.nnz(),
+        "ALS fitted"
+    );
+
+    let t = std::time::Instant::now();
+    let neighbors = knn::build(&pairs, n_items, &config.item_knn);
+    tracing::info!(
+        seconds = t.elapsed().as_secs_f64(),
+        nnz = neighbors.nnz(),
+        "item neighbours built"
+    );
+
+    let confidence_scale = config.relevance_min_confidence.max(f32::MIN_POSITIVE);
+    let history = ModelCsr::from_rows(pairs.iter().map(|list| {
+        list.iter().map(move |p| {
+            (
+                p.item,
+                if p.negative {
+                    -1.0
+                } else {
+                    p.confidence / confidence_scale
+                },
+            )
+        })
+    }));
+    let mut user_last_ms = vec![0i64; n_users];
+    for i in interactions {
+        user_last_ms[i.user as usize] = user_last_ms[i.user as usize].max(i.ts);
+    }
+    let (popularity, trending) = popularity(
+        &pairs,
+        interactions,
+        n_items,
+        end_ms,
+        config.trending_half_life_days,
+    );
+    let encoder = ContentEncoder {
+        dim: config.content_dim,
+    };
+    let content: Vec<f32> = ds
+        .catalog
+        .par_iter()
+        .flat_map_iter(|item| {
+            item.as_ref()
+                .map_or_else(|| vec![0.0; encoder.dim], |it| encoder.encode(it))
+        })
+        .collect();
+
+    Ok(Model {
+        version: String::new(),
+        users: IdIndex::new(ds.users.clone())?,
+        items: IdIndex::new(ds.items.clone())?,
+        user_factors: als_model.user_factors,
+        item_factors: als_model.item_factors,
+        neighbors_rev: neighbors.transpose(n_items),
+        neighbors,
+        history,
+        user_last_ms,
+        popularity,
+        trending,
+        content,
+        encoder,
+        meta: item_meta(ds),
+        ranker: fixed_ranker(),
+        params: config.scoring,
+    })
+}
+
+/// log(1 + users with a positive pair) and log(1 + decayed positive event count) per item.
+fn popularity(
+    pairs: &[Vec<Pair>],
+    interactions: &[Interaction],
+    n_items: usize,
+    end_ms: i64,
+    half_life_days: f64,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut count = vec![0f32; n_items];
+    for p in pairs.iter().flatten().filter(|p| !p.negative) {
+        count[p.item as usize] += 1.0;
+    }
+    let mut trend = vec![0f64; n_items];
+    for i in interactions.iter().filter(|i| i.signal > 0.0) {
+        trend[i.item as usize] +=
+            0.5f64.powf((end_ms - i.ts).max(0) as f64 / DAY_MS / half_life_days);
+    }
+    (
+        count.iter().map(|c| c.ln_1p()).collect(),
+        trend.iter().map(|t| t.ln_1p() as f32).collect(),
+    )
+}
+
+fn item_meta(ds: &Dataset) -> ItemMeta {
+    let mut categories: Vec<String> = Vec::new();
+    let mut cat_rows: HashMap<String, u32> = HashMap::new();
+    let mut meta = ItemMeta::default();
+    for item in &ds.catalog {
+        let cat = item.as_ref().and_then(|i| i.category.clone());
+        meta.category.push(match cat {
+            Some(c) => *cat_rows.entry(c.clone()).or_insert_with(|| {
+                categories.push(c);
+                categories.len() as u32 - 1
+            }),
+            None => NO_CATEGORY,
+        });
+        meta.created_ms.push(
+            item.as_ref()
+                .and_then(|i| i.created_at_ms)
+                .unwrap_or(UNKNOWN_TIME),
+        );
+        meta.price.push(
+            item.as_ref()
+                .and_then(|i| i.price)
+                .map_or(f32::NAN, |p| p as f32),
+        );
+    }
+    meta.categories = categories;
+    meta
+}
+
+/// Hand-set weights used until a ranker is learned: the recency-weighted item-kNN score,
+/// with ALS and popularity as tie-breakers (the best single signal on our validation runs).
+pub fn fixed_ranker() -> Ranker {
+    let names = recd_model::pipeline::features::NAMES;
+    let mut weights = vec![0f32; names.len()];
+    for (name, w) in [("knn_recent", 1.0), ("als", 0.2), ("popularity", 0.05)] {
+        if let Some(k) = names.iter().position(|n| *n == name) {
+            weights[k] = w;
+        }
+    }
+    Ranker {
+        features: names.iter().map(|s| s.to_string()).collect(),
+        mean: vec![0.0; names.len()],
+        std: vec![1.0; names.len()],
+        layers: vec![Layer {
+            n_in: names.len(),
+            n_out: 1,
+            weights,
+            bias: vec![0.0],
+        }],
+        kind: "fixed".into(),
+    }
+}

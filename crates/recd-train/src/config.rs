@@ -1,0 +1,275 @@
+//! `[train]` configuration: what `recd train` reads, how it weighs events, and every model's
+//! hyper-parameters. Defaults were chosen on the ml-100k validation split (BENCHMARKS.md).
+
+use recd_model::ScoringParams;
+use recd_model::pipeline::CandidateConfig;
+use recd_types::EventKind;
+use serde::{Deserialize, Serialize};
+
+use crate::als::AlsConfig;
+
+/// The `[train]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Days of history to read, counted back from the newest event in the log; `None` reads
+    /// everything. The seed's daily job uses 30; the default reads all so that a historical
+    /// dataset (MovieLens ends in 1998) is not cut to its last month.
+    pub window_days: Option<f64>,
+    /// Days at the end of the window held out for evaluation (seed: the last 7 days).
+    pub holdout_days: f64,
+    /// Part of each user's history (the newest) whose items label the ranker's examples.
+    pub ranker_label_fraction: f64,
+    /// Confidence per event type and the rating map.
+    pub weights: EventWeights,
+    /// Optional time decay of confidences: half-life in days (`None` = no decay).
+    pub decay_half_life_days: Option<f64>,
+    /// A relevant item (evaluation) and a positive ranker label need at least this confidence.
+    pub relevance_min_confidence: f32,
+    /// Implicit ALS.
+    pub als: AlsParams,
+    /// Item-to-item collaborative filtering.
+    pub item_knn: ItemKnnParams,
+    /// Trending: half-life of the time decay, in days.
+    pub trending_half_life_days: f64,
+    /// Content vector dimensions.
+    pub content_dim: usize,
+    /// Scoring parameters stored with the model.
+    pub scoring: ScoringParams,
+    /// Candidate counts per generator.
+    pub candidates: CandidateConfig,
+    /// The learned ranker.
+    pub ranker: RankerParams,
+    /// The publish gate: the new model's pipeline NDCG@10 may be at most this much below the
+    /// current one's (absolute).
+    pub gate_tolerance: f64,
+    /// After evaluation, refit the generators on the whole window (hold-out included) before
+    /// publishing, so the published model knows the newest week.
+    pub refit_on_full: bool,
+    /// Threads for training (0 = all cores).
+    pub threads: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            window_days: None,
+            holdout_days: 7.0,
+            ranker_label_fraction: 0.2,
+            weights: EventWeights::default(),
+            decay_half_life_days: None,
+            relevance_min_confidence: 4.0,
+            als: AlsParams::default(),
+            item_knn: ItemKnnParams::default(),
+            trending_half_life_days: 7.0,
+            content_dim: 128,
+            scoring: ScoringParams::default(),
+            candidates: CandidateConfig::default(),
+            ranker: RankerParams::default(),
+            gate_tolerance: 0.005,
+            refit_on_full: true,
+            threads: 0,
+        }
+    }
+}
+
+/// How much one event says about a user's interest in an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventWeights {
+    /// A view.
+    pub view: f32,
+    /// A click.
+    pub click: f32,
+    /// An add-to-cart.
+    pub add_to_cart: f32,
+    /// A purchase.
+    pub purchase: f32,
+    /// A like.
+    pub like: f32,
+    /// A rating at or above this value is positive; below it, negative.
+    pub rating_positive_from: f32,
+    /// Confidence of a positive rating r: `rating_scale × (r − rating_positive_from + 1)`,
+    /// so with the defaults 3 → 2, 4 → 4, 5 → 6.
+    pub rating_scale: f32,
+}
+
+impl Default for EventWeights {
+    fn default() -> Self {
+        Self {
+            view: 1.0,
+            click: 2.0,
+            add_to_cart: 4.0,
+            purchase: 8.0,
+            like: 4.0,
+            rating_positive_from: 3.0,
+            rating_scale: 2.0,
+        }
+    }
+}
+
+/// What an event means for training.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Signal {
+    /// Interest with this confidence.
+    Positive(f32),
+    /// Disinterest (dislike, skip, low rating): never a positive, excluded from
+    /// recommendations, and a negative for the ranker.
+    Negative,
+    /// Nothing about an item (search).
+    None,
+}
+
+impl EventWeights {
+    /// The signal of an event of `kind` with rating `value`.
+    pub fn signal(&self, kind: EventKind, value: Option<f32>) -> Signal {
+        match kind {
+            EventKind::View => Signal::Positive(self.view),
+            EventKind::Click => Signal::Positive(self.click),
+            EventKind::AddToCart => Signal::Positive(self.add_to_cart),
+            EventKind::Purchase => Signal::Positive(self.purchase),
+            EventKind::Like => Signal::Positive(self.like),
+            EventKind::Rating => match value {
+                Some(r) if r >= self.rating_positive_from => {
+                    Signal::Positive(self.rating_scale * (r - self.rating_positive_from + 1.0))
+                }
+                Some(_) => Signal::Negative,
+                None => Signal::None,
+            },
+            EventKind::Dislike | EventKind::Skip => Signal::Negative,
+            EventKind::Search => Signal::None,
+        }
+    }
+}
+
+/// ALS hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlsParams {
+    /// Vector length.
+    pub factors: usize,
+    /// L2 penalty.
+    pub regularization: f32,
+    /// Confidence scale.
+    pub alpha: f32,
+    /// Iterations.
+    pub iterations: usize,
+    /// Random seed.
+    pub seed: u64,
+}
+
+impl Default for AlsParams {
+    fn default() -> Self {
+        Self {
+            factors: 64,
+            regularization: 10.0,
+            alpha: 1.0,
+            iterations: 15,
+            seed: 42,
+        }
+    }
+}
+
+impl AlsParams {
+    /// The fit configuration.
+    pub fn to_config(&self) -> AlsConfig {
+        AlsConfig {
+            factors: self.factors,
+            regularization: self.regularization,
+            alpha: self.alpha,
+            iterations: self.iterations,
+            seed: self.seed,
+            ..AlsConfig::default()
+        }
+    }
+}
+
+/// Item-to-item CF hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ItemKnnParams {
+    /// Neighbours kept per item.
+    pub k: usize,
+    /// Shrinkage added to the cosine denominator (damps pairs seen together only a few times).
+    pub shrinkage: f32,
+    /// Only each user's most recent this-many items count for co-occurrence (bounds the
+    /// quadratic cost of heavy users).
+    pub max_items_per_user: usize,
+}
+
+impl Default for ItemKnnParams {
+    fn default() -> Self {
+        Self {
+            k: 100,
+            shrinkage: 0.0,
+            max_items_per_user: 500,
+        }
+    }
+}
+
+/// Ranker hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RankerParams {
+    /// `logistic`, `mlp`, or `auto` (train both, keep the better on the validation slice).
+    pub kind: String,
+    /// Hidden layer widths of the MLP (seed 001: 128-64-32).
+    pub hidden: Vec<usize>,
+    /// Maximum MLP epochs (early stopping on the validation slice decides the real number).
+    pub epochs: usize,
+    /// Adam learning rate.
+    pub learning_rate: f32,
+    /// L2 penalty.
+    pub l2: f32,
+    /// Share of users whose examples form the validation slice.
+    pub validation_fraction: f64,
+    /// At most this many negatives per user (the highest-scored by the generators are kept).
+    pub max_negatives_per_user: usize,
+    /// Seed for the split and the MLP initialisation.
+    pub seed: u64,
+}
+
+impl Default for RankerParams {
+    fn default() -> Self {
+        Self {
+            kind: "auto".into(),
+            hidden: vec![128, 64, 32],
+            epochs: 30,
+            learning_rate: 1e-3,
+            l2: 1e-5,
+            validation_fraction: 0.2,
+            max_negatives_per_user: 300,
+            seed: 7,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratings_map_to_confidences_and_negatives() {
+        let w = EventWeights::default();
+        assert_eq!(
+            w.signal(EventKind::Rating, Some(5.0)),
+            Signal::Positive(6.0)
+        );
+        assert_eq!(
+            w.signal(EventKind::Rating, Some(3.0)),
+            Signal::Positive(2.0)
+        );
+        assert_eq!(w.signal(EventKind::Rating, Some(2.5)), Signal::Negative);
+        assert_eq!(w.signal(EventKind::Skip, None), Signal::Negative);
+        assert_eq!(w.signal(EventKind::Purchase, None), Signal::Positive(8.0));
+        assert_eq!(w.signal(EventKind::Search, None), Signal::None);
+    }
+
+    #[test]
+    fn config_round_trips_and_rejects_unknown_keys() {
+        let c = TrainConfig::default();
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<TrainConfig>(&text).unwrap(), c);
+        assert!(serde_json::from_str::<TrainConfig>(r#"{"holdout_dayz": 3}"#).is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! The training data: interactions read from the event log, with model-local dense ids.
+//!
+//! Ids are assigned here, per training run, rather than taken from the store's id map: the
+//! model's rows are then exactly the users and items of its window (plus every catalog item,
+//! so items without interactions still get content vectors and can be recommended as new).
+
+use std::collections::HashMap;
+
+use recd_store::Store;
+use recd_types::{Item, Record};
+
+use crate::TrainError;
+use crate::config::{Signal, TrainConfig};
+
+const DAY_MS: f64 = 86_400_000.0;
+
+/// One event's signal about a (user, item) pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interaction {
+    /// User row.
+    pub user: u32,
+    /// Item row.
+    pub item: u32,
+    /// Event time, ms.
+    pub ts: i64,
+    /// Confidence (> 0) of a positive signal, or a negative value for a negative signal.
+    pub signal: f32,
+}
+
+/// Interactions of a window, their ids, and the catalog.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    /// User ids by row.
+    pub users: Vec<String>,
+    /// Item ids by row.
+    pub items: Vec<String>,
+    /// Catalog entry of each item row, if the catalog has it.
+    pub catalog: Vec<Option<Item>>,
+    /// Interactions in log order.
+    pub interactions: Vec<Interaction>,
+    /// First and last event time of the window, ms.
+    pub window_ms: (i64, i64),
+}
+
+#[derive(Default)]
+struct Ids {
+    rows: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Ids {
+    fn row(&mut self, name: &str) -> u32 {
+        if let Some(&r) = self.rows.get(name) {
+            return r;
+        }
+        let r = self.names.len() as u32;
+        self.rows.insert(name.to_string(), r);
+        self.names.push(name.to_string());
+        r
+    }
+}
+
+impl Dataset {
+    /// Reads the catalog and the log's events (within the configured window).
+    pub fn load(store: &Store, config: &TrainConfig) -> Result<Self, TrainError> {
+        let mut items = Ids::default();
+        let mut catalog = Vec::new();
+        store.catalog().for_each_item(|item| {
+            items.row(item.id.as_str());
+            catalog.push(Some(item));
+        })?;
+        let mut users = Ids::default();
+        let mut interactions = Vec::new();
+        for entry in store.log().read_from(0)? {
+            let (_, record) = entry?;
+            let Record::Event(event) = record else {
+                continue;
+            };
+            let Some(item) = &event.item_id else { continue };
+            let signal = match config.weights.signal(event.kind, event.value) {
+                Signal::Positive(c) => c,
+                Signal::Negative => -1.0,
+                Signal::None => continue,
+            };
+            interactions.push(Interaction {
+                user: users.row(event.user_id.as_str()),
+                item: items.row(item.as_str()),
+                ts: event.timestamp_ms,
+                signal,
+            });
+        }
+        catalog.resize(items.names.len(), None);
+        let mut ds = Dataset {
+            users: users.names,
+            items: items.names,
+            catalog,
+            interactions,
+            window_ms: (0, 0),
+        };
+        ds.apply_window(config.window_days);
+        Ok(ds)
+    }
+
+    /// Keeps the last `days` before the newest event (all if `None`), and records the window.
+    pub fn apply_window(&mut self, days: Option<f64>) {
+        let end = self.interactions.iter().map(|i| i.ts).max().unwrap_or(0);
+        if let Some(days) = days {
+            let from = end - (days * DAY_MS) as i64;
+            self.interactions.retain(|i| i.ts >= from);
+        }
+        let start = self.interactions.iter().map(|i| i.ts).min().unwrap_or(end);
+        self.window_ms = (start, end);
+    }
+
+    /// Splits at `end − days`: (before, hold-out).
+    pub fn split_holdout(&self, days: f64) -> (Vec<Interaction>, Vec<Interaction>) {
+        let cut = self.window_ms.1 - (days * DAY_MS) as i64;
+        self.interactions.iter().partition(|i| i.ts <= cut)
+    }
+}
+
+/// Splits each user's interactions at their newest `fraction` (by time, then item, as the
+/// offline protocol does): (head, tail). Users with fewer than 5 interactions stay whole in
+/// the head.
+pub fn split_user_tails(
+    interactions: &[Interaction],
+    fraction: f64,
+) -> (Vec<Interaction>, Vec<Interaction>) {
+    let mut by_user: HashMap<u32, Vec<Interaction>> = HashMap::new();
+    for i in interactions {
+        by_user.entry(i.user).or_default().push(*i);
+    }
+    let mut users: Vec<u32> = by_user.keys().copied().collect();
+    users.sort_unstable();
+    let (mut head, mut tail) = (Vec::new(), Vec::new());
+    for u in users {
+        let mut list = by_user.remove(&u).unwrap_or_default();
+        list.sort_by_key(|i| (i.ts, i.item));
+        let n = list.len();
+        let n_tail = if n < 5 {
+            0
+        } else {
+            ((n as f64 * fraction).ceil() as usize).max(1)
+        };
+        tail.extend_from_slice(&list[n - n_tail..]);
+        head.extend_from_slice(&list[..n - n_tail]);
+    }
+    (head, tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn i(user: u32, item: u32, ts: i64) -> Interaction {
+        Interaction {
+            user,
+            item,
+            ts,
+            signal: 1.0,
+        }
+    }
+
+    #[test]
+    fn user_tails_follow_the_protocol_rule() {
+        let mut xs: Vec<Interaction> = (0..10).map(|k| i(0, k, 100 - k as i64)).collect();
+        xs.extend((0..4).map(|k| i(1, k, k as i64)));
+        let (head, tail) = split_user_tails(&xs, 0.2);
+        assert_eq!(
+            tail.iter().map(|x| x.item).collect::<Vec<_>>(),
+            vec![1, 0],
+            "newest two of user 0"
+        );
+        assert_eq!(head.len(), 12, "user 1 has fewer than 5 and stays whole");
+    }
+
+    #[test]
+    fn window_and_holdout() {
+        let day = DAY_MS as i64;
+        let mut ds = Dataset {
+            interactions: (0..40).map(|d| i(0, 0, d * day)).collect(),
+            ..Default::default()
+        };
+        ds.apply_window(Some(30.0));
+        assert_eq!(ds.interactions.len(), 31);
+        assert_eq!(ds.window_ms, (9 * day, 39 * day));
+        let (train, holdout) = ds.split_holdout(7.0);
+        assert_eq!((train.len(), holdout.len()), (24, 7));
+    }
+}

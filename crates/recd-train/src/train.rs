@@ -1,0 +1,312 @@
+//! `recd train`: the batch job from event log to a published, evaluated, versioned model.
+//!
+//! Stages (each timed and logged):
+//! 1. load: the window of the event log and the catalog ([`Dataset`]);
+//! 2. split: the last `holdout_days` become the hold-out;
+//! 3. ranker: generators built on the head of each user's pre-hold-out history propose
+//!    candidates; the tail labels them; the ranker is trained on those examples;
+//! 4. evaluate: generators built on everything before the hold-out, with that ranker, are
+//!    scored on the hold-out — each generator alone and the whole pipeline;
+//! 5. refit: generators are rebuilt on the whole window (so the model knows the newest days);
+//! 6. publish: files into `models/.tmp-<version>`, manifest with checksums, atomic rename;
+//! 7. gate: `CURRENT` moves only if the pipeline NDCG@10 is not worse than the current
+//!    model's by more than the tolerance (or `force`).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use recd_model::Model;
+use recd_model::artifact::{FORMAT_VERSION, Manifest, registry};
+use recd_store::Store;
+
+use crate::build::build_model;
+use crate::config::TrainConfig;
+use crate::dataset::{Dataset, split_user_tails};
+use crate::evaluate::{Metrics, evaluate};
+use crate::{TrainError, ranker, report};
+
+/// Receives stage boundaries (the CLI draws progress from them).
+pub trait Progress: Sync {
+    /// A stage starts.
+    fn start(&self, stage: &str);
+    /// A stage ended after `seconds`.
+    fn finish(&self, stage: &str, seconds: f64);
+}
+
+/// A [`Progress`] that only logs.
+pub struct LogProgress;
+
+impl Progress for LogProgress {
+    fn start(&self, stage: &str) {
+        tracing::debug!(stage, "stage started");
+    }
+    fn finish(&self, stage: &str, seconds: f64) {
+        tracing::info!(stage, seconds, "stage done");
+    }
+}
+
+/// What a training run did.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    /// The new version.
+    pub version: String,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Hold-out metrics per generator and for the pipeline.
+    pub metrics: Vec<(String, Metrics)>,
+    /// The ranker kind chosen and the validation scores of those tried.
+    pub ranker: (String, Vec<(String, f64)>),
+    /// Whether `CURRENT` now names the new version.
+    pub activated: bool,
+    /// The gate's decision in words, with both numbers.
+    pub decision: String,
+}
+
+/// Runs the whole job.
+pub fn run(
+    store: &Store,
+    models_dir: &Path,
+    config: &TrainConfig,
+    force: bool,
+    progress: &dyn Progress,
+) -> Result<TrainOutcome, TrainError> {
+    let stage = |name: &str| {
+        progress.start(name);
+        (name.to_string(), Instant::now())
+    };
+    let done = |(name, t): (String, Instant)| progress.finish(&name, t.elapsed().as_secs_f64());
+
+    let s = stage("load");
+    let ds = Dataset::load(store, config)?;
+    if ds.interactions.is_empty() {
+        return Err(TrainError::invalid(
+            "events",
+            "the event log has no interactions with items to train on",
+        ));
+    }
+    tracing::info!(
+        users = ds.users.len(),
+        items = ds.items.len(),
+        interactions = ds.interactions.len(),
+        "training data loaded"
+    );
+    done(s);
+
+    let (fit, holdout) = ds.split_holdout(config.holdout_days);
+    tracing::info!(
+        fit = fit.len(),
+        holdout = holdout.len(),
+        holdout_days = config.holdout_days,
+        "hold-out split"
+    );
+
+    let s = stage("ranker");
+    let (head, tail) = split_user_tails(&fit, config.ranker_label_fraction);
+    let head_model = build_model(&ds, &head, config)?;
+    let positives = labels(&head_model, &tail, config.relevance_min_confidence);
+    let examples = ranker::collect(
+        &head_model,
+        &positives,
+        &config.candidates,
+        config.ranker.max_negatives_per_user,
+    );
+    let trained = ranker::train(&examples, &config.ranker);
+    drop(head_model);
+    done(s);
+
+    let s = stage("evaluate");
+    let mut model = build_model(&ds, &fit, config)?;
+    model.ranker = trained.ranker.clone();
+    let metrics = evaluate(
+        &model,
+        &holdout,
+        config.relevance_min_confidence,
+        &config.candidates,
+    );
+    print_table(&metrics);
+    done(s);
+
+    if config.refit_on_full && !holdout.is_empty() {
+        let s = stage("refit");
+        model = build_model(&ds, &ds.interactions, config)?;
+        model.ranker = trained.ranker.clone();
+        done(s);
+    }
+
+    let s = stage("publish");
+    let created_ms = now_ms();
+    let version = version_name(created_ms);
+    let dir = publish(
+        models_dir, &version, created_ms, &model, &ds, config, &metrics,
+    )?;
+    done(s);
+
+    let (activated, decision) = gate(models_dir, &version, &metrics, config.gate_tolerance, force)?;
+    tracing::info!(version, activated, decision, "publish gate");
+    Ok(TrainOutcome {
+        version,
+        dir,
+        metrics,
+        ranker: (trained.ranker.kind.clone(), trained.scores),
+        activated,
+        decision,
+    })
+}
+
+fn print_table(metrics: &[(String, Metrics)]) {
+    for line in report::table(metrics).lines() {
+        tracing::info!("{line}");
+    }
+}
+
+/// Each user's tail items with enough confidence that the head does not already contain.
+fn labels(
+    model: &Model,
+    tail: &[crate::dataset::Interaction],
+    min_confidence: f32,
+) -> HashMap<u32, HashSet<u32>> {
+    crate::evaluate::relevant_sets(model, tail, min_confidence)
+}
+
+fn publish(
+    models_dir: &Path,
+    version: &str,
+    created_ms: i64,
+    model: &Model,
+    ds: &Dataset,
+    config: &TrainConfig,
+    metrics: &[(String, Metrics)],
+) -> Result<PathBuf, TrainError> {
+    let tmp = models_dir.join(format!(".tmp-{version}"));
+    std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
+    model.save(&tmp)?;
+    let notes = format!(
+        "data window {} – {} ms; {} users, {} items, {} interactions",
+        ds.window_ms.0,
+        ds.window_ms.1,
+        ds.users.len(),
+        ds.items.len(),
+        ds.interactions.len()
+    );
+    let metrics_json = report::json(metrics);
+    let write = |name: &str, text: String| {
+        let p = tmp.join(name);
+        std::fs::write(&p, text).map_err(|e| TrainError::io(&p, e))
+    };
+    write(
+        "metrics.json",
+        serde_json::to_string_pretty(&metrics_json).unwrap_or_default(),
+    )?;
+    write("report.html", report::html(version, metrics, &notes))?;
+    let mut manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        version: version.to_string(),
+        created_ms,
+        data_window_ms: ds.window_ms,
+        params: serde_json::to_value(config).unwrap_or_default(),
+        metrics: metrics_json,
+        files: Default::default(),
+    };
+    manifest.write(&tmp)?;
+    Ok(registry::publish(models_dir, &tmp, version)?)
+}
+
+/// Decides whether the new version becomes current.
+fn gate(
+    models_dir: &Path,
+    version: &str,
+    metrics: &[(String, Metrics)],
+    tolerance: f64,
+    force: bool,
+) -> Result<(bool, String), TrainError> {
+    let new = metrics
+        .iter()
+        .find(|(n, _)| n == "pipeline")
+        .map(|(_, m)| m.ndcg)
+        .unwrap_or(0.0);
+    let current = registry::current(models_dir)?;
+    let old = match &current {
+        Some(v) => Manifest::read(&registry::version_dir(models_dir, v))
+            .ok()
+            .and_then(|m| m.pipeline_ndcg()),
+        None => None,
+    };
+    let (ok, why) = match (current.as_deref(), old) {
+        (None, _) => (
+            true,
+            format!("no current model; activating {version} (NDCG@10 {new:.4})"),
+        ),
+        (Some(cur), None) => (
+            true,
+            format!("current {cur} has no pipeline NDCG; activating {version} (NDCG@10 {new:.4})"),
+        ),
+        (Some(cur), Some(old)) if new >= old - tolerance => (
+            true,
+            format!(
+                "NDCG@10 {new:.4} vs current {cur} {old:.4} (tolerance {tolerance}): activating"
+            ),
+        ),
+        (Some(cur), Some(old)) if force => (
+            true,
+            format!(
+                "NDCG@10 {new:.4} is worse than current {cur} {old:.4} beyond tolerance {tolerance}; --force: activating anyway"
+            ),
+        ),
+        (Some(cur), Some(old)) => (
+            false,
+            format!(
+                "NDCG@10 {new:.4} is worse than current {cur} {old:.4} beyond tolerance {tolerance}: keeping {cur} (use --force to override)"
+            ),
+        ),
+    };
+    if ok {
+        registry::activate(models_dir, version)?;
+    }
+    Ok((ok, why))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `vYYYYMMDD-HHMMSS-mmm` in UTC: sortable, readable, unique per millisecond.
+pub fn version_name(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "v{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_names_are_dates() {
+        assert_eq!(version_name(0), "v19700101-000000-000");
+        assert_eq!(version_name(1_795_000_000_123), "v20261118-110640-123");
+        assert_eq!(version_name(951_782_400_000), "v20000229-000000-000");
+    }
+}
