@@ -1,4 +1,4 @@
-//! recd's file formats: importers, CSV writers, and (soon) the Parquet exporter.
+//! recd's file formats: importers, CSV writers, and the Parquet exporter.
 //!
 //! Job: turn files into validated [`recd_types`] values and into the store, and the store's
 //! event history back into files, streaming, with memory bounded whatever the file size.
@@ -16,22 +16,36 @@
 //!   = ms, ...); unknown columns are an error naming them. Without a `type` column every row is
 //!   a `rating` (the protocol CSV). An empty cell is an absent value.
 //! - `jsonl`: one object per line with the same names; nested objects and arrays.
+//! - `parquet`: the event schema [`event_schema`] that [`export_events`] writes, partitioned
+//!   as `date=YYYY-MM-DD/part-NNNNN.parquet`.
 //!
 //! Errors name `file:line[:column]: field `x`: reason` ([`RowError`]).
 
+mod columnar;
 mod error;
+mod export;
 mod fields;
 mod format;
+mod import;
 mod read;
 mod records;
 mod time;
 mod write;
 
+pub use columnar::event_schema;
 pub use error::{IoError, RowError};
+pub use export::{ExportOptions, ExportReport, export_events};
 pub use fields::RecordKind;
 pub use format::{Format, detect, resolve};
+pub use import::{
+    ImportOptions, ImportReport, MAX_REPORTED_BAD_ROWS, import_events, import_items, import_users,
+};
 pub use read::{Records, read_events, read_items, read_users};
 pub use time::{format_ms, parse_time_bound};
 pub use write::{
     CsvEventWriter, CsvItemWriter, CsvUserWriter, EVENT_HEADER, ITEM_HEADER, USER_HEADER,
 };
+
+/// A progress callback: (work done, total work), in bytes for imports and log records for
+/// exports. Called from the importing thread between batches, never per record.
+pub type ProgressFn = std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>;

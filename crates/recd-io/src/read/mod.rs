@@ -7,6 +7,7 @@ mod csv;
 mod jsonl;
 mod lines;
 mod ml100k;
+mod parquet;
 
 use std::path::Path;
 
@@ -58,6 +59,10 @@ impl ReadRecord for Event {
 
     fn from_ml100k(fields: &[&str]) -> Result<Self, FieldError> {
         ml100k::event(fields)
+    }
+
+    fn open_parquet(path: &Path) -> Result<Box<dyn RecordSource<Self>>, IoError> {
+        Ok(Box::new(parquet::ParquetEventSource::open(path)?))
     }
 }
 

@@ -1,0 +1,420 @@
+//! `recd export`: the event history as Parquet partitioned by UTC day, the data-lake layout.
+//!
+//! Output: `OUT/date=YYYY-MM-DD/part-NNNNN.parquet` (Hive partitioning, which Spark, DuckDB and
+//! Polars read as a `date` column), schema in [`crate::event_schema`]. Only `Record::Event`s
+//! are exported; catalog and profile changes stay in the store.
+//!
+//! Memory is bounded whatever the log size and its time order: events wait in per-day buffers
+//! capped in total ([`ExportOptions::max_pending_rows`]); a day's buffer goes to its file when
+//! it is full or when it is the largest and the cap is hit. At most
+//! [`ExportOptions::max_open_files`] writers are open: the least recently used is closed when
+//! another day needs one, and that day gets a new part file if it shows up again. Files are
+//! written under a `.tmp` name and renamed when complete, so a reader never sees half a file.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use jiff::civil::Date;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use recd_store::Store;
+use recd_types::{Event, Record, TimestampMs};
+
+use crate::{IoError, ProgressFn, columnar, time};
+
+/// Settings of an export.
+#[derive(Clone)]
+pub struct ExportOptions {
+    /// Keep events at or after this time (ms).
+    pub since_ms: Option<TimestampMs>,
+    /// Keep events before this time (ms).
+    pub until_ms: Option<TimestampMs>,
+    /// Rows per Parquet row group (the unit readers skip and parallelise by).
+    pub rows_per_group: usize,
+    /// Most part files open at once.
+    pub max_open_files: usize,
+    /// Most events buffered across all days before the biggest buffer is written out.
+    pub max_pending_rows: usize,
+    /// Rows per record batch handed to a writer.
+    pub batch_rows: usize,
+    /// Called now and then with (log records read, log records to read).
+    pub progress: Option<ProgressFn>,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        Self {
+            since_ms: None,
+            until_ms: None,
+            rows_per_group: 64 * 1024,
+            max_open_files: 32,
+            max_pending_rows: 256 * 1024,
+            batch_rows: 16 * 1024,
+            progress: None,
+        }
+    }
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportReport {
+    /// Events written.
+    pub n_events: u64,
+    /// Distinct days (partition directories) written.
+    pub n_days: u64,
+    /// Part files written.
+    pub n_files: u64,
+    /// Log records read (events, item and user changes).
+    pub n_records_read: u64,
+}
+
+/// Writes every event of `store`'s log in `[since, until)` under `out`.
+///
+/// `out` is created if needed; it must not already hold `date=` directories, so two exports
+/// are never mixed into one data set.
+pub fn export_events(
+    store: &Store,
+    out: &Path,
+    options: &ExportOptions,
+) -> Result<ExportReport, IoError> {
+    prepare_out_dir(out)?;
+    let log = store.log();
+    let end = log.end_offset();
+    let mut exporter = Exporter::new(out, options);
+    let mut report = ExportReport::default();
+    for next in log.read_from(0)? {
+        let (offset, record) = next?;
+        if offset >= end {
+            // Records appended while we export belong to the next export.
+            break;
+        }
+        report.n_records_read += 1;
+        if let Record::Event(event) = record
+            && options.since_ms.is_none_or(|t| event.timestamp_ms >= t)
+            && options.until_ms.is_none_or(|t| event.timestamp_ms < t)
+        {
+            exporter.push(event)?;
+        }
+        if let Some(progress) = &options.progress
+            && report.n_records_read % 65_536 == 0
+        {
+            progress(report.n_records_read, end);
+        }
+    }
+    exporter.finish(&mut report)?;
+    if let Some(progress) = &options.progress {
+        progress(report.n_records_read, end);
+    }
+    Ok(report)
+}
+
+fn prepare_out_dir(out: &Path) -> Result<(), IoError> {
+    std::fs::create_dir_all(out).map_err(|e| IoError::io(out, e))?;
+    for entry in std::fs::read_dir(out).map_err(|e| IoError::io(out, e))? {
+        let entry = entry.map_err(|e| IoError::io(out, e))?;
+        if entry.file_name().to_string_lossy().starts_with("date=") {
+            return Err(IoError::bad_file(
+                out,
+                "already holds an export (date=... directories); choose an empty directory",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One open part file.
+struct PartFile {
+    writer: ArrowWriter<File>,
+    tmp: PathBuf,
+    path: PathBuf,
+    last_used: u64,
+}
+
+struct Exporter<'a> {
+    out: &'a Path,
+    options: &'a ExportOptions,
+    pending: HashMap<Date, Vec<Event>>,
+    n_pending: usize,
+    open: HashMap<Date, PartFile>,
+    next_part: HashMap<Date, u32>,
+    clock: u64,
+    n_events: u64,
+    n_files: u64,
+}
+
+impl<'a> Exporter<'a> {
+    fn new(out: &'a Path, options: &'a ExportOptions) -> Self {
+        Self {
+            out,
+            options,
+            pending: HashMap::new(),
+            n_pending: 0,
+            open: HashMap::new(),
+            next_part: HashMap::new(),
+            clock: 0,
+            n_events: 0,
+            n_files: 0,
+        }
+    }
+
+    fn push(&mut self, event: Event) -> Result<(), IoError> {
+        let day = time::utc_day(event.timestamp_ms).ok_or_else(|| {
+            IoError::bad_file(
+                self.out,
+                format!("event time {} ms has no calendar day", event.timestamp_ms),
+            )
+        })?;
+        let buffer = self.pending.entry(day).or_default();
+        buffer.push(event);
+        self.n_pending += 1;
+        if buffer.len() >= self.options.batch_rows.max(1) {
+            self.flush_day(day)?;
+        } else if self.n_pending >= self.options.max_pending_rows.max(1) {
+            let biggest = self
+                .pending
+                .iter()
+                .max_by_key(|(_, events)| events.len())
+                .map(|(day, _)| *day);
+            if let Some(day) = biggest {
+                self.flush_day(day)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_day(&mut self, day: Date) -> Result<(), IoError> {
+        let Some(events) = self.pending.remove(&day) else {
+            return Ok(());
+        };
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.n_pending -= events.len();
+        self.clock += 1;
+        let clock = self.clock;
+        let part = self.part_for(day)?;
+        part.last_used = clock;
+        let batch =
+            columnar::events_to_batch(&events).map_err(|e| IoError::parquet(&part.tmp, e))?;
+        part.writer
+            .write(&batch)
+            .map_err(|e| IoError::parquet(&part.tmp, e))?;
+        self.n_events += events.len() as u64;
+        Ok(())
+    }
+
+    /// The open part file of `day`, opening one (and closing the least recently used) if needed.
+    fn part_for(&mut self, day: Date) -> Result<&mut PartFile, IoError> {
+        if !self.open.contains_key(&day) {
+            if self.open.len() >= self.options.max_open_files.max(1) {
+                let lru = self
+                    .open
+                    .iter()
+                    .min_by_key(|(_, p)| p.last_used)
+                    .map(|(d, _)| *d);
+                if let Some(lru) = lru
+                    && let Some(part) = self.open.remove(&lru)
+                {
+                    close(part)?;
+                }
+            }
+            let part = self.open_part(day)?;
+            self.open.insert(day, part);
+        }
+        self.open
+            .get_mut(&day)
+            .ok_or_else(|| IoError::bad_file(self.out, "internal: part file vanished"))
+    }
+
+    fn open_part(&mut self, day: Date) -> Result<PartFile, IoError> {
+        let dir = self.out.join(format!("date={day}"));
+        std::fs::create_dir_all(&dir).map_err(|e| IoError::io(&dir, e))?;
+        let n = self.next_part.entry(day).or_insert(0);
+        let path = dir.join(format!("part-{n:05}.parquet"));
+        let tmp = dir.join(format!("part-{n:05}.parquet.tmp"));
+        *n += 1;
+        let file = File::create(&tmp).map_err(|e| IoError::io(&tmp, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(self.options.rows_per_group.max(1)))
+            .build();
+        let writer = ArrowWriter::try_new(file, columnar::event_schema(), Some(props))
+            .map_err(|e| IoError::parquet(&tmp, e))?;
+        self.n_files += 1;
+        Ok(PartFile {
+            writer,
+            tmp,
+            path,
+            last_used: 0,
+        })
+    }
+
+    fn finish(mut self, report: &mut ExportReport) -> Result<(), IoError> {
+        let mut days: Vec<Date> = self.pending.keys().copied().collect();
+        days.sort();
+        for day in days {
+            self.flush_day(day)?;
+        }
+        for (_, part) in self.open.drain() {
+            close(part)?;
+        }
+        report.n_events = self.n_events;
+        report.n_days = self.next_part.len() as u64;
+        report.n_files = self.n_files;
+        Ok(())
+    }
+}
+
+/// Finishes a part file, syncs it and gives it its final name.
+fn close(part: PartFile) -> Result<(), IoError> {
+    let file = part
+        .writer
+        .into_inner()
+        .map_err(|e| IoError::parquet(&part.tmp, e))?;
+    file.sync_all().map_err(|e| IoError::io(&part.tmp, e))?;
+    std::fs::rename(&part.tmp, &part.path).map_err(|e| IoError::io(&part.path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use recd_store::StoreConfig;
+    use recd_types::{EventKind, ItemId, UserId};
+
+    use super::*;
+    use crate::{Format, read_events};
+
+    const DAY_MS: i64 = 86_400_000;
+    const T0: i64 = 1_704_067_200_000; // 2024-01-01T00:00:00Z
+
+    /// Events spread over 5 days, out of time order, with every optional field on some.
+    fn events(n: usize) -> Vec<Event> {
+        (0..n)
+            .map(|i| {
+                let user = UserId::parse(format!("u{}", i % 7)).unwrap();
+                let item = Some(ItemId::parse(format!("i{}", i % 11)).unwrap());
+                let ts = T0 + (i as i64 * 7919 % 5) * DAY_MS + i as i64;
+                let mut e = Event::new(user, item, EventKind::View, ts);
+                if i % 3 == 0 {
+                    e.kind = EventKind::Rating;
+                    e.value = Some(0.5 + (i % 10) as f32 * 0.5);
+                }
+                if i % 4 == 0 {
+                    e.session_id = Some(format!("s{i}"));
+                    e.context.device = Some("mobile".into());
+                    e.context.extra.insert("ab".into(), "b".into());
+                    e.dwell_ms = Some(i as u32);
+                }
+                e
+            })
+            .collect()
+    }
+
+    fn store_with(events: Vec<Event>) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("data"), StoreConfig::default()).unwrap();
+        store.append_events(events).unwrap();
+        (dir, store)
+    }
+
+    /// Every exported event, read back through the Parquet importer, sorted by time.
+    fn read_back(out: &Path) -> (Vec<Event>, Vec<String>) {
+        let mut files = Vec::new();
+        let mut back = Vec::new();
+        for day in std::fs::read_dir(out).unwrap() {
+            let day = day.unwrap();
+            for part in std::fs::read_dir(day.path()).unwrap() {
+                let part = part.unwrap().path();
+                let day_name = day.file_name().to_string_lossy().into_owned();
+                files.push(format!(
+                    "{day_name}/{}",
+                    part.file_name().unwrap().to_string_lossy()
+                ));
+                for e in read_events(&part, Format::Auto).unwrap() {
+                    let e = e.unwrap();
+                    assert_eq!(
+                        format!("date={}", time::utc_day(e.timestamp_ms).unwrap()),
+                        day_name
+                    );
+                    back.push(e);
+                }
+            }
+        }
+        back.sort_by_key(|e| e.timestamp_ms);
+        files.sort();
+        (back, files)
+    }
+
+    #[test]
+    fn export_round_trips_through_parquet_import() {
+        let (dir, store) = store_with(events(1000));
+        let out = dir.path().join("out");
+        let report = export_events(&store, &out, &ExportOptions::default()).unwrap();
+        assert_eq!(
+            (report.n_events, report.n_days, report.n_files),
+            (1000, 5, 5)
+        );
+        let (back, files) = read_back(&out);
+        let mut expected = events(1000);
+        expected.sort_by_key(|e| e.timestamp_ms);
+        assert_eq!(back, expected);
+        assert_eq!(files[0], "date=2024-01-01/part-00000.parquet");
+        let err = export_events(&store, &out, &ExportOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("already holds an export"), "{err}");
+    }
+
+    #[test]
+    fn few_open_files_and_small_buffers_still_lose_nothing() {
+        let (dir, store) = store_with(events(1000));
+        let out = dir.path().join("out");
+        let options = ExportOptions {
+            max_open_files: 2,
+            max_pending_rows: 50,
+            batch_rows: 20,
+            rows_per_group: 30,
+            ..ExportOptions::default()
+        };
+        let report = export_events(&store, &out, &options).unwrap();
+        assert_eq!((report.n_events, report.n_days), (1000, 5));
+        assert!(
+            report.n_files > 5,
+            "LRU closing should have made more parts"
+        );
+        let (back, files) = read_back(&out);
+        assert_eq!(files.len() as u64, report.n_files);
+        assert!(files.iter().all(|f| f.ends_with(".parquet")), "{files:?}");
+        let mut expected = events(1000);
+        expected.sort_by_key(|e| e.timestamp_ms);
+        assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn since_until_select_a_half_open_range() {
+        let (dir, store) = store_with(events(100));
+        let out = dir.path().join("out");
+        let options = ExportOptions {
+            since_ms: Some(T0 + DAY_MS),
+            until_ms: Some(T0 + 3 * DAY_MS),
+            ..ExportOptions::default()
+        };
+        let report = export_events(&store, &out, &options).unwrap();
+        let expected: Vec<Event> = events(100)
+            .into_iter()
+            .filter(|e| (T0 + DAY_MS..T0 + 3 * DAY_MS).contains(&e.timestamp_ms))
+            .collect();
+        assert_eq!(report.n_events, expected.len() as u64);
+        assert_eq!(report.n_days, 2);
+        assert_eq!(read_back(&out).0.len(), expected.len());
+    }
+
+    #[test]
+    fn item_and_user_records_are_not_exported() {
+        let (dir, store) = store_with(events(10));
+        let item = recd_types::Item::new(ItemId::parse("x").unwrap(), "X");
+        store.upsert_items(vec![item], T0).unwrap();
+        let report =
+            export_events(&store, &dir.path().join("out"), &ExportOptions::default()).unwrap();
+        assert_eq!((report.n_records_read, report.n_events), (11, 10));
+    }
+}
