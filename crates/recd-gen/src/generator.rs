@@ -17,7 +17,7 @@ use crate::{GenConfig, GenError};
 /// Users per block. Only a unit of work and of hand-over: the output does not depend on it.
 pub const BLOCK_USERS: u32 = 256;
 /// Users sampled (evenly spaced) to calibrate the kind model.
-const PILOT_USERS: u32 = 2_000;
+const PILOT_USERS: u32 = 10_000;
 
 /// The events of a run of consecutive users, each user's events in time order.
 #[derive(Debug, Clone, PartialEq)]
