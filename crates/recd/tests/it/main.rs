@@ -1,3 +1,7 @@
 //! The `recd` binary's one integration-test binary: end-to-end tests of its subcommands.
 
+mod export;
 mod r#gen;
+mod import;
+mod train;
+mod util;
