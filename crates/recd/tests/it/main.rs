@@ -3,5 +3,4 @@
 mod export;
 mod r#gen;
 mod import;
-mod train;
 mod util;
