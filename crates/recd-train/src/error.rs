@@ -33,7 +33,10 @@ pub enum TrainError {
 impl TrainError {
     /// Wraps an IO error with its path.
     pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        TrainError::Io { path: path.to_path_buf(), source }
+        TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     /// Builds an [`TrainError::Invalid`].

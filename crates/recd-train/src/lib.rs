@@ -20,7 +20,7 @@ pub mod ranker;
 mod report;
 pub mod train;
 
-pub use csr::{Csr, CsrBuilder};
 pub use build::build_model;
-pub use report::table as report_table;
+pub use csr::{Csr, CsrBuilder};
 pub use error::TrainError;
+pub use report::table as report_table;

@@ -87,8 +87,14 @@ impl Item {
         }
         // Catalogs hold old things (films from the 1920s, antiques), so only absurd dates are
         // refused: before year 1000 or after 3000 is a unit or parsing mistake.
-        if self.created_at_ms.is_some_and(|t| !(EARLIEST_MS..=LATEST_MS).contains(&t)) {
-            return Err(ValidationError::new("created_at", "is not between the years 1000 and 3000"));
+        if self
+            .created_at_ms
+            .is_some_and(|t| !(EARLIEST_MS..=LATEST_MS).contains(&t))
+        {
+            return Err(ValidationError::new(
+                "created_at",
+                "is not between the years 1000 and 3000",
+            ));
         }
         for (k, v) in &self.attributes {
             check_text("attributes", Some(k))?;

@@ -20,7 +20,7 @@
 //! cache instead of gathering rows from a matrix that may be hundreds of MB.
 
 use crate::ModelError;
-use crate::als::kernels::{Arith, Plain, axpy, dot, sym_mat_vec};
+use crate::als::kernels::{Kernels, Portable, prefetch_row};
 use crate::als::{Factors, Gram};
 
 /// Rows whose weighted entries would need more scratch than this many floats are solved by
@@ -31,6 +31,10 @@ const MAX_GATHER_FLOATS: usize = 256 * 1024;
 /// A residual this small (squared norm) means the row is solved; the same absolute threshold
 /// as `implicit`, so both stop at the same point.
 const CONVERGED_RS: f32 = 1e-20;
+
+/// How many entries ahead the residual loop prefetches the other side's rows: about one
+/// memory latency's worth of per-entry work at k = 64.
+const PREFETCH_AHEAD: usize = 8;
 
 /// Per-thread working memory of [`RowSolver::solve`]; reuse one per thread so the hot loop
 /// does not allocate.
@@ -96,6 +100,13 @@ impl<'a> RowSolver<'a> {
         })
     }
 
+    /// The same solver forced onto the portable kernels, so tests cover both builds.
+    #[cfg(test)]
+    pub(crate) fn with_portable_kernels(mut self) -> Self {
+        self.fused = false;
+        self
+    }
+
     /// The factor count k.
     pub fn n_factors(&self) -> usize {
         self.fixed.n_factors()
@@ -117,7 +128,7 @@ impl<'a> RowSolver<'a> {
             unsafe { solve_avx2_fma(self, cols, values, x, scratch) };
             return;
         }
-        solve_with::<Plain>(self, cols, values, x, scratch);
+        solve_with::<Portable>(self, cols, values, x, scratch);
     }
 
     /// The row's share of the ALS objective at `x`, λ‖x‖² included:
@@ -126,11 +137,11 @@ impl<'a> RowSolver<'a> {
     pub fn row_loss(&self, cols: &[u32], values: &[f32], x: &[f32]) -> f64 {
         let k = self.n_factors();
         let mut gx = vec![0.0f32; k];
-        sym_mat_vec::<Plain>(self.gram.as_slice(), k, x, &mut gx);
-        let mut loss = f64::from(dot::<Plain>(x, &gx));
+        Portable::sym_mat_vec(self.gram.as_slice(), k, x, &mut gx);
+        let mut loss = f64::from(Portable::dot(x, &gx));
         for (&col, &value) in cols.iter().zip(values) {
             let (target, weight) = self.target_and_weight(value);
-            let score = f64::from(dot::<Plain>(self.fixed.row(col as usize), x));
+            let score = f64::from(Portable::dot(self.fixed.row(col as usize), x));
             let c = f64::from(weight) + 1.0;
             loss += f64::from(weight) * score * score - 2.0 * f64::from(target) * score;
             if target > 0.0 {
@@ -152,8 +163,7 @@ impl<'a> RowSolver<'a> {
     }
 }
 
-/// Whether the AVX2+FMA build of the solve can run here. Measured on the ml-100k-sized
-/// planted test and synth-small: see `bench/als_speed.sh` and the crate docs for figures.
+/// Whether the AVX2+FMA build of the solve can run here (see `kernels.rs` for why it exists).
 fn fma_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -176,11 +186,11 @@ unsafe fn solve_avx2_fma(
     x: &mut [f32],
     scratch: &mut CgScratch,
 ) {
-    solve_with::<crate::als::kernels::Fused>(solver, cols, values, x, scratch);
+    solve_with::<crate::als::kernels::Avx2Fma>(solver, cols, values, x, scratch);
 }
 
 #[inline(always)]
-fn solve_with<A: Arith>(
+fn solve_with<K: Kernels>(
     solver: &RowSolver<'_>,
     cols: &[u32],
     values: &[f32],
@@ -208,60 +218,69 @@ fn solve_with<A: Arith>(
     weighted_cols.clear();
     weights.clear();
 
+    let row_of = |col: u32| &fixed[col as usize * k..col as usize * k + k];
+    // Start loading the first rows of the other side now, so the misses overlap the G·x
+    // product instead of stalling the loop below.
+    for &col in cols.iter().take(PREFETCH_AHEAD) {
+        prefetch_row(row_of(col));
+    }
     // r = b − A·x, with b = Σ c·p·y_i and A = G + Σ (c − 1)·y_i y_iᵀ.
-    sym_mat_vec::<A>(gram, k, x, r);
+    K::sym_mat_vec(gram, k, x, r);
     for v in r.iter_mut() {
         *v = -*v;
     }
-    for (&col, &value) in cols.iter().zip(values) {
+    for (j, (&col, &value)) in cols.iter().zip(values).enumerate() {
+        if let Some(&ahead) = cols.get(j + PREFETCH_AHEAD) {
+            prefetch_row(row_of(ahead));
+        }
         let (target, weight) = solver.target_and_weight(value);
-        let y = &fixed[col as usize * k..col as usize * k + k];
+        let y = row_of(col);
         let mut coef = target;
         if weight != 0.0 {
-            coef -= weight * dot::<A>(y, x);
+            coef -= weight * K::dot(y, x);
             weighted_cols.push(col);
             weights.push(weight);
         }
         if coef != 0.0 {
-            axpy::<A>(coef, y, r);
+            K::axpy(coef, y, r);
         }
     }
     let gather = weights.len() * k <= MAX_GATHER_FLOATS;
     if gather {
         gathered.clear();
         for &col in weighted_cols.iter() {
-            gathered.extend_from_slice(&fixed[col as usize * k..col as usize * k + k]);
+            gathered.extend_from_slice(row_of(col));
         }
     }
 
     p.copy_from_slice(r);
-    let mut rs_old = dot::<A>(r, r);
+    let mut rs_old = K::dot(r, r);
     if rs_old < CONVERGED_RS {
         return;
     }
     for _ in 0..solver.cg_steps {
         // Ap = G·p + Σ (c − 1)(y_i·p)·y_i
-        sym_mat_vec::<A>(gram, k, p, ap);
+        K::sym_mat_vec(gram, k, p, ap);
         if gather {
             for (y, &w) in gathered.chunks_exact(k).zip(weights.iter()) {
-                axpy::<A>(w * dot::<A>(y, p), y, ap);
+                K::axpy(w * K::dot(y, p), y, ap);
             }
         } else {
             for (&col, &w) in weighted_cols.iter().zip(weights.iter()) {
-                let y = &fixed[col as usize * k..col as usize * k + k];
-                axpy::<A>(w * dot::<A>(y, p), y, ap);
+                let y = row_of(col);
+                K::axpy(w * K::dot(y, p), y, ap);
             }
         }
-        let step = rs_old / dot::<A>(p, ap);
-        axpy::<A>(step, p, x);
-        axpy::<A>(-step, ap, r);
-        let rs_new = dot::<A>(r, r);
+        let step = rs_old / K::dot(p, ap);
+        K::axpy(step, p, x);
+        K::axpy(-step, ap, r);
+        let rs_new = K::dot(r, r);
         if rs_new < CONVERGED_RS {
             break;
         }
         let beta = rs_new / rs_old;
         for (pi, &ri) in p.iter_mut().zip(r.iter()) {
-            *pi = A::mul_add(beta, *pi, ri);
+            *pi = beta * *pi + ri;
         }
         rs_old = rs_new;
     }

@@ -177,3 +177,21 @@ fn three_warm_steps_reduce_the_row_loss() {
     let exact = fold_in(&y, &gram, &items, &values, alpha).unwrap();
     assert!(solver.row_loss(&items, &values, &exact) <= last + 1e-4);
 }
+
+#[test]
+fn portable_and_simd_builds_agree() {
+    let k = 64;
+    let y = factors(500, k, 5);
+    let gram = Gram::compute(&y, 0.05).unwrap();
+    let fast = RowSolver::new(&gram, &y, 1.0, 3).unwrap();
+    let portable = fast.with_portable_kernels();
+    let items: Vec<u32> = (0..120).map(|i| i * 4 + 1).collect();
+    let values: Vec<f32> = (0..120).map(|i| [1.0, 1.0, 3.0, 9.0][i % 4]).collect();
+    let (mut a, mut b) = (vec![0.003f32; k], vec![0.003f32; k]);
+    fast.solve(&items, &values, &mut a, &mut CgScratch::new());
+    portable.solve(&items, &values, &mut b, &mut CgScratch::new());
+    let norm = a.iter().map(|v| v * v).sum::<f32>().sqrt();
+    for (x, z) in a.iter().zip(&b) {
+        assert!((x - z).abs() <= 1e-4 * norm, "{a:?} vs {b:?}");
+    }
+}

@@ -3,4 +3,5 @@
 mod export;
 mod r#gen;
 mod import;
+mod train;
 mod util;
