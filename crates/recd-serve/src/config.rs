@@ -1,0 +1,31 @@
+//! `[serve]` section of the config file.
+
+use serde::{Deserialize, Serialize};
+
+/// HTTP server settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Address to listen on; port 0 picks a free port (the bound address is printed).
+    pub listen: String,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Most events accepted in one `POST /v1/events`; more get 413.
+    pub max_events_per_request: usize,
+    /// How long a graceful shutdown waits for requests in flight and the updater.
+    pub shutdown_timeout_secs: u64,
+    /// Default number of entries of `GET /v1/trending`.
+    pub trending_limit: usize,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7878".into(),
+            max_body_bytes: 8 << 20,
+            max_events_per_request: 10_000,
+            shutdown_timeout_secs: 10,
+            trending_limit: 20,
+        }
+    }
+}

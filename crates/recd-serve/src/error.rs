@@ -1,0 +1,144 @@
+//! [`ApiError`]: every way a request can fail, and its one mapping to a status and JSON body.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use recd_api::{ErrorBody, ErrorDetail};
+
+/// A failed request. Variants are split by who is to blame: the caller (4xx) or us (5xx).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON (or not NDJSON): the caller's fault.
+    #[error("{message}")]
+    InvalidJson {
+        /// Entry of a batch where parsing failed, if it got that far.
+        index: Option<usize>,
+        /// Parser message with line and column.
+        message: String,
+    },
+    /// A value breaks a rule (missing, wrong type, unknown field, out of range): the caller's.
+    #[error("{message}")]
+    InvalidField {
+        /// Entry of a batch, for batch requests.
+        index: Option<usize>,
+        /// The field as spelled in the request (`user_id`, `context.device`).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The body has nothing in it: the caller's fault.
+    #[error("the request body is empty")]
+    EmptyBody,
+    /// The body is larger than `max_body_bytes`: the caller's fault (send smaller batches).
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// More events than `max_events_per_request`: the caller's fault.
+    #[error("{count} events in one request; the limit is {limit}")]
+    TooManyEvents {
+        /// Events sent.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The resource does not exist: the caller asked for something unknown.
+    #[error("{what} {id:?} not found")]
+    NotFound {
+        /// `user`, `item`, ...
+        what: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// A dependency is unreachable (the feature store's Redis): ours, and transient.
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
+    /// Storage failed (disk full, log closed): ours; the operator must act. Details are
+    /// logged, not sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The status and stable machine code. One exhaustive match: a new variant must choose.
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::InvalidJson { .. } => (StatusCode::BAD_REQUEST, "invalid_json"),
+            ApiError::InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
+            ApiError::EmptyBody => (StatusCode::BAD_REQUEST, "empty_body"),
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
+            ApiError::TooManyEvents { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_events"),
+            ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// A field error from the domain's validation error.
+    pub fn field(index: Option<usize>, e: recd_types::ValidationError) -> Self {
+        ApiError::InvalidField {
+            index,
+            field: e.field.to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let (field, index) = match &self {
+            ApiError::InvalidField { index, field, .. } => (Some(field.clone()), *index),
+            ApiError::InvalidJson { index, .. } => (None, *index),
+            _ => (None, None),
+        };
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "request failed");
+                "internal error; see the server log".to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message,
+                field,
+                index,
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<recd_store::AppendError> for ApiError {
+    fn from(e: recd_store::AppendError) -> Self {
+        match e {
+            recd_store::AppendError::Invalid { index, source } => {
+                ApiError::field(Some(index), source)
+            }
+            recd_store::AppendError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<recd_store::StoreError> for ApiError {
+    fn from(e: recd_store::StoreError) -> Self {
+        match e {
+            recd_store::StoreError::Invalid(v) => ApiError::field(None, v),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<recd_features::FeatureError> for ApiError {
+    fn from(e: recd_features::FeatureError) -> Self {
+        match e {
+            recd_features::FeatureError::Unavailable(m) => ApiError::Unavailable(m),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! recd's HTTP server: events in, features (and later recommendations) out.
+//!
+//! Job: the axum [`Router`] ([`app`]), one handler module per resource in `routes/`, the one
+//! exhaustive error→status mapping ([`ApiError`]) with a stable JSON body naming the field,
+//! and [`run`] with graceful shutdown. Wire shapes come from `recd-api` and are converted to
+//! engine types here, at the edge.
+//!
+//! Non-goals: no feature writes (features are read through [`FeatureStore`]; the updater in
+//! `recd-stream` is their only writer, and this crate must never depend on it), no training,
+//! no process setup (the `recd` binary builds an [`AppState`] and composes the roles).
+
+mod body;
+mod config;
+mod convert;
+mod error;
+mod metrics_http;
+mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use recd_features::{FeatureStore, Offset};
+use recd_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::ServeConfig;
+pub use error::ApiError;
+pub use metrics_http::install_metrics_recorder;
+
+/// Everything the handlers share.
+pub struct AppState {
+    /// The data dir's log, id maps and catalog.
+    pub store: Arc<Store>,
+    /// Real-time features (read only).
+    pub features: Arc<dyn FeatureStore>,
+    /// Gets the log's end offset after each append, so the updater wakes at once.
+    pub appended: watch::Sender<Offset>,
+    /// The updater's applied offset; `None` until its first catch-up (readiness waits for it).
+    pub features_applied: watch::Receiver<Option<Offset>>,
+    /// Renders `/metrics`; `None` serves an empty page (tests that install no recorder).
+    pub metrics: Option<PrometheusHandle>,
+    /// The `[serve]` settings.
+    pub config: ServeConfig,
+}
+
+/// The whole HTTP API.
+pub fn app(state: Arc<AppState>) -> Router {
+    routes::router(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and lets the
+/// requests in flight finish (an acknowledged event is durable before its 202 is sent, so
+/// draining loses nothing).
+pub async fn run(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

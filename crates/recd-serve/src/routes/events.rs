@@ -1,0 +1,50 @@
+//! `POST /v1/events`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use recd_api::{EventIn, EventsAccepted};
+
+use super::{blocking, body_bytes, now_ms};
+use crate::{ApiError, AppState, body, convert};
+
+/// Accepts one event, an array, or NDJSON. All or nothing: every event is checked before any
+/// is written, and the 202 is sent only once they are durable in the log.
+pub(crate) async fn post(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<EventsAccepted>), ApiError> {
+    let bytes = body_bytes(body, state.config.max_body_bytes)?;
+    let values = body::values(&bytes)?;
+    let limit = state.config.max_events_per_request;
+    if values.len() > limit {
+        return Err(ApiError::TooManyEvents {
+            count: values.len(),
+            limit,
+        });
+    }
+    let received_ms = now_ms();
+    let mut events = Vec::with_capacity(values.len());
+    for (index, value) in values.into_iter().enumerate() {
+        let wire: EventIn = body::typed(value, Some(index))?;
+        let event =
+            convert::event(wire, received_ms).map_err(|e| ApiError::field(Some(index), e))?;
+        events.push(event);
+    }
+    let accepted = events.len();
+    let store = state.store.clone();
+    let first_offset = blocking(move || Ok(store.append_events(events)?)).await?;
+    state.appended.send_replace(state.store.log().end_offset());
+    metrics::counter!("recd_events_accepted_total").increment(accepted as u64);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(EventsAccepted {
+            accepted,
+            first_offset,
+        }),
+    ))
+}

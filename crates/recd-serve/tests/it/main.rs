@@ -1,0 +1,3 @@
+//! HTTP tests of recd-serve: the real Router over a real store in a temp dir.
+
+mod http;
