@@ -137,10 +137,11 @@ fn at(path: &Path) -> String {
 /// Writes items, users and events into the data dir at `dir`.
 ///
 /// `Store::upsert_items`/`upsert_users` stamp a whole batch with one `at_ms`, so catalog
-/// records are grouped by the UTC day an item was created (a user signed up), oldest first,
-/// and each batch is stamped with the latest creation (signup) time in it: no record is
-/// stamped before the entity existed, and the log reads like a daily catalog feed. The exact
-/// times stay in `created_at_ms` / `signup_ms`.
+/// records are sorted by creation (signup) time and grouped by UTC day inside the event
+/// window, and each batch is stamped with the latest time in it: no record is stamped before
+/// the entity existed, and the window reads like a daily catalog feed. History from before the
+/// window goes in plain batches of `STORE_BATCH` (a batch per day there would mean a thousand
+/// synced commits for nothing). The exact times stay in `created_at_ms` / `signup_ms`.
 fn write_store(generator: &Generator, dir: &Path) -> anyhow::Result<GenStats> {
     let store = Store::open(dir, StoreConfig::default())
         .with_context(|| format!("opening data dir {}", dir.display()))?;
@@ -148,7 +149,8 @@ fn write_store(generator: &Generator, dir: &Path) -> anyhow::Result<GenStats> {
     let items: Vec<(TimestampMs, u32)> = (0..config.n_items)
         .map(|i| (generator.item_truth(i).created_at_ms, i))
         .collect();
-    for (at_ms, batch) in day_batches(items) {
+    let window_start = config.start_ms();
+    for (at_ms, batch) in catalog_batches(items, window_start) {
         let records = batch.iter().map(|&i| generator.item(i)).collect();
         store
             .upsert_items(records, at_ms)
@@ -157,7 +159,7 @@ fn write_store(generator: &Generator, dir: &Path) -> anyhow::Result<GenStats> {
     let users: Vec<(TimestampMs, u32)> = (0..config.n_users)
         .map(|u| (generator.user(u).signup_ms.unwrap_or(0), u))
         .collect();
-    for (at_ms, batch) in day_batches(users) {
+    for (at_ms, batch) in catalog_batches(users, window_start) {
         let records = batch.iter().map(|&u| generator.user(u)).collect();
         store
             .upsert_users(records, at_ms)
@@ -186,21 +188,24 @@ fn append(store: &Store, pending: &mut Vec<Event>, dir: &Path) -> anyhow::Result
     Ok(())
 }
 
-/// Sorts `(time, index)` pairs and cuts them into batches of one UTC day (at most
-/// `STORE_BATCH` each), each with the latest time in it.
-fn day_batches(mut entries: Vec<(TimestampMs, u32)>) -> Vec<(TimestampMs, Vec<u32>)> {
+/// Sorts `(time, index)` pairs and cuts them into batches of at most `STORE_BATCH`, one per UTC
+/// day from `window_start` on, each with the latest time in it.
+fn catalog_batches(
+    mut entries: Vec<(TimestampMs, u32)>,
+    window_start: TimestampMs,
+) -> Vec<(TimestampMs, Vec<u32>)> {
     entries.sort_unstable();
+    let group = |at_ms: TimestampMs| (at_ms >= window_start).then(|| at_ms.div_euclid(DAY_MS));
     let mut res: Vec<(TimestampMs, Vec<u32>)> = Vec::new();
-    let mut current_day = None;
+    let mut current = None;
     for (at_ms, idx) in entries {
-        let day = at_ms.div_euclid(DAY_MS);
         match res.last_mut() {
-            Some((last, batch)) if current_day == Some(day) && batch.len() < STORE_BATCH => {
+            Some((last, batch)) if current == Some(group(at_ms)) && batch.len() < STORE_BATCH => {
                 *last = at_ms;
                 batch.push(idx);
             }
             _ => {
-                current_day = Some(day);
+                current = Some(group(at_ms));
                 res.push((at_ms, vec![idx]));
             }
         }
@@ -262,12 +267,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn catalog_batches_are_per_day_and_stamped_with_their_latest_time() {
-        let entries = vec![(DAY_MS + 5, 1), (3, 0), (DAY_MS + 1, 2), (-1, 3)];
-        let batches = day_batches(entries);
+    fn catalog_batches_are_per_day_in_the_window_and_stamped_with_their_latest_time() {
+        let start = 10 * DAY_MS;
+        let entries = vec![
+            (start + DAY_MS + 5, 1),
+            (start + 3, 0),
+            (start + DAY_MS + 1, 2),
+            (-1, 3),
+            (start - 3 * DAY_MS, 4),
+        ];
         assert_eq!(
-            batches,
-            vec![(-1, vec![3]), (3, vec![0]), (DAY_MS + 5, vec![2, 1])]
+            catalog_batches(entries, start),
+            vec![
+                (start - 3 * DAY_MS, vec![3, 4]),
+                (start + 3, vec![0]),
+                (start + DAY_MS + 5, vec![2, 1])
+            ]
         );
+        let many: Vec<_> = (0..STORE_BATCH as u32 + 1).map(|i| (start, i)).collect();
+        assert_eq!(catalog_batches(many, start).len(), 2);
     }
 }
