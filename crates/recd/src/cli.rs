@@ -19,6 +19,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The main job on embedded defaults: data in, model trained, recommendations, server.
+    Demo(cmd::demo::DemoArgs),
     /// Import events, items and users from files into a data dir.
     Import(cmd::import::ImportArgs),
     /// Export the event history as Parquet partitioned by day.

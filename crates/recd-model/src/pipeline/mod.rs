@@ -14,12 +14,14 @@
 //! Post-processing (diversity, business rules, explanations in words) belongs to the online
 //! layer; this module returns the raw material for it: sources and the "because" item.
 
+mod explain;
 pub mod features;
 mod generate;
 pub mod signals;
 
 use std::collections::HashSet;
 
+pub use explain::reason;
 pub use generate::{CandidateConfig, Source, generate_one, top_n};
 
 use crate::Model;

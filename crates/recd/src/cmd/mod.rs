@@ -1,6 +1,7 @@
 //! One module per subcommand; each owns its flags (`*Args`) and a `run` function.
 
 pub mod bench;
+pub mod demo;
 pub mod events;
 pub mod export;
 pub mod gen_data;
@@ -15,6 +16,7 @@ use crate::cli::Command;
 /// Runs one subcommand.
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Demo(args) => demo::run(args),
         Command::Import(args) => import::run(args),
         Command::Export(args) => export::run(args),
         Command::Gen(args) => gen_data::run(args),

@@ -1,0 +1,157 @@
+//! `recd demo`: the main job on embedded defaults, for a newcomer's first run.
+//!
+//! Data in (MovieLens 100K if `../shared/datasets/ml-100k` or `--ml100k DIR` is there, else
+//! generated data), a model trained, explained recommendations printed, and the server
+//! started on the same data dir. It composes the other subcommands by parsing their command
+//! lines, so the demo runs exactly what a user would type.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Parser;
+use recd_model::Model;
+use recd_model::artifact::registry;
+use recd_model::pipeline::{self, CandidateConfig, UserState};
+use recd_store::{Store, StoreConfig};
+
+use crate::cli::Cli;
+
+/// Flags of `recd demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its data (reused on the next run).
+    #[arg(long, default_value = "recd-demo")]
+    pub data_dir: PathBuf,
+    /// The MovieLens 100K directory to import [default: ../shared/datasets/ml-100k if present;
+    /// otherwise synthetic data is generated].
+    #[arg(long)]
+    pub ml100k: Option<PathBuf>,
+    /// Address for the server.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Stop after printing recommendations instead of serving.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+/// Runs the subcommand.
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let data = args.data_dir.display().to_string();
+    let models = args.data_dir.join("models");
+    if registry::current(&models)?.is_none() {
+        load_data(&args, &data)?;
+        step(&["train", "--data-dir", &data])?;
+    } else {
+        println!("== {data} already has a model; delete it to start over");
+    }
+    show_recommendations(&args.data_dir)?;
+    if args.no_serve {
+        return Ok(());
+    }
+    println!(
+        "\n== serving {data} on http://{} (ctrl-c to stop). Try:",
+        args.listen
+    );
+    println!("  curl -s http://{}/healthz", args.listen);
+    println!(
+        "  curl -s -X POST http://{}/v1/events -H 'content-type: application/json' \\\n    -d '{{\"user_id\":\"new-user\",\"item_id\":\"50\",\"type\":\"view\"}}'",
+        args.listen
+    );
+    println!(
+        "  curl -s http://{}/v1/users/new-user/features",
+        args.listen
+    );
+    step(&["serve", "--data-dir", &data, "--listen", &args.listen])
+}
+
+fn load_data(args: &DemoArgs, data: &str) -> anyhow::Result<()> {
+    let default_ml = Path::new("../shared/datasets/ml-100k");
+    let ml = args.ml100k.clone().or_else(|| {
+        default_ml
+            .join("u.data")
+            .is_file()
+            .then(|| default_ml.to_path_buf())
+    });
+    match ml {
+        Some(dir) => {
+            println!("== importing MovieLens 100K from {}", dir.display());
+            let file = |f: &str| dir.join(f).display().to_string();
+            step(&[
+                "import",
+                "--data-dir",
+                data,
+                "--events",
+                &file("u.data"),
+                "--items",
+                &file("u.item"),
+                "--users",
+                &file("u.user"),
+                "--format",
+                "ml100k",
+            ])
+        }
+        None => {
+            println!("== no MovieLens found; generating synthetic data");
+            step(&[
+                "gen",
+                "--users",
+                "3000",
+                "--items",
+                "1000",
+                "--events",
+                "200000",
+                "--seed",
+                "1",
+                "--data-dir",
+                data,
+            ])
+        }
+    }
+}
+
+fn step(argv: &[&str]) -> anyhow::Result<()> {
+    println!("\n$ recd {}", argv.join(" "));
+    let cli = Cli::try_parse_from(std::iter::once("recd").chain(argv.iter().copied()))?;
+    super::run(cli.command)
+}
+
+fn show_recommendations(data_dir: &Path) -> anyhow::Result<()> {
+    let models = data_dir.join("models");
+    let version = registry::current(&models)?.context("training did not activate a model")?;
+    let model = Model::load(&registry::version_dir(&models, &version), false)?;
+    let store = Store::open(data_dir, StoreConfig::default())?;
+    let title = |row: u32| {
+        let id = model.items.name(row);
+        match store.catalog().get_item(id) {
+            Ok(Some(item)) if !item.title.is_empty() => item.title,
+            _ => id.to_string(),
+        }
+    };
+    let config = CandidateConfig::default();
+    println!("\n== recommendations from model {version}");
+    for row in [0u32, 1, 2]
+        .into_iter()
+        .filter(|r| (*r as usize) < model.users.len())
+    {
+        let state = UserState::from_model(&model, row);
+        println!("user {}:", model.users.name(row));
+        for s in pipeline::recommend(&model, &state, &config, 5) {
+            println!(
+                "  {:<45} {:.3}  {}",
+                title(s.item),
+                s.score,
+                pipeline::reason(&s, &title)
+            );
+        }
+    }
+    println!("a new user with no history:");
+    for s in pipeline::recommend(&model, &UserState::default(), &config, 3) {
+        println!(
+            "  {:<45} {:.3}  {}",
+            title(s.item),
+            s.score,
+            pipeline::reason(&s, &title)
+        );
+    }
+    Ok(())
+}
