@@ -52,6 +52,9 @@ pub struct ItemMeta {
     pub created_ms: Vec<i64>,
     /// Price of each item, NaN when unknown.
     pub price: Vec<f32>,
+    /// False for items that must not be recommended (unavailable in the catalog at training
+    /// time; the online layer also checks the live catalog).
+    pub available: Vec<bool>,
 }
 
 /// A trained model in memory.
@@ -211,6 +214,10 @@ impl Model {
                 category: read_vec(&dir.join("item_category.arr"), n_items)?,
                 created_ms: read_vec(&dir.join("item_created_ms.arr"), n_items)?,
                 price: read_vec(&dir.join("item_price.arr"), n_items)?,
+                available: read_vec::<u32>(&dir.join("item_available.arr"), n_items)?
+                    .into_iter()
+                    .map(|a| a != 0)
+                    .collect(),
                 categories: side.categories,
             },
             encoder: side.encoder,

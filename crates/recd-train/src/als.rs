@@ -9,6 +9,7 @@
 //! depends on scheduling, so a fit is bit-for-bit reproducible for a given seed and CPU,
 //! whatever the thread count.
 
+use std::cell::RefCell;
 use std::time::Instant;
 
 use rand::{RngExt, SeedableRng};
@@ -166,6 +167,13 @@ pub fn loss(
 /// block of rows does not leave the other threads idle at the end of a half-step.
 const ROWS_PER_TASK: usize = 64;
 
+thread_local! {
+    /// Each pool thread keeps its CG scratch for the whole fit: a scratch made per rayon job
+    /// (`for_each_init`) regrew its gather buffer (up to 16 MiB) thousands of times per
+    /// half-step, and the kernel's page zeroing showed up in profiles.
+    static SCRATCH: RefCell<CgScratch> = RefCell::new(CgScratch::new());
+}
+
 /// Solves every row of `rows` (one per vector of `solve`) against the fixed side.
 fn half_step(
     rows: &Csr,
@@ -181,9 +189,9 @@ fn half_step(
         .par_chunks_mut(k)
         .enumerate()
         .with_min_len(ROWS_PER_TASK)
-        .for_each_init(CgScratch::new, |scratch, (row, x)| {
+        .for_each(|(row, x)| {
             let (cols, values) = rows.row(row);
-            solver.solve(cols, values, x, scratch);
+            SCRATCH.with(|scratch| solver.solve(cols, values, x, &mut scratch.borrow_mut()));
         });
     Ok(())
 }

@@ -152,7 +152,7 @@ pub fn evaluate(
                 let state = UserState::from_model(model, u);
                 (
                     u,
-                    pipeline::generate_one(model, &state, source, depth)
+                    pipeline::generate_one(model, &state, candidates, source, depth)
                         .into_iter()
                         .map(|(i, _)| i)
                         .collect(),

@@ -24,9 +24,11 @@ use crate::als::kernels::{Kernels, Portable, prefetch_row};
 use crate::als::{Factors, Gram};
 
 /// Rows whose weighted entries would need more scratch than this many floats are solved by
-/// reading the other side's factors in place: 256 Ki floats (1 MiB) fits L2 comfortably,
-/// while a very popular item can have a million users, which would be 256 MiB of scratch.
-const MAX_GATHER_FLOATS: usize = 256 * 1024;
+/// reading the other side's factors in place. 4 Mi floats (16 MiB per thread) covers all but
+/// the most popular items of synth-large (1M users): below it, the 3 CG steps stream the
+/// gathered block sequentially instead of making 3 more random passes over a 256 MB matrix,
+/// which on synth-large's item side is where the time went.
+const MAX_GATHER_FLOATS: usize = 4 << 20;
 
 /// A residual this small (squared norm) means the row is solved; the same absolute threshold
 /// as `implicit`, so both stop at the same point.
@@ -266,7 +268,10 @@ fn solve_with<K: Kernels>(
                 K::axpy(w * K::dot(y, p), y, ap);
             }
         } else {
-            for (&col, &w) in weighted_cols.iter().zip(weights.iter()) {
+            for (j, (&col, &w)) in weighted_cols.iter().zip(weights.iter()).enumerate() {
+                if let Some(&ahead) = weighted_cols.get(j + PREFETCH_AHEAD) {
+                    prefetch_row(row_of(ahead));
+                }
                 let y = row_of(col);
                 K::axpy(w * K::dot(y, p), y, ap);
             }

@@ -31,7 +31,7 @@ pub const NAMES: [&str; 19] = [
     "src_item_knn",
     "src_als",
     "src_content",
-    "src_popular_or_trending",
+    "src_popular_trending_new",
     "hour_sin",
     "hour_cos",
 ];
@@ -104,7 +104,10 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
             has(Source::ItemKnn),
             has(Source::Als),
             has(Source::Content),
-            if c.sources & (Source::Popular.bit() | Source::Trending.bit()) != 0 {
+            if c.sources
+                & (Source::Popular.bit() | Source::Trending.bit() | Source::NewArrivals.bit())
+                != 0
+            {
                 1.0
             } else {
                 0.0

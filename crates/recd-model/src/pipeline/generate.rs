@@ -21,6 +21,9 @@ pub enum Source {
     Popular = 8,
     /// Most interacted-with items lately (time-decayed).
     Trending = 16,
+    /// The newest items of the catalog (created at most `new_arrival_days` before the
+    /// request), so a new item gets shown before anyone has interacted with it.
+    NewArrivals = 32,
 }
 
 impl Source {
@@ -41,6 +44,7 @@ impl Source {
             Source::Content => "content",
             Source::Popular => "popular",
             Source::Trending => "trending",
+            Source::NewArrivals => "new_arrivals",
         }
     }
 
@@ -65,6 +69,10 @@ pub struct CandidateConfig {
     pub popular: usize,
     /// From trending.
     pub trending: usize,
+    /// From new arrivals.
+    pub new_arrivals: usize,
+    /// How recent an item must be to count as a new arrival, in days.
+    pub new_arrival_days: f64,
 }
 
 impl Default for CandidateConfig {
@@ -75,6 +83,8 @@ impl Default for CandidateConfig {
             content: 300,
             popular: 100,
             trending: 100,
+            new_arrivals: 50,
+            new_arrival_days: 14.0,
         }
     }
 }
@@ -87,6 +97,7 @@ impl CandidateConfig {
             Source::Content => self.content,
             Source::Popular => self.popular,
             Source::Trending => self.trending,
+            Source::NewArrivals => self.new_arrivals,
         }
     }
 }
@@ -102,15 +113,22 @@ pub struct Merged {
 
 /// The top `n` of one generator alone, best first, with its own score (used to evaluate each
 /// generator on its own, and to build the merged set).
-pub fn generate_one(model: &Model, state: &UserState, source: Source, n: usize) -> Vec<(u32, f32)> {
+pub fn generate_one(
+    model: &Model,
+    state: &UserState,
+    config: &CandidateConfig,
+    source: Source,
+    n: usize,
+) -> Vec<(u32, f32)> {
     let signals = Signals::compute(model, state);
-    top_of(model, state, &signals, source, n)
+    top_of(model, state, &signals, config, source, n)
 }
 
 fn top_of(
     model: &Model,
     state: &UserState,
     signals: &Signals,
+    config: &CandidateConfig,
     source: Source,
     n: usize,
 ) -> Vec<(u32, f32)> {
@@ -142,8 +160,21 @@ fn top_of(
                 .map(|i| (i, model.trending[i as usize]))
                 .filter(|&(_, s)| s > 0.0),
         ),
+        Source::NewArrivals => {
+            let oldest = state.now_ms - (config.new_arrival_days * 86_400_000.0) as i64;
+            let created = &model.meta.created_ms;
+            Box::new(
+                (0..n_items)
+                    .filter(move |&i| (oldest..=state.now_ms).contains(&created[i as usize]))
+                    .map(move |i| (i, (created[i as usize] - oldest) as f32)),
+            )
+        }
     };
-    top_n(scored.filter(|(i, _)| !state.exclude.contains(i)), n)
+    let available = &model.meta.available;
+    top_n(
+        scored.filter(|(i, _)| available[*i as usize] && !state.exclude.contains(i)),
+        n,
+    )
 }
 
 /// The `n` best `(item, score)` pairs, best first; ties broken by item row for determinism.
@@ -193,7 +224,7 @@ pub(super) fn merge(
     let mut slot: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
     let mut out: Vec<Merged> = Vec::new();
     for source in Source::ALL {
-        for (item, _) in top_of(model, state, signals, source, config.quota(source)) {
+        for (item, _) in top_of(model, state, signals, config, source, config.quota(source)) {
             let k = *slot.entry(item).or_insert_with(|| {
                 out.push(Merged { item, sources: 0 });
                 out.len() - 1
