@@ -20,6 +20,9 @@ use recd_train::CsrBuilder;
 /// not to matter for peak memory next to the triplets.
 const BLOCK_BYTES: usize = 16 << 20;
 
+/// Fewer bytes than any synth.py line (`0,0,view,1704067200` plus newline is 20).
+const MIN_LINE_BYTES: usize = 16;
+
 /// Which field (0-based) of a line holds each column we need.
 #[derive(Debug, Clone, Copy)]
 struct Layout {
@@ -55,7 +58,11 @@ pub fn load(path: &Path) -> anyhow::Result<LoadedEvents> {
     let mut carry: Vec<u8> = Vec::new();
     let mut layout: Option<Layout> = None;
     let mut lines_done = 0usize; // lines consumed so far, header included
-    let mut triplets = CsrBuilder::new();
+    // Reserve for the most lines the file could hold: pages are only touched as triplets
+    // arrive, so the unused part costs no memory, and the vectors never regrow (regrowth
+    // would briefly hold two copies of up to 600 MB of triplets on a 50M-event file).
+    let file_len = file.metadata().map_or(0, |m| m.len() as usize);
+    let mut triplets = CsrBuilder::with_capacity(file_len / MIN_LINE_BYTES);
     let mut n_events = 0usize;
     loop {
         buf.clear();
