@@ -3,5 +3,6 @@
 mod export;
 mod r#gen;
 mod import;
+mod serve;
 mod train;
 mod util;
