@@ -169,6 +169,12 @@ impl Model {
             &[self.n_items()],
             &self.meta.price,
         )?;
+        let available: Vec<u32> = self.meta.available.iter().map(|&a| u32::from(a)).collect();
+        arrays::write(
+            &dir.join("item_available.arr"),
+            &[self.n_items()],
+            &available,
+        )?;
         write_json(&dir.join("ranker.json"), &self.ranker)?;
         let side = Side {
             encoder: self.encoder,
@@ -235,6 +241,24 @@ impl Model {
     /// Cross-checks shapes that the loader cannot see file by file.
     pub fn check(&self) -> Result<(), ModelError> {
         let n_cat = self.meta.categories.len() as u32;
+        let n = self.n_items();
+        let meta = &self.meta;
+        let lens = [
+            meta.category.len(),
+            meta.created_ms.len(),
+            meta.price.len(),
+            meta.available.len(),
+        ];
+        if lens.iter().any(|&l| l != n) || self.popularity.len() != n || self.trending.len() != n {
+            return Err(ModelError::Shape(
+                "per-item arrays do not cover every item".into(),
+            ));
+        }
+        if self.content.len() != n * self.encoder.dim || self.item_factors.n_rows() != n {
+            return Err(ModelError::Shape(
+                "content or item vectors do not cover every item".into(),
+            ));
+        }
         if self.history.n_rows() != self.users.len() || self.neighbors.n_rows() != self.n_items() {
             return Err(ModelError::Shape(
                 "history or neighbour rows do not match the id lists".into(),

@@ -140,7 +140,7 @@ pub fn build_model(
         })
         .collect();
 
-    Ok(Model {
+    let model = Model {
         version: String::new(),
         users: IdIndex::new(ds.users.clone())?,
         items: IdIndex::new(ds.items.clone())?,
@@ -157,7 +157,9 @@ pub fn build_model(
         meta: item_meta(ds),
         ranker: fixed_ranker(),
         params: config.scoring,
-    })
+    };
+    model.check()?;
+    Ok(model)
 }
 
 /// log(1 + users with a positive pair) and log(1 + decayed positive event count) per item.
@@ -206,6 +208,8 @@ fn item_meta(ds: &Dataset) -> ItemMeta {
                 .and_then(|i| i.price)
                 .map_or(f32::NAN, |p| p as f32),
         );
+        meta.available
+            .push(item.as_ref().is_none_or(|i| i.available));
     }
     meta.categories = categories;
     meta
@@ -232,5 +236,88 @@ pub fn fixed_ranker() -> Ranker {
             bias: vec![0.0],
         }],
         kind: "fixed".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use recd_model::pipeline::{self, CandidateConfig, UserState};
+    use recd_types::{Item, ItemId};
+
+    use super::*;
+
+    /// Two taste groups over six items; user 0 has seen items 0 and 1 of group A.
+    fn dataset() -> Dataset {
+        let mut interactions = Vec::new();
+        for user in 0..20u32 {
+            let group = if user % 2 == 0 {
+                [0u32, 1, 2]
+            } else {
+                [3, 4, 5]
+            };
+            for (k, item) in group.iter().enumerate() {
+                if user == 0 && *item == 2 {
+                    continue;
+                }
+                let ts = 1_000_000 + i64::from(user) * 1000 + k as i64;
+                interactions.push(Interaction {
+                    user,
+                    item: *item,
+                    ts,
+                    signal: 4.0,
+                });
+            }
+        }
+        let catalog = (0..6)
+            .map(|i| {
+                let mut item =
+                    Item::new(ItemId::parse(format!("i{i}")).unwrap(), format!("Item {i}"));
+                item.category = Some(if i < 3 { "A" } else { "B" }.into());
+                Some(item)
+            })
+            .collect();
+        Dataset {
+            users: (0..20).map(|u| format!("u{u}")).collect(),
+            items: (0..6).map(|i| format!("i{i}")).collect(),
+            catalog,
+            window_ms: (1_000_000, 1_020_000),
+            interactions,
+        }
+    }
+
+    #[test]
+    fn a_built_model_recommends_its_group_and_survives_save_and_load() {
+        let ds = dataset();
+        let config = TrainConfig {
+            als: crate::config::AlsParams {
+                factors: 4,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let model = build_model(&ds, &ds.interactions, &config).unwrap();
+        let top = |m: &Model| {
+            let state = UserState::from_model(m, 0);
+            pipeline::recommend(m, &state, &CandidateConfig::default(), 1)[0].item
+        };
+        assert_eq!(top(&model), 2, "user 0's group A item they have not seen");
+
+        let dir = tempfile::tempdir().unwrap();
+        model.save(dir.path()).unwrap();
+        let mut manifest = recd_model::artifact::Manifest {
+            format_version: recd_model::artifact::FORMAT_VERSION,
+            version: "v1".into(),
+            created_ms: 0,
+            data_window_ms: ds.window_ms,
+            params: serde_json::json!({}),
+            metrics: serde_json::json!({}),
+            files: Default::default(),
+        };
+        manifest.write(dir.path()).unwrap();
+        let loaded = Model::load(dir.path(), true).unwrap();
+        assert_eq!(top(&loaded), 2);
+        assert_eq!(loaded.meta.available, model.meta.available);
+        assert_eq!(loaded.neighbors, model.neighbors);
+        assert_eq!(loaded.history, model.history);
     }
 }
