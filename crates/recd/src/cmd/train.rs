@@ -108,3 +108,31 @@ impl Progress for Spinner {
         tracing::info!(stage, seconds = format!("{seconds:.2}"), "stage done");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_train_section_equals_the_defaults() {
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config/recd.example.toml"
+        ));
+        assert_eq!(load_train_config(path).unwrap(), TrainConfig::default());
+    }
+
+    #[test]
+    fn unknown_train_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("recd.toml");
+        std::fs::write(
+            &path,
+            "[train.als]
+factorz = 8\n",
+        )
+        .unwrap();
+        let err = format!("{:#}", load_train_config(&path).unwrap_err());
+        assert!(err.contains("factorz"), "{err}");
+    }
+}
