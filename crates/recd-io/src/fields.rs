@@ -6,6 +6,7 @@
 //! table, not special cases in the parsers. Unknown names are an error: a typo in a header
 //! must not silently drop a column of data.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::error::FieldError;
@@ -304,24 +305,25 @@ impl Cell<'_> {
     /// Text, or `None` for an empty CSV cell or JSON null. JSON numbers are accepted as text
     /// because ids are often numeric in JSON exports.
     pub fn text(&self) -> Result<Option<String>, FieldError> {
+        Ok(self.str("a string")?.map(Cow::into_owned))
+    }
+
+    /// The cell as text without copying it (CSV cells and JSON strings are borrowed; JSON
+    /// numbers are formatted), or `None` when empty; `what` names the expected value in errors.
+    pub fn str(&self, what: &str) -> Result<Option<Cow<'_, str>>, FieldError> {
         match self.raw {
-            Raw::Text("") => Ok(None),
-            Raw::Text(s) => Ok(Some(s.to_owned())),
-            Raw::Json(serde_json::Value::Null) => Ok(None),
-            Raw::Json(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-            Raw::Json(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
-            Raw::Json(other) => Err(self.error(format!("expected a string, found {other}"))),
+            Raw::Text("") | Raw::Json(serde_json::Value::Null) => Ok(None),
+            Raw::Text(s) => Ok(Some(Cow::Borrowed(s))),
+            Raw::Json(serde_json::Value::String(s)) => Ok(Some(Cow::Borrowed(s.as_str()))),
+            Raw::Json(serde_json::Value::Number(n)) => Ok(Some(Cow::Owned(n.to_string()))),
+            Raw::Json(other) => Err(self.error(format!("expected {what}, found {other}"))),
         }
     }
 
     /// A value parsed from text (CSV, or a JSON string) or taken from a JSON number.
     pub fn parse<T: std::str::FromStr>(&self, what: &str) -> Result<Option<T>, FieldError> {
-        let text = match self.raw {
-            Raw::Json(serde_json::Value::Number(n)) => n.to_string(),
-            Raw::Json(serde_json::Value::String(s)) => s.clone(),
-            Raw::Json(serde_json::Value::Null) | Raw::Text("") => return Ok(None),
-            Raw::Text(s) => s.to_owned(),
-            Raw::Json(other) => return Err(self.error(format!("expected {what}, found {other}"))),
+        let Some(text) = self.str(what)? else {
+            return Ok(None);
         };
         text.trim()
             .parse()
@@ -343,14 +345,8 @@ impl Cell<'_> {
 
     /// A timestamp in ms, read according to the column's unit.
     pub fn time_ms(&self) -> Result<Option<i64>, FieldError> {
-        let text = match self.raw {
-            Raw::Json(serde_json::Value::Null) | Raw::Text("") => return Ok(None),
-            Raw::Json(serde_json::Value::Number(n)) => n.to_string(),
-            Raw::Json(serde_json::Value::String(s)) => s.clone(),
-            Raw::Text(s) => s.to_owned(),
-            Raw::Json(other) => {
-                return Err(self.error(format!("expected a timestamp, found {other}")));
-            }
+        let Some(text) = self.str("a timestamp")? else {
+            return Ok(None);
         };
         let parsed = match self.unit {
             Unit::Millis => time::parse_millis(&text),

@@ -29,7 +29,7 @@ pub(crate) fn event(row: &Row<'_>, rules: RowRules) -> Result<Event, FieldError>
         .transpose()
         .map_err(|e| validation(row, e))?;
     let kind = match row.get(Field::Type) {
-        Some(cell) => match cell.text()? {
+        Some(cell) => match cell.str("an event type")? {
             Some(name) => name
                 .parse::<EventKind>()
                 .map_err(|e| cell.error(e.reason))?,

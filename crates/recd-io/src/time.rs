@@ -8,6 +8,10 @@ use jiff::civil::Date;
 use jiff::tz::Offset;
 use recd_types::TimestampMs;
 
+/// Unix seconds above this (year 5138) are almost surely milliseconds in the wrong column; the
+/// domain's own limit (year 3000) would reject them anyway, with a less helpful message.
+const SECONDS_THAT_LOOK_LIKE_MS: i64 = 100_000_000_000;
+
 /// Parses unix SECONDS (an integer) or an RFC 3339 string into ms.
 pub(crate) fn parse_seconds_or_rfc3339(text: &str) -> Result<TimestampMs, String> {
     let text = text.trim();
@@ -15,6 +19,12 @@ pub(crate) fn parse_seconds_or_rfc3339(text: &str) -> Result<TimestampMs, String
         let seconds: i64 = text
             .parse()
             .map_err(|_| format!("{text:?} is out of range"))?;
+        if seconds > SECONDS_THAT_LOOK_LIKE_MS {
+            return Err(format!(
+                "this column takes unix seconds, and {text} looks like milliseconds \
+                 (a column whose name ends in `_ms` takes ms)"
+            ));
+        }
         return seconds
             .checked_mul(1000)
             .ok_or_else(|| format!("{text:?} seconds is out of range"));
@@ -124,6 +134,8 @@ mod tests {
         assert!(parse_seconds_or_rfc3339("yesterday").is_err());
         assert!(parse_seconds_or_rfc3339("99999999999999999999").is_err());
         assert!(parse_seconds_or_rfc3339("9223372036854775807").is_err());
+        let err = parse_seconds_or_rfc3339("1704067200000").unwrap_err();
+        assert!(err.contains("looks like milliseconds"), "{err}");
     }
 
     #[test]
