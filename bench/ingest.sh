@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Whole-system speed-layer benchmark: the real `recd serve` (release build) driven over HTTP
+# on loopback by our load generator (crates/recd-loadgen), once with the embedded feature
+# store and once with Redis (a redis-server this script starts, no persistence).
+#
+# Per backend it prints three JSON lines on stdout:
+# - ingest: POST /v1/events in batches of BATCH (100) events from CONCURRENCY (32) connections,
+#   REQUESTS (2000) requests; events_per_sec counts durable events (a 202 means fsync'd).
+#   Goal of issue 4: >= 50k durable events/s on this 2-core machine.
+# - latency: LATENCY_REQUESTS (2000) single-event POSTs, one at a time; p50/p99 in ms.
+# - freshness: SAMPLES (1000) views of new users, each timed from its 202 until the item is
+#   first in GET /v1/users/{id}/features; goal p99 <= 10 ms embedded, <= 50 ms Redis.
+# Machine, commit and load go to stderr. Smoke run: REQUESTS=50 LATENCY_REQUESTS=50 SAMPLES=20.
+#
+# The data dir is under target/tmp (same disk as the build; never a tmpfs, where fsync is
+# free). The load generator shares the 2 cores with the server: numbers are for the pair.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+batch="${BATCH:-100}"
+concurrency="${CONCURRENCY:-32}"
+requests="${REQUESTS:-2000}"
+latency_requests="${LATENCY_REQUESTS:-2000}"
+samples="${SAMPLES:-1000}"
+redis_port="${REDIS_PORT:-6391}"
+backends="${BACKENDS:-embedded redis}"
+
+cargo build -q --release -p recd -p recd-loadgen
+recd=target/release/recd
+loadgen=target/release/recd-loadgen
+mkdir -p target/tmp
+work="$(mktemp -d target/tmp/ingest-bench.XXXXXX)"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "# $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD) on $(nproc) cores," \
+    "load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+for backend in $backends; do
+    store_flag=()
+    if [ "$backend" = redis ]; then
+        redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+            --dir "$work" >"$work/redis.log" 2>&1 &
+        pids+=($!)
+        for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+        store_flag=(--feature-store "redis://127.0.0.1:$redis_port")
+    fi
+    RUST_LOG=warn "$recd" serve --data-dir "$work/data-$backend" --listen 127.0.0.1:0 \
+        "${store_flag[@]}" >"$work/serve-$backend.out" 2>"$work/serve-$backend.err" &
+    serve_pid=$!
+    pids+=("$serve_pid")
+    url=""
+    for _ in $(seq 200); do
+        url="$(sed -n 's/^listening on //p' "$work/serve-$backend.out")"
+        [ -n "$url" ] && break
+        sleep 0.05
+    done
+    [ -n "$url" ] || { cat "$work/serve-$backend.err" >&2; exit 1; }
+    tag="$backend"
+    "$loadgen" --url "$url" --tag "$tag" ingest --batch "$batch" --concurrency "$concurrency" \
+        --requests "$requests" | sed "s/^{/{\"backend\":\"$backend\",/"
+    "$loadgen" --url "$url" --tag "$tag" latency --requests "$latency_requests" \
+        | sed "s/^{/{\"backend\":\"$backend\",/"
+    "$loadgen" --url "$url" --tag "$tag" freshness --samples "$samples" \
+        | sed "s/^{/{\"backend\":\"$backend\",/"
+    kill -TERM "$serve_pid"
+    wait "$serve_pid" || { echo "recd serve exited with $?" >&2; cat "$work/serve-$backend.err" >&2; exit 1; }
+done
+echo "# done, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
