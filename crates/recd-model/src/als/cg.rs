@@ -27,7 +27,9 @@ use crate::als::{Factors, Gram};
 /// reading the other side's factors in place. 4 Mi floats (16 MiB per thread) covers all but
 /// the most popular items of synth-large (1M users): below it, the 3 CG steps stream the
 /// gathered block sequentially instead of making 3 more random passes over a 256 MB matrix,
-/// which on synth-large's item side is where the time went.
+/// which on synth-large's item side is where the time went. With the cap raised from 256 Ki
+/// floats (and the trainer's per-thread scratch), `recd bench als` on synth-large, 2 threads,
+/// went from fit_cpu_s 113 to 75.
 const MAX_GATHER_FLOATS: usize = 4 << 20;
 
 /// A residual this small (squared norm) means the row is solved; the same absolute threshold
@@ -231,6 +233,9 @@ fn solve_with<K: Kernels>(
     for v in r.iter_mut() {
         *v = -*v;
     }
+    // When even all entries would fit, copy weighted rows while they are hot in L1.
+    let gather_inline = cols.len() * k <= MAX_GATHER_FLOATS;
+    gathered.clear();
     for (j, (&col, &value)) in cols.iter().zip(values).enumerate() {
         if let Some(&ahead) = cols.get(j + PREFETCH_AHEAD) {
             prefetch_row(row_of(ahead));
@@ -242,14 +247,16 @@ fn solve_with<K: Kernels>(
             coef -= weight * K::dot(y, x);
             weighted_cols.push(col);
             weights.push(weight);
+            if gather_inline {
+                gathered.extend_from_slice(y);
+            }
         }
         if coef != 0.0 {
             K::axpy(coef, y, r);
         }
     }
     let gather = weights.len() * k <= MAX_GATHER_FLOATS;
-    if gather {
-        gathered.clear();
+    if gather && !gather_inline {
         for &col in weighted_cols.iter() {
             gathered.extend_from_slice(row_of(col));
         }
