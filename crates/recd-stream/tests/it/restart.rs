@@ -102,7 +102,7 @@ async fn features_converge_after_a_redis_outage_with_no_event_lost() {
     let task = tokio::spawn(up.run(wake_rx, stop_rx, progress_tx));
 
     let mut total = 0usize;
-    let mut append_round = async |total: &mut usize| {
+    let append_round = async |total: &mut usize| {
         append(&store, events(*total, 40, N_USERS)).await;
         *total += 40;
         wake_tx.send_replace(store.log().end_offset());
