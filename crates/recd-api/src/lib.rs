@@ -14,6 +14,7 @@ mod events;
 mod features;
 mod health;
 mod items;
+mod recommendations;
 mod users;
 
 pub use error::{ErrorBody, ErrorDetail};
@@ -24,4 +25,5 @@ pub use features::{
 };
 pub use health::HealthOut;
 pub use items::{ItemIn, ItemOut};
+pub use recommendations::{RecommendationsOut, RecommendedItemOut, SimilarItemOut, SimilarOut};
 pub use users::{UserIn, UserOut};

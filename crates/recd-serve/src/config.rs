@@ -16,6 +16,8 @@ pub struct ServeConfig {
     pub shutdown_timeout_secs: u64,
     /// Default number of entries of `GET /v1/trending`.
     pub trending_limit: usize,
+    /// `[serve.recommend]`: recommendation requests.
+    pub recommend: crate::recommend::RecommendConfig,
 }
 
 impl Default for ServeConfig {
@@ -26,6 +28,7 @@ impl Default for ServeConfig {
             max_events_per_request: 10_000,
             shutdown_timeout_secs: 10,
             trending_limit: 20,
+            recommend: Default::default(),
         }
     }
 }

@@ -10,10 +10,15 @@
 //! no process setup (the `recd` binary builds an [`AppState`] and composes the roles).
 
 mod body;
+mod catalog_view;
+mod cold;
 mod config;
 mod convert;
 mod error;
 mod metrics_http;
+pub mod model_watch;
+mod postprocess;
+pub mod recommend;
 mod routes;
 
 use std::future::Future;
@@ -44,6 +49,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// The `[serve]` settings.
     pub config: ServeConfig,
+    /// The served model (hot-swapped) and the answer cache; `Default` starts without a model.
+    pub online: Arc<recommend::Online>,
 }
 
 /// The whole HTTP API.

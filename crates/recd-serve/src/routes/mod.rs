@@ -4,6 +4,8 @@ mod events;
 mod features;
 mod health;
 mod items;
+mod recommendations;
+mod similar;
 mod users;
 
 use std::sync::Arc;
@@ -21,6 +23,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/events", post(events::post))
         .route("/v1/items/{id}", put(items::put).delete(items::delete))
         .route("/v1/items/{id}/features", get(features::item))
+        .route("/v1/items/{id}/similar", get(similar::get))
+        .route("/v1/recommendations", get(recommendations::get))
+        .route("/recommendations", get(recommendations::get))
         .route("/v1/users/{id}", put(users::put))
         .route("/v1/users/{id}/features", get(features::user))
         .route("/v1/trending", get(features::trending))

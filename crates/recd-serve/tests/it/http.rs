@@ -31,6 +31,7 @@ fn server(config: ServeConfig) -> Server {
         features_applied,
         metrics: recd_serve::install_metrics_recorder(),
         config,
+        online: Default::default(),
     });
     Server {
         _dir: dir,

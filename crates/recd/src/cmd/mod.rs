@@ -7,6 +7,7 @@ pub mod export;
 pub mod gen_data;
 pub mod import;
 pub mod models;
+pub mod online;
 pub mod recommend;
 pub mod serve;
 pub mod train;

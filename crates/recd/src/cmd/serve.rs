@@ -138,6 +138,11 @@ async fn serve(data_dir: &Path, config: ServeFileConfig) -> anyhow::Result<()> {
     // Item factors arrive with models from the batch layer; until one is loaded the fold-in
     // has nothing to solve against and leaves users without a vector.
     let factors = Arc::new(SharedFactors::default());
+    // The current model is loaded before serving (and before the updater, so the fold-in has
+    // factors from the start); the watcher then swaps in each new version.
+    let online = Arc::new(recd_serve::recommend::Online::new(&config.serve.recommend));
+    let _model_watcher =
+        super::online::start(data_dir, &config.serve, &online, &store, factors.clone()).await;
     let fold = Arc::new(AlsFoldIn::new(factors, config.stream.fold_in.clone()));
     let updater = Updater::new(
         store.log().clone(),
@@ -162,6 +167,7 @@ async fn serve(data_dir: &Path, config: ServeFileConfig) -> anyhow::Result<()> {
         features_applied,
         metrics,
         config: config.serve,
+        online,
     });
 
     let (signalled_tx, mut signalled) = watch::channel(false);

@@ -3,6 +3,7 @@
 mod export;
 mod r#gen;
 mod import;
+mod recommend_http;
 mod serve;
 mod train;
 mod util;

@@ -1,0 +1,66 @@
+//! `GET /v1/recommendations` (alias `GET /recommendations`) and `GET /v1/items/{id}/similar`.
+
+use serde::{Deserialize, Serialize};
+
+/// A ranked, explained list for one user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecommendationsOut {
+    /// Unique id of this answer; clients send it back with the events it led to
+    /// (`request_id` of an event), and exploration slots are chosen from it.
+    pub request_id: String,
+    /// Whose list.
+    pub user_id: String,
+    /// The model version that produced the list; `null` when no model is loaded yet.
+    pub model_version: Option<String>,
+    /// The serving variant (the configured name; for A/B comparisons).
+    pub variant: String,
+    /// True when the list is the precomputed popular list for the context rather than a
+    /// personal one: the request deadline passed, or no model is loaded.
+    pub fallback: bool,
+    /// Server time spent on the request, in milliseconds.
+    pub took_ms: f64,
+    /// Best first.
+    pub items: Vec<RecommendedItemOut>,
+}
+
+/// One recommended item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecommendedItemOut {
+    /// External item id.
+    pub item_id: String,
+    /// Ranking score (the ranker's probability, after business-rule boosts); higher is better.
+    pub score: f32,
+    /// What proposed it: `item_knn`, `als`, `content`, `popular`, `trending`, `new_arrivals`,
+    /// `segment` (popular in the user's demographic segment), `exploration` or `pinned`.
+    pub source: String,
+    /// Why, in words: "because you watched X", "similar to your recent views",
+    /// "trending in C", "new arrival", "popular with people like you", "popular".
+    pub reason: String,
+}
+
+/// Items like one item ("you may also like").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimilarOut {
+    /// The item asked about.
+    pub item_id: String,
+    /// The model version that produced the list.
+    pub model_version: String,
+    /// Server time spent on the request, in milliseconds.
+    pub took_ms: f64,
+    /// Most similar first.
+    pub items: Vec<SimilarItemOut>,
+}
+
+/// One similar item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimilarItemOut {
+    /// External item id.
+    pub item_id: String,
+    /// Blended similarity; higher is more similar.
+    pub score: f32,
+    /// The strongest evidence: `item_knn` (co-interactions), `als` (embedding neighbours) or
+    /// `content` (metadata, for items with few or no interactions).
+    pub source: String,
+    /// Why, in words.
+    pub reason: String,
+}

@@ -1,0 +1,89 @@
+//! [`CatalogView`]: the live catalog as the recommendation path needs it, indexed by model row.
+//!
+//! The model knows availability as of training; items deleted since (and sponsored flags set
+//! since) live only in the catalog. Reading the catalog (redb) per candidate would cost a few
+//! microseconds × a thousand candidates per request, so the model watcher rebuilds this view
+//! in the background every `catalog_refresh_ms` instead: a deleted item leaves the lists within
+//! that delay. Items added after training have no model row; they are kept here with their
+//! content vector so they get content neighbours and new-arrival slots before the next training.
+
+use recd_model::{Model, NO_CATEGORY};
+use recd_store::{Store, StoreError};
+
+/// An item that is in the catalog but not in the served model.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    /// External id.
+    pub id: String,
+    /// Category index in the model's category list, or [`NO_CATEGORY`].
+    pub category: u32,
+    /// Creation time, ms, if known.
+    pub created_ms: Option<i64>,
+    /// Unit content vector (the model's encoder).
+    pub content: Vec<f32>,
+}
+
+/// Availability and business flags per model row, plus the items the model does not know.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogView {
+    /// The model version whose rows index the vectors below.
+    pub model_version: String,
+    /// Whether the item may be recommended now (catalog's `available`; true when the catalog
+    /// does not know the item, as the model saw it at training time).
+    pub available: Vec<bool>,
+    /// Sponsored flag per row.
+    pub sponsored: Vec<bool>,
+    /// Creation time per row as the catalog says now (`i64::MIN` if unknown).
+    pub created_ms: Vec<i64>,
+    /// Display title per row (empty when the catalog does not know the item); reasons
+    /// ("because you watched X") name items by title.
+    pub titles: Vec<String>,
+    /// Available catalog items without a model row, newest first.
+    pub new_items: Vec<NewItem>,
+}
+
+impl CatalogView {
+    /// Scans the catalog once.
+    pub fn build(model: &Model, store: &Store) -> Result<Self, StoreError> {
+        let n = model.n_items();
+        let mut view = CatalogView {
+            model_version: model.version.clone(),
+            available: model.meta.available.clone(),
+            sponsored: vec![false; n],
+            created_ms: model.meta.created_ms.clone(),
+            titles: vec![String::new(); n],
+            new_items: Vec::new(),
+        };
+        store.catalog().for_each_item(|item| {
+            let created = item.created_at_ms;
+            match model.items.get(item.id.as_str()) {
+                Some(row) => {
+                    let row = row as usize;
+                    view.available[row] = item.available;
+                    view.sponsored[row] = item.sponsored;
+                    view.created_ms[row] = created.unwrap_or(i64::MIN);
+                    view.titles[row] = item.title;
+                }
+                None if item.available => view.new_items.push(NewItem {
+                    content: model.encoder.encode(&item),
+                    id: item.id.to_string(),
+                    category: item
+                        .category
+                        .as_deref()
+                        .and_then(|c| model.meta.categories.iter().position(|x| x == c))
+                        .map_or(NO_CATEGORY, |c| c as u32),
+                    created_ms: created,
+                }),
+                None => {}
+            }
+        })?;
+        view.new_items
+            .sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(a.id.cmp(&b.id)));
+        Ok(view)
+    }
+
+    /// Whether row `item` may be shown.
+    pub fn is_available(&self, item: u32) -> bool {
+        self.available.get(item as usize).copied().unwrap_or(false)
+    }
+}

@@ -1,0 +1,287 @@
+//! Post-processing of a ranked list: filters, business rules, pinned items, diversity and
+//! exploration, in that order. Pure functions over item rows, so every rule is unit-tested
+//! without a server.
+//!
+//! Order matters and is deliberate: filters first (nothing unavailable or already seen may
+//! come back whatever a rule says), then boosts (they change the order diversity sees), then
+//! pinned items (business promises beat diversity), then the diversified fill, then
+//! exploration, which replaces a few slots with items from outside the user's usual
+//! categories at positions derived from the request id, so the same request id always gets
+//! the same list (replayable, and A/B-countable).
+
+use std::collections::{HashMap, HashSet};
+
+use recd_model::{Model, NO_CATEGORY};
+
+use crate::recommend::{Diversity, RecommendConfig};
+
+/// Why an item is on the list (rendered to words at the HTTP edge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// "because you watched X": the history item behind its item-kNN score.
+    Because(u32),
+    /// "popular with people like you" (collaborative: ALS or the demographic segment).
+    LikeYou,
+    /// "similar to your recent views" (content).
+    SimilarRecent,
+    /// "trending in C" (or "trending" without a category).
+    Trending(u32),
+    /// "new arrival".
+    NewArrival,
+    /// "popular".
+    Popular,
+    /// "featured" (a pinned item).
+    Pinned,
+}
+
+/// One item on its way to the answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pick {
+    /// Item row.
+    pub item: u32,
+    /// Score; higher is better.
+    pub score: f32,
+    /// The generator or rule that put it here (`als`, `segment`, `exploration`, ...).
+    pub source: &'static str,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// What the rules need to know about the request.
+pub struct Request<'a> {
+    /// Results wanted.
+    pub n: usize,
+    /// Items never to return (history, recent views, disliked).
+    pub exclude: &'a HashSet<u32>,
+    /// Live availability per row (the catalog view; the model's flags if none).
+    pub available: &'a dyn Fn(u32) -> bool,
+    /// Sponsored per row.
+    pub sponsored: &'a dyn Fn(u32) -> bool,
+    /// Creation time per row, `i64::MIN` when unknown.
+    pub created_ms: &'a dyn Fn(u32) -> i64,
+    /// Only this category, when the context asks for one.
+    pub category: Option<u32>,
+    /// Pinned rows for the context, in order.
+    pub pinned: &'a [u32],
+    /// The user's usual categories (exploration draws from outside them).
+    pub usual_categories: &'a HashSet<u32>,
+    /// Request time, ms.
+    pub now_ms: i64,
+    /// Seed derived from the request id.
+    pub seed: u64,
+}
+
+/// Applies every rule to `ranked` (best first, deduplicated) and returns at most `req.n` picks.
+pub fn finish(
+    model: &Model,
+    mut ranked: Vec<Pick>,
+    req: &Request<'_>,
+    config: &RecommendConfig,
+) -> Vec<Pick> {
+    let cat = |i: u32| model.meta.category[i as usize];
+    ranked.retain(|p| {
+        (req.available)(p.item)
+            && !req.exclude.contains(&p.item)
+            && req.category.is_none_or(|c| cat(p.item) == c)
+    });
+    boost(&mut ranked, req, config);
+    let mut out: Vec<Pick> = Vec::with_capacity(req.n);
+    let mut taken: HashSet<u32> = HashSet::new();
+    for &item in req.pinned {
+        if out.len() < req.n
+            && (req.available)(item)
+            && !req.exclude.contains(&item)
+            && taken.insert(item)
+        {
+            let score = ranked.first().map_or(1.0, |p| p.score);
+            out.push(Pick {
+                item,
+                score,
+                source: "pinned",
+                reason: Reason::Pinned,
+            });
+        }
+    }
+    ranked.retain(|p| !taken.contains(&p.item));
+    let n_explore = if req.category.is_some() {
+        0
+    } else {
+        ((req.n - out.len()) as f32 * config.exploration_share.clamp(0.0, 1.0)).round() as usize
+    };
+    let n_fill = req.n - out.len() - n_explore;
+    let cap = if req.category.is_some() || config.diversity == Diversity::None {
+        usize::MAX
+    } else {
+        (config.max_per_category * req.n).div_ceil(20).max(1)
+    };
+    let fill = match config.diversity {
+        Diversity::Mmr => mmr(model, &ranked, n_fill, cap, config.mmr_lambda),
+        Diversity::Cap | Diversity::None => capped(model, &ranked, n_fill, cap),
+    };
+    out.extend(fill);
+    taken.extend(out.iter().map(|p| p.item));
+    explore(model, &ranked, &mut out, &taken, n_explore, req);
+    out.truncate(req.n);
+    out
+}
+
+/// Multiplies the scores of sponsored items and new arrivals, then re-sorts.
+fn boost(ranked: &mut [Pick], req: &Request<'_>, config: &RecommendConfig) {
+    let oldest = req.now_ms - (config.new_arrival_days * 86_400_000.0) as i64;
+    for p in ranked.iter_mut() {
+        if (req.sponsored)(p.item) {
+            p.score *= config.sponsored_boost;
+        }
+        let created = (req.created_ms)(p.item);
+        if created != i64::MIN && (oldest..=req.now_ms).contains(&created) {
+            p.score *= config.new_arrival_boost;
+        }
+    }
+    ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
+}
+
+/// The first `n` in order with at most `cap` per category; if the cap leaves the list short
+/// (a catalog with few categories), the best of the rest fill it.
+fn capped(model: &Model, ranked: &[Pick], n: usize, cap: usize) -> Vec<Pick> {
+    let mut per_cat: HashMap<u32, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(n);
+    let mut skipped = Vec::new();
+    for p in ranked {
+        if out.len() == n {
+            break;
+        }
+        let c = model.meta.category[p.item as usize];
+        let k = per_cat.entry(c).or_insert(0);
+        if c == NO_CATEGORY || *k < cap {
+            *k += 1;
+            out.push(*p);
+        } else {
+            skipped.push(*p);
+        }
+    }
+    let missing = n.saturating_sub(out.len());
+    out.extend(skipped.into_iter().take(missing));
+    out
+}
+
+/// Greedy maximal marginal relevance over content vectors among the top of `ranked`,
+/// respecting the category cap.
+fn mmr(model: &Model, ranked: &[Pick], n: usize, cap: usize, lambda: f32) -> Vec<Pick> {
+    const POOL: usize = 200;
+    let pool: Vec<Pick> = ranked.iter().take(POOL).copied().collect();
+    if pool.is_empty() {
+        return Vec::new();
+    }
+    let (lo, hi) = pool.iter().fold((f32::MAX, f32::MIN), |(lo, hi), p| {
+        (lo.min(p.score), hi.max(p.score))
+    });
+    let relevance = |s: f32| if hi > lo { (s - lo) / (hi - lo) } else { 1.0 };
+    let mut max_sim = vec![0f32; pool.len()];
+    let mut used = vec![false; pool.len()];
+    let mut per_cat: HashMap<u32, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let best = (0..pool.len())
+            .filter(|&k| !used[k])
+            .filter(|&k| {
+                let c = model.meta.category[pool[k].item as usize];
+                c == NO_CATEGORY || per_cat.get(&c).copied().unwrap_or(0) < cap
+            })
+            .max_by(|&a, &b| {
+                let v = |k: usize| lambda * relevance(pool[k].score) - (1.0 - lambda) * max_sim[k];
+                v(a).total_cmp(&v(b)).then(b.cmp(&a))
+            });
+        let Some(k) = best else { break };
+        used[k] = true;
+        *per_cat
+            .entry(model.meta.category[pool[k].item as usize])
+            .or_insert(0) += 1;
+        let chosen = model.content_of(pool[k].item);
+        for (j, p) in pool.iter().enumerate() {
+            if !used[j] {
+                let s = recd_model::content::dot(chosen, model.content_of(p.item));
+                max_sim[j] = max_sim[j].max(s);
+            }
+        }
+        out.push(pool[k]);
+    }
+    if out.len() < n {
+        // The cap left the pool short: fill in ranker order.
+        let have: HashSet<u32> = out.iter().map(|p| p.item).collect();
+        let missing = n - out.len();
+        out.extend(
+            ranked
+                .iter()
+                .filter(|p| !have.contains(&p.item))
+                .take(missing),
+        );
+    }
+    out
+}
+
+/// SplitMix64: a small, good integer hash for deterministic choices from a seed.
+pub fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Inserts `k` items from outside the usual categories (at most one per category) at
+/// positions chosen from the seed; without such items the slots go to the next best.
+fn explore(
+    model: &Model,
+    ranked: &[Pick],
+    out: &mut Vec<Pick>,
+    taken: &HashSet<u32>,
+    k: usize,
+    req: &Request<'_>,
+) {
+    const POOL: usize = 100;
+    let cat = |i: u32| model.meta.category[i as usize];
+    // Without a history the list itself stands for the user's usual categories.
+    let listed: HashSet<u32> = out.iter().map(|p| cat(p.item)).collect();
+    let usual = if req.usual_categories.is_empty() {
+        &listed
+    } else {
+        req.usual_categories
+    };
+    let mut pool: Vec<Pick> = ranked
+        .iter()
+        .filter(|p| !taken.contains(&p.item))
+        .filter(|p| {
+            let c = cat(p.item);
+            c != NO_CATEGORY && !usual.contains(&c)
+        })
+        .take(POOL)
+        .copied()
+        .collect();
+    let mut rest = ranked
+        .iter()
+        .filter(|p| !taken.contains(&p.item))
+        .copied()
+        .collect::<Vec<_>>()
+        .into_iter();
+    for slot in 0..k as u64 {
+        let h = mix(req.seed ^ mix(slot));
+        let pick = if pool.is_empty() {
+            // Nothing outside the usual categories: the slot keeps plain ranked order.
+            match rest.find(|p| !out.iter().any(|o| o.item == p.item)) {
+                Some(p) => p,
+                None => return,
+            }
+        } else {
+            let mut p = pool.swap_remove((h % pool.len() as u64) as usize);
+            p.source = "exploration";
+            pool.retain(|q| cat(q.item) != cat(p.item));
+            p
+        };
+        // Never the first slots: exploration should not cost the head of the list.
+        let lo = (out.len() / 4).min(out.len());
+        let pos = lo + ((h >> 32) as usize) % (out.len() - lo + 1);
+        out.insert(pos, pick);
+    }
+}
+
+#[cfg(test)]
+mod tests;

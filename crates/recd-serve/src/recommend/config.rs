@@ -1,0 +1,89 @@
+//! `[serve.recommend]`: how recommendation requests are answered.
+
+use std::collections::BTreeMap;
+
+use recd_model::pipeline::CandidateConfig;
+use serde::{Deserialize, Serialize};
+
+/// How the final list is diversified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Diversity {
+    /// No diversification: ranker order after the rules.
+    None,
+    /// At most `max_per_category` items of one category per 20 results, in ranker order.
+    Cap,
+    /// Maximal marginal relevance over content vectors (`mmr_lambda` trades relevance for
+    /// novelty), then the category cap.
+    Mmr,
+}
+
+/// Recommendation settings. Every field has a default; see `config/recd.example.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecommendConfig {
+    /// `num_results` when the request does not say.
+    pub default_num_results: usize,
+    /// Largest `num_results` accepted; more is a 400.
+    pub max_num_results: usize,
+    /// A request that has not been ranked after this long gets the precomputed popular list
+    /// for its context, marked `fallback: true`.
+    pub deadline_ms: u64,
+    /// How long an answer is reused for the same user and context (0 turns the cache off).
+    /// A new event of the user invalidates it at once.
+    pub cache_ttl_ms: u64,
+    /// Most answers kept in the cache (least recently used are dropped).
+    pub cache_capacity: usize,
+    /// Name reported as `variant` in every answer.
+    pub variant: String,
+    /// Candidates per generator (seed: 500 collaborative, 300 content, 200 popular/trending).
+    pub candidates: CandidateConfig,
+    /// Diversification of the final list.
+    pub diversity: Diversity,
+    /// Most items of one category per 20 results (scaled to the list length).
+    pub max_per_category: usize,
+    /// MMR's weight on relevance (1 = ranker order, 0 = novelty only).
+    pub mmr_lambda: f32,
+    /// Share of slots given to items outside the user's usual categories, chosen
+    /// deterministically from the request id.
+    pub exploration_share: f32,
+    /// Score multiplier of sponsored items.
+    pub sponsored_boost: f32,
+    /// Score multiplier of items created at most `new_arrival_days` ago.
+    pub new_arrival_boost: f32,
+    /// How recent a new arrival is, in days.
+    pub new_arrival_days: f64,
+    /// Items placed first, in order, per context (`homepage = ["item1"]`).
+    pub pinned: BTreeMap<String, Vec<String>>,
+    /// How often `models/CURRENT` is checked for a new version.
+    pub model_poll_ms: u64,
+    /// How often the catalog view (availability, sponsored, new items) is rebuilt.
+    pub catalog_refresh_ms: u64,
+    /// Recompute a model's file checksums when loading it.
+    pub verify_model: bool,
+}
+
+impl Default for RecommendConfig {
+    fn default() -> Self {
+        Self {
+            default_num_results: 20,
+            max_num_results: 200,
+            deadline_ms: 50,
+            cache_ttl_ms: 5_000,
+            cache_capacity: 100_000,
+            variant: "default".into(),
+            candidates: CandidateConfig::default(),
+            diversity: Diversity::Cap,
+            max_per_category: 5,
+            mmr_lambda: 0.7,
+            exploration_share: 0.1,
+            sponsored_boost: 1.2,
+            new_arrival_boost: 1.1,
+            new_arrival_days: 14.0,
+            pinned: BTreeMap::new(),
+            model_poll_ms: 1_000,
+            catalog_refresh_ms: 5_000,
+            verify_model: true,
+        }
+    }
+}

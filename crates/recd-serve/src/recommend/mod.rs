@@ -1,0 +1,401 @@
+//! The online recommendation path, without HTTP: user state → candidates → ranker →
+//! post-processing → reasons in words, plus the cold-start blend and the fallback list.
+//!
+//! Everything here is synchronous CPU work on one `Arc<Served>` snapshot; the route runs it on
+//! a blocking thread under the request deadline (`routes/recommendations.rs`).
+
+mod cache;
+mod config;
+pub mod state;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use recd_features::UserFeatures;
+use recd_model::pipeline::{self, Source, UserState};
+use recd_types::User;
+
+pub use cache::{CacheKey, ResultCache};
+pub use config::{Diversity, RecommendConfig};
+
+use crate::catalog_view::CatalogView;
+use crate::cold::{Segment, category_index, category_name};
+use crate::model_watch::Served;
+use crate::postprocess::{self, Pick, Reason};
+
+/// One item of an answer, rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerItem {
+    /// External id.
+    pub item_id: String,
+    /// Score.
+    pub score: f32,
+    /// Source name.
+    pub source: &'static str,
+    /// Reason in words.
+    pub reason: String,
+}
+
+/// A finished answer (what the cache holds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The request id it was made for (exploration slots derive from it).
+    pub request_id: String,
+    /// Model version, `None` without a model.
+    pub model_version: Option<String>,
+    /// True for the precomputed popular list.
+    pub fallback: bool,
+    /// Best first.
+    pub items: Vec<AnswerItem>,
+}
+
+/// A validated request.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// The user.
+    pub user_id: String,
+    /// Results wanted.
+    pub n: usize,
+    /// `homepage`, `item_page`, ... (pinned items are per context).
+    pub context: String,
+    /// Client device, if sent.
+    pub device: Option<String>,
+    /// Restrict to one category.
+    pub category: Option<String>,
+    /// The request id.
+    pub request_id: String,
+    /// Wall-clock time of the request.
+    pub now_ms: i64,
+}
+
+/// What was read about the user before the CPU work.
+pub struct Known {
+    /// Real-time features, if the store has any.
+    pub features: Option<UserFeatures>,
+    /// The catalog profile, if any (read only for users the model cannot personalise).
+    pub profile: Option<User>,
+}
+
+/// Stable 64-bit seed of a request id (FNV-1a), for deterministic exploration.
+pub fn seed_of(request_id: &str) -> u64 {
+    request_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Why a category parameter was refused.
+pub struct UnknownCategory(pub String);
+
+/// The category row of `params.category`, if any; an error if the model has no such category.
+pub fn category_of(served: &Served, params: &Params) -> Result<Option<u32>, UnknownCategory> {
+    match &params.category {
+        None => Ok(None),
+        Some(c) => category_index(&served.model, c)
+            .map(Some)
+            .ok_or_else(|| UnknownCategory(c.clone())),
+    }
+}
+
+/// The personal (or cold-start) answer.
+pub fn recommend(
+    served: &Served,
+    catalog: Option<&CatalogView>,
+    params: &Params,
+    known: &Known,
+    profile: &dyn Fn() -> Option<User>,
+    config: &RecommendConfig,
+) -> Answer {
+    let model = &served.model;
+    let state = state::user_state(
+        model,
+        &params.user_id,
+        known.features.as_ref(),
+        served.manifest.data_window_ms.1,
+    );
+    let category = category_of(served, params).ok().flatten();
+    let started = Instant::now();
+    let ranked = if state::is_personal(&state) {
+        let r = ranked(served, &state, config);
+        observe("candidates_and_ranking", started);
+        r
+    } else {
+        let p = known.profile.clone().or_else(profile);
+        let r = cold(served, p.as_ref(), category);
+        observe("cold_start", started);
+        r
+    };
+    let started = Instant::now();
+    let usual = state::usual_categories(model, &state);
+    let picks = post(
+        served, catalog, ranked, &state, &usual, category, params, config,
+    );
+    observe("post_processing", started);
+    render(served, catalog, params, picks, false)
+}
+
+/// The precomputed popular list for the context (deadline missed, or as the last resort).
+pub fn fallback(
+    served: &Served,
+    catalog: Option<&CatalogView>,
+    params: &Params,
+    exclude: &HashSet<u32>,
+) -> Answer {
+    let category = category_of(served, params).ok().flatten();
+    let avail = |i: u32| {
+        catalog.map_or(served.model.meta.available[i as usize], |c| {
+            c.is_available(i)
+        })
+    };
+    let picks: Vec<Pick> = served
+        .lists
+        .fallback(category)
+        .iter()
+        .filter(|(i, _)| avail(*i) && !exclude.contains(i))
+        .take(params.n)
+        .map(|&(item, score)| Pick {
+            item,
+            score,
+            source: "popular",
+            reason: Reason::Popular,
+        })
+        .collect();
+    render(served, catalog, params, picks, true)
+}
+
+fn observe(stage: &'static str, started: Instant) {
+    metrics::histogram!("recd_recommend_stage_seconds", "stage" => stage)
+        .record(started.elapsed().as_secs_f64());
+}
+
+/// Pipeline candidates scored by the ranker, best first.
+fn ranked(served: &Served, state: &UserState, config: &RecommendConfig) -> Vec<Pick> {
+    let model = &served.model;
+    let c = pipeline::candidates(model, state, &config.candidates);
+    let logits = model.ranker.score(&c.features);
+    let mut order: Vec<usize> = (0..c.items.len()).collect();
+    order.sort_by(|&a, &b| {
+        logits[b]
+            .total_cmp(&logits[a])
+            .then(c.items[a].cmp(&c.items[b]))
+    });
+    order
+        .into_iter()
+        .map(|k| {
+            let (source, reason) = explain(served, c.items[k], c.sources[k], c.because[k]);
+            Pick {
+                item: c.items[k],
+                score: recd_model::ranker::sigmoid(logits[k]),
+                source,
+                reason,
+            }
+        })
+        .collect()
+}
+
+/// The most specific source of a candidate and its reason (item-kNN with a "because" item
+/// first, then ALS, content, new arrivals, trending, popular).
+fn explain(
+    served: &Served,
+    item: u32,
+    sources: u8,
+    because: Option<u32>,
+) -> (&'static str, Reason) {
+    let has = |s: Source| sources & s.bit() != 0;
+    let cat = served.model.meta.category[item as usize];
+    match because {
+        Some(j) if has(Source::ItemKnn) => ("item_knn", Reason::Because(j)),
+        _ if has(Source::Als) => ("als", Reason::LikeYou),
+        _ if has(Source::Content) || has(Source::ItemKnn) => ("content", Reason::SimilarRecent),
+        _ if has(Source::NewArrivals) => ("new_arrivals", Reason::NewArrival),
+        _ if has(Source::Trending) => ("trending", Reason::Trending(cat)),
+        _ => ("popular", Reason::Popular),
+    }
+}
+
+/// A list in the cold-start blend: items, weight, source name, and whether it is a trending list.
+type Weighted<'a> = (&'a [(u32, f32)], f32, &'static str, bool);
+
+/// Cold start: a blend of the precomputed lists. Each list's scores are in 0..1; an item's
+/// score is the weighted sum over lists and its reason is the list that contributed most.
+/// Weights favour what is most specific to the user: their demographic segment, then their
+/// declared interests, then what is trending, then plain popularity.
+fn cold(served: &Served, profile: Option<&User>, category: Option<u32>) -> Vec<Pick> {
+    let model = &served.model;
+    let lists = &served.lists;
+    let mut blend: Vec<Weighted<'_>> = Vec::new();
+    if let Some(c) = category {
+        blend.push((
+            &lists.popular_by_category[c as usize],
+            1.0,
+            "popular",
+            false,
+        ));
+        blend.push((
+            &lists.trending_by_category[c as usize],
+            0.8,
+            "trending",
+            true,
+        ));
+    } else {
+        blend.push((&lists.popular, 0.6, "popular", false));
+        blend.push((&lists.trending, 0.5, "trending", true));
+    }
+    if let Some(p) = profile {
+        if let Some(seg) = Segment::of(p).and_then(|s| lists.by_segment.get(&s)) {
+            blend.push((seg, 1.0, "segment", false));
+        }
+        for interest in &p.interests {
+            if let Some(c) = category_index(model, interest) {
+                blend.push((
+                    &lists.trending_by_category[c as usize],
+                    0.8,
+                    "trending",
+                    true,
+                ));
+                blend.push((
+                    &lists.popular_by_category[c as usize],
+                    0.7,
+                    "popular",
+                    false,
+                ));
+            }
+        }
+    }
+    let mut acc: HashMap<u32, (f32, f32, &'static str, bool)> = HashMap::new();
+    for (list, w, source, trending) in blend {
+        for &(item, s) in list {
+            let e = acc.entry(item).or_insert((0.0, 0.0, source, trending));
+            e.0 += w * s;
+            if w * s > e.1 {
+                (e.1, e.2, e.3) = (w * s, source, trending);
+            }
+        }
+    }
+    let best = acc.values().map(|e| e.0).fold(0f32, f32::max).max(1e-9);
+    let mut out: Vec<Pick> = acc
+        .into_iter()
+        .map(|(item, (score, _, source, trending))| Pick {
+            item,
+            score: score / best,
+            source,
+            reason: match source {
+                "segment" => Reason::LikeYou,
+                _ if trending => Reason::Trending(model.meta.category[item as usize]),
+                _ => Reason::Popular,
+            },
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn post(
+    served: &Served,
+    catalog: Option<&CatalogView>,
+    ranked: Vec<Pick>,
+    state: &UserState,
+    usual: &HashSet<u32>,
+    category: Option<u32>,
+    params: &Params,
+    config: &RecommendConfig,
+) -> Vec<Pick> {
+    let model = &served.model;
+    let pinned: Vec<u32> = config
+        .pinned
+        .get(&params.context)
+        .map(|ids| ids.iter().filter_map(|id| model.items.get(id)).collect())
+        .unwrap_or_default();
+    let available =
+        |i: u32| catalog.map_or(model.meta.available[i as usize], |c| c.is_available(i));
+    let sponsored = |i: u32| catalog.is_some_and(|c| c.sponsored[i as usize]);
+    let created = |i: u32| {
+        catalog.map_or(model.meta.created_ms[i as usize], |c| {
+            c.created_ms[i as usize]
+        })
+    };
+    let req = postprocess::Request {
+        n: params.n,
+        exclude: &state.exclude,
+        available: &available,
+        sponsored: &sponsored,
+        created_ms: &created,
+        category,
+        pinned: &pinned,
+        usual_categories: usual,
+        now_ms: state.now_ms,
+        seed: seed_of(&params.request_id),
+    };
+    postprocess::finish(model, ranked, &req, config)
+}
+
+/// Picks → the rendered answer.
+fn render(
+    served: &Served,
+    catalog: Option<&CatalogView>,
+    params: &Params,
+    picks: Vec<Pick>,
+    fallback: bool,
+) -> Answer {
+    let model = &served.model;
+    let title = |i: u32| {
+        catalog
+            .and_then(|c| c.titles.get(i as usize))
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .unwrap_or_else(|| model.items.name(i).to_string())
+    };
+    let items = picks
+        .into_iter()
+        .map(|p| AnswerItem {
+            item_id: model.items.name(p.item).to_string(),
+            score: p.score,
+            source: p.source,
+            reason: match p.reason {
+                Reason::Because(j) => format!("because you watched {}", title(j)),
+                Reason::LikeYou => "popular with people like you".into(),
+                Reason::SimilarRecent => "similar to your recent views".into(),
+                Reason::Trending(_) => match category_name(model, p.item) {
+                    Some(c) => format!("trending in {c}"),
+                    None => "trending".into(),
+                },
+                Reason::NewArrival => "new arrival".into(),
+                Reason::Popular => "popular".into(),
+                Reason::Pinned => "featured".into(),
+            },
+        })
+        .collect();
+    Answer {
+        request_id: params.request_id.clone(),
+        model_version: Some(served.version().to_string()),
+        fallback,
+        items,
+    }
+}
+
+/// The online layer's shared state: the served model and the answer cache.
+pub struct Online {
+    /// The model being served (hot-swapped by the watcher).
+    pub models: std::sync::Arc<crate::model_watch::ModelSlot>,
+    /// Recent answers.
+    pub cache: ResultCache,
+}
+
+impl Online {
+    /// Empty (no model yet) with the cache sized by `config`.
+    pub fn new(config: &RecommendConfig) -> Self {
+        Self {
+            models: Default::default(),
+            cache: ResultCache::new(
+                config.cache_capacity,
+                std::time::Duration::from_millis(config.cache_ttl_ms),
+            ),
+        }
+    }
+}
+
+impl Default for Online {
+    fn default() -> Self {
+        Self::new(&RecommendConfig::default())
+    }
+}

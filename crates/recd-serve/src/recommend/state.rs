@@ -1,0 +1,105 @@
+//! The pipeline's [`UserState`] at request time: what the model learned about the user
+//! (trained vector, history up to the training cut) joined with what the speed layer knows
+//! since (recent interactions and negatives from the feature store, the nearline folded-in
+//! vector).
+
+use std::collections::HashSet;
+
+use recd_features::UserFeatures;
+use recd_model::Model;
+use recd_model::pipeline::UserState;
+use recd_types::EventKind;
+
+/// A rating at or below this is a negative signal, as in the feature store's default.
+const LOW_RATING_MAX: f32 = 2.0;
+
+/// The weight a real-time interaction gets in the history: 1 for a positive signal, -1 for a
+/// negative one, `None` for neutral (searches, middling ratings).
+fn weight(kind: EventKind, value: Option<f32>) -> Option<f32> {
+    match kind {
+        EventKind::View
+        | EventKind::Click
+        | EventKind::AddToCart
+        | EventKind::Purchase
+        | EventKind::Like => Some(1.0),
+        EventKind::Rating => match value {
+            Some(r) if r <= LOW_RATING_MAX => Some(-1.0),
+            Some(r) if r >= 4.0 => Some(1.0),
+            _ => None,
+        },
+        EventKind::Dislike | EventKind::Skip => Some(-1.0),
+        EventKind::Search => None,
+    }
+}
+
+/// The state of `user_id` for `model`. `now_ms` is the request's wall-clock time; the state's
+/// clock is the user's newest known event when there is one (the ranker learned item-age and
+/// hour features relative to the user's own timeline, which for a historical dataset is far
+/// from today), else `fallback_now_ms` (the end of the model's data window).
+pub fn user_state(
+    model: &Model,
+    user_id: &str,
+    features: Option<&UserFeatures>,
+    fallback_now_ms: i64,
+) -> UserState {
+    let row = model.users.get(user_id);
+    let mut state = row.map_or_else(UserState::default, |r| UserState::from_model(model, r));
+    let trained_until = if row.is_some() {
+        state.now_ms
+    } else {
+        i64::MIN
+    };
+    if row.is_none() {
+        state.now_ms = fallback_now_ms;
+    }
+    let Some(f) = features else {
+        return state;
+    };
+    // Newest first in the store; the pipeline wants time order.
+    for i in f.recent_interactions.iter().rev() {
+        if i.timestamp_ms <= trained_until {
+            continue;
+        }
+        let (Some(item), Some(w)) = (model.items.get(i.item_id.as_str()), weight(i.kind, i.value))
+        else {
+            continue;
+        };
+        state.history.push((item, w));
+        state.exclude.insert(item);
+    }
+    let rows = |ids: &mut dyn Iterator<Item = &str>| -> HashSet<u32> {
+        ids.filter_map(|id| model.items.get(id)).collect()
+    };
+    state
+        .exclude
+        .extend(rows(&mut f.recent_views.iter().map(|v| v.value.as_str())));
+    state.exclude.extend(rows(
+        &mut f.negative_items.iter().map(|n| n.item_id.as_str()),
+    ));
+    if let Some(v) = &f.vector
+        && v.model_version == model.version
+        && v.values.len() == model.item_factors.n_factors()
+    {
+        state.vector = Some(v.values.clone());
+    }
+    if f.last_event_ms > state.now_ms {
+        state.now_ms = f.last_event_ms;
+    }
+    state
+}
+
+/// True when the state carries anything personal (a positive item or a vector).
+pub fn is_personal(state: &UserState) -> bool {
+    state.vector.is_some() || state.history.iter().any(|(_, w)| *w > 0.0)
+}
+
+/// Categories of the user's positive history.
+pub fn usual_categories(model: &Model, state: &UserState) -> HashSet<u32> {
+    state
+        .history
+        .iter()
+        .filter(|(_, w)| *w > 0.0)
+        .map(|(i, _)| model.meta.category[*i as usize])
+        .filter(|&c| c != recd_model::NO_CATEGORY)
+        .collect()
+}

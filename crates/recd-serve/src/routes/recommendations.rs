@@ -1,0 +1,273 @@
+//! `GET /v1/recommendations` (and the alias `GET /recommendations`).
+//!
+//! The handler validates the parameters, reads the user's real-time features (async), then
+//! runs the CPU work on a blocking thread under the deadline. A request that misses the
+//! deadline gets the precomputed popular list for its context with `fallback: true`; the
+//! late computation still finishes and fills the cache, so the user's next request is
+//! personal again. Without a loaded model the answer is the feature store's trending items
+//! (24 h window), also marked `fallback: true` with `model_version: null`: a new deployment
+//! answers something sensible before its first training instead of failing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{Query, State};
+use recd_api::{RecommendationsOut, RecommendedItemOut};
+use recd_features::{TrendingQuery, Window};
+use recd_types::UserId;
+
+use super::now_ms;
+use crate::recommend::{self, Answer, AnswerItem, CacheKey, Known, Params};
+use crate::{ApiError, AppState};
+
+const PARAMS: [&str; 6] = [
+    "user_id",
+    "num_results",
+    "context",
+    "device",
+    "category",
+    "request_id",
+];
+
+fn bad(field: &str, message: String) -> ApiError {
+    ApiError::InvalidField {
+        index: None,
+        field: field.to_string(),
+        message,
+    }
+}
+
+/// A short token (context, device, request id): letters, digits, `_`, `-`, `.`, `:`.
+fn token(params: &HashMap<String, String>, field: &str) -> Result<Option<String>, ApiError> {
+    match params.get(field) {
+        None => Ok(None),
+        Some(v)
+            if (1..=128).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b)) =>
+        {
+            Ok(Some(v.clone()))
+        }
+        Some(v) => Err(bad(
+            field,
+            format!("{v:?} must be 1 to 128 letters, digits, '_', '-', '.' or ':'"),
+        )),
+    }
+}
+
+/// A new request id: unique within the process and unlikely to repeat across restarts.
+fn new_request_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{:016x}",
+        crate::postprocess::mix(start ^ crate::postprocess::mix(n))
+    )
+}
+
+fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<(Params, bool), ApiError> {
+    if let Some(p) = params.keys().find(|k| !PARAMS.contains(&k.as_str())) {
+        return Err(bad(
+            p,
+            format!(
+                "unknown parameter {p:?}; expected one of {}",
+                PARAMS.join(", ")
+            ),
+        ));
+    }
+    let config = &state.config.recommend;
+    let user_id = params
+        .get("user_id")
+        .ok_or_else(|| bad("user_id", "is required".into()))?;
+    let user_id = UserId::parse(user_id.clone()).map_err(|e| ApiError::field(None, e))?;
+    let n = match params.get("num_results") {
+        None => config.default_num_results,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=config.max_num_results).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "num_results",
+                    format!("{v:?} is not a number from 1 to {}", config.max_num_results),
+                )
+            })?,
+    };
+    let given_id = token(params, "request_id")?;
+    let explicit = given_id.is_some();
+    Ok((
+        Params {
+            user_id: user_id.to_string(),
+            n,
+            context: token(params, "context")?.unwrap_or_else(|| "homepage".into()),
+            device: token(params, "device")?,
+            category: match params.get("category") {
+                Some(c) if c.trim().is_empty() || c.len() > 256 => {
+                    return Err(bad("category", "must be 1 to 256 characters".into()));
+                }
+                c => c.cloned(),
+            },
+            request_id: given_id.unwrap_or_else(new_request_id),
+            now_ms: now_ms(),
+        },
+        explicit,
+    ))
+}
+
+fn out(answer: &Answer, user_id: &str, variant: &str, started: Instant) -> RecommendationsOut {
+    RecommendationsOut {
+        request_id: answer.request_id.clone(),
+        user_id: user_id.to_string(),
+        model_version: answer.model_version.clone(),
+        variant: variant.to_string(),
+        fallback: answer.fallback,
+        took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        items: answer
+            .items
+            .iter()
+            .map(|i| RecommendedItemOut {
+                item_id: i.item_id.clone(),
+                score: i.score,
+                source: i.source.to_string(),
+                reason: i.reason.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The handler.
+pub(crate) async fn get(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<RecommendationsOut>, ApiError> {
+    let started = Instant::now();
+    let (params, explicit_id) = parse(&state, &query)?;
+    let variant = state.config.recommend.variant.clone();
+    let Some(served) = state.online.models.get() else {
+        let answer = without_model(&state, &params).await?;
+        metrics::counter!("recd_recommendations_total", "outcome" => "no_model").increment(1);
+        return Ok(Json(out(&answer, &params.user_id, &variant, started)));
+    };
+    if let Err(recommend::UnknownCategory(c)) = recommend::category_of(&served, &params) {
+        return Err(bad(
+            "category",
+            format!("unknown category {c:?} (not in the model's catalog)"),
+        ));
+    }
+    let uid = UserId::parse(params.user_id.clone()).map_err(|e| ApiError::field(None, e))?;
+    let features = match state.features.user(&uid, params.now_ms).await {
+        Ok(f) => f,
+        Err(e) => {
+            // Degrade to what the model knows rather than failing the request.
+            tracing::warn!(error = %e, "feature store read failed; recommending without real-time features");
+            None
+        }
+    };
+    let key = CacheKey {
+        user_id: params.user_id.clone(),
+        context: (
+            params.context.clone(),
+            params.device.clone(),
+            params.category.clone(),
+        ),
+        n: params.n,
+        model_version: served.version().to_string(),
+        user_offset: features.as_ref().map_or(0, |f| f.last_offset),
+    };
+    let online = state.online.clone();
+    if !explicit_id && let Some(answer) = online.cache.get(&key) {
+        metrics::counter!("recd_recommendations_total", "outcome" => "cached").increment(1);
+        return Ok(Json(out(&answer, &params.user_id, &variant, started)));
+    }
+    let deadline = Duration::from_millis(state.config.recommend.deadline_ms);
+    let config = state.config.recommend.clone();
+    let store = state.store.clone();
+    let (task_served, task_params) = (served.clone(), params.clone());
+    let known = Known {
+        features,
+        profile: None,
+    };
+    let exclude_features = known.features.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let catalog = online.models.catalog(&task_served);
+        let uid = task_params.user_id.clone();
+        let profile = move || store.catalog().get_user(&uid).ok().flatten();
+        let answer = Arc::new(recommend::recommend(
+            &task_served,
+            catalog.as_deref(),
+            &task_params,
+            &known,
+            &profile,
+            &config,
+        ));
+        online.cache.put(key, answer.clone());
+        answer
+    });
+    let remaining = deadline.saturating_sub(started.elapsed());
+    let answer = match tokio::time::timeout(remaining, task).await {
+        Ok(Ok(answer)) => {
+            metrics::counter!("recd_recommendations_total", "outcome" => "ranked").increment(1);
+            answer
+        }
+        Ok(Err(e)) => {
+            return Err(ApiError::Internal(format!(
+                "recommendation task failed: {e}"
+            )));
+        }
+        Err(_) => {
+            metrics::counter!("recd_recommendations_total", "outcome" => "deadline").increment(1);
+            let st = recommend::state::user_state(
+                &served.model,
+                &params.user_id,
+                exclude_features.as_ref(),
+                served.manifest.data_window_ms.1,
+            );
+            let catalog = state.online.models.catalog(&served);
+            Arc::new(recommend::fallback(
+                &served,
+                catalog.as_deref(),
+                &params,
+                &st.exclude,
+            ))
+        }
+    };
+    Ok(Json(out(&answer, &params.user_id, &variant, started)))
+}
+
+/// No model yet: the feature store's most engaged items of the last 24 hours.
+async fn without_model(state: &AppState, params: &Params) -> Result<Answer, ApiError> {
+    let query = TrendingQuery {
+        window: Window::Day,
+        category: params.category.clone(),
+        now_ms: params.now_ms,
+        limit: params.n,
+    };
+    let items = state.features.trending(&query).await?;
+    let best = items.first().map_or(1, |t| t.count.max(1)) as f32;
+    Ok(Answer {
+        request_id: params.request_id.clone(),
+        model_version: None,
+        fallback: true,
+        items: items
+            .into_iter()
+            .map(|t| AnswerItem {
+                item_id: t.item_id.to_string(),
+                score: t.count as f32 / best,
+                source: "trending",
+                reason: match &params.category {
+                    Some(c) => format!("trending in {c}"),
+                    None => "trending".into(),
+                },
+            })
+            .collect(),
+    })
+}

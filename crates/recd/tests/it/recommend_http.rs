@@ -1,0 +1,406 @@
+//! End to end on ml-100k with the real binary: import, train once, then `recd serve` answers
+//! `GET /v1/recommendations` and `GET /v1/items/{id}/similar` (issue 5's checks): a known user
+//! never gets a rated item back, an unknown user gets popular items with reasons, a new user
+//! who views three science-fiction films gets a list far more sci-fi than the catalog, Star
+//! Wars' neighbours include its two sequels, and a model swap under load fails no request.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::util::{arg, ml100k, recd_ok};
+
+/// A generous deadline: these tests check answers, not latency, and run beside other tests
+/// on two cores. The deadline fallback has its own test with a deadline of zero.
+const TEST_CONFIG: &str = "[serve.recommend]\ndeadline_ms = 10000\nmodel_poll_ms = 100\n";
+
+/// One imported and trained ml-100k data dir per test binary run (training takes a minute or
+/// two); each test serves its own copy (a data dir has one writer at a time).
+fn trained() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        recd_ok(&[
+            "import",
+            "--data-dir",
+            arg(&data),
+            "--events",
+            arg(&ml100k("u.data")),
+            "--items",
+            arg(&ml100k("u.item")),
+            "--users",
+            arg(&ml100k("u.user")),
+            "--format",
+            "ml100k",
+        ]);
+        recd_ok(&["train", "--data-dir", arg(&data)]);
+        std::fs::write(dir.path().join("recd.toml"), TEST_CONFIG).unwrap();
+        dir
+    })
+    .path()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A private copy of the trained data dir and its config.
+fn trained_copy() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(trained(), tmp.path());
+    let (data, config) = (tmp.path().join("data"), tmp.path().join("recd.toml"));
+    (tmp, data, config)
+}
+
+/// A running `recd serve`, killed on drop.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(data: &Path, config: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_recd"))
+            .args(["serve", "--data-dir", arg(data), "--listen", "127.0.0.1:0"])
+            .args(["--config", arg(config)])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("recd serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        let server = Self { child, addr };
+        server.wait_until(|| server.get("/readyz").0 == 200, "ready");
+        server
+    }
+
+    fn request(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read response");
+        let status = response
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        self.request("GET", path, "")
+    }
+
+    fn wait_until(&self, mut ok: impl FnMut() -> bool, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !ok() {
+            assert!(Instant::now() < deadline, "not {what} within 60 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `GET /v1/recommendations` that must succeed; returns the body.
+    fn recommend(&self, query: &str) -> Value {
+        let (status, body) = self.get(&format!("/v1/recommendations?{query}"));
+        assert_eq!(status, 200, "{query}: {body}");
+        body
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn item_ids(body: &Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items: {body}"))
+        .iter()
+        .map(|i| i["item_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Items each user rated in u.data.
+fn rated() -> HashMap<String, HashSet<String>> {
+    let text = std::fs::read_to_string(ml100k("u.data")).unwrap();
+    let mut out: HashMap<String, HashSet<String>> = HashMap::new();
+    for line in text.lines() {
+        let mut f = line.split('\t');
+        if let (Some(u), Some(i)) = (f.next(), f.next()) {
+            out.entry(u.to_string()).or_default().insert(i.to_string());
+        }
+    }
+    out
+}
+
+/// Science-fiction films of u.item (genre flag 15 of 19).
+fn sci_fi() -> HashSet<String> {
+    let bytes = std::fs::read(ml100k("u.item")).unwrap();
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split('|').collect();
+            (f.len() == 24 && f[5 + 15] == "1").then(|| f[0].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn known_users_never_get_a_rated_item_and_every_item_has_a_reason() {
+    let (_tmp, data, config) = trained_copy();
+    let server = Server::start(&data, &config);
+    let rated = rated();
+    for user in (1..=943).step_by(23) {
+        let body = server.recommend(&format!("user_id={user}&num_results=20&context=homepage"));
+        let seen = &rated[&user.to_string()];
+        let items = item_ids(&body);
+        assert_eq!(items.len(), 20, "{body}");
+        assert!(
+            items.iter().all(|i| !seen.contains(i)),
+            "user {user} got a rated item: {body}"
+        );
+        assert_eq!(body["fallback"], json!(false), "{body}");
+        assert!(body["model_version"].is_string(), "{body}");
+        for item in body["items"].as_array().unwrap() {
+            assert!(!item["reason"].as_str().unwrap().is_empty(), "{item}");
+            assert!(item["score"].is_number() && item["source"].is_string());
+        }
+    }
+    // Ratings explain themselves by title for at least some users.
+    let body = server.recommend("user_id=1");
+    assert!(
+        body["items"].as_array().unwrap().iter().any(|i| i["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("because you watched ")),
+        "{body}"
+    );
+    // The seed's alias answers the same way.
+    assert_eq!(server.get("/recommendations?user_id=1").0, 200);
+}
+
+#[test]
+fn an_unknown_user_gets_popular_items_with_reasons() {
+    let (_tmp, data, config) = trained_copy();
+    let server = Server::start(&data, &config);
+    let body = server.recommend("user_id=stranger&num_results=10");
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 10, "{body}");
+    let reasons: HashSet<&str> = items
+        .iter()
+        .map(|i| i["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .all(|r| *r == "popular" || r.starts_with("trending")),
+        "{body}"
+    );
+    // Star Wars is the most rated film of ml-100k: a popular list without it is not popular.
+    let ids = item_ids(&body);
+    assert!(ids.contains(&"50".to_string()), "{body}");
+    // A category context gives that category's popular items.
+    let body = server.recommend("user_id=stranger&num_results=5&category=Comedy");
+    assert_eq!(item_ids(&body).len(), 5, "{body}");
+    // Bad parameters are 400s naming the field.
+    for (query, field) in [
+        ("num_results=5", "user_id"),
+        ("user_id=1&num_results=0", "num_results"),
+        ("user_id=1&num_results=x", "num_results"),
+        ("user_id=1&category=Nope", "category"),
+        ("user_id=1&colour=red", "colour"),
+        ("user_id=1&context=a%20b", "context"),
+    ] {
+        let (status, body) = server.get(&format!("/v1/recommendations?{query}"));
+        assert_eq!(
+            (status, &body["error"]["field"]),
+            (400, &json!(field)),
+            "{query}: {body}"
+        );
+    }
+    assert_eq!(server.get("/v1/items/nope/similar").0, 404);
+    let (status, body) = server.get("/v1/items/50/similar?num_results=1000");
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (400, &json!("num_results"))
+    );
+}
+
+#[test]
+fn a_new_user_who_views_three_sci_fi_films_gets_mostly_sci_fi() {
+    let (_tmp, data, config) = trained_copy();
+    let server = Server::start(&data, &config);
+    let viewed = ["222", "227", "228"]; // Star Trek: First Contact, VI, II
+    for item in viewed {
+        let event = json!({"user_id": "trekkie", "item_id": item, "type": "view"});
+        let (status, body) = server.request("POST", "/v1/events", &event.to_string());
+        assert_eq!(status, 202, "{body}");
+    }
+    server.wait_until(
+        || {
+            let (_, f) = server.get("/v1/users/trekkie/features");
+            f["recent_views"].as_array().is_some_and(|v| v.len() == 3)
+        },
+        "showing three views",
+    );
+    let body = server.recommend("user_id=trekkie&num_results=20");
+    let items = item_ids(&body);
+    assert_eq!(items.len(), 20, "{body}");
+    assert!(
+        viewed.iter().all(|v| !items.contains(&v.to_string())),
+        "{body}"
+    );
+    let sci_fi = sci_fi();
+    let share = items.iter().filter(|i| sci_fi.contains(*i)).count() as f64 / 20.0;
+    let catalog_share = sci_fi.len() as f64 / 1682.0;
+    assert!(
+        share >= 4.0 * catalog_share,
+        "sci-fi share {share:.2} vs catalog {catalog_share:.3}: {body}"
+    );
+    assert!(
+        body["items"].as_array().unwrap().iter().any(|i| i["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("because you watched Star Trek")),
+        "{body}"
+    );
+}
+
+#[test]
+fn similar_items_of_star_wars_include_its_sequels() {
+    let (_tmp, data, config) = trained_copy();
+    let server = Server::start(&data, &config);
+    let (status, body) = server.get("/v1/items/50/similar?num_results=10");
+    assert_eq!(status, 200, "{body}");
+    let ids = item_ids(&body);
+    assert_eq!(ids.len(), 10, "{body}");
+    assert!(!ids.contains(&"50".to_string()), "{body}");
+    for sequel in ["172", "181"] {
+        assert!(
+            ids.contains(&sequel.to_string()),
+            "{sequel} missing: {body}"
+        );
+    }
+}
+
+#[test]
+fn a_missed_deadline_returns_the_popular_fallback() {
+    let (tmp, data, _) = trained_copy();
+    let config = tmp.path().join("zero.toml");
+    std::fs::write(&config, "[serve.recommend]\ndeadline_ms = 0\n").unwrap();
+    let server = Server::start(&data, &config);
+    let body = server.recommend("user_id=1&num_results=10");
+    assert_eq!(body["fallback"], json!(true), "{body}");
+    let seen = &rated()["1"];
+    let items = item_ids(&body);
+    assert_eq!(items.len(), 10, "{body}");
+    assert!(items.iter().all(|i| !seen.contains(i)), "{body}");
+}
+
+/// Copies the current version under a new name and activates it, as a new training would.
+fn publish_copy(data: &Path, name: &str) {
+    let models = data.join("models");
+    let current = std::fs::read_to_string(models.join("CURRENT")).unwrap();
+    let current = current.trim();
+    copy_dir(&models.join(current), &models.join(name));
+    let manifest = models.join(name).join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let mut m: Value = serde_json::from_str(&text).unwrap();
+    m["version"] = json!(name);
+    std::fs::write(&manifest, m.to_string()).unwrap();
+    recd_ok(&["models", "activate", "--data-dir", arg(data), name]);
+}
+
+#[test]
+fn a_model_swap_under_load_fails_no_request() {
+    let (_tmp, data, config) = trained_copy();
+    let server = Server::start(&data, &config);
+    let first = server.recommend("user_id=1")["model_version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stop = AtomicBool::new(false);
+    let (ok, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let versions = std::sync::Mutex::new(HashSet::new());
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (server, stop, ok, failed, versions) = (&server, &stop, &ok, &failed, &versions);
+            s.spawn(move || {
+                let mut k = t;
+                while !stop.load(Ordering::Relaxed) {
+                    k += 4;
+                    let user = if k % 3 == 0 {
+                        format!("new{k}")
+                    } else {
+                        (k % 943 + 1).to_string()
+                    };
+                    let (status, body) = server.get(&format!(
+                        "/v1/recommendations?user_id={user}&num_results=10"
+                    ));
+                    let good = status == 200 && item_ids(&body).len() == 10;
+                    if good {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                        let v = body["model_version"].as_str().unwrap_or("").to_string();
+                        versions.lock().unwrap().insert(v);
+                    } else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("failed: {status} {body}");
+                    }
+                }
+            });
+        }
+        for name in ["vswap-a", "vswap-b"] {
+            publish_copy(&data, name);
+            server.wait_until(
+                || server.recommend("user_id=2")["model_version"] == json!(name),
+                "serving the new version",
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let versions = versions.into_inner().unwrap();
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "requests failed during the swaps"
+    );
+    assert!(ok.load(Ordering::Relaxed) > 20, "the load was real");
+    assert!(
+        versions.contains("vswap-a") && versions.contains("vswap-b"),
+        "both swaps were seen under load ({first} first): {versions:?}"
+    );
+}
