@@ -16,6 +16,7 @@ pub mod dataset;
 mod error;
 pub mod evaluate;
 mod knn;
+mod mlp;
 pub mod ranker;
 mod report;
 pub mod train;

@@ -19,6 +19,7 @@ use recd_model::ranker::{Layer, Ranker};
 
 use crate::build::fixed_ranker;
 use crate::config::RankerParams;
+use crate::mlp::{self, Adam, Net};
 
 /// Labelled candidate rows, grouped by user.
 #[derive(Debug, Default)]
@@ -313,7 +314,7 @@ fn mlp(
     params: &RankerParams,
 ) -> Ranker {
     let d = mean.len();
-    let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ 0x9e37_79b9);
+    let mut rng = mlp::rng(params.seed);
     let mut widths = vec![d];
     widths.extend(params.hidden.iter().copied());
     widths.push(1);
@@ -322,18 +323,23 @@ fn mlp(
     let mut best = (f64::INFINITY, net.clone());
     let mut order = train_rows.to_vec();
     let mut patience = 0;
-    let mut z = vec![0f32; d];
+    let gather = |rows: &[usize]| -> (Vec<f32>, Vec<f32>) {
+        let mut x = vec![0f32; rows.len() * d];
+        for (k, &r) in rows.iter().enumerate() {
+            standardized(ex, r, mean, std, &mut x[k * d..(k + 1) * d]);
+        }
+        (x, rows.iter().map(|&r| ex.y[r]).collect())
+    };
+    let (val_x, val_y) = gather(val_rows);
     for epoch in 0..params.epochs {
         for i in (1..order.len()).rev() {
             let j = rng.random_range(0..=i);
             order.swap(i, j);
         }
         for batch in order.chunks(256) {
+            let (x, y) = gather(batch);
             let mut grads = net.zeros_like();
-            for &r in batch {
-                standardized(ex, r, mean, std, &mut z);
-                net.backward(&z, ex.y[r], &mut grads);
-            }
+            net.backward(&x, &y, &mut grads);
             adam.step(
                 &mut net,
                 &grads,
@@ -342,16 +348,16 @@ fn mlp(
                 params.l2,
             );
         }
-        let val_loss = val_rows
+        let logits = net.forward(&val_x, val_y.len());
+        let val_loss = logits
             .iter()
-            .map(|&r| {
-                standardized(ex, r, mean, std, &mut z);
-                let s = net.forward(&z) as f64;
-                let y = ex.y[r] as f64;
+            .zip(&val_y)
+            .map(|(s, y)| {
+                let (s, y) = (*s as f64, *y as f64);
                 (1.0 + (-s.abs()).exp()).ln() + s.max(0.0) - y * s
             })
             .sum::<f64>()
-            / val_rows.len().max(1) as f64;
+            / val_y.len().max(1) as f64;
         tracing::debug!(epoch, val_loss, "mlp epoch");
         if val_loss < best.0 - 1e-5 {
             best = (val_loss, net.clone());
@@ -369,145 +375,6 @@ fn mlp(
         std: std.to_vec(),
         layers: best.1.layers,
         kind: "mlp".into(),
-    }
-}
-
-#[derive(Clone)]
-struct Net {
-    layers: Vec<Layer>,
-}
-
-impl Net {
-    fn new(widths: &[usize], rng: &mut ChaCha8Rng) -> Self {
-        let layers = widths
-            .windows(2)
-            .map(|w| {
-                let scale = (2.0 / w[0] as f32).sqrt(); // He initialisation for ReLU
-                Layer {
-                    n_in: w[0],
-                    n_out: w[1],
-                    weights: (0..w[0] * w[1])
-                        .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * scale * 0.5)
-                        .collect(),
-                    bias: vec![0.0; w[1]],
-                }
-            })
-            .collect();
-        Net { layers }
-    }
-
-    fn zeros_like(&self) -> Vec<Layer> {
-        self.layers
-            .iter()
-            .map(|l| Layer {
-                weights: vec![0.0; l.weights.len()],
-                bias: vec![0.0; l.bias.len()],
-                ..*l
-            })
-            .collect()
-    }
-
-    fn activations(&self, x: &[f32]) -> Vec<Vec<f32>> {
-        let mut acts = vec![x.to_vec()];
-        for (li, l) in self.layers.iter().enumerate() {
-            let input = acts.last().map(Vec::as_slice).unwrap_or(&[]);
-            let mut out: Vec<f32> = l
-                .weights
-                .chunks_exact(l.n_in)
-                .zip(&l.bias)
-                .map(|(w, b)| w.iter().zip(input).map(|(a, b)| a * b).sum::<f32>() + b)
-                .collect();
-            if li + 1 < self.layers.len() {
-                out.iter_mut().for_each(|v| *v = v.max(0.0));
-            }
-            acts.push(out);
-        }
-        acts
-    }
-
-    fn forward(&self, x: &[f32]) -> f32 {
-        self.activations(x)
-            .last()
-            .and_then(|o| o.first().copied())
-            .unwrap_or(0.0)
-    }
-
-    fn backward(&self, x: &[f32], y: f32, grads: &mut [Layer]) {
-        let acts = self.activations(x);
-        let s = acts.last().and_then(|o| o.first().copied()).unwrap_or(0.0);
-        let mut delta = vec![1.0 / (1.0 + (-s).exp()) - y];
-        for li in (0..self.layers.len()).rev() {
-            let l = &self.layers[li];
-            let input = &acts[li];
-            let g = &mut grads[li];
-            for (o, dv) in delta.iter().enumerate() {
-                g.bias[o] += dv;
-                for (k, a) in input.iter().enumerate() {
-                    g.weights[o * l.n_in + k] += dv * a;
-                }
-            }
-            if li > 0 {
-                let mut prev = vec![0f32; l.n_in];
-                for (o, dv) in delta.iter().enumerate() {
-                    for k in 0..l.n_in {
-                        prev[k] += dv * l.weights[o * l.n_in + k];
-                    }
-                }
-                for (p, a) in prev.iter_mut().zip(input) {
-                    if *a <= 0.0 {
-                        *p = 0.0;
-                    }
-                }
-                delta = prev;
-            }
-        }
-    }
-}
-
-struct Adam {
-    m: Vec<Layer>,
-    v: Vec<Layer>,
-    t: i32,
-}
-
-impl Adam {
-    fn new(net: &Net) -> Self {
-        Adam {
-            m: net.zeros_like(),
-            v: net.zeros_like(),
-            t: 0,
-        }
-    }
-
-    fn step(&mut self, net: &mut Net, grads: &[Layer], n: f32, lr: f32, l2: f32) {
-        self.t += 1;
-        let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
-        let c1 = 1.0 - b1.powi(self.t);
-        let c2 = 1.0 - b2.powi(self.t);
-        for li in 0..net.layers.len() {
-            let update = |w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], decay: f32| {
-                for k in 0..w.len() {
-                    let gk = g[k] / n + decay * w[k];
-                    m[k] = b1 * m[k] + (1.0 - b1) * gk;
-                    v[k] = b2 * v[k] + (1.0 - b2) * gk * gk;
-                    w[k] -= lr * (m[k] / c1) / ((v[k] / c2).sqrt() + eps);
-                }
-            };
-            let (layer, g, m, v) = (
-                &mut net.layers[li],
-                &grads[li],
-                &mut self.m[li],
-                &mut self.v[li],
-            );
-            update(
-                &mut layer.weights,
-                &g.weights,
-                &mut m.weights,
-                &mut v.weights,
-                l2,
-            );
-            update(&mut layer.bias, &g.bias, &mut m.bias, &mut v.bias, 0.0);
-        }
     }
 }
 
