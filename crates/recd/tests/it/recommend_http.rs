@@ -233,6 +233,21 @@ fn an_unknown_user_gets_popular_items_with_reasons() {
     // Star Wars is the most rated film of ml-100k: a popular list without it is not popular.
     let ids = item_ids(&body);
     assert!(ids.contains(&"50".to_string()), "{body}");
+    // A profile without history: the demographic segment and declared interests count.
+    let profile = json!({"age": 22, "gender": "female", "interests": ["Romance"]});
+    let (status, body) = server.request("PUT", "/v1/users/newfan", &profile.to_string());
+    assert_eq!(status, 200, "{body}");
+    let body = server.recommend("user_id=newfan&num_results=20");
+    let reasons: HashSet<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains("popular with people like you") && reasons.contains("trending in Romance"),
+        "{body}"
+    );
     // A category context gives that category's popular items.
     let body = server.recommend("user_id=stranger&num_results=5&category=Comedy");
     assert_eq!(item_ids(&body).len(), 5, "{body}");
