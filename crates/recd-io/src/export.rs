@@ -8,7 +8,9 @@
 //! capped in total ([`ExportOptions::max_pending_rows`]); a day's buffer goes to its file when
 //! it is full or when it is the largest and the cap is hit. At most
 //! [`ExportOptions::max_open_files`] writers are open: the least recently used is closed when
-//! another day needs one, and that day gets a new part file if it shows up again. Files are
+//! another day needs one, and that day gets a new part file if it shows up again. The open
+//! writers' unfinished row groups share a byte budget ([`ExportOptions::max_buffered_bytes`]):
+//! past it the biggest finishes its row group early. Files are
 //! written under a `.tmp` name and renamed when complete, so a reader never sees half a file.
 
 use std::collections::HashMap;
@@ -19,6 +21,7 @@ use jiff::civil::Date;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use recd_store::Store;
 use recd_types::{Event, Record, TimestampMs};
 
@@ -39,6 +42,9 @@ pub struct ExportOptions {
     pub max_pending_rows: usize,
     /// Rows per record batch handed to a writer.
     pub batch_rows: usize,
+    /// Most bytes the open writers may buffer in unfinished row groups together; past it the
+    /// biggest one finishes its row group early.
+    pub max_buffered_bytes: usize,
     /// Called now and then with (log records read, log records to read).
     pub progress: Option<ProgressFn>,
 }
@@ -48,10 +54,11 @@ impl Default for ExportOptions {
         Self {
             since_ms: None,
             until_ms: None,
-            rows_per_group: 64 * 1024,
-            max_open_files: 32,
-            max_pending_rows: 256 * 1024,
-            batch_rows: 16 * 1024,
+            rows_per_group: 32 * 1024,
+            max_open_files: 64,
+            max_pending_rows: 128 * 1024,
+            batch_rows: 8 * 1024,
+            max_buffered_bytes: 64 << 20,
             progress: None,
         }
     }
@@ -202,7 +209,32 @@ impl<'a> Exporter<'a> {
             .write(&batch)
             .map_err(|e| IoError::parquet(&part.tmp, e))?;
         self.n_events += events.len() as u64;
-        Ok(())
+        self.bound_buffers()
+    }
+
+    /// Keeps the writers' unfinished row groups under the byte budget. Each open writer holds
+    /// its current row group (pages and dictionaries) in memory, so with many days open the
+    /// row-count limit alone would let memory grow with the number of open files.
+    fn bound_buffers(&mut self) -> Result<(), IoError> {
+        loop {
+            let total: usize = self.open.values().map(|p| p.writer.memory_size()).sum();
+            if total <= self.options.max_buffered_bytes {
+                return Ok(());
+            }
+            let Some(part) = self
+                .open
+                .values_mut()
+                .max_by_key(|p| p.writer.memory_size())
+            else {
+                return Ok(());
+            };
+            if part.writer.in_progress_rows() == 0 {
+                return Ok(());
+            }
+            part.writer
+                .flush()
+                .map_err(|e| IoError::parquet(&part.tmp, e))?;
+        }
     }
 
     /// The open part file of `day`, opening one (and closing the least recently used) if needed.
@@ -236,10 +268,15 @@ impl<'a> Exporter<'a> {
         let tmp = dir.join(format!("part-{n:05}.parquet.tmp"));
         *n += 1;
         let file = File::create(&tmp).map_err(|e| IoError::io(&tmp, e))?;
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(self.options.rows_per_group.max(1)))
-            .build();
+            .set_max_row_group_row_count(Some(self.options.rows_per_group.max(1)));
+        // Mostly unique text: a dictionary would cost memory per open file and then fall back
+        // to plain encoding anyway.
+        for column in ["query", "session_id", "request_id"] {
+            props = props.set_column_dictionary_enabled(ColumnPath::from(column), false);
+        }
+        let props = props.build();
         let writer = ArrowWriter::try_new(file, columnar::event_schema(), Some(props))
             .map_err(|e| IoError::parquet(&tmp, e))?;
         self.n_files += 1;
@@ -281,6 +318,8 @@ fn close(part: PartFile) -> Result<(), IoError> {
 mod tests {
     use recd_store::StoreConfig;
     use recd_types::{EventKind, ItemId, UserId};
+
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     use super::*;
     use crate::{Format, read_events};
@@ -387,6 +426,24 @@ mod tests {
         let mut expected = events(1000);
         expected.sort_by_key(|e| e.timestamp_ms);
         assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn the_byte_budget_ends_row_groups_early() {
+        let (dir, store) = store_with(events(1000));
+        let out = dir.path().join("out");
+        let options = ExportOptions {
+            max_buffered_bytes: 1,
+            batch_rows: 10,
+            ..ExportOptions::default()
+        };
+        let report = export_events(&store, &out, &options).unwrap();
+        assert_eq!((report.n_events, report.n_files), (1000, 5));
+        let part = out.join("date=2024-01-01/part-00000.parquet");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(part).unwrap()).unwrap();
+        // 200 events of that day, written 10 at a time, each write over budget.
+        assert_eq!(reader.metadata().num_row_groups(), 20);
+        assert_eq!(read_back(&out).0.len(), 1000);
     }
 
     #[test]
