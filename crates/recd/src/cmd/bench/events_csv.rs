@@ -20,6 +20,10 @@ use recd_train::CsrBuilder;
 /// not to matter for peak memory next to the triplets.
 const BLOCK_BYTES: usize = 16 << 20;
 
+/// Longest line accepted; anything longer is not an events.csv line, and reading on would
+/// only grow the buffer.
+const MAX_LINE_BYTES: usize = 1 << 20;
+
 /// Fewer bytes than any synth.py line (`0,0,view,1704067200` plus newline is 20).
 const MIN_LINE_BYTES: usize = 16;
 
@@ -53,8 +57,13 @@ pub struct LoadedEvents {
 
 /// Reads `path` into triplets on the current rayon pool.
 pub fn load(path: &Path) -> anyhow::Result<LoadedEvents> {
+    load_in_blocks(path, BLOCK_BYTES)
+}
+
+/// [`load`] with a chosen block size, so tests can make lines straddle block boundaries.
+fn load_in_blocks(path: &Path, block_bytes: usize) -> anyhow::Result<LoadedEvents> {
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK_BYTES);
+    let mut buf: Vec<u8> = Vec::with_capacity(block_bytes);
     let mut carry: Vec<u8> = Vec::new();
     let mut layout: Option<Layout> = None;
     let mut lines_done = 0usize; // lines consumed so far, header included
@@ -67,23 +76,32 @@ pub fn load(path: &Path) -> anyhow::Result<LoadedEvents> {
     loop {
         buf.clear();
         buf.append(&mut carry);
-        let eof = fill(&mut file, &mut buf, BLOCK_BYTES)
+        let target = buf.len() + block_bytes;
+        let eof = fill(&mut file, &mut buf, target)
             .with_context(|| format!("reading {}", path.display()))?;
         let end = if eof {
             buf.len()
         } else {
             match buf.iter().rposition(|&b| b == b'\n') {
                 Some(pos) => pos + 1,
-                None => anyhow::bail!(
-                    "{}: line {} is longer than {BLOCK_BYTES} bytes",
+                None if buf.len() > MAX_LINE_BYTES => anyhow::bail!(
+                    "{}: line {} is longer than {MAX_LINE_BYTES} bytes",
                     path.display(),
                     lines_done + 1
                 ),
+                // A line longer than a block: keep it all and read on.
+                None => 0,
             }
         };
         carry.extend_from_slice(&buf[end..]);
+        if end == 0 && !eof {
+            continue;
+        }
         let mut block = &buf[..end];
         if layout.is_none() {
+            if block.is_empty() {
+                anyhow::bail!("{}: the file is empty (no header line)", path.display());
+            }
             let header_end = block
                 .iter()
                 .position(|&b| b == b'\n')
@@ -120,9 +138,6 @@ pub fn load(path: &Path) -> anyhow::Result<LoadedEvents> {
         if eof {
             break;
         }
-    }
-    if layout.is_none() {
-        anyhow::bail!("{}: the file is empty (no header line)", path.display());
     }
     Ok(LoadedEvents { triplets, n_events })
 }
@@ -281,5 +296,76 @@ fn event_weight(field: &[u8]) -> Result<f32, String> {
             "unknown event {:?}; expected view, click, add_to_cart or purchase",
             String::from_utf8_lossy(other)
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(content: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, content.as_bytes()).unwrap();
+        file
+    }
+
+    /// Loads with several block sizes and pool sizes; all must give the same matrix.
+    fn check(content: &str) -> recd_train::Csr {
+        let file = write(content);
+        let mut first: Option<recd_train::Csr> = None;
+        for (block, threads) in [(BLOCK_BYTES, 1), (64, 2), (23, 3), (40, 1)] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let loaded = pool.install(|| load_in_blocks(file.path(), block)).unwrap();
+            let matrix = loaded.triplets.build();
+            if let Some(first) = &first {
+                assert_eq!(&matrix, first, "block {block}, threads {threads}");
+            }
+            first = Some(matrix);
+        }
+        first.unwrap()
+    }
+
+    #[test]
+    fn weights_are_summed_per_pair_across_blocks() {
+        let m = check(
+            "user_id,item_id,event,timestamp\n\
+             0,3,view,1\n1,0,click,2\n0,3,purchase,3\n\n2,1,add_to_cart,4\n0,3,view,5",
+        );
+        assert_eq!((m.n_rows(), m.n_cols(), m.nnz()), (3, 4, 3));
+        assert_eq!(m.row(0), (&[3u32][..], &[10.0f32][..]));
+        assert_eq!(m.values_sum(), 16.0);
+    }
+
+    #[test]
+    fn columns_are_found_by_header_name() {
+        let m = check("event,timestamp,item_id,user_id\r\nclick,1,2,1\r\n");
+        assert_eq!(m.row(1), (&[2u32][..], &[2.0f32][..]));
+    }
+
+    fn error_of(content: &str) -> String {
+        let file = write(content);
+        let err = load_in_blocks(file.path(), 32).err().expect("must fail");
+        let msg = format!("{err:#}");
+        assert!(msg.contains(&file.path().display().to_string()), "{msg}");
+        msg
+    }
+
+    #[test]
+    fn bad_lines_are_named_by_line_and_column() {
+        let head = "user_id,item_id,event,timestamp\n0,1,view,1\n";
+        let msg = error_of(&format!("{head}0,1,watch,2\n"));
+        assert!(msg.contains("line 3, column 3 (event)"), "{msg}");
+        let msg = error_of(&format!("{head}0,1,view,1\n0,-4,view,2\n"));
+        assert!(msg.contains("line 4, column 2 (item_id)"), "{msg}");
+        let msg = error_of(&format!("{head}99999999999,1,view,2\n"));
+        assert!(msg.contains("line 3, column 1 (user_id)"), "{msg}");
+        let msg = error_of(&format!("{head}0,1,view\n"));
+        assert!(msg.contains("line 3") && msg.contains("3 fields"), "{msg}");
+        let msg = error_of("user,item_id,event\n0,1,view\n");
+        assert!(msg.contains("line 1") && msg.contains("user_id"), "{msg}");
+        assert!(error_of("").contains("empty"));
     }
 }
