@@ -144,7 +144,7 @@ impl FileLog {
             .name("recd-log-writer".into())
             .spawn(move || writer.run(requests))
             .map_err(|e| StoreError::io(&dir, e))?;
-        tracing::info!(dir = %dir.display(), end_offset = end, "event log opened");
+        tracing::debug!(dir = %dir.display(), end_offset = end, "event log opened");
         Ok(Self {
             dir,
             shared,
