@@ -74,7 +74,8 @@ impl Gram {
 /// times slower, and faer/gemm cost minutes of compile time for no gain at this size.
 pub fn accumulate_yty(rows: &[f32], n_factors: usize, out: &mut [f32]) -> Result<(), ModelError> {
     let k = n_factors;
-    if k == 0 || rows.len() % k != 0 || out.len() != k * k {
+    // `k == 0` first: the remainder below would divide by zero.
+    if k == 0 || rows.len() / k * k != rows.len() || out.len() != k * k {
         return Err(ModelError::Shape(format!(
             "accumulate_yty: {} values in rows and {} in out for {k} factors",
             rows.len(),

@@ -63,8 +63,9 @@ fn reference_solve(
         for row in 0..k {
             if row != col {
                 let f = a[row][col] / a[col][col];
-                for c in col..=k {
-                    a[row][c] -= f * a[col][c];
+                let pivot_row = a[col].clone();
+                for (v, p) in a[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                    *v -= f * p;
                 }
             }
         }
