@@ -61,6 +61,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         "  curl -s http://{}/v1/users/new-user/features",
         args.listen
     );
+    println!(
+        "  curl -s 'http://{}/v1/recommendations?user_id=new-user&num_results=5'",
+        args.listen
+    );
     step(&["serve", "--data-dir", &data, "--listen", &args.listen])
 }
 
@@ -145,11 +149,12 @@ fn show_recommendations(data_dir: &Path) -> anyhow::Result<()> {
         }
     }
     println!("a new user with no history:");
+    // The ranker's probabilities mean little for a user without history (it learned on
+    // users with one), so the cold-start list shows the order and the reason only.
     for s in pipeline::recommend(&model, &UserState::default(), &config, 3) {
         println!(
-            "  {:<45} {:.3}  {}",
+            "  {:<45}        {}",
             title(s.item),
-            s.score,
             pipeline::reason(&s, &title)
         );
     }
