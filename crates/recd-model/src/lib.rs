@@ -12,6 +12,7 @@
 //! public entry points that take outside data validate it and return [`ModelError`].
 
 pub mod als;
+pub mod ann;
 pub mod artifact;
 pub mod content;
 pub mod csr;

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use recd_model::Model;
+use recd_model::ann::{AnnConfig, AnnIndex};
 use recd_model::artifact::{Manifest, registry};
 use recd_store::Store;
 
@@ -33,6 +34,8 @@ pub struct Served {
     pub manifest: Manifest,
     /// Popular lists by category and demographic segment (cold start, fallback).
     pub lists: Lists,
+    /// The ALS candidate generator's index over the item vectors (built here, at load time).
+    pub ann: AnnIndex,
 }
 
 impl Served {
@@ -53,10 +56,16 @@ impl Served {
         let manifest = Manifest::read(&dir)?;
         let model = Model::load(&dir, verify)?;
         let lists = Lists::build(&model, store);
+        let ann = AnnIndex::build(
+            &model.item_factors,
+            &model.user_factors,
+            &AnnConfig::default(),
+        );
         Ok(Self {
             model,
             manifest,
             lists,
+            ann,
         })
     }
 }
@@ -195,6 +204,7 @@ impl Watch {
         match loaded {
             Ok(Ok(served)) => {
                 let served = Arc::new(served);
+                let (ann, ann_recall) = (served.ann.kind(), served.ann.recall_at_10);
                 if let Some(f) = &self.on_load {
                     f(&served);
                 }
@@ -204,6 +214,8 @@ impl Watch {
                 tracing::info!(
                     model_version = %version,
                     load_ms = started.elapsed().as_millis() as u64,
+                    ann,
+                    ann_recall_at_10 = ann_recall,
                     "model loaded and swapped in"
                 );
             }

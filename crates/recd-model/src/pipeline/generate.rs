@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::UserState;
 use super::signals::Signals;
 use crate::Model;
+use crate::ann::AnnIndex;
 use crate::content::dot;
 
 /// A candidate generator. The discriminant is the bit in a candidate's source set.
@@ -121,7 +122,7 @@ pub fn generate_one(
     n: usize,
 ) -> Vec<(u32, f32)> {
     let signals = Signals::compute(model, state);
-    top_of(model, state, &signals, config, source, n)
+    top_of(model, state, &signals, config, source, n, None)
 }
 
 fn top_of(
@@ -131,9 +132,22 @@ fn top_of(
     config: &CandidateConfig,
     source: Source,
     n: usize,
+    ann: Option<&AnnIndex>,
 ) -> Vec<(u32, f32)> {
     if n == 0 {
         return Vec::new();
+    }
+    let available = &model.meta.available;
+    if let (Source::Als, Some(index)) = (source, ann) {
+        // The index applies the same filters inside its scan, so it returns n usable items.
+        return match &state.vector {
+            Some(v) if v.len() == model.item_factors.n_factors() => {
+                index.search(&model.item_factors, v, n, |i| {
+                    available[i as usize] && !state.exclude.contains(&i)
+                })
+            }
+            _ => Vec::new(),
+        };
     }
     let n_items = model.n_items() as u32;
     let scored: Box<dyn Iterator<Item = (u32, f32)> + '_> = match source {
@@ -170,7 +184,6 @@ fn top_of(
             )
         }
     };
-    let available = &model.meta.available;
     top_n(
         scored.filter(|(i, _)| available[*i as usize] && !state.exclude.contains(i)),
         n,
@@ -215,16 +228,26 @@ pub fn top_n(scored: impl Iterator<Item = (u32, f32)>, n: usize) -> Vec<(u32, f3
 }
 
 /// Every generator's candidates, merged; an item proposed by several keeps all their bits.
+/// ALS candidates come from `ann` when given, else from an exact scan.
 pub(super) fn merge(
     model: &Model,
     state: &UserState,
     signals: &Signals,
     config: &CandidateConfig,
+    ann: Option<&AnnIndex>,
 ) -> Vec<Merged> {
     let mut slot: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
     let mut out: Vec<Merged> = Vec::new();
     for source in Source::ALL {
-        for (item, _) in top_of(model, state, signals, config, source, config.quota(source)) {
+        for (item, _) in top_of(
+            model,
+            state,
+            signals,
+            config,
+            source,
+            config.quota(source),
+            ann,
+        ) {
             let k = *slot.entry(item).or_insert_with(|| {
                 out.push(Merged { item, sources: 0 });
                 out.len() - 1

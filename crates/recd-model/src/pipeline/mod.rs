@@ -25,6 +25,7 @@ pub use explain::reason;
 pub use generate::{CandidateConfig, Source, generate_one, top_n};
 
 use crate::Model;
+use crate::ann::AnnIndex;
 use crate::ranker::sigmoid;
 
 /// What is known about the user at request time.
@@ -90,8 +91,19 @@ pub struct Candidates {
 
 /// Generates candidates for `state` and computes their features.
 pub fn candidates(model: &Model, state: &UserState, config: &CandidateConfig) -> Candidates {
+    candidates_with(model, state, config, None)
+}
+
+/// [`candidates`] with the ALS generator searching `ann` (the server's index over the item
+/// vectors) instead of scanning every item.
+pub fn candidates_with(
+    model: &Model,
+    state: &UserState,
+    config: &CandidateConfig,
+    ann: Option<&AnnIndex>,
+) -> Candidates {
     let signals = signals::Signals::compute(model, state);
-    let merged = generate::merge(model, state, &signals, config);
+    let merged = generate::merge(model, state, &signals, config, ann);
     let features = features::compute(model, state, &signals, &merged);
     Candidates {
         because: merged.iter().map(|c| signals.because(c.item)).collect(),

@@ -170,7 +170,7 @@ fn observe(stage: &'static str, started: Instant) {
 /// Pipeline candidates scored by the ranker, best first.
 fn ranked(served: &Served, state: &UserState, config: &RecommendConfig) -> Vec<Pick> {
     let model = &served.model;
-    let c = pipeline::candidates(model, state, &config.candidates);
+    let c = pipeline::candidates_with(model, state, &config.candidates, Some(&served.ann));
     let logits = model.ranker.score(&c.features);
     let mut order: Vec<usize> = (0..c.items.len()).collect();
     order.sort_by(|&a, &b| {

@@ -1,0 +1,77 @@
+//! Recall and filtering of the index on clustered vectors (embeddings are clustered; uniform
+//! random vectors are the known hard case for any partitioning index, DEPENDENCIES.md).
+
+use super::*;
+
+/// `n` points around `n_clusters` random centres in `d` dimensions (Box-Muller normals).
+fn clustered(n: usize, d: usize, n_clusters: usize, seed: u64) -> Factors {
+    let mut rng = seed;
+    let mut normal = move || {
+        let u1 = ((next(&mut rng) >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+        let u2 = (next(&mut rng) >> 11) as f64 / (1u64 << 53) as f64;
+        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+    };
+    let centres: Vec<f32> = (0..n_clusters * d).map(|_| normal()).collect();
+    let mut data = Vec::with_capacity(n * d);
+    for i in 0..n {
+        let c = i % n_clusters;
+        for j in 0..d {
+            data.push(centres[c * d + j] + 0.35 * normal());
+        }
+    }
+    Factors::from_vec(n, d, data).unwrap()
+}
+
+#[test]
+fn ivf_recall_at_10_is_above_0_95_on_held_out_queries_and_scans_a_fraction() {
+    let items = clustered(30_000, 32, 120, 1);
+    let users = clustered(400, 32, 120, 2);
+    let config = AnnConfig {
+        exact_below: 1_000,
+        ..AnnConfig::default()
+    };
+    let index = AnnIndex::build(&items, &users, &config);
+    assert_eq!(index.kind(), "ivf");
+    // Queries the calibration never saw.
+    let held_out = clustered(300, 32, 120, 3);
+    let queries: Vec<&[f32]> = (0..held_out.n_rows()).map(|r| held_out.row(r)).collect();
+    let truth: Vec<_> = queries
+        .iter()
+        .map(|q| exact(&items, q, 10, |_| true))
+        .collect();
+    let recall = mean_recall(&queries, &truth, |q| index.search(&items, q, 10, |_| true));
+    assert!(recall >= 0.95, "recall@10 {recall}");
+    let n_lists = (30_000f64).sqrt().round() as usize;
+    assert!(
+        index.n_probe() < n_lists / 2,
+        "probes {} of {n_lists} lists: not an index",
+        index.n_probe()
+    );
+}
+
+#[test]
+fn small_catalogs_are_searched_exactly_and_filters_apply() {
+    let items = clustered(500, 8, 5, 4);
+    let index = AnnIndex::build(&items, &items, &AnnConfig::default());
+    assert_eq!((index.kind(), index.recall_at_10), ("exact", 1.0));
+    let q = items.row(7);
+    let all = index.search(&items, q, 5, |_| true);
+    let brute = top_n((0..500u32).map(|i| (i, dot(q, items.row(i as usize)))), 5);
+    assert_eq!(all, brute);
+    let odd = index.search(&items, q, 5, |i| i % 2 == 1);
+    assert!(odd.iter().all(|(i, _)| i % 2 == 1) && odd.len() == 5);
+    let ivf = AnnIndex::build(
+        &items,
+        &items,
+        &AnnConfig {
+            exact_below: 10,
+            ..AnnConfig::default()
+        },
+    );
+    assert_eq!(ivf.kind(), "ivf");
+    assert!(
+        ivf.search(&items, q, 5, |i| i % 2 == 1)
+            .iter()
+            .all(|(i, _)| i % 2 == 1)
+    );
+}
