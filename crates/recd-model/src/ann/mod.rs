@@ -99,9 +99,12 @@ fn next(state: &mut u64) -> u64 {
 }
 
 /// `out[r * n + c] = a_row(r) · b_row(c)` for `a` (`m × d`) and `b` (`n × d`), by GEMM.
-fn products(a: &[f32], b: &[f32], d: usize, out: &mut Vec<f32>) {
-    let (m, n) = (a.len() / d, b.len() / d);
+pub(crate) fn products(a: &[f32], b: &[f32], d: usize, out: &mut Vec<f32>) {
     out.clear();
+    if d == 0 {
+        return;
+    }
+    let (m, n) = (a.len() / d, b.len() / d);
     out.resize(m * n, 0.0);
     if m == 0 || n == 0 || d == 0 {
         return;

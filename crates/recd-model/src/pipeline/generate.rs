@@ -192,38 +192,18 @@ fn top_of(
 
 /// The `n` best `(item, score)` pairs, best first; ties broken by item row for determinism.
 pub fn top_n(scored: impl Iterator<Item = (u32, f32)>, n: usize) -> Vec<(u32, f32)> {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-
-    #[derive(PartialEq)]
-    struct Entry(f32, Reverse<u32>);
-    impl Eq for Entry {}
-    impl PartialOrd for Entry {
-        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-            Some(self.cmp(other))
-        }
+    if n == 0 {
+        return Vec::new();
     }
-    impl Ord for Entry {
-        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-            self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
-        }
+    // Collect, select, sort the head: O(items + n log n). A bounded min-heap (push every item,
+    // pop past n) measured as the single hottest function of a serving profile on ml-100k.
+    let better = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    let mut out: Vec<(u32, f32)> = scored.filter(|(_, s)| !s.is_nan()).collect();
+    if out.len() > n {
+        out.select_nth_unstable_by(n - 1, better);
+        out.truncate(n);
     }
-    // A min-heap of the best n seen so far: O(items · log n), no full sort of the catalog.
-    let mut heap: BinaryHeap<Reverse<Entry>> = BinaryHeap::with_capacity(n + 1);
-    for (i, s) in scored {
-        if s.is_nan() {
-            continue;
-        }
-        heap.push(Reverse(Entry(s, Reverse(i))));
-        if heap.len() > n {
-            heap.pop();
-        }
-    }
-    let mut out: Vec<(u32, f32)> = heap
-        .into_iter()
-        .map(|Reverse(Entry(s, Reverse(i)))| (i, s))
-        .collect();
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out.sort_unstable_by(better);
     out
 }
 

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Whole-system benchmark of the online layer: the real `recd serve` (release build) answering
+# GET /v1/recommendations, driven on loopback by crates/recd-serve/examples/reco_load.rs.
+#
+# Data: DATA_DIR if given (an imported and trained data dir, e.g. from `recd gen --data-dir`
+# then `recd train`), else ml-100k imported and trained here (../shared/datasets/ml-100k).
+# The server copy is configured with the answer cache OFF (CACHE_TTL_MS=0) so every request
+# runs the whole pipeline, and the default 50 ms deadline (DEADLINE_MS).
+#
+# Prints one JSON line per run on stdout:
+# - rate R (RATES, default "500 1000 2000"): open loop, SECONDS (10) each, latency counted
+#   from each request's due time; p50/p90/p99/p999/max in ms, errors, fallbacks (deadline).
+#   Goal of issue 5: p99 <= 10 ms at 2,000 req/s, load generator on the same 2 cores.
+# - saturate C (CONCURRENCY, default 32): closed loop, SECONDS; qps = saturation throughput.
+# Then the per-stage times from /metrics (recd_recommend_stage_seconds: candidates+ranking,
+# cold start, post-processing), and machine, commit and load on stderr.
+# Users: ids 1..USERS (943 for ml-100k) with UNKNOWN_SHARE (0.1) unknown ids (cold start).
+# Smoke run: RATES=200 SECONDS=2 CONCURRENCY=4 bench/serve_load.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rates="${RATES:-500 1000 2000}"
+seconds="${SECONDS_EACH:-${SECONDS_PER_RUN:-10}}"
+concurrency="${CONCURRENCY:-32}"
+users="${USERS:-943}"
+unknown="${UNKNOWN_SHARE:-0.1}"
+cache_ttl="${CACHE_TTL_MS:-0}"
+deadline="${DEADLINE_MS:-50}"
+
+cargo build -q --release -p recd
+cargo build -q --release -p recd-serve --example reco_load
+recd=target/release/recd
+load=target/release/examples/reco_load
+mkdir -p target/tmp
+work="$(mktemp -d target/tmp/serve-bench.XXXXXX)"
+pid=""
+cleanup() {
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [ -n "${DATA_DIR:-}" ]; then
+    cp -r "$DATA_DIR" "$work/data"
+else
+    ml="../shared/datasets/ml-100k"
+    "$recd" import --data-dir "$work/data" --events "$ml/u.data" --items "$ml/u.item" \
+        --users "$ml/u.user" --format ml100k >&2
+    "$recd" train --data-dir "$work/data" >/dev/null
+fi
+printf '[serve.recommend]\ncache_ttl_ms = %s\ndeadline_ms = %s\n' "$cache_ttl" "$deadline" > "$work/recd.toml"
+
+RUST_LOG=warn "$recd" serve --data-dir "$work/data" --listen 127.0.0.1:0 --config "$work/recd.toml" \
+    > "$work/serve.out" &
+pid=$!
+for _ in $(seq 1 600); do
+    grep -q "listening on" "$work/serve.out" 2>/dev/null && break
+    sleep 0.1
+done
+url="$(sed -n 's#^listening on ##p' "$work/serve.out")"
+for _ in $(seq 1 600); do
+    curl -sf "$url/readyz" >/dev/null && break
+    sleep 0.1
+done
+
+{
+    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+    echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty)')"
+    echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "model: $(cat "$work/data/models/CURRENT")"
+} >&2
+
+# Warm-up (page cache, connection pool, allocator).
+"$load" "$url" saturate 4 2 "$users" "$unknown" >/dev/null
+for r in $rates; do
+    "$load" "$url" rate "$r" "$seconds" "$users" "$unknown"
+done
+"$load" "$url" saturate "$concurrency" "$seconds" "$users" "$unknown"
+curl -s "$url/metrics" | grep '^recd_recommend_stage_seconds' || true
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
