@@ -29,12 +29,13 @@ pub enum Source {
 
 impl Source {
     /// Every generator, in bit order.
-    pub const ALL: [Source; 5] = [
+    pub const ALL: [Source; 6] = [
         Source::ItemKnn,
         Source::Als,
         Source::Content,
         Source::Popular,
         Source::Trending,
+        Source::NewArrivals,
     ];
 
     /// The generator's name in reports and responses.
