@@ -213,8 +213,12 @@ pub(crate) async fn get(
         answer
     });
     let remaining = deadline.saturating_sub(started.elapsed());
-    let answer = match tokio::time::timeout(remaining, task).await {
-        Ok(Ok(answer)) => {
+    let outcome = tokio::time::timeout(remaining, task).await;
+    // An answer that arrives after the deadline is as late as none: `timeout` polls the task
+    // before its timer, so a finished task would otherwise win even past the deadline.
+    let late = started.elapsed() > deadline;
+    let answer = match outcome {
+        Ok(Ok(answer)) if !late => {
             metrics::counter!("recd_recommendations_total", "outcome" => "ranked").increment(1);
             answer
         }
@@ -223,7 +227,7 @@ pub(crate) async fn get(
                 "recommendation task failed: {e}"
             )));
         }
-        Err(_) => {
+        Ok(Ok(_)) | Err(_) => {
             metrics::counter!("recd_recommendations_total", "outcome" => "deadline").increment(1);
             let st = recommend::state::user_state(
                 &served.model,

@@ -5,17 +5,13 @@
 //! Wars' neighbours include its two sequels, and a model swap under load fails no request.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::util::{arg, ml100k, recd_ok};
+use crate::util::{Server, arg, ml100k, recd_ok};
 
 /// A generous deadline: these tests check answers, not latency, and run beside other tests
 /// on two cores. The deadline fallback has its own test with a deadline of zero.
@@ -69,80 +65,11 @@ fn trained_copy() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (tmp, data, config)
 }
 
-/// A running `recd serve`, killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(data: &Path, config: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_recd"))
-            .args(["serve", "--data-dir", arg(data), "--listen", "127.0.0.1:0"])
-            .args(["--config", arg(config)])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("recd serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        let server = Self { child, addr };
-        server.wait_until(|| server.get("/readyz").0 == 200, "ready");
-        server
-    }
-
-    fn request(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
-        let mut stream = TcpStream::connect(&self.addr).expect("connect");
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read response");
-        let status = response
-            .get(9..12)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        self.request("GET", path, "")
-    }
-
-    fn wait_until(&self, mut ok: impl FnMut() -> bool, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !ok() {
-            assert!(Instant::now() < deadline, "not {what} within 60 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// `GET /v1/recommendations` that must succeed; returns the body.
-    fn recommend(&self, query: &str) -> Value {
-        let (status, body) = self.get(&format!("/v1/recommendations?{query}"));
-        assert_eq!(status, 200, "{query}: {body}");
-        body
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `GET /v1/recommendations` that must succeed; returns the body.
+fn recommend(server: &Server, query: &str) -> Value {
+    let (status, body) = server.get(&format!("/v1/recommendations?{query}"));
+    assert_eq!(status, 200, "{query}: {body}");
+    body
 }
 
 fn item_ids(body: &Value) -> Vec<String> {
@@ -182,10 +109,13 @@ fn sci_fi() -> HashSet<String> {
 #[test]
 fn known_users_never_get_a_rated_item_and_every_item_has_a_reason() {
     let (_tmp, data, config) = trained_copy();
-    let server = Server::start(&data, &config);
+    let server = Server::start(&data, &["--config", arg(&config)]);
     let rated = rated();
     for user in (1..=943).step_by(23) {
-        let body = server.recommend(&format!("user_id={user}&num_results=20&context=homepage"));
+        let body = recommend(
+            &server,
+            &format!("user_id={user}&num_results=20&context=homepage"),
+        );
         let seen = &rated[&user.to_string()];
         let items = item_ids(&body);
         assert_eq!(items.len(), 20, "{body}");
@@ -201,7 +131,7 @@ fn known_users_never_get_a_rated_item_and_every_item_has_a_reason() {
         }
     }
     // Ratings explain themselves by title for at least some users.
-    let body = server.recommend("user_id=1");
+    let body = recommend(&server, "user_id=1");
     assert!(
         body["items"].as_array().unwrap().iter().any(|i| i["reason"]
             .as_str()
@@ -216,8 +146,8 @@ fn known_users_never_get_a_rated_item_and_every_item_has_a_reason() {
 #[test]
 fn an_unknown_user_gets_popular_items_with_reasons() {
     let (_tmp, data, config) = trained_copy();
-    let server = Server::start(&data, &config);
-    let body = server.recommend("user_id=stranger&num_results=10");
+    let server = Server::start(&data, &["--config", arg(&config)]);
+    let body = recommend(&server, "user_id=stranger&num_results=10");
     let items = body["items"].as_array().unwrap();
     assert_eq!(items.len(), 10, "{body}");
     let reasons: HashSet<&str> = items
@@ -237,7 +167,7 @@ fn an_unknown_user_gets_popular_items_with_reasons() {
     let profile = json!({"age": 22, "gender": "female", "interests": ["Romance"]});
     let (status, body) = server.request("PUT", "/v1/users/newfan", &profile.to_string());
     assert_eq!(status, 200, "{body}");
-    let body = server.recommend("user_id=newfan&num_results=20");
+    let body = recommend(&server, "user_id=newfan&num_results=20");
     let reasons: HashSet<&str> = body["items"]
         .as_array()
         .unwrap()
@@ -249,7 +179,7 @@ fn an_unknown_user_gets_popular_items_with_reasons() {
         "{body}"
     );
     // A category context gives that category's popular items.
-    let body = server.recommend("user_id=stranger&num_results=5&category=Comedy");
+    let body = recommend(&server, "user_id=stranger&num_results=5&category=Comedy");
     assert_eq!(item_ids(&body).len(), 5, "{body}");
     // Bad parameters are 400s naming the field.
     for (query, field) in [
@@ -278,7 +208,7 @@ fn an_unknown_user_gets_popular_items_with_reasons() {
 #[test]
 fn a_new_user_who_views_three_sci_fi_films_gets_mostly_sci_fi() {
     let (_tmp, data, config) = trained_copy();
-    let server = Server::start(&data, &config);
+    let server = Server::start(&data, &["--config", arg(&config)]);
     let viewed = ["222", "227", "228"]; // Star Trek: First Contact, VI, II
     for item in viewed {
         let event = json!({"user_id": "trekkie", "item_id": item, "type": "view"});
@@ -292,7 +222,7 @@ fn a_new_user_who_views_three_sci_fi_films_gets_mostly_sci_fi() {
         },
         "showing three views",
     );
-    let body = server.recommend("user_id=trekkie&num_results=20");
+    let body = recommend(&server, "user_id=trekkie&num_results=20");
     let items = item_ids(&body);
     assert_eq!(items.len(), 20, "{body}");
     assert!(
@@ -318,7 +248,7 @@ fn a_new_user_who_views_three_sci_fi_films_gets_mostly_sci_fi() {
 #[test]
 fn similar_items_of_star_wars_include_its_sequels() {
     let (_tmp, data, config) = trained_copy();
-    let server = Server::start(&data, &config);
+    let server = Server::start(&data, &["--config", arg(&config)]);
     let (status, body) = server.get("/v1/items/50/similar?num_results=10");
     assert_eq!(status, 200, "{body}");
     let ids = item_ids(&body);
@@ -337,8 +267,8 @@ fn a_missed_deadline_returns_the_popular_fallback() {
     let (tmp, data, _) = trained_copy();
     let config = tmp.path().join("zero.toml");
     std::fs::write(&config, "[serve.recommend]\ndeadline_ms = 0\n").unwrap();
-    let server = Server::start(&data, &config);
-    let body = server.recommend("user_id=1&num_results=10");
+    let server = Server::start(&data, &["--config", arg(&config)]);
+    let body = recommend(&server, "user_id=1&num_results=10");
     assert_eq!(body["fallback"], json!(true), "{body}");
     let seen = &rated()["1"];
     let items = item_ids(&body);
@@ -363,8 +293,8 @@ fn publish_copy(data: &Path, name: &str) {
 #[test]
 fn a_model_swap_under_load_fails_no_request() {
     let (_tmp, data, config) = trained_copy();
-    let server = Server::start(&data, &config);
-    let first = server.recommend("user_id=1")["model_version"]
+    let server = Server::start(&data, &["--config", arg(&config)]);
+    let first = recommend(&server, "user_id=1")["model_version"]
         .as_str()
         .unwrap()
         .to_string();
@@ -401,7 +331,7 @@ fn a_model_swap_under_load_fails_no_request() {
         for name in ["vswap-a", "vswap-b"] {
             publish_copy(&data, name);
             server.wait_until(
-                || server.recommend("user_id=2")["model_version"] == json!(name),
+                || recommend(&server, "user_id=2")["model_version"] == json!(name),
                 "serving the new version",
             );
         }

@@ -50,3 +50,102 @@ pub fn ml100k(file: &str) -> PathBuf {
 pub fn arg(path: &Path) -> &str {
     path.to_str().expect("temp paths are UTF-8")
 }
+
+/// A running `recd serve` on a free loopback port, killed on drop if the test did not stop it.
+pub struct Server {
+    child: std::process::Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+}
+
+impl Server {
+    /// Starts `recd serve --data-dir DIR --listen 127.0.0.1:0 EXTRA..` and waits for /readyz.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_recd"))
+            .args([
+                "serve",
+                "--data-dir",
+                arg(data_dir),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("recd serve starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        let server = Self { child, addr };
+        server.wait_until(|| server.get("/readyz").0 == 200, "ready");
+        server
+    }
+
+    /// One HTTP/1.1 request on a fresh connection; returns status and JSON body.
+    pub fn request(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.addr).expect("connect");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .expect("send the request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read response");
+        let status = response
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (
+            status,
+            serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.request("GET", path, "")
+    }
+
+    /// Polls `ok` every 20 ms for up to 60 s (tests share two cores with training runs).
+    pub fn wait_until(&self, mut ok: impl FnMut() -> bool, what: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not {what} within 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then the exit status must be success (graceful shutdown).
+    pub fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let exit = self.child.wait().expect("wait for recd serve");
+        assert!(exit.success(), "recd serve exited with {exit}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
