@@ -12,7 +12,6 @@
 //! 7. gate: `CURRENT` moves only if the pipeline NDCG@10 is not worse than the current
 //!    model's by more than the tolerance (or `force`).
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -23,7 +22,7 @@ use recd_store::Store;
 use crate::build::build_model;
 use crate::config::TrainConfig;
 use crate::dataset::{Dataset, split_user_tails};
-use crate::evaluate::{Metrics, evaluate};
+use crate::evaluate::{Metrics, evaluate, relevant_sets};
 use crate::{TrainError, ranker, report};
 
 /// Receives stage boundaries (the CLI draws progress from them).
@@ -104,7 +103,9 @@ pub fn run(
     let s = stage("ranker");
     let (head, tail) = split_user_tails(&fit, config.ranker_label_fraction);
     let head_model = build_model(&ds, &head, config)?;
-    let positives = labels(&head_model, &tail, config.relevance_min_confidence);
+    // Labels follow the evaluation's rule: tail items with enough confidence that the head
+    // does not already hold.
+    let positives = relevant_sets(&head_model, &tail, config.relevance_min_confidence);
     let examples = ranker::collect(
         &head_model,
         &positives,
@@ -158,15 +159,6 @@ fn print_table(metrics: &[(String, Metrics)]) {
     for line in report::table(metrics).lines() {
         tracing::info!("{line}");
     }
-}
-
-/// Each user's tail items with enough confidence that the head does not already contain.
-fn labels(
-    model: &Model,
-    tail: &[crate::dataset::Interaction],
-    min_confidence: f32,
-) -> HashMap<u32, HashSet<u32>> {
-    crate::evaluate::relevant_sets(model, tail, min_confidence)
 }
 
 fn publish(
