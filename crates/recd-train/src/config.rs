@@ -48,6 +48,9 @@ pub struct TrainConfig {
     pub refit_on_full: bool,
     /// Threads for training (0 = all cores).
     pub threads: usize,
+    /// At most this many hold-out users are evaluated (a deterministic sample): metrics need
+    /// thousands of users, not millions, and each costs a full pipeline run.
+    pub max_eval_users: usize,
 }
 
 impl Default for TrainConfig {
@@ -69,6 +72,7 @@ impl Default for TrainConfig {
             gate_tolerance: 0.005,
             refit_on_full: true,
             threads: 0,
+            max_eval_users: 20_000,
         }
     }
 }
@@ -223,8 +227,11 @@ pub struct RankerParams {
     pub l2: f32,
     /// Share of users whose examples form the validation slice.
     pub validation_fraction: f64,
-    /// At most this many negatives per user (the highest-scored by the generators are kept).
+    /// At most this many negatives per user, sampled uniformly from their candidates.
     pub max_negatives_per_user: usize,
+    /// At most this many users give examples (a deterministic sample): the ranker has a few
+    /// dozen weights per feature, and a million users' candidates would take hours to build.
+    pub max_users: usize,
     /// Seed for the split and the MLP initialisation.
     pub seed: u64,
 }
@@ -239,6 +246,7 @@ impl Default for RankerParams {
             l2: 1e-5,
             validation_fraction: 0.2,
             max_negatives_per_user: 300,
+            max_users: 20_000,
             seed: 7,
         }
     }

@@ -148,6 +148,29 @@ pub fn split_user_tails(
     (head, tail)
 }
 
+/// A deterministic sample of at most `max` distinct `users` (all of them if there are
+/// fewer), in ascending order. Users are ranked by a hash of their row and `seed`, so the sample does
+/// not favour low rows (early sign-ups).
+pub fn sample_users(users: impl IntoIterator<Item = u32>, max: usize, seed: u64) -> Vec<u32> {
+    let mut users: Vec<u32> = users.into_iter().collect();
+    users.sort_unstable();
+    users.dedup();
+    if users.len() > max {
+        users.sort_by_key(|&u| splitmix64(u64::from(u) ^ seed));
+        users.truncate(max);
+    }
+    users.sort_unstable();
+    users
+}
+
+/// SplitMix64's finaliser: a cheap, well-mixed hash of one integer.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +195,17 @@ mod tests {
             "newest two of user 0"
         );
         assert_eq!(head.len(), 12, "user 1 has fewer than 5 and stays whole");
+    }
+
+    #[test]
+    fn user_samples_are_bounded_deterministic_and_spread() {
+        let all: Vec<u32> = (0..10_000).collect();
+        let a = sample_users(all.clone(), 100, 7);
+        assert_eq!(a.len(), 100);
+        assert_eq!(a, sample_users(all.clone(), 100, 7));
+        assert_ne!(a, sample_users(all.clone(), 100, 8));
+        assert!(a.iter().any(|&u| u > 5_000), "not just the lowest rows");
+        assert_eq!(sample_users(vec![3, 1, 2, 3], 100, 7), vec![1, 2, 3]);
     }
 
     #[test]

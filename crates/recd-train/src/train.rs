@@ -21,7 +21,7 @@ use recd_store::Store;
 
 use crate::build::build_model;
 use crate::config::TrainConfig;
-use crate::dataset::{Dataset, split_user_tails};
+use crate::dataset::{Dataset, sample_users, split_user_tails};
 use crate::evaluate::{Metrics, evaluate, relevant_sets};
 use crate::{TrainError, ranker, report};
 
@@ -105,7 +105,13 @@ pub fn run(
     let head_model = build_model(&ds, &head, config)?;
     // Labels follow the evaluation's rule: tail items with enough confidence that the head
     // does not already hold.
-    let positives = relevant_sets(&head_model, &tail, config.relevance_min_confidence);
+    let mut positives = relevant_sets(&head_model, &tail, config.relevance_min_confidence);
+    let keep = sample_users(
+        positives.keys().copied(),
+        config.ranker.max_users,
+        config.ranker.seed,
+    );
+    positives.retain(|u, _| keep.binary_search(u).is_ok());
     let examples = ranker::collect(
         &head_model,
         &positives,
@@ -119,9 +125,18 @@ pub fn run(
     let s = stage("evaluate");
     let mut model = build_model(&ds, &fit, config)?;
     model.ranker = trained.ranker.clone();
+    let eval_users: std::collections::HashSet<u32> =
+        sample_users(holdout.iter().map(|i| i.user), config.max_eval_users, 0)
+            .into_iter()
+            .collect();
+    let holdout_sample: Vec<_> = holdout
+        .iter()
+        .filter(|i| eval_users.contains(&i.user))
+        .copied()
+        .collect();
     let metrics = evaluate(
         &model,
-        &holdout,
+        &holdout_sample,
         config.relevance_min_confidence,
         &config.candidates,
     );
