@@ -16,7 +16,6 @@ use crate::records::RowRules;
 /// Reads `T`s from a JSONL file.
 pub(crate) struct JsonlSource<T> {
     lines: Lines,
-    done: bool,
     _kind: PhantomData<T>,
 }
 
@@ -25,7 +24,6 @@ impl<T: ReadRecord> JsonlSource<T> {
     pub fn open(path: &Path) -> Result<Self, IoError> {
         Ok(Self {
             lines: Lines::open(path)?,
-            done: false,
             _kind: PhantomData,
         })
     }
@@ -33,19 +31,8 @@ impl<T: ReadRecord> JsonlSource<T> {
 
 impl<T: ReadRecord> RecordSource<T> for JsonlSource<T> {
     fn next_record(&mut self) -> Option<Result<T, IoError>> {
-        if self.done {
-            return None;
-        }
-        match self.lines.advance() {
-            Ok(true) => {}
-            Ok(false) => {
-                self.done = true;
-                return None;
-            }
-            Err(e) => {
-                self.done = true;
-                return Some(Err(e));
-            }
+        if let Err(e) = self.lines.next_line()? {
+            return Some(Err(e));
         }
         let parsed = parse_line::<T>(self.lines.current());
         Some(parsed.map_err(|e| e.at(self.lines.path(), self.lines.line()).into()))

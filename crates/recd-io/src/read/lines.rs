@@ -13,6 +13,7 @@ pub(crate) struct Lines {
     buf: Vec<u8>,
     line: u64,
     bytes: u64,
+    done: bool,
 }
 
 impl Lines {
@@ -25,11 +26,12 @@ impl Lines {
             buf: Vec::new(),
             line: 0,
             bytes: 0,
+            done: false,
         })
     }
 
     /// Moves to the next line that is not blank; false at the end of the file.
-    pub fn advance(&mut self) -> Result<bool, IoError> {
+    fn advance(&mut self) -> Result<bool, IoError> {
         loop {
             self.buf.clear();
             let n = self
@@ -46,6 +48,25 @@ impl Lines {
             }
             if !self.buf.iter().all(u8::is_ascii_whitespace) {
                 return Ok(true);
+            }
+        }
+    }
+
+    /// Like [`Lines::advance`], shaped for a record source: `None` at the end and after the
+    /// first error (the source is fused), `Some(Ok(()))` when a line is ready.
+    pub fn next_line(&mut self) -> Option<Result<(), IoError>> {
+        if self.done {
+            return None;
+        }
+        match self.advance() {
+            Ok(true) => Some(Ok(())),
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
             }
         }
     }

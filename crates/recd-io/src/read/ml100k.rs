@@ -45,7 +45,6 @@ pub(crate) const GENRES: [&str; 19] = [
 pub(crate) struct Ml100kSource<T> {
     lines: Lines,
     text: String,
-    done: bool,
     _kind: PhantomData<T>,
 }
 
@@ -55,7 +54,6 @@ impl<T: ReadRecord> Ml100kSource<T> {
         Ok(Self {
             lines: Lines::open(path)?,
             text: String::new(),
-            done: false,
             _kind: PhantomData,
         })
     }
@@ -63,19 +61,8 @@ impl<T: ReadRecord> Ml100kSource<T> {
 
 impl<T: ReadRecord> RecordSource<T> for Ml100kSource<T> {
     fn next_record(&mut self) -> Option<Result<T, IoError>> {
-        if self.done {
-            return None;
-        }
-        match self.lines.advance() {
-            Ok(true) => {}
-            Ok(false) => {
-                self.done = true;
-                return None;
-            }
-            Err(e) => {
-                self.done = true;
-                return Some(Err(e));
-            }
+        if let Err(e) = self.lines.next_line()? {
+            return Some(Err(e));
         }
         self.text.clear();
         self.text
