@@ -58,19 +58,19 @@ pub fn relevant_sets(
     out
 }
 
-/// Metrics of one ranked list per user.
-pub fn score_lists(
-    lists: &HashMap<u32, Vec<u32>>,
-    relevant: &HashMap<u32, HashSet<u32>>,
-    n_items: usize,
-    n_seen: impl Fn(u32) -> usize,
-) -> Metrics {
-    let mut m = Metrics::default();
-    let mut shown: HashSet<u32> = HashSet::new();
-    for (user, rel) in relevant {
-        let list = lists.get(user).map(Vec::as_slice).unwrap_or(&[]);
+/// Running sums of the metrics, one user's ranked list at a time, so lists need not be kept.
+#[derive(Default)]
+struct Accumulator {
+    sums: Metrics,
+    shown: HashSet<u32>,
+}
+
+impl Accumulator {
+    /// Adds one user's list against their relevant items (`n_candidates` unseen items in all).
+    fn add(&mut self, list: &[u32], rel: &HashSet<u32>, n_candidates: usize) {
+        let m = &mut self.sums;
         let top = &list[..list.len().min(K)];
-        shown.extend(top.iter().copied());
+        self.shown.extend(top.iter().copied());
         let hits: Vec<bool> = top.iter().map(|i| rel.contains(i)).collect();
         let n_hits = hits.iter().filter(|h| **h).count();
         let ideal = rel.len().min(K);
@@ -94,18 +94,38 @@ pub fn score_lists(
             }
         }
         m.map += ap / ideal as f64;
-        m.auc += auc(list, rel, n_items.saturating_sub(n_seen(*user)));
+        m.auc += auc(list, rel, n_candidates);
     }
-    if m.users > 0 {
-        let n = m.users as f64;
-        m.precision /= n;
-        m.recall /= n;
-        m.ndcg /= n;
-        m.map /= n;
-        m.auc /= n;
+
+    /// The averages, and coverage of a catalog of `n_items`.
+    fn finish(self, n_items: usize) -> Metrics {
+        let mut m = self.sums;
+        if m.users > 0 {
+            let n = m.users as f64;
+            m.precision /= n;
+            m.recall /= n;
+            m.ndcg /= n;
+            m.map /= n;
+            m.auc /= n;
+        }
+        m.coverage = self.shown.len() as f64 / n_items.max(1) as f64;
+        m
     }
-    m.coverage = shown.len() as f64 / n_items.max(1) as f64;
-    m
+}
+
+/// Metrics of one ranked list per user.
+pub fn score_lists(
+    lists: &HashMap<u32, Vec<u32>>,
+    relevant: &HashMap<u32, HashSet<u32>>,
+    n_items: usize,
+    n_seen: impl Fn(u32) -> usize,
+) -> Metrics {
+    let mut acc = Accumulator::default();
+    for (user, rel) in relevant {
+        let list = lists.get(user).map(Vec::as_slice).unwrap_or(&[]);
+        acc.add(list, rel, n_items.saturating_sub(n_seen(*user)));
+    }
+    acc.finish(n_items)
 }
 
 /// AUC of a ranked list against `relevant`, over `n_candidates` unseen items in all; unranked
@@ -140,48 +160,52 @@ pub fn evaluate(
     candidates: &CandidateConfig,
 ) -> Vec<(String, Metrics)> {
     let relevant = relevant_sets(model, holdout, min_confidence);
-    let users: Vec<u32> = relevant.keys().copied().collect();
-    let n_seen = |u: u32| model.history.row(u as usize).0.len();
+    let mut users: Vec<u32> = relevant.keys().copied().collect();
+    users.sort_unstable();
     // AUC wants a long list; the metrics@10 only look at the head.
     let depth = 1000;
-    let mut rows = Vec::new();
-    for source in Source::ALL {
-        let lists: HashMap<u32, Vec<u32>> = users
+    let names: Vec<&str> = Source::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .chain(["pipeline"])
+        .collect();
+    let mut accs: Vec<Accumulator> = names.iter().map(|_| Accumulator::default()).collect();
+    // Users in chunks: each user's signals are computed once for all generators, lists are
+    // scored as they come, and memory stays bounded by the chunk, not the user count.
+    for chunk in users.chunks(1024) {
+        let lists: Vec<Vec<Vec<u32>>> = chunk
             .par_iter()
             .map(|&u| {
                 let state = UserState::from_model(model, u);
-                (
-                    u,
-                    pipeline::generate_one(model, &state, candidates, source, depth)
+                let ids = |l: Vec<(u32, f32)>| l.into_iter().map(|(i, _)| i).collect();
+                let mut each: Vec<Vec<u32>> =
+                    pipeline::generate_each(model, &state, candidates, depth)
                         .into_iter()
-                        .map(|(i, _)| i)
+                        .map(|(_, l)| ids(l))
+                        .collect();
+                each.push(
+                    pipeline::recommend(model, &state, candidates, depth)
+                        .into_iter()
+                        .map(|s| s.item)
                         .collect(),
-                )
+                );
+                each
             })
             .collect();
-        rows.push((
-            source.as_str().to_string(),
-            score_lists(&lists, &relevant, model.n_items(), n_seen),
-        ));
+        for (u, each) in chunk.iter().zip(lists) {
+            let n_candidates = model
+                .n_items()
+                .saturating_sub(model.history.row(*u as usize).0.len());
+            for (acc, list) in accs.iter_mut().zip(each) {
+                acc.add(&list, &relevant[u], n_candidates);
+            }
+        }
     }
-    let lists: HashMap<u32, Vec<u32>> = users
-        .par_iter()
-        .map(|&u| {
-            let state = UserState::from_model(model, u);
-            (
-                u,
-                pipeline::recommend(model, &state, candidates, depth)
-                    .into_iter()
-                    .map(|s| s.item)
-                    .collect(),
-            )
-        })
-        .collect();
-    rows.push((
-        "pipeline".to_string(),
-        score_lists(&lists, &relevant, model.n_items(), n_seen),
-    ));
-    rows
+    names
+        .into_iter()
+        .zip(accs)
+        .map(|(name, acc)| (name.to_string(), acc.finish(model.n_items())))
+        .collect()
 }
 
 #[cfg(test)]

@@ -113,17 +113,25 @@ pub struct Merged {
     pub sources: u8,
 }
 
-/// The top `n` of one generator alone, best first, with its own score (used to evaluate each
-/// generator on its own, and to build the merged set).
-pub fn generate_one(
+/// The top `n` of each generator alone, best first, with its own score, in [`Source::ALL`]
+/// order (used to evaluate every generator on its own). The user's signals are computed once
+/// for all of them.
+pub fn generate_each(
     model: &Model,
     state: &UserState,
     config: &CandidateConfig,
-    source: Source,
     n: usize,
-) -> Vec<(u32, f32)> {
+) -> Vec<(Source, Vec<(u32, f32)>)> {
     let signals = Signals::compute(model, state);
-    top_of(model, state, &signals, config, source, n, None)
+    Source::ALL
+        .into_iter()
+        .map(|source| {
+            (
+                source,
+                top_of(model, state, &signals, config, source, n, None),
+            )
+        })
+        .collect()
 }
 
 fn top_of(

@@ -22,7 +22,7 @@ pub mod signals;
 use std::collections::HashSet;
 
 pub use explain::reason;
-pub use generate::{CandidateConfig, Source, generate_one, top_n};
+pub use generate::{CandidateConfig, Source, generate_each, top_n};
 
 use crate::Model;
 use crate::ann::AnnIndex;
