@@ -1,9 +1,8 @@
 //! The ranker's MLP for training: mini-batch forward and backward passes on `sgemm`, and Adam.
 //!
-//! Why batched GEMM: the per-example loops this replaced spent ~15 s per epoch on 270k
-//! ml-100k examples (128-64-32 layers); one `sgemm` per layer and batch makes an epoch a
-//! fraction of that (BENCHMARKS.md has the before/after train times). Inference stays in
-//! `recd_model::ranker`, row by row, where batches are one request's candidates.
+//! Why batched GEMM: with per-example loops the ranker stage of `recd train` on ml-100k took
+//! 90 s; with one `sgemm` per layer and mini-batch it takes 12.5 s (BENCHMARKS.md).
+//! Inference lives in `recd_model::ranker`, where a batch is one request's candidates.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
