@@ -92,8 +92,12 @@ pub fn normalize(v: &mut [f32]) {
 }
 
 /// Dot product.
+///
+/// AVX2/FMA when the CPU has them (`als::kernels::dot`): used for every candidate's features
+/// and every vector an index scans, where LLVM's auto-vectorised loop left most of the vector
+/// width unused.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    crate::als::kernels::dot(a, b)
 }
 
 #[cfg(test)]

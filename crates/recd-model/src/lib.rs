@@ -1,21 +1,26 @@
 //! recd's model library: what a trained model is and how it turns interactions into vectors.
 //!
-//! Job: the pieces the serving side needs without linking training code. For now that is the
-//! ALS linear algebra in [`als`]: the [`als::Factors`] matrix, the Gram matrix YᵀY + λI
-//! ([`als::Gram`]) and the per-row conjugate-gradient least-squares solve
-//! ([`als::RowSolver`]), which the batch trainer (`recd-train`) calls for every row of an ALS
-//! iteration and the server calls as [`als::fold_in`] for a user it has not trained on. One
-//! implementation for both, so a folded-in user is exactly what training would have computed.
+//! Job: everything the serving side needs without linking training code:
+//! - [`Model`]: a trained model in memory, loaded from a versioned artifact ([`artifact`]:
+//!   manifest, checksums, the registry with its atomic `CURRENT` pointer);
+//! - [`pipeline`]: the two-stage recommendation (signals, candidate generators, features,
+//!   ranker) used alike by the server, `recd recommend` and the trainer's evaluation, so the
+//!   ranker learns on exactly the features it is served with;
+//! - [`als`]: the ALS row solve shared by training and the nearline fold-in (one
+//!   implementation, so a folded-in user is what training would have computed);
+//! - [`ann`]: the nearest-neighbour index over item vectors; [`content`]: item content vectors;
+//!   [`ranker`]: ranker inference; [`derived`]: sorted lists and indexes computed once per model.
 //!
-//! Non-goals: no training loop, no thread pool (callers parallelise over rows), no IO yet (the
-//! versioned artifact format comes later), and never a panic on bad input from a caller:
-//! public entry points that take outside data validate it and return [`ModelError`].
+//! Non-goals: no training loop and no thread pool (callers parallelise over rows), and never a
+//! panic on bad input from a caller: public entry points that take outside data validate it
+//! and return [`ModelError`].
 
 pub mod als;
 pub mod ann;
 pub mod artifact;
 pub mod content;
 pub mod csr;
+pub mod derived;
 mod error;
 pub mod ids;
 mod model;

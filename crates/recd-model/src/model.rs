@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 use crate::als::Factors;
+use crate::ann::AnnIndex;
 use crate::artifact::{Manifest, arrays};
 use crate::content::ContentEncoder;
 use crate::csr::Csr;
@@ -93,6 +94,9 @@ pub struct Model {
     pub ranker: Ranker,
     /// Scoring parameters.
     pub params: ScoringParams,
+    /// Sorted lists and indexes computed from the arrays on first use
+    /// ([`Model::orders`], [`Model::content_index`]); `Default::default()` when building.
+    pub derived: crate::derived::Derived,
 }
 
 /// Small JSON side file with what is not an array.
@@ -175,6 +179,10 @@ impl Model {
             &[self.n_items()],
             &available,
         )?;
+        // The indexes are built here if they were not yet (training time), so the artifact
+        // carries the index whose recall was measured.
+        self.als_index().save(dir, "als_index")?;
+        self.content_index().save(dir, "content_index")?;
         write_json(&dir.join("ranker.json"), &self.ranker)?;
         let side = Side {
             encoder: self.encoder,
@@ -233,8 +241,17 @@ impl Model {
             user_factors,
             item_factors,
             ranker,
+            derived: Default::default(),
         };
         model.check()?;
+        let dim = model.item_factors.n_factors();
+        if let Some(index) = AnnIndex::load(dir, "als_index", model.item_factors.as_slice(), dim)? {
+            let _ = model.derived.als_index.set(index);
+        }
+        let dim = model.encoder.dim;
+        if let Some(index) = AnnIndex::load(dir, "content_index", &model.content, dim)? {
+            let _ = model.derived.content_index.set(index);
+        }
         Ok(model)
     }
 

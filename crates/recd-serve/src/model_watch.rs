@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use recd_model::Model;
-use recd_model::ann::{AnnConfig, AnnIndex};
 use recd_model::artifact::{Manifest, registry};
 use recd_store::Store;
 
@@ -34,8 +33,6 @@ pub struct Served {
     pub manifest: Manifest,
     /// Popular lists by category and demographic segment (cold start, fallback).
     pub lists: Lists,
-    /// The ALS candidate generator's index over the item vectors (built here, at load time).
-    pub ann: AnnIndex,
 }
 
 impl Served {
@@ -56,16 +53,14 @@ impl Served {
         let manifest = Manifest::read(&dir)?;
         let model = Model::load(&dir, verify)?;
         let lists = Lists::build(&model, store);
-        let ann = AnnIndex::build(
-            &model.item_factors,
-            &model.user_factors,
-            &AnnConfig::default(),
-        );
+        // Loaded with the model; built here, off the request path, only for an artifact
+        // saved without them.
+        model.als_index();
+        model.content_index();
         Ok(Self {
             model,
             manifest,
             lists,
-            ann,
         })
     }
 }
@@ -204,7 +199,10 @@ impl Watch {
         match loaded {
             Ok(Ok(served)) => {
                 let served = Arc::new(served);
-                let (ann, ann_recall) = (served.ann.kind(), served.ann.recall_at_10);
+                let (als, content) = (
+                    served.model.als_index().summary(),
+                    served.model.content_index().summary(),
+                );
                 if let Some(f) = &self.on_load {
                     f(&served);
                 }
@@ -214,8 +212,10 @@ impl Watch {
                 tracing::info!(
                     model_version = %version,
                     load_ms = started.elapsed().as_millis() as u64,
-                    ann,
-                    ann_recall_at_10 = ann_recall,
+                    als_index = als.0,
+                    als_recall_at_10 = als.1,
+                    content_index = content.0,
+                    content_recall_at_10 = content.1,
                     "model loaded and swapped in"
                 );
             }

@@ -9,6 +9,7 @@
 //! categories at positions derived from the request id, so the same request id always gets
 //! the same list (replayable, and A/B-countable).
 
+use recd_model::pipeline::ItemSet;
 use std::collections::{HashMap, HashSet};
 
 use recd_model::{Model, NO_CATEGORY};
@@ -52,7 +53,7 @@ pub struct Request<'a> {
     /// Results wanted.
     pub n: usize,
     /// Items never to return (history, recent views, disliked).
-    pub exclude: &'a HashSet<u32>,
+    pub exclude: &'a ItemSet,
     /// Live availability per row (the catalog view; the model's flags if none).
     pub available: &'a dyn Fn(u32) -> bool,
     /// Sponsored per row.

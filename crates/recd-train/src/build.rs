@@ -157,6 +157,7 @@ pub fn build_model(
         meta: item_meta(ds),
         ranker: fixed_ranker(),
         params: config.scoring,
+        derived: Default::default(),
     };
     model.check()?;
     Ok(model)
@@ -286,6 +287,36 @@ mod tests {
     }
 
     #[test]
+    fn indexed_and_exact_search_agree_and_pooled_signals_do_not_leak_between_requests() {
+        let ds = dataset();
+        let config = TrainConfig {
+            als: crate::config::AlsParams {
+                factors: 4,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let model = build_model(&ds, &ds.interactions, &config).unwrap();
+        let cc = CandidateConfig::default();
+        let alone: Vec<_> = (0..model.users.len() as u32)
+            .map(|u| {
+                let state = UserState::from_model(&model, u);
+                pipeline::candidates_with(&model, &state, &cc, pipeline::Search::Exact)
+            })
+            .collect();
+        // The same users again on this thread, in reverse, indexed: the per-thread scratch
+        // of every earlier request must be clean, and a small catalog is searched exactly.
+        for u in (0..model.users.len() as u32).rev() {
+            let state = UserState::from_model(&model, u);
+            let again = pipeline::candidates_with(&model, &state, &cc, pipeline::Search::Indexed);
+            let first = &alone[u as usize];
+            assert_eq!(again.items, first.items, "user {u}");
+            assert_eq!(again.because, first.because, "user {u}");
+            assert_eq!(again.features, first.features, "user {u}");
+        }
+    }
+
+    #[test]
     fn a_built_model_recommends_its_group_and_survives_save_and_load() {
         let ds = dataset();
         let config = TrainConfig {
@@ -316,6 +347,9 @@ mod tests {
         manifest.write(dir.path()).unwrap();
         let loaded = Model::load(dir.path(), true).unwrap();
         assert_eq!(top(&loaded), 2);
+        // The indexes were saved with the model (exact at this size) and loaded back.
+        assert!(dir.path().join("als_index.ann.json").exists());
+        assert_eq!(loaded.als_index().kind(), "exact");
         assert_eq!(loaded.meta.available, model.meta.available);
         assert_eq!(loaded.neighbors, model.neighbors);
         assert_eq!(loaded.history, model.history);

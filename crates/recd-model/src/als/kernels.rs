@@ -236,6 +236,41 @@ mod avx2 {
     }
 }
 
+/// `a · b` with AVX2/FMA when the CPU has them (checked at run time; the check is one cached
+/// atomic load), else the portable kernel. The serving pipeline's dot product: candidate
+/// features and every index scan go through it.
+#[inline]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return unsafe { avx2::dot(a, b) };
+    }
+    Portable::dot(a, b)
+}
+
+/// Appends `row · q` for every row of the row-major `rows` (width `q.len()`) to `out`, with
+/// AVX2/FMA when the CPU has them. One CPU check per call and the loop compiled with the
+/// features, so the dot product inlines: the index scans call this once per list.
+pub(crate) fn dot_rows(rows: &[f32], q: &[f32], out: &mut Vec<f32>) {
+    if q.is_empty() {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        unsafe { dot_rows_avx2(rows, q, out) };
+        return;
+    }
+    out.extend(rows.chunks_exact(q.len()).map(|r| Portable::dot(r, q)));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn dot_rows_avx2(rows: &[f32], q: &[f32], out: &mut Vec<f32>) {
+    out.extend(rows.chunks_exact(q.len()).map(|r| Avx2Fma::dot(r, q)));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,11 +10,12 @@
 mod cg;
 mod factors;
 mod gram;
-mod kernels;
+pub(crate) mod kernels;
 
 pub use cg::{CgScratch, RowSolver};
 pub use factors::Factors;
 pub use gram::{Gram, accumulate_yty};
+pub(crate) use kernels::prefetch_row;
 
 use crate::ModelError;
 

@@ -39,7 +39,9 @@ fn ivf_recall_at_10_is_above_0_95_on_held_out_queries_and_scans_a_fraction() {
         .iter()
         .map(|q| exact(&items, q, 10, |_| true))
         .collect();
-    let recall = mean_recall(&queries, &truth, |q| index.search(&items, q, 10, |_| true));
+    let recall = mean_recall(&queries, &truth, |q| {
+        index.search(items.as_slice(), q, 10, |_| true)
+    });
     assert!(recall >= 0.95, "recall@10 {recall}");
     let n_lists = (30_000f64).sqrt().round() as usize;
     assert!(
@@ -55,10 +57,10 @@ fn small_catalogs_are_searched_exactly_and_filters_apply() {
     let index = AnnIndex::build(&items, &items, &AnnConfig::default());
     assert_eq!((index.kind(), index.recall_at_10), ("exact", 1.0));
     let q = items.row(7);
-    let all = index.search(&items, q, 5, |_| true);
+    let all = index.search(items.as_slice(), q, 5, |_| true);
     let brute = top_n((0..500u32).map(|i| (i, dot(q, items.row(i as usize)))), 5);
     assert_eq!(all, brute);
-    let odd = index.search(&items, q, 5, |i| i % 2 == 1);
+    let odd = index.search(items.as_slice(), q, 5, |i| i % 2 == 1);
     assert!(odd.iter().all(|(i, _)| i % 2 == 1) && odd.len() == 5);
     let ivf = AnnIndex::build(
         &items,
@@ -70,8 +72,43 @@ fn small_catalogs_are_searched_exactly_and_filters_apply() {
     );
     assert_eq!(ivf.kind(), "ivf");
     assert!(
-        ivf.search(&items, q, 5, |i| i % 2 == 1)
+        ivf.search(items.as_slice(), q, 5, |i| i % 2 == 1)
             .iter()
             .all(|(i, _)| i % 2 == 1)
     );
+}
+
+#[test]
+fn a_saved_index_loads_to_the_same_answers_and_a_mismatched_one_is_refused() {
+    let items = clustered(5_000, 16, 40, 4);
+    let config = AnnConfig {
+        exact_below: 100,
+        ..AnnConfig::default()
+    };
+    let index = AnnIndex::build(&items, &items, &config);
+    assert_eq!(index.kind(), "ivf");
+    let dir = tempfile::tempdir().unwrap();
+    index.save(dir.path(), "als_index").unwrap();
+    let loaded = AnnIndex::load(dir.path(), "als_index", items.as_slice(), 16)
+        .unwrap()
+        .expect("saved index");
+    assert_eq!(loaded.n_probe(), index.n_probe());
+    assert!((loaded.recall_at_10 - index.recall_at_10).abs() < 1e-9);
+    for r in [0, 17, 4_999] {
+        let q = items.row(r);
+        assert_eq!(
+            loaded.search(items.as_slice(), q, 10, |_| true),
+            index.search(items.as_slice(), q, 10, |_| true)
+        );
+    }
+    // No index saved under that name: built later, not an error.
+    assert!(
+        AnnIndex::load(dir.path(), "content_index", items.as_slice(), 16)
+            .unwrap()
+            .is_none()
+    );
+    // Vectors of another model (fewer items) do not fit the saved lists.
+    let other = clustered(4_000, 16, 40, 5);
+    let err = AnnIndex::load(dir.path(), "als_index", other.as_slice(), 16).unwrap_err();
+    assert!(err.to_string().contains("does not fit"), "{err}");
 }

@@ -9,6 +9,7 @@ use super::UserState;
 use super::generate::{Merged, Source};
 use super::signals::Signals;
 use crate::Model;
+use crate::als::prefetch_row;
 use crate::content::dot;
 use crate::model::{NO_CATEGORY, UNKNOWN_TIME};
 
@@ -50,10 +51,25 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
         .vector
         .as_deref()
         .filter(|v| v.len() == model.item_factors.n_factors());
-    for c in cands {
+    // The candidates' vectors are scattered over tens of MB at 100k items; asking for the
+    // rows a few candidates ahead overlaps the cache misses instead of paying them in turn.
+    const AHEAD: usize = 4;
+    let prefetch = |k: usize| {
+        if let Some(c) = cands.get(k) {
+            if vector.is_some() {
+                prefetch_row(model.item_factors.row(c.item as usize));
+            }
+            if !signals.profile.is_empty() {
+                prefetch_row(model.content_of(c.item));
+            }
+        }
+    };
+    (0..AHEAD).for_each(prefetch);
+    for (k, c) in cands.iter().enumerate() {
+        prefetch(k + AHEAD);
         let i = c.item as usize;
-        knn_recent.push(signals.knn_recent[i]);
-        knn_all.push(signals.knn_all[i]);
+        knn_recent.push(signals.knn_recent(c.item));
+        knn_all.push(signals.knn_all(c.item));
         als.push(vector.map_or(0.0, |v| dot(v, model.item_factors.row(i))));
         content.push(if signals.profile.is_empty() {
             0.0
@@ -67,6 +83,7 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
     let history_log = (1.0 + signals.n_positive as f32).ln();
     let hour =
         ((state.now_ms.rem_euclid(DAY_MS as i64)) as f64 / DAY_MS * std::f64::consts::TAU) as f32;
+    let (hour_sin, hour_cos) = (hour.sin(), hour.cos());
     let mut out = Vec::with_capacity(n * d);
     for (k, c) in cands.iter().enumerate() {
         let i = c.item as usize;
@@ -112,8 +129,8 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
             } else {
                 0.0
             },
-            hour.sin(),
-            hour.cos(),
+            hour_sin,
+            hour_cos,
         ]);
     }
     out

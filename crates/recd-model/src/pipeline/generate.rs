@@ -6,7 +6,6 @@ use super::UserState;
 use super::signals::Signals;
 use crate::Model;
 use crate::ann::AnnIndex;
-use crate::content::dot;
 
 /// A candidate generator. The discriminant is the bit in a candidate's source set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -104,6 +103,15 @@ impl CandidateConfig {
     }
 }
 
+/// How the vector generators (ALS, content) find their nearest items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Search {
+    /// Scan every item (offline evaluation: exact, and no index to build).
+    Exact,
+    /// Search the model's indexes ([`Model::als_index`], [`Model::content_index`]): serving.
+    Indexed,
+}
+
 /// A merged candidate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Merged {
@@ -128,7 +136,7 @@ pub fn generate_each(
         .map(|source| {
             (
                 source,
-                top_of(model, state, &signals, config, source, n, None),
+                top_of(model, state, &signals, config, source, n, Search::Exact),
             )
         })
         .collect()
@@ -141,62 +149,73 @@ fn top_of(
     config: &CandidateConfig,
     source: Source,
     n: usize,
-    ann: Option<&AnnIndex>,
+    search: Search,
 ) -> Vec<(u32, f32)> {
     if n == 0 {
         return Vec::new();
     }
     let available = &model.meta.available;
-    if let (Source::Als, Some(index)) = (source, ann) {
-        // The index applies the same filters inside its scan, so it returns n usable items.
-        return match &state.vector {
-            Some(v) if v.len() == model.item_factors.n_factors() => {
-                index.search(&model.item_factors, v, n, |i| {
-                    available[i as usize] && !state.exclude.contains(&i)
-                })
-            }
-            _ => Vec::new(),
-        };
-    }
-    let n_items = model.n_items() as u32;
-    let scored: Box<dyn Iterator<Item = (u32, f32)> + '_> = match source {
-        Source::ItemKnn => Box::new(
-            (0..n_items)
-                .map(|i| (i, signals.knn_recent[i as usize]))
-                .filter(|&(_, s)| s > 0.0),
+    let usable = |i: u32| available[i as usize] && !state.exclude.contains(&i);
+    // Lists the model keeps sorted: read from the top, skipping unusable items, O(n) not
+    // O(items) (see `crate::derived`).
+    let first = |order: &[u32], score: &dyn Fn(u32) -> f32| -> Vec<(u32, f32)> {
+        order
+            .iter()
+            .copied()
+            .filter(|&i| usable(i))
+            .take(n)
+            .map(|i| (i, score(i)))
+            .collect()
+    };
+    match source {
+        Source::ItemKnn => top_n(
+            signals
+                .knn_items()
+                .iter()
+                .map(|&i| (i, signals.knn_recent(i)))
+                .filter(|&(i, s)| s > 0.0 && usable(i)),
+            n,
         ),
         Source::Als => match &state.vector {
-            Some(v) if v.len() == model.item_factors.n_factors() => {
-                Box::new((0..n_items).map(move |i| (i, dot(v, model.item_factors.row(i as usize)))))
-            }
-            _ => Box::new(std::iter::empty()),
+            Some(v) if v.len() == model.item_factors.n_factors() => match search {
+                // The index applies the filter inside its scan, so it returns n usable items.
+                Search::Indexed => {
+                    model
+                        .als_index()
+                        .search(model.item_factors.as_slice(), v, n, usable)
+                }
+                Search::Exact => crate::ann::exact(&model.item_factors, v, n, usable),
+            },
+            _ => Vec::new(),
         },
-        Source::Content if !signals.profile.is_empty() => Box::new(
-            (0..n_items)
-                .map(|i| (i, dot(&signals.profile, model.content_of(i))))
-                .filter(|&(_, s)| s > 0.0),
-        ),
-        Source::Content => Box::new(std::iter::empty()),
-        Source::Popular => Box::new((0..n_items).map(|i| (i, model.popularity[i as usize]))),
-        Source::Trending => Box::new(
-            (0..n_items)
-                .map(|i| (i, model.trending[i as usize]))
-                .filter(|&(_, s)| s > 0.0),
-        ),
+        Source::Content if signals.profile.is_empty() => Vec::new(),
+        Source::Content => {
+            let exact = AnnIndex::exact_only();
+            let index = match search {
+                Search::Indexed => model.content_index(),
+                Search::Exact => &exact,
+            };
+            let found = index.search(&model.content, &signals.profile, n, usable);
+            found.into_iter().filter(|&(_, s)| s > 0.0).collect()
+        }
+        Source::Popular => first(&model.orders().popular, &|i| model.popularity[i as usize]),
+        Source::Trending => first(&model.orders().trending, &|i| model.trending[i as usize]),
         Source::NewArrivals => {
             let oldest = state.now_ms - (config.new_arrival_days * 86_400_000.0) as i64;
             let created = &model.meta.created_ms;
-            Box::new(
-                (0..n_items)
-                    .filter(move |&i| (oldest..=state.now_ms).contains(&created[i as usize]))
-                    .map(move |i| (i, (created[i as usize] - oldest) as f32)),
-            )
+            let newest = &model.orders().newest;
+            // Newest first: skip items created after the request's clock, stop at the window.
+            let start = newest.partition_point(|&i| created[i as usize] > state.now_ms);
+            newest[start..]
+                .iter()
+                .copied()
+                .take_while(|&i| created[i as usize] >= oldest)
+                .filter(|&i| usable(i))
+                .take(n)
+                .map(|i| (i, (created[i as usize] - oldest) as f32))
+                .collect()
         }
-    };
-    top_n(
-        scored.filter(|(i, _)| available[*i as usize] && !state.exclude.contains(i)),
-        n,
-    )
+    }
 }
 
 /// The `n` best `(item, score)` pairs, best first; ties broken by item row for determinism.
@@ -217,15 +236,16 @@ pub fn top_n(scored: impl Iterator<Item = (u32, f32)>, n: usize) -> Vec<(u32, f3
 }
 
 /// Every generator's candidates, merged; an item proposed by several keeps all their bits.
-/// ALS candidates come from `ann` when given, else from an exact scan.
+/// `search` says how the ALS and content generators find their items.
 pub(super) fn merge(
     model: &Model,
     state: &UserState,
     signals: &Signals,
     config: &CandidateConfig,
-    ann: Option<&AnnIndex>,
+    search: Search,
 ) -> Vec<Merged> {
-    let mut slot: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    let mut slot: std::collections::HashMap<u32, usize, foldhash::fast::FixedState> =
+        Default::default();
     let mut out: Vec<Merged> = Vec::new();
     for source in Source::ALL {
         for (item, _) in top_of(
@@ -235,7 +255,7 @@ pub(super) fn merge(
             config,
             source,
             config.quota(source),
-            ann,
+            search,
         ) {
             let k = *slot.entry(item).or_insert_with(|| {
                 out.push(Merged { item, sources: 0 });

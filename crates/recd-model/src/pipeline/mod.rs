@@ -21,11 +21,16 @@ pub mod signals;
 
 use std::collections::HashSet;
 
+/// A set of item rows. Hashed with foldhash rather than std's SipHash: membership tests run
+/// for every candidate of every generator, and SipHash was 13% of a request's CPU in a
+/// profile on ml-100k (`examples/pipeline_cost.rs`); the keys are our own row numbers, so
+/// hash flooding is not a concern.
+pub type ItemSet = HashSet<u32, foldhash::fast::FixedState>;
+
 pub use explain::reason;
-pub use generate::{CandidateConfig, Source, generate_each, top_n};
+pub use generate::{CandidateConfig, Search, Source, generate_each, top_n};
 
 use crate::Model;
-use crate::ann::AnnIndex;
 use crate::ranker::sigmoid;
 
 /// What is known about the user at request time.
@@ -36,7 +41,7 @@ pub struct UserState {
     /// Interactions in time order, `(item row, weight)`; weight > 0 positive, ≤ 0 negative.
     pub history: Vec<(u32, f32)>,
     /// Items never to return (seen, disliked, unavailable).
-    pub exclude: HashSet<u32>,
+    pub exclude: ItemSet,
     /// The request time (features such as item age and hour of day use it).
     pub now_ms: i64,
 }
@@ -91,19 +96,19 @@ pub struct Candidates {
 
 /// Generates candidates for `state` and computes their features.
 pub fn candidates(model: &Model, state: &UserState, config: &CandidateConfig) -> Candidates {
-    candidates_with(model, state, config, None)
+    candidates_with(model, state, config, Search::Exact)
 }
 
-/// [`candidates`] with the ALS generator searching `ann` (the server's index over the item
-/// vectors) instead of scanning every item.
+/// [`candidates`] with the vector generators searching as `search` says (the server uses the
+/// model's indexes; [`candidates`] scans every item).
 pub fn candidates_with(
     model: &Model,
     state: &UserState,
     config: &CandidateConfig,
-    ann: Option<&AnnIndex>,
+    search: Search,
 ) -> Candidates {
     let signals = signals::Signals::compute(model, state);
-    let merged = generate::merge(model, state, &signals, config, ann);
+    let merged = generate::merge(model, state, &signals, config, search);
     let features = features::compute(model, state, &signals, &merged);
     Candidates {
         because: merged.iter().map(|c| signals.because(c.item)).collect(),

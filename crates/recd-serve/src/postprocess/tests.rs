@@ -54,6 +54,7 @@ fn model() -> Model {
             kind: "fixed".into(),
         },
         params: ScoringParams::default(),
+        derived: Default::default(),
     }
 }
 
@@ -71,7 +72,7 @@ fn ranked() -> Vec<Pick> {
 
 struct Case {
     n: usize,
-    exclude: HashSet<u32>,
+    exclude: recd_model::pipeline::ItemSet,
     unavailable: HashSet<u32>,
     sponsored: HashSet<u32>,
     category: Option<u32>,
@@ -85,7 +86,7 @@ impl Default for Case {
     fn default() -> Self {
         Self {
             n: 4,
-            exclude: HashSet::new(),
+            exclude: Default::default(),
             unavailable: HashSet::new(),
             sponsored: HashSet::new(),
             category: None,
@@ -128,7 +129,7 @@ fn items(picks: &[Pick]) -> Vec<u32> {
 #[test]
 fn seen_and_unavailable_items_never_come_back() {
     let out = check(Case {
-        exclude: [0, 2].into(),
+        exclude: [0, 2].into_iter().collect(),
         unavailable: [1].into(),
         pinned: vec![2],
         ..Case::default()

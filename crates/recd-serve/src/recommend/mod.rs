@@ -8,11 +8,12 @@ mod cache;
 mod config;
 pub mod state;
 
+use recd_model::pipeline::ItemSet;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use recd_features::UserFeatures;
-use recd_model::pipeline::{self, Source, UserState};
+use recd_model::pipeline::{self, Search, Source, UserState};
 use recd_types::User;
 
 pub use cache::{CacheKey, ResultCache};
@@ -138,7 +139,7 @@ pub fn fallback(
     served: &Served,
     catalog: Option<&CatalogView>,
     params: &Params,
-    exclude: &HashSet<u32>,
+    exclude: &ItemSet,
 ) -> Answer {
     let category = category_of(served, params).ok().flatten();
     let avail = |i: u32| {
@@ -170,7 +171,7 @@ fn observe(stage: &'static str, started: Instant) {
 /// Pipeline candidates scored by the ranker, best first.
 fn ranked(served: &Served, state: &UserState, config: &RecommendConfig) -> Vec<Pick> {
     let model = &served.model;
-    let c = pipeline::candidates_with(model, state, &config.candidates, Some(&served.ann));
+    let c = pipeline::candidates_with(model, state, &config.candidates, Search::Indexed);
     let logits = model.ranker.score(&c.features);
     let mut order: Vec<usize> = (0..c.items.len()).collect();
     order.sort_by(|&a, &b| {

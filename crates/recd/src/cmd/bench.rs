@@ -4,6 +4,7 @@
 //! they use the same keys and units as the peers (seconds, MB).
 
 mod als;
+mod ann;
 mod events_csv;
 mod proc_stats;
 
@@ -20,11 +21,15 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Implicit ALS training speed on a synth.py events.csv (compare with peers/als_speed.py).
     Als(als::AlsBenchArgs),
+    /// Nearest-neighbour index recall and query speed on a model's vectors (compare with
+    /// peers/ann_hnswlib.py on the exported .npy files).
+    Ann(ann::AnnBenchArgs),
 }
 
 /// Runs the chosen benchmark.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Als(args) => als::run(args),
+        BenchCommand::Ann(args) => ann::run(args),
     }
 }

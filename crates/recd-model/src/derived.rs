@@ -1,0 +1,94 @@
+//! Orders and indexes derived from a model's arrays, computed once on first use and kept with
+//! the model, so that a request reads the first few entries of a sorted list instead of
+//! scanning every item: at 100k items the per-request scans of popularity, trending,
+//! creation time and content vectors cost more than everything else in the pipeline.
+//!
+//! A model's arrays must not change after the first use (they do not: training sets only the
+//! ranker after building, and a served model is immutable).
+
+use std::sync::OnceLock;
+
+use crate::Model;
+use crate::als::Factors;
+use crate::ann::{AnnConfig, AnnIndex};
+use crate::model::UNKNOWN_TIME;
+
+/// Item rows in the orders the generators read.
+#[derive(Debug, Clone, Default)]
+pub struct Orders {
+    /// By popularity, best first (ties by item row).
+    pub popular: Vec<u32>,
+    /// Items with a trending score, by it, best first (ties by item row).
+    pub trending: Vec<u32>,
+    /// Items with a known creation time, newest first (ties by item row).
+    pub newest: Vec<u32>,
+}
+
+/// The lazily computed parts of a [`Model`].
+#[derive(Debug, Clone, Default)]
+pub struct Derived {
+    orders: OnceLock<Orders>,
+    pub(crate) als_index: OnceLock<AnnIndex>,
+    pub(crate) content_index: OnceLock<AnnIndex>,
+}
+
+fn by_score_desc(scores: &[f32], keep: impl Fn(f32) -> bool) -> Vec<u32> {
+    let mut rows: Vec<u32> = (0..scores.len() as u32)
+        .filter(|&i| keep(scores[i as usize]))
+        .collect();
+    rows.sort_unstable_by(|&a, &b| {
+        scores[b as usize]
+            .total_cmp(&scores[a as usize])
+            .then(a.cmp(&b))
+    });
+    rows
+}
+
+impl Model {
+    /// The generators' sorted lists (computed on the first call).
+    pub fn orders(&self) -> &Orders {
+        self.derived.orders.get_or_init(|| {
+            let created = &self.meta.created_ms;
+            let mut newest: Vec<u32> = (0..self.n_items() as u32)
+                .filter(|&i| created[i as usize] != UNKNOWN_TIME)
+                .collect();
+            newest.sort_unstable_by(|&a, &b| {
+                created[b as usize]
+                    .cmp(&created[a as usize])
+                    .then(a.cmp(&b))
+            });
+            Orders {
+                popular: by_score_desc(&self.popularity, |s| !s.is_nan()),
+                trending: by_score_desc(&self.trending, |s| s > 0.0),
+                newest,
+            }
+        })
+    }
+
+    /// The index over item vectors the ALS generator searches when serving, calibrated on
+    /// the user vectors. Loaded with the model; built on the first call for a model that has
+    /// none yet (training, or an artifact from before indexes were saved).
+    pub fn als_index(&self) -> &AnnIndex {
+        self.derived.als_index.get_or_init(|| {
+            AnnIndex::build(
+                &self.item_factors,
+                &self.user_factors,
+                &AnnConfig::default(),
+            )
+        })
+    }
+
+    /// The index over content vectors the content generator searches when serving. Loaded
+    /// or built as [`Model::als_index`].
+    pub fn content_index(&self) -> &AnnIndex {
+        self.derived.content_index.get_or_init(|| {
+            let d = self.encoder.dim;
+            match Factors::from_vec(self.n_items(), d, self.content.clone()) {
+                // The items are their own calibration queries: a profile is a weighted mean
+                // of item vectors.
+                Ok(f) => AnnIndex::build(&f, &f, &AnnConfig::default()),
+                Err(_) => AnnIndex::exact_only(),
+            }
+        })
+    }
+}
