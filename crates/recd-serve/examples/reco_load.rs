@@ -6,8 +6,8 @@
 //!   silently lowering the offered rate (coordinated omission).
 //! - `saturate C`: closed loop with C requests in flight for the duration; prints the QPS.
 //!
-//! Users are drawn from `1..=users` (known to an ml-100k or generated model) with a share of
-//! unknown ids (cold start). Answers marked `"fallback":true` (deadline missed) are counted.
+//! Users are drawn from `1..=users` (known to an ml-100k model; a generated one names them
+//! `u0`, `u1`, ...: set `USER_PREFIX=u`) with a share of unknown ids (cold start). Answers marked `"fallback":true` (deadline missed) are counted.
 //!
 //! Usage: `reco_load URL rate|saturate R_OR_C SECONDS USERS UNKNOWN_SHARE`
 
@@ -29,12 +29,18 @@ struct Outcome {
     fallbacks: u64,
 }
 
+/// `USER_PREFIX` from the environment, read once.
+fn prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| std::env::var("USER_PREFIX").unwrap_or_default())
+}
+
 fn user(k: u64, users: u64, unknown_share: f64) -> String {
     let h = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (k >> 7);
     if (h % 10_000) as f64 / 10_000.0 < unknown_share {
         format!("cold{}", h % 1_000_000)
     } else {
-        (h % users + 1).to_string()
+        format!("{}{}", prefix(), h % users + 1)
     }
 }
 

@@ -12,6 +12,7 @@
 mod body;
 mod catalog_view;
 mod cold;
+pub mod compute;
 mod config;
 mod convert;
 mod error;

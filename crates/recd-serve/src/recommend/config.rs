@@ -53,6 +53,9 @@ pub struct RecommendConfig {
     pub new_arrival_boost: f32,
     /// How recent a new arrival is, in days.
     pub new_arrival_days: f64,
+    /// Slots per answer given to catalog items added since the served model was trained
+    /// (created at most `new_arrival_days` ago), most similar to the user's recent items first.
+    pub new_item_slots: usize,
     /// Items placed first, in order, per context (`homepage = ["item1"]`).
     pub pinned: BTreeMap<String, Vec<String>>,
     /// How often `models/CURRENT` is checked for a new version.
@@ -80,6 +83,7 @@ impl Default for RecommendConfig {
             sponsored_boost: 1.2,
             new_arrival_boost: 1.1,
             new_arrival_days: 14.0,
+            new_item_slots: 1,
             pinned: BTreeMap::new(),
             model_poll_ms: 1_000,
             catalog_refresh_ms: 5_000,

@@ -6,6 +6,7 @@
 
 mod cache;
 mod config;
+mod new_items;
 pub mod state;
 
 use recd_model::pipeline::ItemSet;
@@ -130,8 +131,33 @@ pub fn recommend(
     let picks = post(
         served, catalog, ranked, &state, &usual, category, params, config,
     );
+    let mut answer = render(served, catalog, params, picks, false);
+    if let Some(c) = catalog {
+        let seen = seen_ids(known.features.as_ref());
+        let slots = new_items::Slots {
+            state: &state,
+            seen: &seen,
+            now_ms: params.now_ms,
+            days: config.new_arrival_days,
+            slots: config.new_item_slots,
+        };
+        new_items::splice(model, c, &slots, &mut answer.items);
+    }
     observe("post_processing", started);
-    render(served, catalog, params, picks, false)
+    answer
+}
+
+/// External ids of the items the user viewed, interacted with or rejected in real time.
+fn seen_ids(features: Option<&UserFeatures>) -> HashSet<&str> {
+    let Some(f) = features else {
+        return HashSet::new();
+    };
+    f.recent_views
+        .iter()
+        .map(|v| v.value.as_str())
+        .chain(f.recent_interactions.iter().map(|i| i.item_id.as_str()))
+        .chain(f.negative_items.iter().map(|n| n.item_id.as_str()))
+        .collect()
 }
 
 /// The precomputed popular list for the context (deadline missed, or as the last resort).
@@ -380,6 +406,8 @@ pub struct Online {
     pub models: std::sync::Arc<crate::model_watch::ModelSlot>,
     /// Recent answers.
     pub cache: ResultCache,
+    /// The threads that run recommendation and similar-item work.
+    pub compute: crate::compute::Compute,
 }
 
 impl Online {
@@ -391,6 +419,7 @@ impl Online {
                 config.cache_capacity,
                 std::time::Duration::from_millis(config.cache_ttl_ms),
             ),
+            compute: Default::default(),
         }
     }
 }

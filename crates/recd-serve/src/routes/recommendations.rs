@@ -197,7 +197,13 @@ pub(crate) async fn get(
         profile: None,
     };
     let exclude_features = known.features.clone();
-    let task = tokio::task::spawn_blocking(move || {
+    let compute = online.clone();
+    let task = compute.compute.run(move || {
+        // Shed a job that waited past the deadline in the queue: its answer would be
+        // discarded anyway, and running it would make the jobs behind it late too.
+        if started.elapsed() > deadline {
+            return None;
+        }
         let catalog = online.models.catalog(&task_served);
         let uid = task_params.user_id.clone();
         let profile = move || store.catalog().get_user(&uid).ok().flatten();
@@ -210,7 +216,7 @@ pub(crate) async fn get(
             &config,
         ));
         online.cache.put(key, answer.clone());
-        answer
+        Some(answer)
     });
     let remaining = deadline.saturating_sub(started.elapsed());
     let outcome = tokio::time::timeout(remaining, task).await;
@@ -218,16 +224,14 @@ pub(crate) async fn get(
     // before its timer, so a finished task would otherwise win even past the deadline.
     let late = started.elapsed() > deadline;
     let answer = match outcome {
-        Ok(Ok(answer)) if !late => {
+        Ok(Some(Some(answer))) if !late => {
             metrics::counter!("recd_recommendations_total", "outcome" => "ranked").increment(1);
             answer
         }
-        Ok(Err(e)) => {
-            return Err(ApiError::Internal(format!(
-                "recommendation task failed: {e}"
-            )));
+        Ok(None) => {
+            return Err(ApiError::Internal("recommendation task failed".into()));
         }
-        Ok(Ok(_)) | Err(_) => {
+        Ok(Some(_)) | Err(_) => {
             metrics::counter!("recd_recommendations_total", "outcome" => "deadline").increment(1);
             let st = recommend::state::user_state(
                 &served.model,

@@ -68,12 +68,15 @@ pub(crate) async fn get(
         })?;
     let catalog = state.online.models.catalog(&served);
     let task_served = served.clone();
-    let items = tokio::task::spawn_blocking(move || {
-        similar(&task_served, catalog.as_deref(), &id, n)
-            .ok_or(ApiError::NotFound { what: "item", id })
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("similar-items task failed: {e}")))??;
+    let items = state
+        .online
+        .compute
+        .run(move || {
+            similar(&task_served, catalog.as_deref(), &id, n)
+                .ok_or(ApiError::NotFound { what: "item", id })
+        })
+        .await
+        .ok_or_else(|| ApiError::Internal("similar-items task failed".into()))??;
     Ok(Json(SimilarOut {
         item_id: params_id(&items),
         model_version: served.version().to_string(),

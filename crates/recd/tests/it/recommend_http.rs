@@ -15,7 +15,8 @@ use crate::util::{Server, arg, ml100k, recd_ok};
 
 /// A generous deadline: these tests check answers, not latency, and run beside other tests
 /// on two cores. The deadline fallback has its own test with a deadline of zero.
-const TEST_CONFIG: &str = "[serve.recommend]\ndeadline_ms = 10000\nmodel_poll_ms = 100\n";
+const TEST_CONFIG: &str =
+    "[serve.recommend]\ndeadline_ms = 10000\nmodel_poll_ms = 100\ncatalog_refresh_ms = 200\n";
 
 /// One imported and trained ml-100k data dir per test binary run (training takes a minute or
 /// two); each test serves its own copy (a data dir has one writer at a time).
@@ -242,6 +243,76 @@ fn a_new_user_who_views_three_sci_fi_films_gets_mostly_sci_fi() {
             .unwrap()
             .starts_with("because you watched Star Trek")),
         "{body}"
+    );
+}
+
+#[test]
+fn an_item_added_after_training_gets_a_new_arrival_slot_matched_to_the_user() {
+    let (_tmp, data, config) = trained_copy();
+    let server = Server::start(&data, &["--config", arg(&config)]);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let new_items = [
+        (
+            "new-trek",
+            json!({"title": "Star Trek: Nemesis (2002)", "category": "Action",
+                   "tags": ["Action", "Adventure", "Sci-Fi"], "created_at": now_ms}),
+        ),
+        (
+            "new-toon",
+            json!({"title": "Pocahontas II (1998)", "category": "Animation",
+                   "tags": ["Animation", "Children's", "Musical"], "created_at": now_ms - 1}),
+        ),
+    ];
+    for (id, item) in &new_items {
+        let (status, body) = server.request("PUT", &format!("/v1/items/{id}"), &item.to_string());
+        assert!(status == 200 || status == 201, "{status} {body}");
+    }
+    for item in ["222", "227", "228"] {
+        let event = json!({"user_id": "trekkie2", "item_id": item, "type": "view"});
+        let (status, body) = server.request("POST", "/v1/events", &event.to_string());
+        assert_eq!(status, 202, "{body}");
+    }
+    // The catalog view is rebuilt every 200 ms here; the features follow the log.
+    let mut last = Value::Null;
+    server.wait_until(
+        || {
+            last = recommend(&server, "user_id=trekkie2&num_results=20");
+            item_ids(&last).contains(&"new-trek".to_string())
+        },
+        "the new Star Trek film in the trekkie's list",
+    );
+    let ids = item_ids(&last);
+    assert_eq!(ids.len(), 20, "{last}");
+    assert!(
+        !ids.contains(&"new-toon".to_string()),
+        "one slot, the closer item: {last}"
+    );
+    let slot = last["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["item_id"] == "new-trek")
+        .unwrap();
+    assert_eq!(slot["reason"], "new arrival", "{last}");
+    assert_eq!(slot["source"], "new_arrivals", "{last}");
+    // A user with no history gets the newest of them.
+    let cold = recommend(&server, "user_id=somebody-new&num_results=20");
+    assert!(item_ids(&cold).contains(&"new-trek".to_string()), "{cold}");
+    // Once seen, it is not offered again.
+    let event = json!({"user_id": "trekkie2", "item_id": "new-trek", "type": "view"});
+    assert_eq!(
+        server.request("POST", "/v1/events", &event.to_string()).0,
+        202
+    );
+    server.wait_until(
+        || {
+            let body = recommend(&server, "user_id=trekkie2&num_results=20");
+            !item_ids(&body).contains(&"new-trek".to_string())
+        },
+        "the viewed new item to leave the list",
     );
 }
 
