@@ -12,9 +12,16 @@
 #   from each request's due time; p50/p90/p99/p999/max in ms, errors, fallbacks (deadline).
 #   Goal of issue 5: p99 <= 10 ms at 2,000 req/s, load generator on the same 2 cores.
 # - saturate C (CONCURRENCY, default 32): closed loop, SECONDS; qps = saturation throughput.
-# Then the per-stage times from /metrics (recd_recommend_stage_seconds: candidates+ranking,
-# cold start, post-processing), and machine, commit and load on stderr.
-# Users: ids 1..USERS (943 for ml-100k) with UNKNOWN_SHARE (0.1) unknown ids (cold start).
+# Then one JSON line per stage of the answer (recd_recommend_stage_seconds on /metrics:
+# user_state, candidates, ranking, cold_start, post_processing) over every request of the
+# script: count, mean, and the histogram bucket bounds holding p50 and p99; machine, commit
+# and load go to stderr.
+# Users: ids 1..USERS (943 for ml-100k) with UNKNOWN_SHARE (0.1) unknown ids (cold start);
+# USER_PREFIX=u for a generated data set (its users are u0, u1, ...).
+# A generated 1M users x 100k items set (issue 5's benchmark):
+#   recd gen --users 1000000 --items 100000 --events 20000000 --seed 7 --data-dir D
+#   recd train --data-dir D
+#   DATA_DIR=D USERS=1000000 USER_PREFIX=u bench/serve_load.sh
 # Smoke run: RATES=200 SECONDS=2 CONCURRENCY=4 bench/serve_load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,5 +83,24 @@ for r in $rates; do
     "$load" "$url" rate "$r" "$seconds" "$users" "$unknown"
 done
 "$load" "$url" saturate "$concurrency" "$seconds" "$users" "$unknown"
-curl -s "$url/metrics" | grep '^recd_recommend_stage_seconds' || true
+curl -s "$url/metrics" | grep '^recd_recommend_stage_seconds' | awk '
+    match($0, /stage="[a-z_]+"/) { stage = substr($0, RSTART + 7, RLENGTH - 8) }
+    /_bucket/ { match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+                n[stage]++; les[stage, n[stage]] = le; cum[stage, n[stage]] = $NF }
+    /_sum/ { sum[stage] = $NF }
+    /_count/ { count[stage] = $NF }
+    END {
+        for (st in count) {
+            if (count[st] == 0) continue
+            p50 = ""; p99 = ""
+            for (k = 1; k <= n[st]; k++) {
+                if (p50 == "" && cum[st, k] >= 0.5 * count[st]) p50 = les[st, k]
+                if (p99 == "" && cum[st, k] >= 0.99 * count[st]) p99 = les[st, k]
+            }
+            printf "{\"stage\":\"%s\",\"count\":%d,\"mean_ms\":%.3f,\"p50_le_ms\":%s,\"p99_le_ms\":%s}\n",
+                st, count[st], 1000 * sum[st] / count[st], ms(p50), ms(p99)
+        }
+    }
+    function ms(le) { return le == "+Inf" ? "null" : sprintf("%g", 1000 * le) }'
+
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

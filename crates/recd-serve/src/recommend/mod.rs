@@ -108,18 +108,18 @@ pub fn recommend(
     config: &RecommendConfig,
 ) -> Answer {
     let model = &served.model;
+    let started = Instant::now();
     let state = state::user_state(
         model,
         &params.user_id,
         known.features.as_ref(),
         served.manifest.data_window_ms.1,
     );
+    observe("user_state", started);
     let category = category_of(served, params).ok().flatten();
     let started = Instant::now();
     let ranked = if state::is_personal(&state) {
-        let r = ranked(served, &state, config);
-        observe("candidates_and_ranking", started);
-        r
+        ranked(served, &state, config)
     } else {
         let p = known.profile.clone().or_else(profile);
         let r = cold(served, p.as_ref(), category);
@@ -197,8 +197,12 @@ fn observe(stage: &'static str, started: Instant) {
 /// Pipeline candidates scored by the ranker, best first.
 fn ranked(served: &Served, state: &UserState, config: &RecommendConfig) -> Vec<Pick> {
     let model = &served.model;
+    let started = Instant::now();
     let c = pipeline::candidates_with(model, state, &config.candidates, Search::Indexed);
+    observe("candidates", started);
+    let started = Instant::now();
     let logits = model.ranker.score(&c.features);
+    observe("ranking", started);
     let mut order: Vec<usize> = (0..c.items.len()).collect();
     order.sort_by(|&a, &b| {
         logits[b]
