@@ -5,7 +5,8 @@
 # Data: DATA_DIR if given (an imported and trained data dir, e.g. from `recd gen --data-dir`
 # then `recd train`), else ml-100k imported and trained here (../shared/datasets/ml-100k).
 # The server copy is configured with the answer cache OFF (CACHE_TTL_MS=0) so every request
-# runs the whole pipeline, and the default 50 ms deadline (DEADLINE_MS).
+# runs the whole pipeline, and the default 50 ms deadline (DEADLINE_MS); COMPUTE_THREADS sets
+# the answer threads (default 0: one per core).
 #
 # Prints one JSON line per run on stdout:
 # - rate R (RATES, default "500 1000 2000"): open loop, SECONDS (10) each, latency counted
@@ -33,6 +34,7 @@ users="${USERS:-943}"
 unknown="${UNKNOWN_SHARE:-0.1}"
 cache_ttl="${CACHE_TTL_MS:-0}"
 deadline="${DEADLINE_MS:-50}"
+compute_threads="${COMPUTE_THREADS:-0}"
 
 cargo build -q --release -p recd
 cargo build -q --release -p recd-serve --example reco_load
@@ -55,7 +57,8 @@ else
         --users "$ml/u.user" --format ml100k >&2
     "$recd" train --data-dir "$work/data" >/dev/null
 fi
-printf '[serve.recommend]\ncache_ttl_ms = %s\ndeadline_ms = %s\n' "$cache_ttl" "$deadline" > "$work/recd.toml"
+printf '[serve.recommend]\ncache_ttl_ms = %s\ndeadline_ms = %s\ncompute_threads = %s\n' \
+    "$cache_ttl" "$deadline" "$compute_threads" > "$work/recd.toml"
 
 RUST_LOG=warn "$recd" serve --data-dir "$work/data" --listen 127.0.0.1:0 --config "$work/recd.toml" \
     > "$work/serve.out" &

@@ -98,6 +98,19 @@ pub(crate) fn prefetch_row(row: &[f32]) {
     let _ = row;
 }
 
+/// Hints the CPU to start loading the cache line holding `value`.
+#[inline(always)]
+pub(crate) fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: as in `prefetch_row`: a hint that never faults, on a valid reference.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 /// AVX2 + FMA kernels. Only use this type inside a function compiled with
 /// `#[target_feature(enable = "avx2,fma")]` that is only called after a CPU check: the
 /// methods are safe wrappers whose soundness rests on that.

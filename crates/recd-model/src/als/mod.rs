@@ -15,7 +15,7 @@ pub(crate) mod kernels;
 pub use cg::{CgScratch, RowSolver};
 pub use factors::Factors;
 pub use gram::{Gram, accumulate_yty};
-pub(crate) use kernels::prefetch_row;
+pub(crate) use kernels::{prefetch, prefetch_row};
 
 use crate::ModelError;
 

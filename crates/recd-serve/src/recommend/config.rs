@@ -29,6 +29,9 @@ pub struct RecommendConfig {
     /// A request that has not been ranked after this long gets the precomputed popular list
     /// for its context, marked `fallback: true`.
     pub deadline_ms: u64,
+    /// Threads that compute answers (0: one per core). A job still queued at its request's
+    /// deadline is not run: the request gets the fallback list.
+    pub compute_threads: usize,
     /// How long an answer is reused for the same user and context (0 turns the cache off).
     /// A new event of the user invalidates it at once.
     pub cache_ttl_ms: u64,
@@ -72,6 +75,7 @@ impl Default for RecommendConfig {
             default_num_results: 20,
             max_num_results: 200,
             deadline_ms: 50,
+            compute_threads: 0,
             cache_ttl_ms: 5_000,
             cache_capacity: 100_000,
             variant: "default".into(),

@@ -423,7 +423,7 @@ impl Online {
                 config.cache_capacity,
                 std::time::Duration::from_millis(config.cache_ttl_ms),
             ),
-            compute: Default::default(),
+            compute: crate::compute::Compute::new(config.compute_threads),
         }
     }
 }
