@@ -56,10 +56,10 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
     const AHEAD: usize = 4;
     let prefetch = |k: usize| {
         if let Some(c) = cands.get(k) {
-            if vector.is_some() {
+            if vector.is_some() && c.als.is_nan() {
                 prefetch_row(model.item_factors.row(c.item as usize));
             }
-            if !signals.profile.is_empty() {
+            if !signals.profile.is_empty() && c.content.is_nan() {
                 prefetch_row(model.content_of(c.item));
             }
         }
@@ -70,9 +70,17 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
         let i = c.item as usize;
         knn_recent.push(signals.knn_recent(c.item));
         knn_all.push(signals.knn_all(c.item));
-        als.push(vector.map_or(0.0, |v| dot(v, model.item_factors.row(i))));
+        // A generator's own score is the same dot product (same kernel, same order), so
+        // it is reused: the candidates' vectors are the costliest memory a request reads.
+        als.push(match vector {
+            None => 0.0,
+            Some(_) if !c.als.is_nan() => c.als,
+            Some(v) => dot(v, model.item_factors.row(i)),
+        });
         content.push(if signals.profile.is_empty() {
             0.0
+        } else if !c.content.is_nan() {
+            c.content
         } else {
             dot(&signals.profile, model.content_of(c.item))
         });

@@ -121,6 +121,11 @@ pub struct Merged {
     pub item: u32,
     /// Source bit set.
     pub sources: u8,
+    /// The ALS score when the ALS generator proposed the item (NaN otherwise): the feature
+    /// code reuses it instead of reading the item's vector again.
+    pub als: f32,
+    /// The content score when the content generator proposed it (NaN otherwise).
+    pub content: f32,
 }
 
 /// The top `n` of each generator alone, best first, with its own score, in [`Source::ALL`]
@@ -250,7 +255,7 @@ pub(super) fn merge(
         Default::default();
     let mut out: Vec<Merged> = Vec::new();
     for source in Source::ALL {
-        for (item, _) in top_of(
+        for (item, score) in top_of(
             model,
             state,
             signals,
@@ -260,10 +265,21 @@ pub(super) fn merge(
             search,
         ) {
             let k = *slot.entry(item).or_insert_with(|| {
-                out.push(Merged { item, sources: 0 });
+                out.push(Merged {
+                    item,
+                    sources: 0,
+                    als: f32::NAN,
+                    content: f32::NAN,
+                });
                 out.len() - 1
             });
-            out[k].sources |= source.bit();
+            let m = &mut out[k];
+            m.sources |= source.bit();
+            match source {
+                Source::Als => m.als = score,
+                Source::Content => m.content = score,
+                _ => {}
+            }
         }
     }
     out
