@@ -481,7 +481,7 @@ impl AnnIndex {
             n_lists,
             n_probe = ivf.n_probe,
             recall_at_10 = recall,
-            "ALS item index built"
+            "nearest-neighbour index built"
         );
         Self {
             ivf: Some(ivf),
