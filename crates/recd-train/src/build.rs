@@ -286,9 +286,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn indexed_and_exact_search_agree_and_pooled_signals_do_not_leak_between_requests() {
-        let ds = dataset();
+    /// The model of `ds` with 4 ALS factors.
+    fn small_model(ds: &Dataset) -> Model {
         let config = TrainConfig {
             als: crate::config::AlsParams {
                 factors: 4,
@@ -296,7 +295,13 @@ mod tests {
             },
             ..Default::default()
         };
-        let model = build_model(&ds, &ds.interactions, &config).unwrap();
+        build_model(ds, &ds.interactions, &config).unwrap()
+    }
+
+    #[test]
+    fn indexed_and_exact_search_agree_and_pooled_signals_do_not_leak_between_requests() {
+        let ds = dataset();
+        let model = small_model(&ds);
         let cc = CandidateConfig::default();
         let alone: Vec<_> = (0..model.users.len() as u32)
             .map(|u| {
@@ -319,14 +324,7 @@ mod tests {
     #[test]
     fn a_built_model_recommends_its_group_and_survives_save_and_load() {
         let ds = dataset();
-        let config = TrainConfig {
-            als: crate::config::AlsParams {
-                factors: 4,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let model = build_model(&ds, &ds.interactions, &config).unwrap();
+        let model = small_model(&ds);
         let top = |m: &Model| {
             let state = UserState::from_model(m, 0);
             pipeline::recommend(m, &state, &CandidateConfig::default(), 1)[0].item

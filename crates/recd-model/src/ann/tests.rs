@@ -22,6 +22,18 @@ fn clustered(n: usize, d: usize, n_clusters: usize, seed: u64) -> Factors {
     Factors::from_vec(n, d, data).unwrap()
 }
 
+/// Mean recall@10 of `index` against the exact scan of `items`, over the rows of `queries`.
+fn held_out_recall(index: &AnnIndex, items: &Factors, queries: &Factors) -> f64 {
+    let queries: Vec<&[f32]> = (0..queries.n_rows()).map(|r| queries.row(r)).collect();
+    let truth: Vec<_> = queries
+        .iter()
+        .map(|q| exact(items, q, 10, |_| true))
+        .collect();
+    mean_recall(&queries, &truth, |q| {
+        index.search(items.as_slice(), q, 10, |_| true)
+    })
+}
+
 #[test]
 fn ivf_recall_at_10_is_above_0_95_on_held_out_queries_and_scans_a_fraction() {
     let items = clustered(30_000, 32, 120, 1);
@@ -33,15 +45,7 @@ fn ivf_recall_at_10_is_above_0_95_on_held_out_queries_and_scans_a_fraction() {
     let index = AnnIndex::build(&items, &users, &config);
     assert_eq!(index.kind(), "ivf");
     // Queries the calibration never saw.
-    let held_out = clustered(300, 32, 120, 3);
-    let queries: Vec<&[f32]> = (0..held_out.n_rows()).map(|r| held_out.row(r)).collect();
-    let truth: Vec<_> = queries
-        .iter()
-        .map(|q| exact(&items, q, 10, |_| true))
-        .collect();
-    let recall = mean_recall(&queries, &truth, |q| {
-        index.search(items.as_slice(), q, 10, |_| true)
-    });
+    let recall = held_out_recall(&index, &items, &clustered(300, 32, 120, 3));
     assert!(recall >= 0.95, "recall@10 {recall}");
     let n_lists = (30_000f64).sqrt().round() as usize;
     assert!(
@@ -139,15 +143,7 @@ fn popularity_skewed_norms_keep_recall_without_a_full_scan() {
         ..AnnConfig::default()
     };
     let index = AnnIndex::build(&items, &users, &config);
-    let held_out = clustered(300, 16, 80, 8);
-    let queries: Vec<&[f32]> = (0..held_out.n_rows()).map(|r| held_out.row(r)).collect();
-    let truth: Vec<_> = queries
-        .iter()
-        .map(|q| exact(&items, q, 10, |_| true))
-        .collect();
-    let recall = mean_recall(&queries, &truth, |q| {
-        index.search(items.as_slice(), q, 10, |_| true)
-    });
+    let recall = held_out_recall(&index, &items, &clustered(300, 16, 80, 8));
     assert!(recall >= 0.95, "recall@10 {recall}");
     assert!(
         index.n_probe() < index.n_lists() / 2,
