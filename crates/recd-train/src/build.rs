@@ -226,18 +226,18 @@ pub fn fixed_ranker() -> Ranker {
             weights[k] = w;
         }
     }
-    Ranker {
-        features: names.iter().map(|s| s.to_string()).collect(),
-        mean: vec![0.0; names.len()],
-        std: vec![1.0; names.len()],
-        layers: vec![Layer {
+    Ranker::new(
+        names.iter().map(|s| s.to_string()).collect(),
+        vec![0.0; names.len()],
+        vec![1.0; names.len()],
+        vec![Layer {
             n_in: names.len(),
             n_out: 1,
             weights,
             bias: vec![0.0],
         }],
-        kind: "fixed".into(),
-    }
+        "fixed",
+    )
 }
 
 #[cfg(test)]

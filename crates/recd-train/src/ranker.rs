@@ -233,18 +233,18 @@ fn logistic(ex: &Examples, rows: &[usize], mean: &[f32], std: &[f32], l2: f32) -
             break;
         }
     }
-    Ranker {
-        features: NAMES.iter().map(|s| s.to_string()).collect(),
-        mean: mean.to_vec(),
-        std: std.to_vec(),
-        layers: vec![Layer {
+    Ranker::new(
+        NAMES.iter().map(|s| s.to_string()).collect(),
+        mean.to_vec(),
+        std.to_vec(),
+        vec![Layer {
             n_in: d,
             n_out: 1,
             weights: w[..d].iter().map(|v| *v as f32).collect(),
             bias: vec![w[d] as f32],
         }],
-        kind: "logistic".into(),
-    }
+        "logistic",
+    )
 }
 
 /// Solves `a x = b` for a symmetric positive definite `a` by Cholesky; `None` if singular.
@@ -369,13 +369,13 @@ fn mlp(
             }
         }
     }
-    Ranker {
-        features: NAMES.iter().map(|s| s.to_string()).collect(),
-        mean: mean.to_vec(),
-        std: std.to_vec(),
-        layers: best.1.layers,
-        kind: "mlp".into(),
-    }
+    Ranker::new(
+        NAMES.iter().map(|s| s.to_string()).collect(),
+        mean.to_vec(),
+        std.to_vec(),
+        best.1.layers,
+        "mlp",
+    )
 }
 
 #[cfg(test)]

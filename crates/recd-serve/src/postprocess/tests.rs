@@ -41,18 +41,18 @@ fn model() -> Model {
             price: vec![f32::NAN; n],
             available: vec![true; n],
         },
-        ranker: Ranker {
-            features: vec![],
-            mean: vec![],
-            std: vec![],
-            layers: vec![Layer {
+        ranker: Ranker::new(
+            vec![],
+            vec![],
+            vec![],
+            vec![Layer {
                 n_in: 0,
                 n_out: 1,
                 weights: vec![],
                 bias: vec![0.0],
             }],
-            kind: "fixed".into(),
-        },
+            "fixed",
+        ),
         params: ScoringParams::default(),
         derived: Default::default(),
     }

@@ -4,7 +4,13 @@
 //! output) and logistic regression, the light fallback. Both standardise their inputs with
 //! the mean and deviation recorded at training time. Stored as `ranker.json` (about 13k
 //! numbers for 128-64-32; JSON keeps it inspectable). Inference is hand-written: the ML crates
-//! measured no faster for this size while costing minutes of compile time (DEPENDENCIES.md).
+//! measured no faster for this size while costing minutes of compile time (DEPENDENCIES.md),
+//! and the dense layers are our own kernels ([`dense`]).
+
+mod dense;
+
+use std::cell::RefCell;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,18 +35,76 @@ pub struct Ranker {
     /// Feature names in input order (must equal [`crate::features::NAMES`] of the build).
     pub features: Vec<String>,
     /// Per-feature mean subtracted before scoring.
-    pub mean: Vec<f32>,
+    mean: Vec<f32>,
     /// Per-feature deviation divided by before scoring.
-    pub std: Vec<f32>,
+    std: Vec<f32>,
     /// Layers; ReLU between them, the last has one output (a logit). One layer = logistic
-    /// regression.
-    pub layers: Vec<Layer>,
+    /// regression. Private, like the normalisation: [`Ranker::score`] caches a layout of
+    /// them, which a change after the first score would leave stale.
+    layers: Vec<Layer>,
     /// Human-readable kind: `logistic`, `mlp`, or `fixed` (hand-set weights, used when there
     /// was not enough data to learn).
     pub kind: String,
+    /// The weights laid out for scoring, made on first use.
+    #[serde(skip)]
+    transposed: Transposed,
+}
+
+/// Each layer's `Wᵀ` (`n_in × n_out`), the layout [`dense::layer`] reads. A cache derived
+/// from the layers, so it takes no part in equality or debug output, and a clone starts
+/// empty (a clone may get other layers before its first score).
+#[derive(Default)]
+struct Transposed(OnceLock<Vec<Vec<f32>>>);
+
+impl Clone for Transposed {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for Transposed {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Transposed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Transposed")
+    }
+}
+
+thread_local! {
+    /// Per-thread layer buffers: a request's activations are ~0.4 MB at 735 candidates ×
+    /// 128, and allocating them per call went back and forth to the kernel (page faults
+    /// in the serving profile).
+    static BUFFERS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 impl Ranker {
+    /// A ranker from its parts (call [`Ranker::validate`] before scoring untrusted ones).
+    pub fn new(
+        features: Vec<String>,
+        mean: Vec<f32>,
+        std: Vec<f32>,
+        layers: Vec<Layer>,
+        kind: impl Into<String>,
+    ) -> Self {
+        Self {
+            features,
+            mean,
+            std,
+            layers,
+            kind: kind.into(),
+            transposed: Transposed::default(),
+        }
+    }
+
+    /// The layers, input first.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
     /// Checks that shapes chain and match the feature list.
     pub fn validate(&self) -> Result<(), ModelError> {
         let d = self.features.len();
@@ -66,38 +130,36 @@ impl Ranker {
     }
 
     /// Logits for `n` rows of features laid out row-major in `x` (`n × features.len()`).
+    /// One pass per layer over all rows ([`dense::layer`]); the per-row scalar loops this
+    /// replaced took ~80% of a request's CPU in a profile of `recd serve` on ml-100k.
     pub fn score(&self, x: &[f32]) -> Vec<f32> {
         let d = self.features.len();
         let n = x.len() / d.max(1);
-        let mut cur: Vec<f32> = x
-            .chunks_exact(d)
-            .flat_map(|row| {
+        if n == 0 {
+            return Vec::new();
+        }
+        let transposed = self.transposed.0.get_or_init(|| {
+            self.layers
+                .iter()
+                .map(|l| dense::transpose(&l.weights, l.n_in, l.n_out))
+                .collect()
+        });
+        BUFFERS.with(|buffers| {
+            let (cur, next) = &mut *buffers.borrow_mut();
+            cur.clear();
+            cur.extend(x[..n * d].chunks_exact(d).flat_map(|row| {
                 row.iter()
                     .zip(&self.mean)
                     .zip(&self.std)
                     .map(|((v, m), s)| (v - m) / s)
-            })
-            .collect();
-        // One GEMM per layer over all rows (out = X · Wᵀ): the per-row scalar loops this
-        // replaces took ~80% of a request's CPU in a profile of `recd serve` on ml-100k
-        // (1,000 candidates through 19-128-64-32-1).
-        let mut next = Vec::new();
-        for (li, layer) in self.layers.iter().enumerate() {
-            crate::ann::products(&cur, &layer.weights, layer.n_in, &mut next);
-            next.resize(n * layer.n_out, 0.0);
-            let relu = li + 1 < self.layers.len();
-            for out in next.chunks_exact_mut(layer.n_out) {
-                for (o, b) in out.iter_mut().zip(&layer.bias) {
-                    *o += b;
-                    if relu {
-                        *o = o.max(0.0);
-                    }
-                }
+            }));
+            for (li, (layer, wt)) in self.layers.iter().zip(transposed).enumerate() {
+                let relu = li + 1 < self.layers.len();
+                dense::layer(cur, layer.n_in, wt, layer.n_out, &layer.bias, relu, next);
+                std::mem::swap(cur, next);
             }
-            std::mem::swap(&mut cur, &mut next);
-        }
-        cur.truncate(n);
-        cur
+            cur[..n].to_vec()
+        })
     }
 }
 
@@ -123,6 +185,7 @@ mod tests {
                 bias: vec![0.5],
             }],
             kind: "logistic".into(),
+            transposed: Transposed::default(),
         };
         lr.validate().unwrap();
         assert_eq!(lr.score(&[3.0, 1.0, 1.0, 0.0]), vec![0.5, 0.5]);
