@@ -24,10 +24,31 @@ pub struct Orders {
     pub newest: Vec<u32>,
 }
 
+/// What the ranker's features read of one item, kept together: the features of a request
+/// visit ~735 items in random order, and reading popularity, trending, category, creation
+/// time and price from five arrays was five cache misses per candidate (most of the feature
+/// stage in a profile on the 1M × 100k model). Aligned to 32 bytes: one record never straddles
+/// a cache line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C, align(32))]
+pub struct ItemRecord {
+    /// [`Model::popularity`].
+    pub popularity: f32,
+    /// [`Model::trending`].
+    pub trending: f32,
+    /// `ln(1 + price)`, 0 when the price is unknown (the `price_log` feature).
+    pub price_log: f32,
+    /// Category, or [`crate::model::NO_CATEGORY`].
+    pub category: u32,
+    /// Creation time, or [`UNKNOWN_TIME`].
+    pub created_ms: i64,
+}
+
 /// The lazily computed parts of a [`Model`].
 #[derive(Debug, Clone, Default)]
 pub struct Derived {
     orders: OnceLock<Orders>,
+    records: OnceLock<Vec<ItemRecord>>,
     pub(crate) als_index: OnceLock<AnnIndex>,
     pub(crate) content_index: OnceLock<AnnIndex>,
 }
@@ -62,6 +83,39 @@ impl Model {
                 trending: by_score_desc(&self.trending, |s| s > 0.0),
                 newest,
             }
+        })
+    }
+
+    /// Computes every derived part now: the server calls this when it loads a model, so no
+    /// request pays for it. The indexes are loaded with the model, or built here for an
+    /// artifact saved without them.
+    pub fn prepare(&self) {
+        self.orders();
+        self.item_records();
+        self.als_index();
+        self.content_index();
+    }
+
+    /// One [`ItemRecord`] per item row (computed on the first call).
+    pub fn item_records(&self) -> &[ItemRecord] {
+        self.derived.records.get_or_init(|| {
+            let meta = &self.meta;
+            (0..self.n_items())
+                .map(|i| {
+                    let price = meta.price[i];
+                    ItemRecord {
+                        popularity: self.popularity[i],
+                        trending: self.trending[i],
+                        price_log: if price.is_nan() {
+                            0.0
+                        } else {
+                            (1.0 + price.max(0.0)).ln()
+                        },
+                        category: meta.category[i],
+                        created_ms: meta.created_ms[i],
+                    }
+                })
+                .collect()
         })
     }
 

@@ -53,10 +53,8 @@ impl Served {
         let manifest = Manifest::read(&dir)?;
         let model = Model::load(&dir, verify)?;
         let lists = Lists::build(&model, store);
-        // Loaded with the model; built here, off the request path, only for an artifact
-        // saved without them.
-        model.als_index();
-        model.content_index();
+        // Sorted lists, item records and indexes, off the request path.
+        model.prepare();
         Ok(Self {
             model,
             manifest,

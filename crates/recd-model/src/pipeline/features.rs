@@ -9,7 +9,7 @@ use super::UserState;
 use super::generate::{Merged, Source};
 use super::signals::Signals;
 use crate::Model;
-use crate::als::prefetch_row;
+use crate::als::{prefetch, prefetch_row};
 use crate::content::dot;
 use crate::model::{NO_CATEGORY, UNKNOWN_TIME};
 
@@ -51,11 +51,14 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
         .vector
         .as_deref()
         .filter(|v| v.len() == model.item_factors.n_factors());
-    // The candidates' vectors are scattered over tens of MB at 100k items; asking for the
-    // rows a few candidates ahead overlaps the cache misses instead of paying them in turn.
+    let records = model.item_records();
+    // The candidates' vectors and records are scattered over tens of MB at 100k items; asking
+    // for them a few candidates ahead overlaps the cache misses instead of paying them in turn.
     const AHEAD: usize = 4;
-    let prefetch = |k: usize| {
+    let ask_ahead = |k: usize| {
         if let Some(c) = cands.get(k) {
+            prefetch(&records[c.item as usize]);
+            signals.prefetch(c.item);
             if vector.is_some() && c.als.is_nan() {
                 prefetch_row(model.item_factors.row(c.item as usize));
             }
@@ -64,9 +67,9 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
             }
         }
     };
-    (0..AHEAD).for_each(prefetch);
+    (0..AHEAD).for_each(ask_ahead);
     for (k, c) in cands.iter().enumerate() {
-        prefetch(k + AHEAD);
+        ask_ahead(k + AHEAD);
         let i = c.item as usize;
         knn_recent.push(signals.knn_recent(c.item));
         knn_all.push(signals.knn_all(c.item));
@@ -94,23 +97,21 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
     let (hour_sin, hour_cos) = (hour.sin(), hour.cos());
     let mut out = Vec::with_capacity(n * d);
     for (k, c) in cands.iter().enumerate() {
-        let i = c.item as usize;
-        let cat = model.meta.category[i];
-        let created = model.meta.created_ms[i];
+        let r = &records[c.item as usize];
+        let (cat, created) = (r.category, r.created_ms);
         let age_days = if created == UNKNOWN_TIME {
             0.0
         } else {
             ((state.now_ms - created).max(0) as f64 / DAY_MS) as f32
         };
-        let price = model.meta.price[i];
         let has = |s: Source| if c.sources & s.bit() != 0 { 1.0 } else { 0.0 };
         out.extend_from_slice(&[
             knn_recent[k],
             knn_all[k],
             als[k],
             content[k],
-            model.popularity[i],
-            model.trending[i],
+            r.popularity,
+            r.trending,
             if cat == NO_CATEGORY {
                 0.0
             } else {
@@ -118,11 +119,7 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
             },
             (1.0 + age_days).ln(),
             if created == UNKNOWN_TIME { 0.0 } else { 1.0 },
-            if price.is_nan() {
-                0.0
-            } else {
-                (1.0 + price.max(0.0)).ln()
-            },
+            r.price_log,
             history_log,
             knn_recent[k] * history_log,
             als[k] * history_log,

@@ -151,6 +151,13 @@ impl Signals {
         s
     }
 
+    /// Asks the CPU for `item`'s accumulators ahead of a read (the feature loop's lookahead).
+    pub(crate) fn prefetch(&self, item: u32) {
+        if let Some(slot) = self.scratch.slots.get(item as usize) {
+            prefetch(slot);
+        }
+    }
+
     /// Recency-weighted item-kNN score of `item`.
     pub fn knn_recent(&self, item: u32) -> f32 {
         self.scratch.slots[item as usize].recent

@@ -147,12 +147,12 @@ impl Ranker {
         BUFFERS.with(|buffers| {
             let (cur, next) = &mut *buffers.borrow_mut();
             cur.clear();
-            cur.extend(x[..n * d].chunks_exact(d).flat_map(|row| {
-                row.iter()
-                    .zip(&self.mean)
-                    .zip(&self.std)
-                    .map(|((v, m), s)| (v - m) / s)
-            }));
+            cur.extend_from_slice(&x[..n * d]);
+            for row in cur.chunks_exact_mut(d) {
+                for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                    *v = (*v - m) / s;
+                }
+            }
             for (li, (layer, wt)) in self.layers.iter().zip(transposed).enumerate() {
                 let relu = li + 1 < self.layers.len();
                 dense::layer(cur, layer.n_in, wt, layer.n_out, &layer.bias, relu, next);
