@@ -29,7 +29,7 @@ use crate::als::Factors;
 use crate::als::kernels::dot_rows;
 use crate::artifact::arrays;
 use crate::content::dot;
-use crate::pipeline::top_n;
+use crate::pipeline::{top_n, top_n_kept};
 
 /// How the index is built.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -93,13 +93,14 @@ pub fn exact(items: &Factors, q: &[f32], k: usize, keep: impl Fn(u32) -> bool) -
 fn exact_rows(rows: &[f32], q: &[f32], k: usize, keep: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
     let mut scores = Vec::with_capacity(rows.len() / q.len().max(1));
     dot_rows(rows, q, &mut scores);
-    top_n(
+    top_n_kept(
         scores
             .into_iter()
             .enumerate()
             .map(|(i, s)| (i as u32, s))
-            .filter(|&(i, _)| keep(i)),
+            .collect(),
         k,
+        keep,
     )
 }
 
@@ -324,28 +325,16 @@ impl Ivf {
         let mut found = Vec::new();
         let mut scores = Vec::with_capacity(head);
         dot_rows(&self.vectors[..head * d], q, &mut scores);
-        found.extend(
-            self.ids[..head]
-                .iter()
-                .zip(&scores)
-                .map(|(&i, &s)| (i, s))
-                .filter(|&(i, _)| keep(i)),
-        );
+        found.extend(self.ids[..head].iter().copied().zip(scores.iter().copied()));
         let lists = self.route(q);
-        // Score each probed list in one pass over its contiguous vectors, then filter.
+        // Score each probed list in one pass over its contiguous vectors; filter the best.
         for (l, _) in lists {
             let (a, b) = (self.offsets[l as usize], self.offsets[l as usize + 1]);
             scores.clear();
             dot_rows(&self.vectors[a * d..b * d], q, &mut scores);
-            found.extend(
-                self.ids[a..b]
-                    .iter()
-                    .zip(&scores)
-                    .map(|(&i, &s)| (i, s))
-                    .filter(|&(i, _)| keep(i)),
-            );
+            found.extend(self.ids[a..b].iter().copied().zip(scores.iter().copied()));
         }
-        top_n(found.into_iter(), k)
+        top_n_kept(found, k, keep)
     }
 }
 

@@ -28,7 +28,7 @@ use std::collections::HashSet;
 pub type ItemSet = HashSet<u32, foldhash::fast::FixedState>;
 
 pub use explain::reason;
-pub use generate::{CandidateConfig, Search, Source, generate_each, top_n};
+pub use generate::{CandidateConfig, Search, Source, generate_each, top_n, top_n_kept};
 
 use crate::Model;
 use crate::ranker::sigmoid;
