@@ -231,11 +231,22 @@ impl Watch {
         let Some(served) = self.slot.get() else {
             return;
         };
+        let generation = self.store.catalog().items_generation();
+        if self
+            .slot
+            .catalog(&served)
+            .is_some_and(|view| view.catalog_generation == generation)
+        {
+            return;
+        }
         let store = self.store.clone();
         let built =
             tokio::task::spawn_blocking(move || CatalogView::build(&served.model, &store)).await;
         match built {
-            Ok(Ok(view)) => self.slot.set_catalog(Arc::new(view)),
+            Ok(Ok(view)) => {
+                self.slot.set_catalog(Arc::new(view));
+                metrics::counter!("recd_catalog_view_builds_total").increment(1);
+            }
             Ok(Err(e)) => tracing::warn!(error = %e, "catalog view not refreshed"),
             Err(e) => tracing::warn!(error = %e, "catalog view task failed"),
         }

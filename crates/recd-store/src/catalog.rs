@@ -6,6 +6,7 @@
 //! the catalog always holds at least what the log says.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use recd_types::{Item, User};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -21,6 +22,8 @@ const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 pub struct Catalog {
     path: PathBuf,
     db: Database,
+    /// Bumped after each committed item write; see [`Catalog::items_generation`].
+    items_generation: AtomicU64,
 }
 
 impl Catalog {
@@ -32,12 +35,28 @@ impl Catalog {
         txn.open_table(ITEMS).map_err(db_err)?;
         txn.open_table(USERS).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
-        Ok(Self { path, db })
+        Ok(Self {
+            path,
+            db,
+            items_generation: AtomicU64::new(0),
+        })
     }
 
     /// Inserts or replaces `items` in one durable transaction.
     pub fn upsert_items(&self, items: &[Item]) -> Result<(), StoreError> {
-        self.put(ITEMS, items.iter().map(|i| (i.id.as_str(), i)))
+        self.put(ITEMS, items.iter().map(|i| (i.id.as_str(), i)))?;
+        self.items_generation.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+
+    /// A number that changes after every committed item write (0 when opened). Read it
+    /// before a scan and compare later: equal means the scan is still current, so a reader
+    /// such as the server's catalog view can skip rebuilding (a rebuild at 100k items is
+    /// ~100 ms of CPU). Sees every change: redb locks the file, so this process is the only
+    /// writer, and the bump follows the commit (a reader may rebuild once more than needed,
+    /// never once less).
+    pub fn items_generation(&self) -> u64 {
+        self.items_generation.load(Ordering::Acquire)
     }
 
     /// Inserts or replaces `users` in one durable transaction.
@@ -148,12 +167,22 @@ mod tests {
         let catalog = Catalog::open(dir.path().join("catalog.redb")).unwrap();
         let mut a = Item::new(ItemId::parse("a").unwrap(), "A");
         let b = Item::new(ItemId::parse("b").unwrap(), "B");
+        assert_eq!(catalog.items_generation(), 0);
         catalog.upsert_items(&[a.clone(), b.clone()]).unwrap();
+        let after_first = catalog.items_generation();
+        assert_ne!(after_first, 0);
         a.available = false;
         catalog.upsert_items(std::slice::from_ref(&a)).unwrap();
+        let after_second = catalog.items_generation();
+        assert_ne!(after_second, after_first);
         catalog
             .upsert_users(&[User::new(UserId::parse("u").unwrap())])
             .unwrap();
+        assert_eq!(
+            catalog.items_generation(),
+            after_second,
+            "users are not items"
+        );
         drop(catalog);
 
         let catalog = Catalog::open(dir.path().join("catalog.redb")).unwrap();

@@ -63,7 +63,8 @@ pub struct RecommendConfig {
     pub pinned: BTreeMap<String, Vec<String>>,
     /// How often `models/CURRENT` is checked for a new version.
     pub model_poll_ms: u64,
-    /// How often the catalog view (availability, sponsored, new items) is rebuilt.
+    /// How often the catalog view (availability, sponsored, new items) is rebuilt when an item
+    /// was written since the last build.
     pub catalog_refresh_ms: u64,
     /// Recompute a model's file checksums when loading it.
     pub verify_model: bool,

@@ -246,10 +246,24 @@ fn a_new_user_who_views_three_sci_fi_films_gets_mostly_sci_fi() {
     );
 }
 
+/// `recd_catalog_view_builds_total` from /metrics (0 before the first build).
+fn catalog_view_builds(server: &Server) -> f64 {
+    let text = server.get_text("/metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix("recd_catalog_view_builds_total "))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
 #[test]
 fn an_item_added_after_training_gets_a_new_arrival_slot_matched_to_the_user() {
     let (_tmp, data, config) = trained_copy();
     let server = Server::start(&data, &["--config", arg(&config)]);
+    // An unchanged catalog is not scanned again (the view is rebuilt only after a write).
+    let builds = || catalog_view_builds(&server);
+    let before = builds();
+    assert!(before >= 1.0, "the view is built at start");
+    std::thread::sleep(std::time::Duration::from_millis(1_000)); // 5 refresh periods
+    assert_eq!(builds(), before, "no item was written: no rebuild");
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -284,6 +298,7 @@ fn an_item_added_after_training_gets_a_new_arrival_slot_matched_to_the_user() {
         },
         "the new Star Trek film in the trekkie's list",
     );
+    assert!(builds() > before, "the writes were picked up by a rebuild");
     let ids = item_ids(&last);
     assert_eq!(ids.len(), 20, "{last}");
     assert!(

@@ -92,6 +92,15 @@ impl Server {
 
     /// One HTTP/1.1 request on a fresh connection; returns status and JSON body.
     pub fn request(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let (status, body) = self.request_text(method, path, body);
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// [`Server::request`] with the body as text.
+    pub fn request_text(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(&self.addr).expect("connect");
         write!(
@@ -108,10 +117,14 @@ impl Server {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        (
-            status,
-            serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-        )
+        (status, body.to_string())
+    }
+
+    /// `GET path`, the body as text (e.g. /metrics).
+    pub fn get_text(&self, path: &str) -> String {
+        let (status, body) = self.request_text("GET", path, "");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
     }
 
     /// `GET path`.
