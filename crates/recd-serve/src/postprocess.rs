@@ -9,8 +9,7 @@
 //! categories at positions derived from the request id, so the same request id always gets
 //! the same list (replayable, and A/B-countable).
 
-use recd_model::pipeline::ItemSet;
-use std::collections::{HashMap, HashSet};
+use recd_model::pipeline::{ItemMap, ItemSet};
 
 use recd_model::{Model, NO_CATEGORY};
 
@@ -65,7 +64,7 @@ pub struct Request<'a> {
     /// Pinned rows for the context, in order.
     pub pinned: &'a [u32],
     /// The user's usual categories (exploration draws from outside them).
-    pub usual_categories: &'a HashSet<u32>,
+    pub usual_categories: &'a ItemSet,
     /// Request time, ms.
     pub now_ms: i64,
     /// Seed derived from the request id.
@@ -87,7 +86,7 @@ pub fn finish(
     });
     boost(&mut ranked, req, config);
     let mut out: Vec<Pick> = Vec::with_capacity(req.n);
-    let mut taken: HashSet<u32> = HashSet::new();
+    let mut taken = ItemSet::default();
     for &item in req.pinned {
         if out.len() < req.n
             && (req.available)(item)
@@ -145,7 +144,7 @@ fn boost(ranked: &mut [Pick], req: &Request<'_>, config: &RecommendConfig) {
 /// The first `n` in order with at most `cap` per category; if the cap leaves the list short
 /// (a catalog with few categories), the best of the rest fill it.
 fn capped(model: &Model, ranked: &[Pick], n: usize, cap: usize) -> Vec<Pick> {
-    let mut per_cat: HashMap<u32, usize> = HashMap::new();
+    let mut per_cat: ItemMap<usize> = ItemMap::default();
     let mut out = Vec::with_capacity(n);
     let mut skipped = Vec::new();
     for p in ranked {
@@ -180,7 +179,7 @@ fn mmr(model: &Model, ranked: &[Pick], n: usize, cap: usize, lambda: f32) -> Vec
     let relevance = |s: f32| if hi > lo { (s - lo) / (hi - lo) } else { 1.0 };
     let mut max_sim = vec![0f32; pool.len()];
     let mut used = vec![false; pool.len()];
-    let mut per_cat: HashMap<u32, usize> = HashMap::new();
+    let mut per_cat: ItemMap<usize> = ItemMap::default();
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         let best = (0..pool.len())
@@ -209,7 +208,7 @@ fn mmr(model: &Model, ranked: &[Pick], n: usize, cap: usize, lambda: f32) -> Vec
     }
     if out.len() < n {
         // The cap left the pool short: fill in ranker order.
-        let have: HashSet<u32> = out.iter().map(|p| p.item).collect();
+        let have: ItemSet = out.iter().map(|p| p.item).collect();
         let missing = n - out.len();
         out.extend(
             ranked
@@ -235,14 +234,14 @@ fn explore(
     model: &Model,
     ranked: &[Pick],
     out: &mut Vec<Pick>,
-    taken: &HashSet<u32>,
+    taken: &ItemSet,
     k: usize,
     req: &Request<'_>,
 ) {
     const POOL: usize = 100;
     let cat = |i: u32| model.meta.category[i as usize];
     // Without a history the list itself stands for the user's usual categories.
-    let listed: HashSet<u32> = out.iter().map(|p| cat(p.item)).collect();
+    let listed: ItemSet = out.iter().map(|p| cat(p.item)).collect();
     let usual = if req.usual_categories.is_empty() {
         &listed
     } else {
@@ -258,12 +257,8 @@ fn explore(
         .take(POOL)
         .copied()
         .collect();
-    let mut rest = ranked
-        .iter()
-        .filter(|p| !taken.contains(&p.item))
-        .copied()
-        .collect::<Vec<_>>()
-        .into_iter();
+    // Read only when the pool runs dry.
+    let mut rest = ranked.iter().filter(|p| !taken.contains(&p.item)).copied();
     for slot in 0..k as u64 {
         let h = mix(req.seed ^ mix(slot));
         let pick = if pool.is_empty() {

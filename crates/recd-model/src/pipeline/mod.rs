@@ -21,11 +21,14 @@ pub mod signals;
 
 use std::collections::HashSet;
 
-/// A set of item rows. Hashed with foldhash rather than std's SipHash: membership tests run
-/// for every candidate of every generator, and SipHash was 13% of a request's CPU in a
-/// profile on ml-100k (`examples/pipeline_cost.rs`); the keys are our own row numbers, so
-/// hash flooding is not a concern.
+/// A set of item rows (or other row numbers, such as category indexes). Hashed with foldhash
+/// rather than std's SipHash: membership tests run for every candidate of every generator,
+/// and SipHash was 13% of a request's CPU in a profile on ml-100k (`examples/pipeline_cost.rs`);
+/// the keys are our own row numbers, so hash flooding is not a concern.
 pub type ItemSet = HashSet<u32, foldhash::fast::FixedState>;
+
+/// A map keyed by item rows (or other row numbers), hashed as [`ItemSet`] for the same reason.
+pub type ItemMap<V> = std::collections::HashMap<u32, V, foldhash::fast::FixedState>;
 
 pub use explain::reason;
 pub use generate::{CandidateConfig, Search, Source, generate_each, top_n, top_n_kept};

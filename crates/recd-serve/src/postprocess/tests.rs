@@ -77,7 +77,7 @@ struct Case {
     sponsored: HashSet<u32>,
     category: Option<u32>,
     pinned: Vec<u32>,
-    usual: HashSet<u32>,
+    usual: ItemSet,
     seed: u64,
     config: RecommendConfig,
 }
@@ -91,7 +91,7 @@ impl Default for Case {
             sponsored: HashSet::new(),
             category: None,
             pinned: vec![],
-            usual: HashSet::new(),
+            usual: ItemSet::default(),
             seed: 1,
             config: RecommendConfig {
                 diversity: Diversity::None,
@@ -201,7 +201,7 @@ fn exploration_takes_slots_outside_usual_categories_deterministically() {
     let case = |seed| {
         let mut c = Case {
             n: 10,
-            usual: [0, 1].into(),
+            usual: [0, 1].into_iter().collect(),
             seed,
             ..Case::default()
         };

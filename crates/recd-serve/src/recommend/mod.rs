@@ -328,7 +328,7 @@ fn post(
     catalog: Option<&CatalogView>,
     ranked: Vec<Pick>,
     state: &UserState,
-    usual: &HashSet<u32>,
+    usual: &ItemSet,
     category: Option<u32>,
     params: &Params,
     config: &RecommendConfig,

@@ -3,11 +3,9 @@
 //! since (recent interactions and negatives from the feature store, the nearline folded-in
 //! vector).
 
-use std::collections::HashSet;
-
 use recd_features::UserFeatures;
 use recd_model::Model;
-use recd_model::pipeline::UserState;
+use recd_model::pipeline::{ItemSet, UserState};
 use recd_types::EventKind;
 
 /// A rating at or below this is a negative signal, as in the feature store's default.
@@ -67,7 +65,7 @@ pub fn user_state(
         state.history.push((item, w));
         state.exclude.insert(item);
     }
-    let rows = |ids: &mut dyn Iterator<Item = &str>| -> HashSet<u32> {
+    let rows = |ids: &mut dyn Iterator<Item = &str>| -> ItemSet {
         ids.filter_map(|id| model.items.get(id)).collect()
     };
     state
@@ -94,7 +92,7 @@ pub fn is_personal(state: &UserState) -> bool {
 }
 
 /// Categories of the user's positive history.
-pub fn usual_categories(model: &Model, state: &UserState) -> HashSet<u32> {
+pub fn usual_categories(model: &Model, state: &UserState) -> ItemSet {
     state
         .history
         .iter()
