@@ -289,9 +289,11 @@ pub(super) fn merge(
     config: &CandidateConfig,
     search: Search,
 ) -> Vec<Merged> {
-    let mut slot: std::collections::HashMap<u32, usize, foldhash::fast::FixedState> =
-        Default::default();
-    let mut out: Vec<Merged> = Vec::new();
+    // Sized for every quota at once: growing it rehashed ~1,000 entries per request.
+    let most = Source::ALL.iter().map(|&s| config.quota(s)).sum::<usize>();
+    let mut slot: super::ItemMap<usize> =
+        super::ItemMap::with_capacity_and_hasher(most, Default::default());
+    let mut out: Vec<Merged> = Vec::with_capacity(most);
     for source in Source::ALL {
         for (item, score) in top_of(
             model,
