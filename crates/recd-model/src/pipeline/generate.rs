@@ -346,7 +346,7 @@ mod tests {
             })
             .collect();
         for every in [1u32, 2, 3, 10, 1000, 3000] {
-            let keep = |i: u32| (i * 31) % every == 0;
+            let keep = |i: u32| (i * 31).is_multiple_of(every);
             for n in [0, 1, 10, 300, 2000, 5000] {
                 let want = top_n(scored.iter().copied().filter(|&(i, _)| keep(i)), n);
                 assert_eq!(

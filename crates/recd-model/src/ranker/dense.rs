@@ -17,6 +17,18 @@
 
 use crate::als::kernels::dot_rows;
 
+/// One layer's operands, checked by [`layer`]: `x` is `m × n_in`, `wt` is `n_in × n_out`,
+/// `bias` has `n_out` entries; `relu` selects the activation.
+#[derive(Clone, Copy)]
+struct Operands<'a> {
+    x: &'a [f32],
+    n_in: usize,
+    wt: &'a [f32],
+    n_out: usize,
+    bias: &'a [f32],
+    relu: bool,
+}
+
 /// `out = act(x · Wᵀ + bias)` for the row-major `x` (`m × n_in`) and the transposed weights
 /// `wt` (`n_in × n_out`, row-major); `act` is ReLU when `relu`, else the identity. `out` is
 /// resized to `m × n_out` (it keeps its allocation between calls).
@@ -37,6 +49,14 @@ pub(crate) fn layer(
     assert_eq!(wt.len(), n_in * n_out, "Wᵀ is n_in × n_out");
     assert_eq!(bias.len(), n_out, "one bias per output");
     let m = x.len() / n_in;
+    let op = Operands {
+        x,
+        n_in,
+        wt,
+        n_out,
+        bias,
+        relu,
+    };
     if n_out == 1 {
         // One output (the logit): a dot product per row.
         out.clear();
@@ -53,7 +73,7 @@ pub(crate) fn layer(
         if n_out.is_multiple_of(avx512::LANES) && std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F (checked just above); shapes asserted above and
             // `out` sized to m × n_out, with n_out a multiple of the vector width.
-            unsafe { avx512::layer(x, n_in, wt, n_out, bias, relu, out) };
+            unsafe { avx512::layer(&op, out) };
             return;
         }
         if n_out.is_multiple_of(avx2::LANES)
@@ -61,11 +81,11 @@ pub(crate) fn layer(
             && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: as above, for AVX2 and FMA.
-            unsafe { avx2::layer(x, n_in, wt, n_out, bias, relu, out) };
+            unsafe { avx2::layer(&op, out) };
             return;
         }
     }
-    portable(x, n_in, wt, n_out, bias, relu, out);
+    portable(&op, out);
 }
 
 fn activate(v: f32, relu: bool) -> f32 {
@@ -73,15 +93,15 @@ fn activate(v: f32, relu: bool) -> f32 {
 }
 
 /// Plain Rust: each output row accumulates `x[k] · Wᵀ[k, :]` over the inputs.
-fn portable(
-    x: &[f32],
-    n_in: usize,
-    wt: &[f32],
-    n_out: usize,
-    bias: &[f32],
-    relu: bool,
-    out: &mut [f32],
-) {
+fn portable(op: &Operands<'_>, out: &mut [f32]) {
+    let &Operands {
+        x,
+        n_in,
+        wt,
+        n_out,
+        bias,
+        relu,
+    } = op;
     for (row, o) in x.chunks_exact(n_in).zip(out.chunks_exact_mut(n_out)) {
         o.fill(0.0);
         for (&xv, w) in row.iter().zip(wt.chunks_exact(n_out)) {
@@ -104,6 +124,8 @@ macro_rules! simd_layer {
         mod $module {
             use std::arch::x86_64::*;
 
+            use super::Operands;
+
             /// Floats per vector.
             pub(super) const LANES: usize = $lanes;
             /// Rows per full tile.
@@ -112,27 +134,19 @@ macro_rules! simd_layer {
             /// The tiled layer.
             ///
             /// # Safety
-            /// The CPU has the module's features; `x` is `m × n_in`, `wt` is `n_in × n_out`,
-            /// `bias` has `n_out` entries, `out` is `m × n_out`, and `n_out % LANES == 0`.
+            /// The CPU has the module's features; `op`'s shapes are as [`super::layer`]
+            /// checks, `out` is `m × n_out`, and `n_out % LANES == 0`.
             #[target_feature(enable = $feature)]
-            pub(super) unsafe fn layer(
-                x: &[f32],
-                n_in: usize,
-                wt: &[f32],
-                n_out: usize,
-                bias: &[f32],
-                relu: bool,
-                out: &mut [f32],
-            ) {
-                let m = out.len() / n_out;
+            pub(super) unsafe fn layer(op: &Operands<'_>, out: &mut [f32]) {
+                let m = out.len() / op.n_out;
                 let mut r = 0;
                 // SAFETY (all calls): rows r..r+R exist in `x` and `out`; the caller's shapes.
                 while r + ROWS <= m {
-                    unsafe { rows::<ROWS>(x, n_in, wt, n_out, bias, relu, out, r) };
+                    unsafe { rows::<ROWS>(op, out, r) };
                     r += ROWS;
                 }
                 while r < m {
-                    unsafe { rows::<1>(x, n_in, wt, n_out, bias, relu, out, r) };
+                    unsafe { rows::<1>(op, out, r) };
                     r += 1;
                 }
             }
@@ -140,43 +154,35 @@ macro_rules! simd_layer {
             /// Rows `r0..r0 + R`, every output.
             #[target_feature(enable = $feature)]
             #[inline]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn rows<const R: usize>(
-                x: &[f32],
-                n_in: usize,
-                wt: &[f32],
-                n_out: usize,
-                bias: &[f32],
-                relu: bool,
-                out: &mut [f32],
-                r0: usize,
-            ) {
+            unsafe fn rows<const R: usize>(op: &Operands<'_>, out: &mut [f32], r0: usize) {
                 let mut c = 0;
                 // SAFETY (both calls): columns c..c + C·LANES are within n_out.
-                while c + 2 * LANES <= n_out {
-                    unsafe { tile::<R, 2>(x, n_in, wt, n_out, bias, relu, out, r0, c) };
+                while c + 2 * LANES <= op.n_out {
+                    unsafe { tile::<R, 2>(op, out, r0, c) };
                     c += 2 * LANES;
                 }
-                if c < n_out {
-                    unsafe { tile::<R, 1>(x, n_in, wt, n_out, bias, relu, out, r0, c) };
+                if c < op.n_out {
+                    unsafe { tile::<R, 1>(op, out, r0, c) };
                 }
             }
 
             /// Rows `r0..r0 + R` × outputs `c..c + C·LANES`, accumulated in registers.
             #[target_feature(enable = $feature)]
             #[inline]
-            #[allow(clippy::too_many_arguments)]
             unsafe fn tile<const R: usize, const C: usize>(
-                x: &[f32],
-                n_in: usize,
-                wt: &[f32],
-                n_out: usize,
-                bias: &[f32],
-                relu: bool,
+                op: &Operands<'_>,
                 out: &mut [f32],
                 r0: usize,
                 c: usize,
             ) {
+                let &Operands {
+                    x,
+                    n_in,
+                    wt,
+                    n_out,
+                    bias,
+                    relu,
+                } = op;
                 debug_assert!((r0 + R) * n_in <= x.len() && (r0 + R) * n_out <= out.len());
                 debug_assert!(c + C * LANES <= n_out && wt.len() == n_in * n_out);
                 let xp = x.as_ptr();
@@ -300,7 +306,25 @@ mod tests {
         }
     }
 
-    type Layer = fn(&[f32], usize, &[f32], usize, &[f32], bool, &mut [f32]);
+    type Layer = fn(&Operands<'_>, &mut [f32]);
+
+    fn operands<'a>(
+        x: &'a [f32],
+        n_in: usize,
+        wt: &'a [f32],
+        n_out: usize,
+        bias: &'a [f32],
+        relu: bool,
+    ) -> Operands<'a> {
+        Operands {
+            x,
+            n_in,
+            wt,
+            n_out,
+            bias,
+            relu,
+        }
+    }
 
     /// Every shape class a path must handle: full and partial row tiles, one- and two-vector
     /// column tiles, widths no vector divides, one output, one input.
@@ -339,7 +363,7 @@ mod tests {
     fn portable_layer_matches_the_reference() {
         each_shape(|x, n_in, wt, n_out, b, relu| {
             let mut out = vec![0.0; x.len() / n_in * n_out];
-            portable(x, n_in, wt, n_out, b, relu, &mut out);
+            portable(&operands(x, n_in, wt, n_out, b, relu), &mut out);
             out
         });
     }
@@ -348,10 +372,11 @@ mod tests {
     fn simd_matches_the_reference(lanes: usize, run: Layer) {
         each_shape(|x, n_in, wt, n_out, b, relu| {
             let mut out = vec![0.0; x.len() / n_in * n_out];
+            let op = operands(x, n_in, wt, n_out, b, relu);
             if n_out.is_multiple_of(lanes) {
-                run(x, n_in, wt, n_out, b, relu, &mut out);
+                run(&op, &mut out);
             } else {
-                portable(x, n_in, wt, n_out, b, relu, &mut out);
+                portable(&op, &mut out);
             }
             out
         });
@@ -361,9 +386,9 @@ mod tests {
     #[test]
     fn avx512_layer_matches_the_reference_where_the_cpu_has_it() {
         if std::arch::is_x86_feature_detected!("avx512f") {
-            simd_matches_the_reference(avx512::LANES, |x, n_in, wt, n_out, b, relu, out| {
+            simd_matches_the_reference(avx512::LANES, |op, out| {
                 // SAFETY: feature checked above; shapes from `each_shape`, n_out divisible.
-                unsafe { avx512::layer(x, n_in, wt, n_out, b, relu, out) }
+                unsafe { avx512::layer(op, out) }
             });
         }
     }
@@ -373,9 +398,9 @@ mod tests {
     fn avx2_layer_matches_the_reference_where_the_cpu_has_it() {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            simd_matches_the_reference(avx2::LANES, |x, n_in, wt, n_out, b, relu, out| {
+            simd_matches_the_reference(avx2::LANES, |op, out| {
                 // SAFETY: features checked above; shapes from `each_shape`, n_out divisible.
-                unsafe { avx2::layer(x, n_in, wt, n_out, b, relu, out) }
+                unsafe { avx2::layer(op, out) }
             });
         }
     }
