@@ -29,8 +29,8 @@ pub struct RecommendConfig {
     /// A request that has not been ranked after this long gets the precomputed popular list
     /// for its context, marked `fallback: true`.
     pub deadline_ms: u64,
-    /// Threads that compute answers (0: one per core). A job still queued at its request's
-    /// deadline is not run: the request gets the fallback list.
+    /// Threads that compute answers (0: one per core). A recommendation job still queued after
+    /// half its request's deadline is not run: the request gets the fallback list then.
     pub compute_threads: usize,
     /// How long an answer is reused for the same user and context (0 turns the cache off).
     /// A new event of the user invalidates it at once.
