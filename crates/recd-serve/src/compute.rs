@@ -5,8 +5,9 @@
 //! 2 cores, each warming its own per-thread scratch (the pipeline's signal arrays are 1.6 MB at
 //! 100k items), and they preempt each other. A profile of `recd serve` at 800 req/s on the
 //! 1M × 100k model had 10% of the CPU zeroing fresh pages and p90 latency near a second;
-//! a fixed pool keeps the scratch warm and turns overload into a queue, which the deadline
-//! check at the start of each job then sheds (a job whose request is already late is not run).
+//! a fixed pool keeps the scratch warm and turns overload into a queue, which the check at the
+//! start of each recommendation job then sheds (a job that waited more than half its request's
+//! deadline is not run; `routes/recommendations.rs`).
 
 use std::future::Future;
 
