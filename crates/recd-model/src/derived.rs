@@ -86,10 +86,11 @@ impl Model {
         })
     }
 
-    /// Computes every derived part now: the server calls this when it loads a model, so no
-    /// request pays for it. The indexes are loaded with the model, or built here for an
+    /// Computes every derived part now, and the ranker's weight layout: the server calls this
+    /// when it loads a model, so no request pays for it. The indexes are loaded with the model, or built here for an
     /// artifact saved without them.
     pub fn prepare(&self) {
+        self.ranker.prepare();
         self.orders();
         self.item_records();
         self.als_index();

@@ -234,7 +234,6 @@ pub fn top_n(scored: impl Iterator<Item = (u32, f32)>, n: usize) -> Vec<(u32, f3
     }
     // Collect, select, sort the head: O(items + n log n). A bounded min-heap (push every item,
     // pop past n) measured as the single hottest function of a serving profile on ml-100k.
-    let better = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     let mut out: Vec<(u32, f32)> = scored.filter(|(_, s)| !s.is_nan()).collect();
     if out.len() > n {
         out.select_nth_unstable_by(n - 1, better);
@@ -242,6 +241,11 @@ pub fn top_n(scored: impl Iterator<Item = (u32, f32)>, n: usize) -> Vec<(u32, f3
     }
     out.sort_unstable_by(better);
     out
+}
+
+/// Higher score first, then lower item row: a total order, so selections are deterministic.
+fn better(a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
 }
 
 /// The `n` best pairs of `scored` among the items `keep` accepts, best first, equal to
@@ -258,7 +262,6 @@ pub fn top_n_kept(
     if n == 0 || scored.is_empty() {
         return Vec::new();
     }
-    let better = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     let mut m = (n + n / 2 + 16).min(scored.len());
     loop {
         if m < scored.len() {

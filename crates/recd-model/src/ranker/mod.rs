@@ -100,6 +100,21 @@ impl Ranker {
         }
     }
 
+    /// Lays the weights out for scoring now rather than on the first [`Ranker::score`] (the
+    /// server does it when it loads a model).
+    pub fn prepare(&self) {
+        self.transposed();
+    }
+
+    fn transposed(&self) -> &[Vec<f32>] {
+        self.transposed.0.get_or_init(|| {
+            self.layers
+                .iter()
+                .map(|l| dense::transpose(&l.weights, l.n_in, l.n_out))
+                .collect()
+        })
+    }
+
     /// The layers, input first.
     pub fn layers(&self) -> &[Layer] {
         &self.layers
@@ -138,12 +153,7 @@ impl Ranker {
         if n == 0 {
             return Vec::new();
         }
-        let transposed = self.transposed.0.get_or_init(|| {
-            self.layers
-                .iter()
-                .map(|l| dense::transpose(&l.weights, l.n_in, l.n_out))
-                .collect()
-        });
+        let transposed = self.transposed();
         BUFFERS.with(|buffers| {
             let (cur, next) = &mut *buffers.borrow_mut();
             cur.clear();
