@@ -94,23 +94,16 @@ fn activate(v: f32, relu: bool) -> f32 {
 
 /// Plain Rust: each output row accumulates `x[k] · Wᵀ[k, :]` over the inputs.
 fn portable(op: &Operands<'_>, out: &mut [f32]) {
-    let &Operands {
-        x,
-        n_in,
-        wt,
-        n_out,
-        bias,
-        relu,
-    } = op;
-    for (row, o) in x.chunks_exact(n_in).zip(out.chunks_exact_mut(n_out)) {
+    let rows = op.x.chunks_exact(op.n_in);
+    for (row, o) in rows.zip(out.chunks_exact_mut(op.n_out)) {
         o.fill(0.0);
-        for (&xv, w) in row.iter().zip(wt.chunks_exact(n_out)) {
+        for (&xv, w) in row.iter().zip(op.wt.chunks_exact(op.n_out)) {
             for (a, &wv) in o.iter_mut().zip(w) {
                 *a += xv * wv;
             }
         }
-        for (a, &b) in o.iter_mut().zip(bias) {
-            *a = activate(*a + b, relu);
+        for (a, &b) in o.iter_mut().zip(op.bias) {
+            *a = activate(*a + b, op.relu);
         }
     }
 }
