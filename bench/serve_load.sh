@@ -6,11 +6,13 @@
 # then `recd train`), else ml-100k imported and trained here (../shared/datasets/ml-100k).
 # The server copy is configured with the answer cache OFF (CACHE_TTL_MS=0) so every request
 # runs the whole pipeline, and the default 50 ms deadline (DEADLINE_MS); COMPUTE_THREADS sets
-# the answer threads (default 0: one per core).
+# the answer threads (default 0: one per core); DEGRADE_AFTER_MS (default 5, the server's) is
+# how late a job may start before it ranks with the light ranker (25 = half the deadline: never).
 #
 # Prints one JSON line per run on stdout:
 # - rate R (RATES, default "500 1000 2000"): open loop, SECONDS (10) each, latency counted
-#   from each request's due time; p50/p90/p99/p999/max in ms, errors, fallbacks (deadline).
+#   from each request's due time; p50/p90/p99/p999/max in ms, errors, fallbacks (deadline),
+#   degraded (ranked by the light ranker).
 #   Goal of issue 5: p99 <= 10 ms at 2,000 req/s, load generator on the same 2 cores.
 # - saturate C (CONCURRENCY, default 32): closed loop, SECONDS; qps = saturation throughput.
 # Then one JSON line per stage of the answer (recd_recommend_stage_seconds on /metrics:
@@ -35,6 +37,7 @@ unknown="${UNKNOWN_SHARE:-0.1}"
 cache_ttl="${CACHE_TTL_MS:-0}"
 deadline="${DEADLINE_MS:-50}"
 compute_threads="${COMPUTE_THREADS:-0}"
+degrade_after="${DEGRADE_AFTER_MS:-5}"
 
 cargo build -q --release -p recd
 cargo build -q --release -p recd-serve --example reco_load
@@ -60,8 +63,8 @@ else
         --users "$ml/u.user" --format ml100k >&2
     "$recd" train --data-dir "$work/data" >/dev/null
 fi
-printf '[serve.recommend]\ncache_ttl_ms = %s\ndeadline_ms = %s\ncompute_threads = %s\n' \
-    "$cache_ttl" "$deadline" "$compute_threads" > "$work/recd.toml"
+printf '[serve.recommend]\ncache_ttl_ms = %s\ndeadline_ms = %s\ncompute_threads = %s\ndegrade_after_ms = %s\n' \
+    "$cache_ttl" "$deadline" "$compute_threads" "$degrade_after" > "$work/recd.toml"
 
 RUST_LOG=warn "$recd" serve --data-dir "$work/data" --listen 127.0.0.1:0 --config "$work/recd.toml" \
     > "$work/serve.out" &

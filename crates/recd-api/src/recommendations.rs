@@ -17,6 +17,11 @@ pub struct RecommendationsOut {
     /// True when the list is the precomputed popular list for the context rather than a
     /// personal one: the request deadline passed, or no model is loaded.
     pub fallback: bool,
+    /// True when the list was ranked by the model's light ranker (logistic regression beside
+    /// the MLP) because the server was behind (`degrade_after_ms`): personal, but ranked by
+    /// the cheaper model.
+    #[serde(default)]
+    pub degraded: bool,
     /// Server time spent on the request, in milliseconds.
     pub took_ms: f64,
     /// Best first.

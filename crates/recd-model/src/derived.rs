@@ -91,6 +91,9 @@ impl Model {
     /// artifact saved without them.
     pub fn prepare(&self) {
         self.ranker.prepare();
+        if let Some(light) = &self.light_ranker {
+            light.prepare();
+        }
         self.orders();
         self.item_records();
         self.als_index();

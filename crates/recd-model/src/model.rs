@@ -92,6 +92,11 @@ pub struct Model {
     pub meta: ItemMeta,
     /// The ranker.
     pub ranker: Ranker,
+    /// A cheaper ranker trained on the same examples (logistic regression beside an MLP), for
+    /// answering under overload instead of falling back to the popular list (seed 001's
+    /// "model simplification"). `None` when the ranker is already the light kind, or for a
+    /// model saved before it existed. Stored as `ranker_light.json`.
+    pub light_ranker: Option<Ranker>,
     /// Scoring parameters.
     pub params: ScoringParams,
     /// Sorted lists and indexes computed from the arrays on first use
@@ -184,6 +189,9 @@ impl Model {
         self.als_index().save(dir, "als_index")?;
         self.content_index().save(dir, "content_index")?;
         write_json(&dir.join("ranker.json"), &self.ranker)?;
+        if let Some(light) = &self.light_ranker {
+            write_json(&dir.join("ranker_light.json"), light)?;
+        }
         let side = Side {
             encoder: self.encoder,
             params: self.params,
@@ -215,6 +223,19 @@ impl Model {
         let history = Csr::read(dir, "history", n_items)?;
         let ranker: Ranker = read_json(&dir.join("ranker.json"))?;
         ranker.validate()?;
+        let light_path = dir.join("ranker_light.json");
+        let light_ranker = if light_path.exists() {
+            let light: Ranker = read_json(&light_path)?;
+            light.validate()?;
+            if light.features != ranker.features {
+                return Err(ModelError::Shape(
+                    "ranker_light.json was trained on other features than ranker.json".into(),
+                ));
+            }
+            Some(light)
+        } else {
+            None
+        };
         let model = Model {
             version: manifest.version.clone(),
             neighbors_rev: neighbors.transpose(n_items),
@@ -241,6 +262,7 @@ impl Model {
             user_factors,
             item_factors,
             ranker,
+            light_ranker,
             derived: Default::default(),
         };
         model.check()?;

@@ -9,7 +9,8 @@
 //! - `saturate C`: closed loop with C requests in flight for the duration; prints the QPS.
 //!
 //! Users are drawn from `1..=users` (known to an ml-100k model; a generated one names them
-//! `u0`, `u1`, ...: set `USER_PREFIX=u`) with a share of unknown ids (cold start). Answers marked `"fallback":true` (deadline missed) are counted.
+//! `u0`, `u1`, ...: set `USER_PREFIX=u`) with a share of unknown ids (cold start). Answers marked `"fallback":true` (deadline missed) and `"degraded":true` (ranked by the light
+//! ranker because the server was behind) are counted.
 //!
 //! Usage: `reco_load URL rate|saturate R_OR_C SECONDS USERS UNKNOWN_SHARE`
 
@@ -29,6 +30,13 @@ struct Outcome {
     latency_us: Vec<u64>,
     errors: u64,
     fallbacks: u64,
+    degraded: u64,
+}
+
+/// What a 200 answer was marked with.
+struct Answered {
+    fallback: bool,
+    degraded: bool,
 }
 
 /// `USER_PREFIX` from the environment, read once.
@@ -46,8 +54,8 @@ fn user(k: u64, users: u64, unknown_share: f64) -> String {
     }
 }
 
-/// One request; `Ok(fallback)` on a 200.
-async fn one(client: &HttpClient, url: &str, user: &str) -> Result<bool, String> {
+/// One request; its marks on a 200.
+async fn one(client: &HttpClient, url: &str, user: &str) -> Result<Answered, String> {
     let uri = format!("{url}/v1/recommendations?user_id={user}&num_results=20&context=homepage");
     let resp = client
         .get(uri.parse().map_err(|e| format!("{e}"))?)
@@ -63,7 +71,11 @@ async fn one(client: &HttpClient, url: &str, user: &str) -> Result<bool, String>
     if status != 200 {
         return Err(format!("status {status}"));
     }
-    Ok(body.windows(15).any(|w| w == b"\"fallback\":true"))
+    let has = |mark: &[u8]| body.windows(mark.len()).any(|w| w == mark);
+    Ok(Answered {
+        fallback: has(b"\"fallback\":true"),
+        degraded: has(b"\"degraded\":true"),
+    })
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -103,10 +115,11 @@ async fn main() {
     lat.sort_unstable();
     let n = lat.len() as u64 + outcome.errors;
     println!(
-        "{{\"mode\":\"{mode}\",\"param\":{param},\"requests\":{n},\"ok\":{},\"errors\":{},\"fallbacks\":{},\"qps\":{:.0},\"p50_ms\":{:.2},\"p90_ms\":{:.2},\"p99_ms\":{:.2},\"p999_ms\":{:.2},\"max_ms\":{:.2}}}",
+        "{{\"mode\":\"{mode}\",\"param\":{param},\"requests\":{n},\"ok\":{},\"errors\":{},\"fallbacks\":{},\"degraded\":{},\"qps\":{:.0},\"p50_ms\":{:.2},\"p90_ms\":{:.2},\"p99_ms\":{:.2},\"p999_ms\":{:.2},\"max_ms\":{:.2}}}",
         lat.len(),
         outcome.errors,
         outcome.fallbacks,
+        outcome.degraded,
         lat.len() as f64 / wall,
         percentile(&lat, 0.5),
         percentile(&lat, 0.9),
@@ -178,6 +191,7 @@ async fn saturate(
         latency_us: Vec::new(),
         errors: 0,
         fallbacks: 0,
+        degraded: 0,
     };
     for w in workers {
         for (us, r) in w.await.expect("worker") {
@@ -187,11 +201,12 @@ async fn saturate(
     res
 }
 
-fn tally(res: &mut Outcome, us: u64, r: Result<bool, String>) {
+fn tally(res: &mut Outcome, us: u64, r: Result<Answered, String>) {
     match r {
-        Ok(fallback) => {
+        Ok(a) => {
             res.latency_us.push(us);
-            res.fallbacks += u64::from(fallback);
+            res.fallbacks += u64::from(a.fallback);
+            res.degraded += u64::from(a.degraded);
         }
         Err(e) => {
             if res.errors < 5 {
@@ -202,11 +217,12 @@ fn tally(res: &mut Outcome, us: u64, r: Result<bool, String>) {
     }
 }
 
-async fn collect(tasks: Vec<tokio::task::JoinHandle<(u64, Result<bool, String>)>>) -> Outcome {
+async fn collect(tasks: Vec<tokio::task::JoinHandle<(u64, Result<Answered, String>)>>) -> Outcome {
     let mut res = Outcome {
         latency_us: Vec::new(),
         errors: 0,
         fallbacks: 0,
+        degraded: 0,
     };
     for t in tasks {
         let (us, r) = t.await.expect("request task");

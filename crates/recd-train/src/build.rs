@@ -156,6 +156,7 @@ pub fn build_model(
         encoder,
         meta: item_meta(ds),
         ranker: fixed_ranker(),
+        light_ranker: None,
         params: config.scoring,
         derived: Default::default(),
     };
@@ -321,16 +322,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_built_model_recommends_its_group_and_survives_save_and_load() {
-        let ds = dataset();
-        let model = small_model(&ds);
-        let top = |m: &Model| {
-            let state = UserState::from_model(m, 0);
-            pipeline::recommend(m, &state, &CandidateConfig::default(), 1)[0].item
-        };
-        assert_eq!(top(&model), 2, "user 0's group A item they have not seen");
-
+    /// `model` saved with a manifest in a new temporary dir, as a publish would leave it.
+    fn saved(model: &Model, ds: &Dataset) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         model.save(dir.path()).unwrap();
         let mut manifest = recd_model::artifact::Manifest {
@@ -343,6 +336,20 @@ mod tests {
             files: Default::default(),
         };
         manifest.write(dir.path()).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_built_model_recommends_its_group_and_survives_save_and_load() {
+        let ds = dataset();
+        let model = small_model(&ds);
+        let top = |m: &Model| {
+            let state = UserState::from_model(m, 0);
+            pipeline::recommend(m, &state, &CandidateConfig::default(), 1)[0].item
+        };
+        assert_eq!(top(&model), 2, "user 0's group A item they have not seen");
+
+        let dir = saved(&model, &ds);
         let loaded = Model::load(dir.path(), true).unwrap();
         assert_eq!(top(&loaded), 2);
         // The indexes were saved with the model (exact at this size) and loaded back.
@@ -351,5 +358,24 @@ mod tests {
         assert_eq!(loaded.meta.available, model.meta.available);
         assert_eq!(loaded.neighbors, model.neighbors);
         assert_eq!(loaded.history, model.history);
+        assert!(loaded.light_ranker.is_none());
+    }
+
+    #[test]
+    fn a_light_ranker_is_saved_beside_the_ranker_and_must_share_its_features() {
+        let ds = dataset();
+        let mut model = small_model(&ds);
+        let mut light = model.ranker.clone();
+        light.kind = "logistic".into();
+        model.light_ranker = Some(light);
+        let dir = saved(&model, &ds);
+        let loaded = Model::load(dir.path(), true).unwrap();
+        assert_eq!(loaded.light_ranker, model.light_ranker);
+
+        let light = model.light_ranker.as_mut().unwrap();
+        light.features[0] = "not_a_feature".into();
+        let dir = saved(&model, &ds);
+        let err = Model::load(dir.path(), true).unwrap_err().to_string();
+        assert!(err.contains("ranker_light.json"), "{err}");
     }
 }

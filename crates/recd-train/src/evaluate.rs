@@ -168,6 +168,7 @@ pub fn evaluate(
         .iter()
         .map(|s| s.as_str())
         .chain(["pipeline"])
+        .chain(model.light_ranker.as_ref().map(|_| "pipeline_light"))
         .collect();
     let mut accs: Vec<Accumulator> = names.iter().map(|_| Accumulator::default()).collect();
     // Users in chunks: each user's signals are computed once for all generators, lists are
@@ -183,12 +184,14 @@ pub fn evaluate(
                         .into_iter()
                         .map(|(_, l)| ids(l))
                         .collect();
-                each.push(
-                    pipeline::recommend(model, &state, candidates, depth)
+                let c = pipeline::candidates(model, &state, candidates);
+                let rankers = std::iter::once(&model.ranker).chain(&model.light_ranker);
+                each.extend(rankers.map(|r| {
+                    pipeline::rank(r, &c, depth)
                         .into_iter()
                         .map(|s| s.item)
-                        .collect(),
-                );
+                        .collect()
+                }));
                 each
             })
             .collect();

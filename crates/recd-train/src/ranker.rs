@@ -95,6 +95,9 @@ pub fn collect(
 pub struct Trained {
     /// The chosen ranker.
     pub ranker: Ranker,
+    /// The logistic ranker when the chosen one is the MLP: the server's cheaper ranker under
+    /// overload ([`recd_model::Model::light_ranker`]).
+    pub light: Option<Ranker>,
     /// `(kind, validation NDCG@10 within the candidate lists)`.
     pub scores: Vec<(String, f64)>,
 }
@@ -119,6 +122,7 @@ pub fn train(ex: &Examples, params: &RankerParams) -> Trained {
         );
         return Trained {
             ranker: fixed,
+            light: None,
             scores: Vec::new(),
         };
     }
@@ -126,7 +130,8 @@ pub fn train(ex: &Examples, params: &RankerParams) -> Trained {
     let (train_rows, val_rows) = (rows(&train_g), rows(&val_g));
     let (mean, std) = moments(&ex.x, &train_rows, d);
     let mut tried: Vec<(Ranker, f64)> = vec![(fixed.clone(), group_ndcg(&fixed, ex, &val_g))];
-    if params.kind == "logistic" || params.kind == "auto" {
+    // Trained beside an MLP too (a closed-form solve, seconds): it is the MLP's light ranker.
+    if ["logistic", "mlp", "auto"].contains(&params.kind.as_str()) {
         let lr = logistic(ex, &train_rows, &mean, &std, params.l2);
         tried.push((lr.clone(), group_ndcg(&lr, ex, &val_g)));
     }
@@ -141,6 +146,10 @@ pub fn train(ex: &Examples, params: &RankerParams) -> Trained {
         "ranker validation NDCG@10 within candidates"
     );
     let forced = params.kind != "auto";
+    let light = tried
+        .iter()
+        .find(|(r, _)| r.kind == "logistic")
+        .map(|(r, _)| r.clone());
     let best = tried
         .into_iter()
         .filter(|(r, _)| !forced || r.kind == params.kind)
@@ -148,6 +157,7 @@ pub fn train(ex: &Examples, params: &RankerParams) -> Trained {
         .map(|(r, _)| r)
         .unwrap_or(fixed);
     Trained {
+        light: light.filter(|_| best.kind == "mlp"),
         ranker: best,
         scores,
     }
@@ -422,6 +432,25 @@ mod tests {
             }
         }
         assert_ne!(t.ranker.kind, "fixed");
+    }
+
+    #[test]
+    fn an_mlp_comes_with_the_logistic_ranker_as_its_light_ranker() {
+        let ex = synthetic();
+        let params = |kind: &str| RankerParams {
+            kind: kind.into(),
+            epochs: 5,
+            ..RankerParams::default()
+        };
+        let mlp = train(&ex, &params("mlp"));
+        assert_eq!(mlp.ranker.kind, "mlp");
+        let light = mlp.light.expect("an MLP carries a light ranker");
+        assert_eq!(light.kind, "logistic");
+        assert_eq!(light.layers().len(), 1);
+        // A logistic ranker is already the light kind.
+        let lr = train(&ex, &params("logistic"));
+        assert_eq!(lr.ranker.kind, "logistic");
+        assert!(lr.light.is_none());
     }
 
     #[test]

@@ -125,6 +125,7 @@ pub fn run(
     let s = stage("evaluate");
     let mut model = build_model(&ds, &fit, config)?;
     model.ranker = trained.ranker.clone();
+    model.light_ranker = trained.light.clone();
     let eval_users: std::collections::HashSet<u32> =
         sample_users(holdout.iter().map(|i| i.user), config.max_eval_users, 0)
             .into_iter()
@@ -147,6 +148,7 @@ pub fn run(
         let s = stage("refit");
         model = build_model(&ds, &ds.interactions, config)?;
         model.ranker = trained.ranker.clone();
+        model.light_ranker = trained.light.clone();
         done(s);
     }
 

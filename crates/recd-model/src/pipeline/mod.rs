@@ -34,7 +34,7 @@ pub use explain::reason;
 pub use generate::{CandidateConfig, Search, Source, generate_each, top_n, top_n_kept};
 
 use crate::Model;
-use crate::ranker::sigmoid;
+use crate::ranker::{Ranker, sigmoid};
 
 /// What is known about the user at request time.
 #[derive(Debug, Clone, Default)]
@@ -128,8 +128,12 @@ pub fn recommend(
     config: &CandidateConfig,
     n: usize,
 ) -> Vec<Scored> {
-    let c = candidates(model, state, config);
-    let logits = model.ranker.score(&c.features);
+    rank(&model.ranker, &candidates(model, state, config), n)
+}
+
+/// The top `n` of `c` as `ranker` scores them, best first (ties by item row).
+pub fn rank(ranker: &Ranker, c: &Candidates, n: usize) -> Vec<Scored> {
+    let logits = ranker.score(&c.features);
     let mut order: Vec<usize> = (0..c.items.len()).collect();
     order.sort_by(|&a, &b| {
         logits[b]

@@ -53,6 +53,7 @@ fn model() -> Model {
             }],
             "fixed",
         ),
+        light_ranker: None,
         params: ScoringParams::default(),
         derived: Default::default(),
     }

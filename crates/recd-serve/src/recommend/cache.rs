@@ -90,6 +90,7 @@ mod tests {
             request_id: "r".into(),
             model_version: Some("v1".into()),
             fallback: false,
+            degraded: false,
             items: Vec::new(),
         })
     }

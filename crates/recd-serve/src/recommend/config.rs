@@ -32,6 +32,11 @@ pub struct RecommendConfig {
     /// Threads that compute answers (0: one per core). A recommendation job still queued after
     /// half its request's deadline is not run: the request gets the fallback list then.
     pub compute_threads: usize,
+    /// A recommendation job that starts more than this long after its request arrived (the
+    /// compute threads are behind) ranks with the model's light ranker, marked
+    /// `degraded: true`. 0 degrades every request; half the deadline or more never does (such
+    /// a job is shed first). Models without a light ranker use their ranker.
+    pub degrade_after_ms: u64,
     /// How long an answer is reused for the same user and context (0 turns the cache off).
     /// A new event of the user invalidates it at once.
     pub cache_ttl_ms: u64,
@@ -77,6 +82,7 @@ impl Default for RecommendConfig {
             max_num_results: 200,
             deadline_ms: 50,
             compute_threads: 0,
+            degrade_after_ms: 5,
             cache_ttl_ms: 5_000,
             cache_capacity: 100_000,
             variant: "default".into(),

@@ -47,6 +47,8 @@ pub struct Answer {
     pub model_version: Option<String>,
     /// True for the precomputed popular list.
     pub fallback: bool,
+    /// True when the model's light ranker ranked the list (the server was overloaded).
+    pub degraded: bool,
     /// Best first.
     pub items: Vec<AnswerItem>,
 }
@@ -98,7 +100,8 @@ pub fn category_of(served: &Served, params: &Params) -> Result<Option<u32>, Unkn
     }
 }
 
-/// The personal (or cold-start) answer.
+/// The personal (or cold-start) answer; `light` asks for the model's light ranker (when it
+/// has one) instead of its ranker.
 pub fn recommend(
     served: &Served,
     catalog: Option<&CatalogView>,
@@ -106,6 +109,7 @@ pub fn recommend(
     known: &Known,
     profile: &dyn Fn() -> Option<User>,
     config: &RecommendConfig,
+    light: bool,
 ) -> Answer {
     let model = &served.model;
     let started = Instant::now();
@@ -118,8 +122,13 @@ pub fn recommend(
     observe("user_state", started);
     let category = category_of(served, params).ok().flatten();
     let started = Instant::now();
-    let ranked = if state::is_personal(&state) {
-        ranked(served, &state, config)
+    let ranker = match &model.light_ranker {
+        Some(l) if light => l,
+        _ => &model.ranker,
+    };
+    let personal = state::is_personal(&state);
+    let ranked = if personal {
+        ranked(served, &state, config, ranker)
     } else {
         let p = known.profile.clone().or_else(profile);
         let r = cold(served, p.as_ref(), category);
@@ -132,6 +141,7 @@ pub fn recommend(
         served, catalog, ranked, &state, &usual, category, params, config,
     );
     let mut answer = render(served, catalog, params, picks, false);
+    answer.degraded = personal && !std::ptr::eq(ranker, &model.ranker);
     if let Some(c) = catalog {
         let seen = seen_ids(known.features.as_ref());
         let slots = new_items::Slots {
@@ -195,13 +205,18 @@ fn observe(stage: &'static str, started: Instant) {
 }
 
 /// Pipeline candidates scored by the ranker, best first.
-fn ranked(served: &Served, state: &UserState, config: &RecommendConfig) -> Vec<Pick> {
+fn ranked(
+    served: &Served,
+    state: &UserState,
+    config: &RecommendConfig,
+    ranker: &recd_model::ranker::Ranker,
+) -> Vec<Pick> {
     let model = &served.model;
     let started = Instant::now();
     let c = pipeline::candidates_with(model, state, &config.candidates, Search::Indexed);
     observe("candidates", started);
     let started = Instant::now();
-    let logits = model.ranker.score(&c.features);
+    let logits = ranker.score(&c.features);
     observe("ranking", started);
     let mut order: Vec<usize> = (0..c.items.len()).collect();
     // Ties are broken by item row, a total order: an unstable sort gives the same list faster.
@@ -402,6 +417,7 @@ fn render(
         request_id: params.request_id.clone(),
         model_version: Some(served.version().to_string()),
         fallback,
+        degraded: false,
         items,
     }
 }

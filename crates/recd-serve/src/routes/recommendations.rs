@@ -131,6 +131,7 @@ fn out(answer: &Answer, user_id: &str, variant: &str, started: Instant) -> Recom
         model_version: answer.model_version.clone(),
         variant: variant.to_string(),
         fallback: answer.fallback,
+        degraded: answer.degraded,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
         items: answer
             .items
@@ -206,9 +207,13 @@ pub(crate) async fn get(
         // the backlog kept): on the 1M x 100k benchmark a transient slowdown at 2,000 req/s
         // turned into seconds of 50 ms answers. With half a deadline of queue at most, a job
         // that runs still answers in time.
-        if started.elapsed() > deadline / 2 {
+        let waited = started.elapsed();
+        if waited > deadline / 2 {
             return None;
         }
+        // Behind by more than `degrade_after_ms`: rank with the light ranker, which costs a
+        // fraction of the MLP, so the queue drains instead of growing into fallbacks.
+        let light = waited >= Duration::from_millis(config.degrade_after_ms);
         let catalog = online.models.catalog(&task_served);
         let uid = task_params.user_id.clone();
         let profile = move || store.catalog().get_user(&uid).ok().flatten();
@@ -219,6 +224,7 @@ pub(crate) async fn get(
             &known,
             &profile,
             &config,
+            light,
         ));
         online.cache.put(key, answer.clone());
         Some(answer)
@@ -230,7 +236,12 @@ pub(crate) async fn get(
     let late = started.elapsed() > deadline;
     let answer = match outcome {
         Ok(Some(Some(answer))) if !late => {
-            metrics::counter!("recd_recommendations_total", "outcome" => "ranked").increment(1);
+            let outcome = if answer.degraded {
+                "ranked_light"
+            } else {
+                "ranked"
+            };
+            metrics::counter!("recd_recommendations_total", "outcome" => outcome).increment(1);
             answer
         }
         Ok(None) => {
@@ -270,6 +281,7 @@ async fn without_model(state: &AppState, params: &Params) -> Result<Answer, ApiE
         request_id: params.request_id.clone(),
         model_version: None,
         fallback: true,
+        degraded: false,
         items: items
             .into_iter()
             .map(|t| AnswerItem {

@@ -362,6 +362,78 @@ fn a_missed_deadline_returns_the_popular_fallback() {
     assert!(items.iter().all(|i| !seen.contains(i)), "{body}");
 }
 
+/// An overloaded server ranks with the light ranker instead of falling back to the popular
+/// list. `degrade_after_ms = 0` degrades every request; the model is trained as an MLP (on
+/// ml-100k the default `auto` picks logistic regression, which has no lighter ranker), so it
+/// carries the logistic ranker beside it.
+#[test]
+fn a_behind_server_answers_personally_with_the_light_ranker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    copy_dir(&trained().join("data"), &data);
+    let config = tmp.path().join("mlp.toml");
+    std::fs::write(
+        &config,
+        "[train.ranker]\nkind = \"mlp\"\n[serve.recommend]\ndeadline_ms = 10000\ndegrade_after_ms = 0\n",
+    )
+    .unwrap();
+    recd_ok(&[
+        "train",
+        "--data-dir",
+        arg(&data),
+        "--config",
+        arg(&config),
+        "--force",
+    ]);
+    let models = data.join("models");
+    let current = std::fs::read_to_string(models.join("CURRENT")).unwrap();
+    let version = models.join(current.trim());
+    let ranker: Value =
+        serde_json::from_str(&std::fs::read_to_string(version.join("ranker.json")).unwrap())
+            .unwrap();
+    assert_eq!(ranker["kind"], json!("mlp"));
+    assert!(version.join("ranker_light.json").exists());
+
+    let seen = &rated()["1"];
+    let lists: Vec<Vec<String>> = [true, false]
+        .into_iter()
+        .map(|behind| {
+            let config = if behind {
+                config.clone()
+            } else {
+                let c = tmp.path().join("calm.toml");
+                std::fs::write(
+                    &c,
+                    "[serve.recommend]\ndeadline_ms = 10000\ndegrade_after_ms = 5000\n",
+                )
+                .unwrap();
+                c
+            };
+            let server = Server::start(&data, &["--config", arg(&config)]);
+            let body = recommend(&server, "user_id=1&num_results=20");
+            assert_eq!(body["degraded"], json!(behind), "{body}");
+            assert_eq!(body["fallback"], json!(false), "{body}");
+            let items = item_ids(&body);
+            assert_eq!(items.len(), 20, "{body}");
+            assert!(items.iter().all(|i| !seen.contains(i)), "{body}");
+            let reasons = body["items"].as_array().unwrap();
+            assert!(
+                reasons
+                    .iter()
+                    .all(|i| !i["reason"].as_str().unwrap().is_empty())
+            );
+            let metrics = server.get_text("/metrics");
+            let light = metrics
+                .lines()
+                .any(|l| l.starts_with("recd_recommendations_total") && l.contains("ranked_light"));
+            assert_eq!(light, behind, "{metrics}");
+            items
+        })
+        .collect();
+    // Two rankers, one candidate set: the lists are personal but not the same.
+    assert_ne!(lists[0], lists[1]);
+}
+
 /// Copies the current version under a new name and activates it, as a new training would.
 fn publish_copy(data: &Path, name: &str) {
     let models = data.join("models");
