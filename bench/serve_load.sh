@@ -41,7 +41,8 @@ degrade_after="${DEGRADE_AFTER_MS:-5}"
 
 cargo build -q --release -p recd
 cargo build -q --release -p recd-serve --example reco_load
-recd=target/release/recd
+# RECD: another build of the server to measure (before/after comparisons in one run).
+recd="${RECD:-target/release/recd}"
 load=target/release/examples/reco_load
 mkdir -p target/tmp
 work="$(mktemp -d target/tmp/serve-bench.XXXXXX)"
@@ -81,7 +82,7 @@ done
 
 {
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-    echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty)')"
+    echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty)')${RECD:+, server $RECD}"
     echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "model: $(cat "$work/data/models/CURRENT")"
 } >&2

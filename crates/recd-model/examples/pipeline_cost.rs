@@ -21,6 +21,10 @@ fn main() {
         t.elapsed()
     );
     let t = Instant::now();
+    if std::env::var_os("NO_PREPARE").is_none() {
+        model.prepare();
+    }
+    eprintln!("prepared in {:?}", t.elapsed());
     for (name, ann) in [
         ("als", model.als_index()),
         ("content", model.content_index()),

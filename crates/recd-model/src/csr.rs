@@ -14,6 +14,13 @@ pub struct Csr {
 }
 
 impl Csr {
+    /// Backs the arrays with huge pages ([`crate::hugepages`]).
+    pub(crate) fn advise_hugepages(&self) {
+        crate::hugepages::advise(&self.offsets);
+        crate::hugepages::advise(&self.cols);
+        crate::hugepages::advise(&self.vals);
+    }
+
     /// Builds from per-row lists.
     pub fn from_rows<I, R>(rows: I) -> Self
     where

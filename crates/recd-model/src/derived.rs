@@ -98,6 +98,21 @@ impl Model {
         self.item_records();
         self.als_index();
         self.content_index();
+        self.advise_hugepages();
+    }
+
+    /// Backs the arrays a request reads at random with huge pages ([`crate::hugepages`]).
+    fn advise_hugepages(&self) {
+        use crate::hugepages::advise;
+        advise(self.item_factors.as_slice());
+        advise(self.user_factors.as_slice());
+        advise(&self.content);
+        advise(self.item_records());
+        for csr in [&self.neighbors, &self.neighbors_rev, &self.history] {
+            csr.advise_hugepages();
+        }
+        self.als_index().advise_hugepages();
+        self.content_index().advise_hugepages();
     }
 
     /// One [`ItemRecord`] per item row (computed on the first call).

@@ -22,6 +22,7 @@ pub mod content;
 pub mod csr;
 pub mod derived;
 mod error;
+mod hugepages;
 pub mod ids;
 mod model;
 pub mod pipeline;

@@ -348,6 +348,14 @@ struct AnnSide {
 }
 
 impl AnnIndex {
+    /// Backs the lists with huge pages ([`crate::hugepages`]).
+    pub(crate) fn advise_hugepages(&self) {
+        if let Some(ivf) = &self.ivf {
+            crate::hugepages::advise(&ivf.ids);
+            crate::hugepages::advise(&ivf.vectors);
+        }
+    }
+
     /// Writes the index as `{name}.ann.json` (+ `{name}.centroids.arr`, `{name}.lists.arr` and
     /// `{name}.offsets.arr` for IVF) into `dir`.
     pub fn save(&self, dir: &Path, name: &str) -> Result<(), ModelError> {
