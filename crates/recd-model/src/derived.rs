@@ -12,6 +12,7 @@ use crate::Model;
 use crate::als::Factors;
 use crate::ann::{AnnConfig, AnnIndex};
 use crate::model::UNKNOWN_TIME;
+use crate::sparse::SparseRows;
 
 /// Item rows in the orders the generators read.
 #[derive(Debug, Clone, Default)]
@@ -51,6 +52,7 @@ pub struct Derived {
     records: OnceLock<Vec<ItemRecord>>,
     pub(crate) als_index: OnceLock<AnnIndex>,
     pub(crate) content_index: OnceLock<AnnIndex>,
+    content_sparse: OnceLock<Option<SparseRows>>,
 }
 
 fn by_score_desc(scores: &[f32], keep: impl Fn(f32) -> bool) -> Vec<u32> {
@@ -98,6 +100,7 @@ impl Model {
         self.item_records();
         self.als_index();
         self.content_index();
+        self.content_sparse();
         self.advise_hugepages();
     }
 
@@ -108,6 +111,9 @@ impl Model {
         advise(self.user_factors.as_slice());
         advise(&self.content);
         advise(self.item_records());
+        if let Some(s) = self.content_sparse() {
+            advise(s.entries());
+        }
         for csr in [&self.neighbors, &self.neighbors_rev, &self.history] {
             csr.advise_hugepages();
         }
@@ -149,6 +155,47 @@ impl Model {
                 &AnnConfig::default(),
             )
         })
+    }
+
+    /// The content vectors as their non-zeros, when they are sparse ([`crate::sparse`]).
+    pub(crate) fn content_sparse(&self) -> Option<&SparseRows> {
+        self.derived
+            .content_sparse
+            .get_or_init(|| SparseRows::of(&self.content, self.encoder.dim))
+            .as_ref()
+    }
+
+    /// The `k` items whose content vectors have the largest product with `q` among those `keep`
+    /// accepts, best first: an exact scan, of the sparse rows when there are.
+    pub(crate) fn content_exact(
+        &self,
+        q: &[f32],
+        k: usize,
+        keep: impl Fn(u32) -> bool,
+    ) -> Vec<(u32, f32)> {
+        let Some(s) = self.content_sparse() else {
+            return crate::ann::exact_rows(&self.content, q, k, keep);
+        };
+        let mut scores = Vec::with_capacity(self.n_items());
+        s.dots(0..self.n_items(), q, &mut scores);
+        let scored = scores.into_iter().enumerate();
+        crate::pipeline::top_n_kept(scored.map(|(i, s)| (i as u32, s)).collect(), k, keep)
+    }
+
+    /// `q ·` the content vector of item row `i`, through the sparse rows when there are.
+    pub fn content_dot(&self, q: &[f32], i: u32) -> f32 {
+        match self.content_sparse() {
+            Some(s) => s.dot(i as usize, q),
+            None => crate::content::dot(q, self.content_of(i)),
+        }
+    }
+
+    /// Asks the CPU for the content vector of item row `i` ahead of [`Model::content_dot`].
+    pub(crate) fn prefetch_content(&self, i: u32) {
+        match self.content_sparse() {
+            Some(s) => crate::als::prefetch_row(s.row(i as usize)),
+            None => crate::als::prefetch_row(self.content_of(i)),
+        }
     }
 
     /// The index over content vectors the content generator searches when serving. Loaded

@@ -27,6 +27,7 @@ pub mod ids;
 mod model;
 pub mod pipeline;
 pub mod ranker;
+mod sparse;
 
 pub use error::ModelError;
 pub use model::{ItemMeta, Model, NO_CATEGORY, ScoringParams, UNKNOWN_TIME};

@@ -83,15 +83,16 @@ impl Kernels for Portable {
 
 /// Hints the CPU to start loading `row` into L1 now; a no-op where we have no prefetch.
 #[inline(always)]
-pub(crate) fn prefetch_row(row: &[f32]) {
+pub(crate) fn prefetch_row<T>(row: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        const FLOATS_PER_LINE: usize = 16;
-        for offset in (0..row.len()).step_by(FLOATS_PER_LINE) {
+        const LINE: usize = 64;
+        let start = row.as_ptr().cast::<i8>();
+        for offset in (0..std::mem::size_of_val(row)).step_by(LINE) {
             // SAFETY: prefetch never faults and reads nothing architecturally; the pointer is
             // in bounds anyway. SSE is part of the x86-64 baseline.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().add(offset).cast::<i8>()) };
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

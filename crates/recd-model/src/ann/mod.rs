@@ -30,6 +30,7 @@ use crate::als::kernels::dot_rows;
 use crate::artifact::arrays;
 use crate::content::dot;
 use crate::pipeline::{top_n, top_n_kept};
+use crate::sparse::SparseRows;
 
 /// How the index is built.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,6 +74,9 @@ struct Ivf {
     ids: Vec<u32>,
     /// Item vectors in the same order (a copy: scanning a list reads memory in sequence).
     vectors: Vec<f32>,
+    /// The same rows as their non-zeros, scanned instead of `vectors` when the vectors are
+    /// sparse (content vectors; see [`crate::sparse`]).
+    sparse: Option<SparseRows>,
     n_probe: usize,
 }
 
@@ -90,7 +94,12 @@ pub fn exact(items: &Factors, q: &[f32], k: usize, keep: impl Fn(u32) -> bool) -
 }
 
 /// [`exact`] over row-major `rows` of width `q.len()`.
-fn exact_rows(rows: &[f32], q: &[f32], k: usize, keep: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
+pub(crate) fn exact_rows(
+    rows: &[f32],
+    q: &[f32],
+    k: usize,
+    keep: impl Fn(u32) -> bool,
+) -> Vec<(u32, f32)> {
     let mut scores = Vec::with_capacity(rows.len() / q.len().max(1));
     dot_rows(rows, q, &mut scores);
     top_n_kept(
@@ -295,6 +304,7 @@ impl Ivf {
             half_norms,
             offsets,
             ids,
+            sparse: SparseRows::of(&vectors, dim),
             vectors,
             n_probe,
         }
@@ -319,19 +329,30 @@ impl Ivf {
         )
     }
 
+    /// Appends `q ·` the vectors at positions `rows` to `out`.
+    fn score(&self, rows: std::ops::Range<usize>, q: &[f32], out: &mut Vec<f32>) {
+        match &self.sparse {
+            Some(s) => s.dots(rows, q, out),
+            None => dot_rows(
+                &self.vectors[rows.start * self.dim..rows.end * self.dim],
+                q,
+                out,
+            ),
+        }
+    }
+
     fn search(&self, q: &[f32], k: usize, keep: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
-        let d = self.dim;
         let head = self.offsets[0];
         let mut found = Vec::new();
         let mut scores = Vec::with_capacity(head);
-        dot_rows(&self.vectors[..head * d], q, &mut scores);
+        self.score(0..head, q, &mut scores);
         found.extend(self.ids[..head].iter().copied().zip(scores.iter().copied()));
         let lists = self.route(q);
         // Score each probed list in one pass over its contiguous vectors; filter the best.
         for (l, _) in lists {
             let (a, b) = (self.offsets[l as usize], self.offsets[l as usize + 1]);
             scores.clear();
-            dot_rows(&self.vectors[a * d..b * d], q, &mut scores);
+            self.score(a..b, q, &mut scores);
             found.extend(self.ids[a..b].iter().copied().zip(scores.iter().copied()));
         }
         top_n_kept(found, k, keep)
@@ -353,6 +374,9 @@ impl AnnIndex {
         if let Some(ivf) = &self.ivf {
             crate::hugepages::advise(&ivf.ids);
             crate::hugepages::advise(&ivf.vectors);
+            if let Some(s) = &ivf.sparse {
+                crate::hugepages::advise(s.entries());
+            }
         }
     }
 
@@ -488,7 +512,12 @@ impl AnnIndex {
 
     /// `exact` or `ivf`.
     pub fn kind(&self) -> &'static str {
-        if self.ivf.is_some() { "ivf" } else { "exact" }
+        if self.has_lists() { "ivf" } else { "exact" }
+    }
+
+    /// Whether searches probe lists (IVF) rather than scan every item.
+    pub(crate) fn has_lists(&self) -> bool {
+        self.ivf.is_some()
     }
 
     /// Lists probed per query (0 for exact).

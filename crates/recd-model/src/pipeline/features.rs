@@ -63,7 +63,7 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
                 prefetch_row(model.item_factors.row(c.item as usize));
             }
             if !signals.profile.is_empty() && c.content.is_nan() {
-                prefetch_row(model.content_of(c.item));
+                model.prefetch_content(c.item);
             }
         }
     };
@@ -85,7 +85,7 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
         } else if !c.content.is_nan() {
             c.content
         } else {
-            dot(&signals.profile, model.content_of(c.item))
+            model.content_dot(&signals.profile, c.item)
         });
     }
     for col in [&mut knn_recent, &mut knn_all, &mut als, &mut content] {

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use super::UserState;
 use super::signals::Signals;
 use crate::Model;
-use crate::ann::AnnIndex;
 
 /// A candidate generator. The discriminant is the bit in a candidate's source set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -199,12 +198,14 @@ fn top_of(
         },
         Source::Content if signals.profile.is_empty() => Vec::new(),
         Source::Content => {
-            let exact = AnnIndex::exact_only();
-            let index = match search {
-                Search::Indexed => model.content_index(),
-                Search::Exact => &exact,
+            let q = &signals.profile;
+            // An index without lists (small catalogs) is an exact scan: the model's, which
+            // reads the sparse rows like the IVF lists and the features do.
+            let index = model.content_index();
+            let found = match search {
+                Search::Indexed if index.has_lists() => index.search(&model.content, q, n, usable),
+                Search::Indexed | Search::Exact => model.content_exact(q, n, usable),
             };
-            let found = index.search(&model.content, &signals.profile, n, usable);
             found.into_iter().filter(|&(_, s)| s > 0.0).collect()
         }
         Source::Popular => first(&model.orders().popular, &|i| model.popularity[i as usize]),

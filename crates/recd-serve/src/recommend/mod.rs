@@ -47,7 +47,7 @@ pub struct Answer {
     pub model_version: Option<String>,
     /// True for the precomputed popular list.
     pub fallback: bool,
-    /// True when the model's light ranker ranked the list (the server was overloaded).
+    /// True when the model's light ranker ranked the list (the compute threads were behind).
     pub degraded: bool,
     /// Best first.
     pub items: Vec<AnswerItem>,
@@ -122,10 +122,8 @@ pub fn recommend(
     observe("user_state", started);
     let category = category_of(served, params).ok().flatten();
     let started = Instant::now();
-    let ranker = match &model.light_ranker {
-        Some(l) if light => l,
-        _ => &model.ranker,
-    };
+    let light_ranker = model.light_ranker.as_ref().filter(|_| light);
+    let ranker = light_ranker.unwrap_or(&model.ranker);
     let personal = state::is_personal(&state);
     let ranked = if personal {
         ranked(served, &state, config, ranker)
@@ -141,7 +139,7 @@ pub fn recommend(
         served, catalog, ranked, &state, &usual, category, params, config,
     );
     let mut answer = render(served, catalog, params, picks, false);
-    answer.degraded = personal && !std::ptr::eq(ranker, &model.ranker);
+    answer.degraded = personal && light_ranker.is_some();
     if let Some(c) = catalog {
         let seen = seen_ids(known.features.as_ref());
         let slots = new_items::Slots {
@@ -204,7 +202,7 @@ fn observe(stage: &'static str, started: Instant) {
         .record(started.elapsed().as_secs_f64());
 }
 
-/// Pipeline candidates scored by the ranker, best first.
+/// Pipeline candidates scored by `ranker`, best first.
 fn ranked(
     served: &Served,
     state: &UserState,
