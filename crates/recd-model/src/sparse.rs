@@ -27,7 +27,7 @@ impl SparseRows {
     /// non-zeros: a pair is twice a float, so that is a quarter of the dense bytes or less.
     /// `None` when the rows are denser (ALS factors, for one) or there are none.
     pub(crate) fn of(dense: &[f32], dim: usize) -> Option<Self> {
-        if dim == 0 || dense.is_empty() || dense.len() % dim != 0 {
+        if dim == 0 || dense.is_empty() || !dense.len().is_multiple_of(dim) {
             return None;
         }
         let nonzeros = |row: &[f32]| row.iter().filter(|v| **v != 0.0).count();

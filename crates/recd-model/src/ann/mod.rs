@@ -67,17 +67,22 @@ struct Ivf {
     centroids: Vec<f32>,
     /// `‖centroid‖² / 2` of each list (the routing score's bias).
     half_norms: Vec<f32>,
-    /// List `l` holds positions `offsets[l]..offsets[l + 1]` of `ids` / `vectors`. Positions
+    /// List `l` holds positions `offsets[l]..offsets[l + 1]` of `ids` / `rows`. Positions
     /// `0..offsets[0]` are the head: the longest vectors, scanned by every query.
     offsets: Vec<usize>,
     /// Item rows, grouped by list.
     ids: Vec<u32>,
     /// Item vectors in the same order (a copy: scanning a list reads memory in sequence).
-    vectors: Vec<f32>,
-    /// The same rows as their non-zeros, scanned instead of `vectors` when the vectors are
-    /// sparse (content vectors; see [`crate::sparse`]).
-    sparse: Option<SparseRows>,
+    rows: ListRows,
     n_probe: usize,
+}
+
+/// The lists' copy of the item vectors: dense, or their non-zeros when the vectors are sparse
+/// (content vectors; see [`crate::sparse`]).
+#[derive(Debug, Clone)]
+enum ListRows {
+    Dense(Vec<f32>),
+    Sparse(SparseRows),
 }
 
 /// The index over one model's item vectors.
@@ -304,8 +309,10 @@ impl Ivf {
             half_norms,
             offsets,
             ids,
-            sparse: SparseRows::of(&vectors, dim),
-            vectors,
+            rows: match SparseRows::of(&vectors, dim) {
+                Some(s) => ListRows::Sparse(s),
+                None => ListRows::Dense(vectors),
+            },
             n_probe,
         }
     }
@@ -331,13 +338,9 @@ impl Ivf {
 
     /// Appends `q ·` the vectors at positions `rows` to `out`.
     fn score(&self, rows: std::ops::Range<usize>, q: &[f32], out: &mut Vec<f32>) {
-        match &self.sparse {
-            Some(s) => s.dots(rows, q, out),
-            None => dot_rows(
-                &self.vectors[rows.start * self.dim..rows.end * self.dim],
-                q,
-                out,
-            ),
+        match &self.rows {
+            ListRows::Sparse(s) => s.dots(rows, q, out),
+            ListRows::Dense(v) => dot_rows(&v[rows.start * self.dim..rows.end * self.dim], q, out),
         }
     }
 
@@ -373,10 +376,10 @@ impl AnnIndex {
     pub(crate) fn advise_hugepages(&self) {
         if let Some(ivf) = &self.ivf {
             crate::hugepages::advise(&ivf.ids);
-            crate::hugepages::advise(&ivf.vectors);
-            if let Some(s) = &ivf.sparse {
-                crate::hugepages::advise(s.entries());
-            }
+            match &ivf.rows {
+                ListRows::Dense(v) => crate::hugepages::advise(v),
+                ListRows::Sparse(s) => crate::hugepages::advise(s.entries()),
+            };
         }
     }
 
