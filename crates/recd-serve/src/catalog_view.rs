@@ -11,6 +11,8 @@
 //! content neighbours and new-arrival slots before the next training.
 
 use recd_model::{Model, NO_CATEGORY};
+
+use crate::postprocess::Live;
 use recd_store::{Store, StoreError};
 
 /// An item that is in the catalog but not in the served model.
@@ -34,13 +36,11 @@ pub struct CatalogView {
     /// [`recd_store::Catalog::items_generation`] when the scan started: the view is current
     /// while the catalog still reports it.
     pub catalog_generation: u64,
-    /// Whether the item may be recommended now (catalog's `available`; true when the catalog
-    /// does not know the item, as the model saw it at training time).
-    pub available: Vec<bool>,
-    /// Sponsored flag per row.
-    pub sponsored: Vec<bool>,
-    /// Creation time per row as the catalog says now (`i64::MIN` if unknown).
-    pub created_ms: Vec<i64>,
+    /// Per row: whether the item may be recommended now (catalog's `available`; as the
+    /// model saw it at training time when the catalog does not know the item), its sponsored
+    /// flag and its creation time as the catalog says now (`i64::MIN` if unknown). One
+    /// array, so a candidate's live state is one cache line.
+    pub rows: Vec<Live>,
     /// Display title per row (empty when the catalog does not know the item); reasons
     /// ("because you watched X") name items by title.
     pub titles: Vec<String>,
@@ -55,9 +55,7 @@ impl CatalogView {
         let mut view = CatalogView {
             model_version: model.version.clone(),
             catalog_generation: store.catalog().items_generation(),
-            available: model.meta.available.clone(),
-            sponsored: vec![false; n],
-            created_ms: model.meta.created_ms.clone(),
+            rows: Self::trained_rows(model),
             titles: vec![String::new(); n],
             new_items: Vec::new(),
         };
@@ -66,9 +64,11 @@ impl CatalogView {
             match model.items.get(item.id.as_str()) {
                 Some(row) => {
                     let row = row as usize;
-                    view.available[row] = item.available;
-                    view.sponsored[row] = item.sponsored;
-                    view.created_ms[row] = created.unwrap_or(i64::MIN);
+                    view.rows[row] = Live {
+                        created_ms: created.unwrap_or(i64::MIN),
+                        available: item.available,
+                        sponsored: item.sponsored,
+                    };
                     view.titles[row] = item.title;
                 }
                 None if item.available => view.new_items.push(NewItem {
@@ -89,8 +89,19 @@ impl CatalogView {
         Ok(view)
     }
 
+    /// Every row's live state as the model saw it at training time (never sponsored).
+    pub fn trained_rows(model: &Model) -> Vec<Live> {
+        (0..model.n_items())
+            .map(|i| Live {
+                created_ms: model.meta.created_ms[i],
+                available: model.meta.available[i],
+                sponsored: false,
+            })
+            .collect()
+    }
+
     /// Whether row `item` may be shown.
     pub fn is_available(&self, item: u32) -> bool {
-        self.available.get(item as usize).copied().unwrap_or(false)
+        self.rows.get(item as usize).is_some_and(|r| r.available)
     }
 }

@@ -24,6 +24,7 @@ use recd_store::Store;
 
 use crate::catalog_view::CatalogView;
 use crate::cold::Lists;
+use crate::postprocess::Live;
 
 /// A model ready to serve, with everything derived from it at load time.
 pub struct Served {
@@ -33,6 +34,9 @@ pub struct Served {
     pub manifest: Manifest,
     /// Popular lists by category and demographic segment (cold start, fallback).
     pub lists: Lists,
+    /// Each row's live state as the model saw it at training time: what post-processing
+    /// reads until a catalog view for this model exists.
+    pub(crate) trained_live: Vec<Live>,
 }
 
 impl Served {
@@ -56,6 +60,7 @@ impl Served {
         // Sorted lists, item records and indexes, off the request path.
         model.prepare();
         Ok(Self {
+            trained_live: CatalogView::trained_rows(&model),
             model,
             manifest,
             lists,

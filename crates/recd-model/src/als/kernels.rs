@@ -99,9 +99,10 @@ pub(crate) fn prefetch_row<T>(row: &[T]) {
     let _ = row;
 }
 
-/// Hints the CPU to start loading the cache line holding `value`.
+/// Hints the CPU to start loading the cache line holding `value` (public: the serving
+/// layer's post-processing prefetches its per-item rows with it too).
 #[inline(always)]
-pub(crate) fn prefetch<T>(value: &T) {
+pub fn prefetch<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};

@@ -15,7 +15,8 @@ pub(crate) mod kernels;
 pub use cg::{CgScratch, RowSolver};
 pub use factors::Factors;
 pub use gram::{Gram, accumulate_yty};
-pub(crate) use kernels::{prefetch, prefetch_row};
+pub use kernels::prefetch;
+pub(crate) use kernels::prefetch_row;
 
 use crate::ModelError;
 

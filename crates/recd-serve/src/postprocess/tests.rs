@@ -105,15 +105,17 @@ impl Default for Case {
 
 fn check(case: Case) -> Vec<Pick> {
     let model = model();
-    let available = |i: u32| !case.unavailable.contains(&i);
-    let sponsored = |i: u32| case.sponsored.contains(&i);
-    let created = |_: u32| i64::MIN;
+    let live: Vec<Live> = (0..N)
+        .map(|i| Live {
+            available: !case.unavailable.contains(&i),
+            sponsored: case.sponsored.contains(&i),
+            created_ms: i64::MIN,
+        })
+        .collect();
     let req = Request {
         n: case.n,
         exclude: &case.exclude,
-        available: &available,
-        sponsored: &sponsored,
-        created_ms: &created,
+        live: &live,
         category: case.category,
         pinned: &case.pinned,
         usual_categories: &case.usual,
@@ -233,4 +235,42 @@ fn exploration_takes_slots_outside_usual_categories_deterministically() {
         2,
         "the request id decides which item explores"
     );
+}
+
+#[test]
+fn the_key_sort_orders_like_total_cmp_then_item() {
+    // Scores with ties, both zeros, negatives, infinities and NaNs of both signs.
+    let specials = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.5,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        -f32::NAN,
+        f32::MIN_POSITIVE,
+        -f32::MIN_POSITIVE,
+        f32::MAX,
+        f32::MIN,
+    ];
+    let mut picks: Vec<Pick> = (0..400u32)
+        .map(|i| Pick {
+            item: (i * 7919) % 1009,
+            score: if i % 3 == 0 {
+                specials[(i as usize / 3) % specials.len()]
+            } else {
+                ((mix(u64::from(i)) % 2001) as f32 - 1000.0) / 37.0
+            },
+            source: "als",
+            reason: Reason::LikeYou,
+        })
+        .collect();
+    let mut want = picks.clone();
+    want.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
+    sort_best_first(&mut picks);
+    let bits =
+        |v: &[Pick]| -> Vec<(u32, u32)> { v.iter().map(|p| (p.score.to_bits(), p.item)).collect() };
+    assert_eq!(bits(&picks), bits(&want));
 }

@@ -202,7 +202,7 @@ fn observe(stage: &'static str, started: Instant) {
         .record(started.elapsed().as_secs_f64());
 }
 
-/// Pipeline candidates scored by `ranker`, best first.
+/// Pipeline candidates scored by `ranker`, in candidate order ([`postprocess::finish`] sorts).
 fn ranked(
     served: &Served,
     state: &UserState,
@@ -216,15 +216,8 @@ fn ranked(
     let started = Instant::now();
     let logits = ranker.score(&c.features);
     observe("ranking", started);
-    let mut order: Vec<usize> = (0..c.items.len()).collect();
-    // Ties are broken by item row, a total order: an unstable sort gives the same list faster.
-    order.sort_unstable_by(|&a, &b| {
-        logits[b]
-            .total_cmp(&logits[a])
-            .then(c.items[a].cmp(&c.items[b]))
-    });
-    order
-        .into_iter()
+    // Not sorted here: post-processing sorts once, after its boosts change the scores.
+    (0..c.items.len())
         .map(|k| {
             let (source, reason) = explain(served, c.items[k], c.sources[k], c.because[k]);
             Pick {
@@ -352,20 +345,11 @@ fn post(
         .get(&params.context)
         .map(|ids| ids.iter().filter_map(|id| model.items.get(id)).collect())
         .unwrap_or_default();
-    let available =
-        |i: u32| catalog.map_or(model.meta.available[i as usize], |c| c.is_available(i));
-    let sponsored = |i: u32| catalog.is_some_and(|c| c.sponsored[i as usize]);
-    let created = |i: u32| {
-        catalog.map_or(model.meta.created_ms[i as usize], |c| {
-            c.created_ms[i as usize]
-        })
-    };
+    let live = catalog.map_or(&served.trained_live, |c| &c.rows);
     let req = postprocess::Request {
         n: params.n,
         exclude: &state.exclude,
-        available: &available,
-        sponsored: &sponsored,
-        created_ms: &created,
+        live,
         category,
         pinned: &pinned,
         usual_categories: usual,
