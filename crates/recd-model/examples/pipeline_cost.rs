@@ -2,6 +2,8 @@
 //! `cargo run --release -p recd-model --example pipeline_cost -- MODEL_DIR [USERS]`.
 //! Stages: user state, candidates (signals, generators, merge, features) and ranker scoring.
 //! Used to find what dominates a request before and after changes (see BENCHMARKS.md).
+//! Also prints the content index's recall@10 on the queries it really gets, users' content
+//! profiles (training calibrates it on item vectors).
 
 use std::time::{Duration, Instant};
 
@@ -56,6 +58,7 @@ fn main() {
         n += 1;
         n_cands += c.items.len();
     }
+    content_recall(&model, step, users.min(500));
     let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
     println!(
         "{{\"users\":{n},\"candidates_mean\":{:.0},\"state_us\":{:.1},\"candidates_us\":{:.1},\"ranker_us\":{:.1},\"total_us\":{:.1},\"ranker\":\"{}\"}}",
@@ -65,5 +68,42 @@ fn main() {
         us(t_rank),
         us(t_state + t_cand + t_rank),
         model.ranker.kind
+    );
+}
+
+/// Recall@10 of the content index against the exact scan, on the content profiles of
+/// `users` users (every `step`-th row), printed to stderr.
+fn content_recall(model: &Model, step: usize, users: usize) {
+    let index = model.content_index();
+    let Ok(items) = recd_model::als::Factors::from_vec(
+        model.n_items(),
+        model.encoder.dim,
+        model.content.clone(),
+    ) else {
+        return;
+    };
+    let profiles: Vec<Vec<f32>> = (0..model.users.len())
+        .step_by(step)
+        .take(users)
+        .map(|row| {
+            let state = UserState::from_model(model, row as u32);
+            pipeline::signals::Signals::compute(model, &state)
+                .profile
+                .clone()
+        })
+        .filter(|p| !p.is_empty())
+        .collect();
+    let queries: Vec<&[f32]> = profiles.iter().map(Vec::as_slice).collect();
+    let truth: Vec<Vec<(u32, f32)>> = queries
+        .iter()
+        .map(|q| recd_model::ann::exact(&items, q, 10, |_| true))
+        .collect();
+    let recall = recd_model::ann::mean_recall(&queries, &truth, |q| {
+        index.search(&model.content, q, 10, |_| true)
+    });
+    eprintln!(
+        "content index recall@10 on {} users' content profiles: {recall:.3} (at calibration: {:.3})",
+        queries.len(),
+        index.recall_at_10
     );
 }
