@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Before/after comparison of server builds under the same host conditions. The host's speed
+# drifts by ±20% over minutes (a shared VM), more than most changes are worth, so instead of
+# one long run per build this starts one server per build, all loaded at once (each on its
+# own copy of DATA_DIR), and interleaves short load runs between them: round r runs every
+# build once, so a slow minute hits all builds alike and the comparison is per round.
+#
+#   RECDS="/path/recd-before /path/recd-after" DATA_DIR=D USERS=1000000 USER_PREFIX=u \
+#       ROUNDS=6 bench/serve_ab.sh
+#
+# MODES (default "saturate 32|rate 2000"): the reco_load runs of a round, SECONDS_EACH (5)
+# each. Prints one line per run: round, build, reco_load's JSON. The copies go to WORK
+# (default target/tmp/serve-ab) and are deleted afterwards unless KEEP=1. Answer cache off,
+# default deadline; DEGRADE_AFTER_MS as in serve_load.sh (default 5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${RECDS:?RECDS: the server binaries to compare}"
+: "${DATA_DIR:?DATA_DIR: a trained data dir}"
+rounds="${ROUNDS:-6}"
+seconds="${SECONDS_EACH:-5}"
+users="${USERS:-943}"
+unknown="${UNKNOWN_SHARE:-0.1}"
+modes="${MODES:-saturate 32|rate 2000}"
+work="${WORK:-target/tmp/serve-ab}"
+
+cargo build -q --release -p recd-serve --example reco_load
+load=target/release/examples/reco_load
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+read -ra bins <<< "$RECDS"
+urls=()
+for k in "${!bins[@]}"; do
+    d="$work/$k"
+    mkdir -p "$d"
+    [ -d "$d/data" ] || cp -r "$DATA_DIR" "$d/data"
+    printf '[serve.recommend]\ncache_ttl_ms = 0\ndegrade_after_ms = %s\n' "${DEGRADE_AFTER_MS:-5}" \
+        > "$d/recd.toml"
+    RUST_LOG=warn "${bins[$k]}" serve --data-dir "$d/data" --listen 127.0.0.1:0 \
+        --config "$d/recd.toml" > "$d/serve.out" &
+    pids+=($!)
+done
+sync
+for k in "${!bins[@]}"; do
+    d="$work/$k"
+    for _ in $(seq 1 900); do grep -q "listening on" "$d/serve.out" 2>/dev/null && break; sleep 0.1; done
+    url="$(sed -n 's#^listening on ##p' "$d/serve.out")"
+    for _ in $(seq 1 900); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.1; done
+    urls+=("$url")
+    "$load" "$url" saturate 4 3 "$users" "$unknown" >/dev/null  # warm-up
+done
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%FT%TZ)" >&2
+IFS='|' read -ra runs <<< "$modes"
+for r in $(seq 1 "$rounds"); do
+    for k in "${!bins[@]}"; do
+        for m in "${runs[@]}"; do
+            # shellcheck disable=SC2086 # $m is "mode param"
+            echo "$r ${bins[$k]} $("$load" "${urls[$k]}" $m "$seconds" "$users" "$unknown")"
+        done
+    done
+done
