@@ -11,9 +11,9 @@
 //! content neighbours and new-arrival slots before the next training.
 
 use recd_model::{Model, NO_CATEGORY};
+use recd_store::{Store, StoreError};
 
 use crate::postprocess::Live;
-use recd_store::{Store, StoreError};
 
 /// An item that is in the catalog but not in the served model.
 #[derive(Debug, Clone)]
