@@ -178,8 +178,9 @@ impl Model {
         };
         let mut scores = Vec::with_capacity(self.n_items());
         s.dots(0..self.n_items(), q, &mut scores);
-        let scored = scores.into_iter().enumerate();
-        crate::pipeline::top_n_kept(scored.map(|(i, s)| (i as u32, s)).collect(), k, keep)
+        let mut keys = Vec::with_capacity(scores.len());
+        crate::pipeline::push_keys(&mut keys, (0..).zip(scores));
+        crate::pipeline::top_n_kept(keys, k, keep)
     }
 
     /// `q ·` the content vector of item row `i`, through the sparse rows when there are.

@@ -185,13 +185,9 @@ fn sort_best_first(ranked: &mut Vec<Pick>) {
     *ranked = keys.iter().map(|&(_, k)| ranked[k as usize]).collect();
 }
 
-/// A key whose ascending order is [`sort_best_first`]'s: the score's `total_cmp` order as
-/// an unsigned integer (negatives with every bit flipped, others with the sign bit set),
-/// inverted, then the item row.
+/// A key whose ascending order is [`sort_best_first`]'s (higher score, then lower row).
 fn best_first_key(p: &Pick) -> u64 {
-    let bits = p.score.to_bits();
-    let ascending = bits ^ ((((bits as i32) >> 31) as u32) >> 1) ^ 0x8000_0000;
-    (u64::from(!ascending) << 32) | u64::from(p.item)
+    recd_model::pipeline::best_first_key(p.item, p.score)
 }
 
 /// Multiplies the score of a sponsored item and of a new arrival (created within `new`).

@@ -29,7 +29,7 @@ use crate::als::Factors;
 use crate::als::kernels::dot_rows;
 use crate::artifact::arrays;
 use crate::content::dot;
-use crate::pipeline::{top_n, top_n_kept};
+use crate::pipeline::{push_keys, top_n, top_n_kept};
 use crate::sparse::SparseRows;
 
 /// How the index is built.
@@ -107,15 +107,9 @@ pub(crate) fn exact_rows(
 ) -> Vec<(u32, f32)> {
     let mut scores = Vec::with_capacity(rows.len() / q.len().max(1));
     dot_rows(rows, q, &mut scores);
-    top_n_kept(
-        scores
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| (i as u32, s))
-            .collect(),
-        k,
-        keep,
-    )
+    let mut keys = Vec::with_capacity(scores.len());
+    push_keys(&mut keys, (0..).zip(scores));
+    top_n_kept(keys, k, keep)
 }
 
 /// A small deterministic generator (SplitMix64) for sampling.
@@ -345,20 +339,21 @@ impl Ivf {
     }
 
     fn search(&self, q: &[f32], k: usize, keep: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
-        let head = self.offsets[0];
-        let mut found = Vec::new();
-        let mut scores = Vec::with_capacity(head);
-        self.score(0..head, q, &mut scores);
-        found.extend(self.ids[..head].iter().copied().zip(scores.iter().copied()));
         let lists = self.route(q);
-        // Score each probed list in one pass over its contiguous vectors; filter the best.
-        for (l, _) in lists {
-            let (a, b) = (self.offsets[l as usize], self.offsets[l as usize + 1]);
+        let span = |l: u32| self.offsets[l as usize]..self.offsets[l as usize + 1];
+        let head = 0..self.offsets[0];
+        let spans = std::iter::once(head).chain(lists.iter().map(|&(l, _)| span(l)));
+        // Sized once: growing it while scanning was ~3% of the search.
+        let total: usize = spans.clone().map(|r| r.len()).sum();
+        let mut keys = Vec::with_capacity(total);
+        let mut scores = Vec::with_capacity(spans.clone().map(|r| r.len()).max().unwrap_or(0));
+        // Score each list in one pass over its contiguous vectors; filter the best.
+        for r in spans {
             scores.clear();
-            self.score(a..b, q, &mut scores);
-            found.extend(self.ids[a..b].iter().copied().zip(scores.iter().copied()));
+            self.score(r.clone(), q, &mut scores);
+            push_keys(&mut keys, self.ids[r].iter().copied().zip(scores.iter().copied()));
         }
-        top_n_kept(found, k, keep)
+        top_n_kept(keys, k, keep)
     }
 }
 

@@ -31,7 +31,10 @@ pub type ItemSet = HashSet<u32, foldhash::fast::FixedState>;
 pub type ItemMap<V> = std::collections::HashMap<u32, V, foldhash::fast::FixedState>;
 
 pub use explain::reason;
-pub use generate::{CandidateConfig, Search, Source, generate_each, top_n, top_n_kept};
+pub use generate::{
+    CandidateConfig, Search, Source, best_first_key, from_key, generate_each, push_keys, top_n,
+    top_n_kept,
+};
 
 use crate::Model;
 use crate::ranker::{Ranker, sigmoid};
