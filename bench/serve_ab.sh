@@ -11,7 +11,7 @@
 # MODES (default "saturate 32|rate 2000"): the reco_load runs of a round, SECONDS_EACH (5)
 # each. Prints one line per run: round, build, reco_load's JSON. The copies go to WORK
 # (default target/tmp/serve-ab) and are deleted afterwards unless KEEP=1. Answer cache off,
-# default deadline; DEGRADE_AFTER_MS as in serve_load.sh (default 5).
+# default deadline; DEGRADE_AFTER_MS and HTTP_THREADS as in serve_load.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,8 +40,10 @@ for k in "${!bins[@]}"; do
     d="$work/$k"
     mkdir -p "$d"
     [ -d "$d/data" ] || cp -r "$DATA_DIR" "$d/data"
-    printf '[serve.recommend]\ncache_ttl_ms = 0\ndegrade_after_ms = %s\n' "${DEGRADE_AFTER_MS:-5}" \
-        > "$d/recd.toml"
+    # [serve] only when HTTP_THREADS is set: builds before the key refuse it.
+    { [ -z "${HTTP_THREADS:-}" ] || printf '[serve]\nhttp_threads = %s\n' "$HTTP_THREADS"
+      printf '[serve.recommend]\ncache_ttl_ms = 0\ndegrade_after_ms = %s\n' "${DEGRADE_AFTER_MS:-5}"
+    } > "$d/recd.toml"
     RUST_LOG=warn "${bins[$k]}" serve --data-dir "$d/data" --listen 127.0.0.1:0 \
         --config "$d/recd.toml" > "$d/serve.out" &
     pids+=($!)

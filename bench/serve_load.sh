@@ -7,7 +7,8 @@
 # The server copy is configured with the answer cache OFF (CACHE_TTL_MS=0) so every request
 # runs the whole pipeline, and the default 50 ms deadline (DEADLINE_MS); COMPUTE_THREADS sets
 # the answer threads (default 0: one per core); DEGRADE_AFTER_MS (default 5, the server's) is
-# how late a job may start before it ranks with the light ranker (25 = half the deadline: never).
+# how late a job may start before it ranks with the light ranker (25 = half the deadline: never);
+# HTTP_THREADS sets [serve] http_threads (unset: the server's default, one per core).
 #
 # Prints one JSON line per run on stdout:
 # - rate R (RATES, default "500 1000 2000"): open loop, SECONDS (10) each, latency counted
@@ -38,6 +39,7 @@ cache_ttl="${CACHE_TTL_MS:-0}"
 deadline="${DEADLINE_MS:-50}"
 compute_threads="${COMPUTE_THREADS:-0}"
 degrade_after="${DEGRADE_AFTER_MS:-5}"
+http_threads="${HTTP_THREADS:-}"
 
 cargo build -q --release -p recd
 cargo build -q --release -p recd-serve --example reco_load
@@ -64,8 +66,11 @@ else
         --users "$ml/u.user" --format ml100k >&2
     "$recd" train --data-dir "$work/data" >/dev/null
 fi
-printf '[serve.recommend]\ncache_ttl_ms = %s\ndeadline_ms = %s\ncompute_threads = %s\ndegrade_after_ms = %s\n' \
-    "$cache_ttl" "$deadline" "$compute_threads" "$degrade_after" > "$work/recd.toml"
+# [serve] only when HTTP_THREADS is set: builds before the key (RECD) refuse it.
+{ [ -z "$http_threads" ] || printf '[serve]\nhttp_threads = %s\n' "$http_threads"
+  printf '[serve.recommend]\ncache_ttl_ms = %s\ndeadline_ms = %s\ncompute_threads = %s\ndegrade_after_ms = %s\n' \
+      "$cache_ttl" "$deadline" "$compute_threads" "$degrade_after"
+} > "$work/recd.toml"
 
 RUST_LOG=warn "$recd" serve --data-dir "$work/data" --listen 127.0.0.1:0 --config "$work/recd.toml" \
     > "$work/serve.out" &

@@ -16,6 +16,13 @@ pub struct ServeConfig {
     pub shutdown_timeout_secs: u64,
     /// Default number of entries of `GET /v1/trending`.
     pub trending_limit: usize,
+    /// Threads of the async runtime that runs the HTTP server: parsing, routing, feature
+    /// reads, JSON (0: one per core). Recommendation work runs on its own pool
+    /// (`[serve.recommend] compute_threads`), so a process that mostly answers
+    /// recommendations needs few: on 2 cores at 2,000 req/s, 1 gave ~6% more saturation
+    /// throughput than 2 (fewer threads time-slicing with the compute pool), while event
+    /// ingest, which parses its JSON here, fell ~30% (BENCHMARKS.md).
+    pub http_threads: usize,
     /// `[serve.recommend]`: recommendation requests.
     pub recommend: crate::recommend::RecommendConfig,
 }
@@ -28,6 +35,7 @@ impl Default for ServeConfig {
             max_events_per_request: 10_000,
             shutdown_timeout_secs: 10,
             trending_limit: 20,
+            http_threads: 0,
             recommend: Default::default(),
         }
     }

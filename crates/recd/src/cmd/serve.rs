@@ -101,7 +101,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(store) = &args.feature_store {
         config.features.store.clone_from(store);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if config.serve.http_threads > 0 {
+        runtime.worker_threads(config.serve.http_threads);
+    }
+    let runtime = runtime
         .enable_all()
         .build()
         .context("starting the async runtime")?;
