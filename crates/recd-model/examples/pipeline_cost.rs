@@ -1,6 +1,8 @@
 //! CPU cost of one personal recommendation, single-threaded, by stage, on a saved model:
 //! `cargo run --release -p recd-model --example pipeline_cost -- MODEL_DIR [USERS]`.
-//! Stages: user state, candidates (signals, generators, merge, features) and ranker scoring.
+//! Stages: user state, candidates (signals, generators, merge, features) and ranking
+//! (`pipeline::ranked`: the cascade of the default `rerank`, or `RERANK=k`; 0 = the ranker
+//! over every candidate).
 //! Used to find what dominates a request before and after changes (see BENCHMARKS.md).
 //! Also prints the content index's recall@10 on the queries it really gets, users' content
 //! profiles (training calibrates it on item vectors).
@@ -49,9 +51,15 @@ fn main() {
         let t1 = Instant::now();
         let c = pipeline::candidates_with(&model, &state, &config, Search::Indexed);
         let t2 = Instant::now();
-        let logits = model.ranker.score(&c.features);
+        // As the server ranks 20 results: the cascade's head is max(rerank, 4 × 20).
+        let rerank = match std::env::var("RERANK") {
+            Ok(k) => k.parse().expect("RERANK"),
+            Err(_) => config.rerank,
+        };
+        let head = if rerank == 0 { usize::MAX } else { rerank.max(80) };
+        let order = pipeline::ranked(&model, &c, rerank, head);
         let t3 = Instant::now();
-        std::hint::black_box(logits);
+        std::hint::black_box(order);
         t_state += t1 - t0;
         t_cand += t2 - t1;
         t_rank += t3 - t2;

@@ -361,6 +361,74 @@ mod tests {
         assert!(loaded.light_ranker.is_none());
     }
 
+    /// A logistic ranker whose logit is `sign ×` feature `f`.
+    fn by_feature(f: usize, sign: f32) -> recd_model::ranker::Ranker {
+        let d = pipeline::features::NAMES.len();
+        let mut weights = vec![0.0; d];
+        weights[f] = sign;
+        recd_model::ranker::Ranker::new(
+            pipeline::features::NAMES.iter().map(|s| s.to_string()).collect(),
+            vec![0.0; d],
+            vec![1.0; d],
+            vec![recd_model::ranker::Layer {
+                n_in: d,
+                n_out: 1,
+                weights,
+                bias: vec![0.0],
+            }],
+            "logistic",
+        )
+    }
+
+    #[test]
+    fn the_cascade_reranks_the_light_rankers_head_and_keeps_its_order_below() {
+        let ds = dataset();
+        let mut model = small_model(&ds);
+        let state = UserState::from_model(&model, 0);
+        let c = pipeline::candidates(&model, &state, &CandidateConfig::default());
+        let n = c.items.len();
+        assert!(n >= 3, "{n} candidates");
+        let d = pipeline::features::NAMES.len();
+        // A feature on which one candidate leads alone. The light ranker prefers high
+        // values, the ranker low ones: wherever the ranker decides, the order turns around.
+        let f = (0..d)
+            .find(|&f| {
+                let mut v: Vec<f32> = (0..n).map(|k| c.features[k * d + f]).collect();
+                v.sort_by(|a, b| b.total_cmp(a));
+                v[0] > v[1]
+            })
+            .expect("a feature with a single best candidate");
+        model.light_ranker = Some(by_feature(f, 1.0));
+        model.ranker = by_feature(f, -1.0);
+        let pop = |k: u32| c.features[k as usize * d + f];
+        // Candidate indexes by popularity, ties by item row.
+        let by_pop = |sign: f32| -> Vec<u32> {
+            let mut v: Vec<u32> = (0..n as u32).collect();
+            v.sort_by(|&a, &b| {
+                (sign * pop(b))
+                    .total_cmp(&(sign * pop(a)))
+                    .then(c.items[a as usize].cmp(&c.items[b as usize]))
+            });
+            v
+        };
+        let (light, full) = (by_pop(1.0), by_pop(-1.0));
+        let order = |rerank: usize, depth: usize| -> Vec<u32> {
+            let r = pipeline::ranked(&model, &c, rerank, depth);
+            r.into_iter().map(|(k, _)| k).collect()
+        };
+
+        // No cascade (0, or a head as large as the candidates): the ranker alone.
+        assert_eq!(order(0, n), full);
+        assert_eq!(order(n, n), full);
+        // A head of 2: the light ranker's best two, turned around by the ranker; below them
+        // the light ranker's order.
+        let cascade = order(2, n);
+        assert_eq!(cascade[..2], [light[1], light[0]]);
+        assert_eq!(cascade[2..], light[2..]);
+        // Depth cuts the list; the head is re-ranked whatever the depth.
+        assert_eq!(order(2, 1), [light[1]]);
+    }
+
     #[test]
     fn a_light_ranker_is_saved_beside_the_ranker_and_must_share_its_features() {
         let ds = dataset();

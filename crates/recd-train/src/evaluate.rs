@@ -164,10 +164,16 @@ pub fn evaluate(
     users.sort_unstable();
     // AUC wants a long list; the metrics@10 only look at the head.
     let depth = 1000;
+    // `pipeline` ranks as the server does (`pipeline::ranked`: a cascade when the model has a
+    // light ranker and `rerank` is set); `pipeline_full` is then the ranker over every
+    // candidate, and `pipeline_light` the light ranker alone (what an overloaded server
+    // answers with).
+    let cascade = model.light_ranker.is_some() && candidates.rerank > 0;
     let names: Vec<&str> = Source::ALL
         .iter()
         .map(|s| s.as_str())
         .chain(["pipeline"])
+        .chain(cascade.then_some("pipeline_full"))
         .chain(model.light_ranker.as_ref().map(|_| "pipeline_light"))
         .collect();
     let mut accs: Vec<Accumulator> = names.iter().map(|_| Accumulator::default()).collect();
@@ -185,8 +191,10 @@ pub fn evaluate(
                         .map(|(_, l)| ids(l))
                         .collect();
                 let c = pipeline::candidates(model, &state, candidates);
-                let rankers = std::iter::once(&model.ranker).chain(&model.light_ranker);
-                each.extend(rankers.map(|r| {
+                let served = pipeline::ranked(model, &c, candidates.rerank, depth);
+                each.push(served.iter().map(|&(k, _)| c.items[k as usize]).collect());
+                let full = cascade.then_some(&model.ranker);
+                each.extend(full.into_iter().chain(&model.light_ranker).map(|r| {
                     pipeline::rank(r, &c, depth)
                         .into_iter()
                         .map(|s| s.item)

@@ -124,14 +124,75 @@ pub fn candidates_with(
     }
 }
 
-/// The top `n` items for `state`, best first.
+/// The top `n` items for `state`, best first, ranked as the server ranks them ([`ranked`]).
 pub fn recommend(
     model: &Model,
     state: &UserState,
     config: &CandidateConfig,
     n: usize,
 ) -> Vec<Scored> {
-    rank(&model.ranker, &candidates(model, state, config), n)
+    let c = candidates(model, state, config);
+    ranked(model, &c, config.rerank, n)
+        .into_iter()
+        .map(|(k, logit)| {
+            let k = k as usize;
+            Scored {
+                item: c.items[k],
+                score: sigmoid(logit),
+                sources: c.sources[k],
+                because: c.because[k],
+            }
+        })
+        .collect()
+}
+
+/// The model's ranking of `c`: `(candidate index, logit)`, best first (ties by item row), at
+/// most `depth`.
+///
+/// With a light ranker and `0 < rerank < candidates` this is a cascade: the light ranker (19
+/// multiply-adds a candidate) scores every candidate, the ranker (the MLP: 12,704) re-scores
+/// the light ranker's best `rerank`, which come first in the ranker's order, and the rest
+/// follow in the light ranker's order, with its logits. Otherwise the ranker scores every
+/// candidate. The MLP over every candidate was half of a request's CPU on the 1M × 100k
+/// model; `recd train` evaluates this function as its `pipeline` row, so the quality served
+/// is the quality measured.
+pub fn ranked(model: &Model, c: &Candidates, rerank: usize, depth: usize) -> Vec<(u32, f32)> {
+    let n = c.items.len();
+    let all: Vec<u32> = (0..n as u32).collect();
+    let Some(light) = model.light_ranker.as_ref().filter(|_| rerank > 0 && rerank < n) else {
+        return best(c, &all, &model.ranker.score(&c.features), depth);
+    };
+    let mut order = best(c, &all, &light.score(&c.features), depth.max(rerank));
+    let d = features::NAMES.len();
+    let head: Vec<u32> = order[..rerank].iter().map(|&(k, _)| k).collect();
+    let rows: Vec<f32> = head
+        .iter()
+        .flat_map(|&k| &c.features[k as usize * d..(k as usize + 1) * d])
+        .copied()
+        .collect();
+    let top = best(c, &head, &model.ranker.score(&rows), rerank);
+    order.splice(..rerank, top);
+    order.truncate(depth);
+    order
+}
+
+/// The best `depth` of candidates `rows` by `logits` (parallel to `rows`), best first, ties
+/// by item row; sorted by [`best_first_key`] (only the head when `depth` is shorter).
+fn best(c: &Candidates, rows: &[u32], logits: &[f32], depth: usize) -> Vec<(u32, f32)> {
+    let mut keys: Vec<(u64, u32)> = rows
+        .iter()
+        .zip(logits)
+        .map(|(&k, &l)| (best_first_key(c.items[k as usize], l), k))
+        .collect();
+    if keys.len() > depth {
+        if depth == 0 {
+            return Vec::new();
+        }
+        keys.select_nth_unstable(depth - 1);
+        keys.truncate(depth);
+    }
+    keys.sort_unstable();
+    keys.into_iter().map(|(key, k)| (k, from_key(key).1)).collect()
 }
 
 /// The top `n` of `c` as `ranker` scores them, best first (ties by item row).

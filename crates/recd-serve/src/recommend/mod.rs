@@ -123,10 +123,9 @@ pub fn recommend(
     let category = category_of(served, params).ok().flatten();
     let started = Instant::now();
     let light_ranker = model.light_ranker.as_ref().filter(|_| light);
-    let ranker = light_ranker.unwrap_or(&model.ranker);
     let personal = state::is_personal(&state);
     let ranked = if personal {
-        ranked(served, &state, config, ranker)
+        ranked(served, &state, config, light_ranker, params.n)
     } else {
         let p = known.profile.clone().or_else(profile);
         let r = cold(served, p.as_ref(), category);
@@ -202,27 +201,42 @@ fn observe(stage: &'static str, started: Instant) {
         .record(started.elapsed().as_secs_f64());
 }
 
-/// Pipeline candidates scored by `ranker`, in candidate order ([`postprocess::finish`] sorts).
+/// Pipeline candidates with their ranker scores, for post-processing (which sorts them,
+/// after its boosts). `light` (the server is behind): the light ranker scores every
+/// candidate. Otherwise the model ranks as [`pipeline::ranked`] says, and with a cascade only
+/// its re-ranked head goes on: the `rerank` best, at least `4 n` for the diversity cap and
+/// the exploration slots to choose from.
 fn ranked(
     served: &Served,
     state: &UserState,
     config: &RecommendConfig,
-    ranker: &recd_model::ranker::Ranker,
+    light: Option<&recd_model::ranker::Ranker>,
+    n: usize,
 ) -> Vec<Pick> {
     let model = &served.model;
     let started = Instant::now();
     let c = pipeline::candidates_with(model, state, &config.candidates, Search::Indexed);
     observe("candidates", started);
     let started = Instant::now();
-    let logits = ranker.score(&c.features);
+    let scored: Vec<(u32, f32)> = match light {
+        Some(ranker) => (0..).zip(ranker.score(&c.features)).collect(),
+        None => match config.candidates.rerank {
+            0 => pipeline::ranked(model, &c, 0, usize::MAX),
+            k => {
+                let k = k.max(4 * n);
+                pipeline::ranked(model, &c, k, k)
+            }
+        },
+    };
     observe("ranking", started);
-    // Not sorted here: post-processing sorts once, after its boosts change the scores.
-    (0..c.items.len())
-        .map(|k| {
+    scored
+        .into_iter()
+        .map(|(k, logit)| {
+            let k = k as usize;
             let (source, reason) = explain(served, c.items[k], c.sources[k], c.because[k]);
             Pick {
                 item: c.items[k],
-                score: recd_model::ranker::sigmoid(logits[k]),
+                score: recd_model::ranker::sigmoid(logit),
                 source,
                 reason,
             }
