@@ -56,7 +56,11 @@ fn main() {
             Ok(k) => k.parse().expect("RERANK"),
             Err(_) => config.rerank,
         };
-        let head = if rerank == 0 { usize::MAX } else { rerank.max(80) };
+        let head = if rerank == 0 {
+            usize::MAX
+        } else {
+            rerank.max(80)
+        };
         let order = pipeline::ranked(&model, &c, rerank, head);
         let t3 = Instant::now();
         std::hint::black_box(order);

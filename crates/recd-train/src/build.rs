@@ -367,7 +367,10 @@ mod tests {
         let mut weights = vec![0.0; d];
         weights[f] = sign;
         recd_model::ranker::Ranker::new(
-            pipeline::features::NAMES.iter().map(|s| s.to_string()).collect(),
+            pipeline::features::NAMES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             vec![0.0; d],
             vec![1.0; d],
             vec![recd_model::ranker::Layer {

@@ -351,7 +351,10 @@ impl Ivf {
         for r in spans {
             scores.clear();
             self.score(r.clone(), q, &mut scores);
-            push_keys(&mut keys, self.ids[r].iter().copied().zip(scores.iter().copied()));
+            push_keys(
+                &mut keys,
+                self.ids[r].iter().copied().zip(scores.iter().copied()),
+            );
         }
         top_n_kept(keys, k, keep)
     }

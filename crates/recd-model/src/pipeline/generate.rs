@@ -437,7 +437,10 @@ mod tests {
             let keep = |i: u32| (i * 31).is_multiple_of(every);
             for n in [0, 1, 10, 300, 2000, 5000] {
                 let want = sorted(scored.iter().copied().filter(|&(i, _)| keep(i)), n);
-                assert_eq!(top_n(scored.iter().copied().filter(|&(i, _)| keep(i)), n), want);
+                assert_eq!(
+                    top_n(scored.iter().copied().filter(|&(i, _)| keep(i)), n),
+                    want
+                );
                 assert_eq!(
                     top_n_kept(keys.clone(), n, keep),
                     want,

@@ -159,7 +159,11 @@ pub fn recommend(
 pub fn ranked(model: &Model, c: &Candidates, rerank: usize, depth: usize) -> Vec<(u32, f32)> {
     let n = c.items.len();
     let all: Vec<u32> = (0..n as u32).collect();
-    let Some(light) = model.light_ranker.as_ref().filter(|_| rerank > 0 && rerank < n) else {
+    let Some(light) = model
+        .light_ranker
+        .as_ref()
+        .filter(|_| rerank > 0 && rerank < n)
+    else {
         return best(c, &all, &model.ranker.score(&c.features), depth);
     };
     let mut order = best(c, &all, &light.score(&c.features), depth.max(rerank));
@@ -192,7 +196,9 @@ fn best(c: &Candidates, rows: &[u32], logits: &[f32], depth: usize) -> Vec<(u32,
         keys.truncate(depth);
     }
     keys.sort_unstable();
-    keys.into_iter().map(|(key, k)| (k, from_key(key).1)).collect()
+    keys.into_iter()
+        .map(|(key, k)| (k, from_key(key).1))
+        .collect()
 }
 
 /// The top `n` of `c` as `ranker` scores them, best first (ties by item row).

@@ -144,7 +144,7 @@ fn show_recommendations(data_dir: &Path) -> anyhow::Result<()> {
                 "  {:<45} {:.3}  {}",
                 title(s.item),
                 s.score,
-                pipeline::reason(&s, &title)
+                pipeline::reason(&s, title)
             );
         }
     }
@@ -155,7 +155,7 @@ fn show_recommendations(data_dir: &Path) -> anyhow::Result<()> {
         println!(
             "  {:<45}        {}",
             title(s.item),
-            pipeline::reason(&s, &title)
+            pipeline::reason(&s, title)
         );
     }
     Ok(())

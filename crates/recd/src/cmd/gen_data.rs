@@ -232,7 +232,7 @@ impl Progress {
 
     fn block_done(&mut self, index: u32) {
         let done = index + 1;
-        if done % self.step == 0 && done < self.n_blocks {
+        if done.is_multiple_of(self.step) && done < self.n_blocks {
             tracing::info!(
                 percent = (100 * done as u64 / self.n_blocks as u64),
                 elapsed_s = self.started.elapsed().as_secs(),
