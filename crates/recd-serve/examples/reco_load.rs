@@ -86,7 +86,7 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[k] as f64 / 1000.0
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 7 {

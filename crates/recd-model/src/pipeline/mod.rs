@@ -9,7 +9,9 @@
 //! 2. [`generate`]: candidates from each generator (item-kNN, ALS, content, popular, trending),
 //!    merged and deduplicated, each keeping the set of generators that proposed it.
 //! 3. [`features`]: one feature row per candidate ([`features::NAMES`]).
-//! 4. The ranker scores all rows in one pass; the best `n` are returned.
+//! 4. [`ranked`]: the ranker scores the rows in one batched pass (with a light ranker, a
+//!    cascade: the light ranker scores all, the ranker its best `rerank`); the best `n` are
+//!    returned.
 //!
 //! Post-processing (diversity, business rules, explanations in words) belongs to the online
 //! layer; this module returns the raw material for it: sources and the "because" item.
@@ -132,18 +134,7 @@ pub fn recommend(
     n: usize,
 ) -> Vec<Scored> {
     let c = candidates(model, state, config);
-    ranked(model, &c, config.rerank, n)
-        .into_iter()
-        .map(|(k, logit)| {
-            let k = k as usize;
-            Scored {
-                item: c.items[k],
-                score: sigmoid(logit),
-                sources: c.sources[k],
-                because: c.because[k],
-            }
-        })
-        .collect()
+    scored(&c, ranked(model, &c, config.rerank, n))
 }
 
 /// The model's ranking of `c`: `(candidate index, logit)`, best first (ties by item row), at
@@ -201,23 +192,24 @@ fn best(c: &Candidates, rows: &[u32], logits: &[f32], depth: usize) -> Vec<(u32,
         .collect()
 }
 
-/// The top `n` of `c` as `ranker` scores them, best first (ties by item row).
+/// The top `n` of `c` as `ranker` alone scores them, best first (ties by item row).
 pub fn rank(ranker: &Ranker, c: &Candidates, n: usize) -> Vec<Scored> {
-    let logits = ranker.score(&c.features);
-    let mut order: Vec<usize> = (0..c.items.len()).collect();
-    order.sort_by(|&a, &b| {
-        logits[b]
-            .total_cmp(&logits[a])
-            .then(c.items[a].cmp(&c.items[b]))
-    });
-    order.truncate(n);
+    let all: Vec<u32> = (0..c.items.len() as u32).collect();
+    scored(c, best(c, &all, &ranker.score(&c.features), n))
+}
+
+/// `(candidate index, logit)` pairs as [`Scored`] items.
+fn scored(c: &Candidates, order: Vec<(u32, f32)>) -> Vec<Scored> {
     order
         .into_iter()
-        .map(|k| Scored {
-            item: c.items[k],
-            score: sigmoid(logits[k]),
-            sources: c.sources[k],
-            because: c.because[k],
+        .map(|(k, logit)| {
+            let k = k as usize;
+            Scored {
+                item: c.items[k],
+                score: sigmoid(logit),
+                sources: c.sources[k],
+                because: c.because[k],
+            }
         })
         .collect()
 }

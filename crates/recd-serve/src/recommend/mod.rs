@@ -9,8 +9,8 @@ mod config;
 mod new_items;
 pub mod state;
 
-use recd_model::pipeline::ItemSet;
-use std::collections::{HashMap, HashSet};
+use recd_model::pipeline::{ItemMap, ItemSet};
+use std::collections::HashSet;
 use std::time::Instant;
 
 use recd_features::UserFeatures;
@@ -314,7 +314,11 @@ fn cold(served: &Served, profile: Option<&User>, category: Option<u32>) -> Vec<P
             }
         }
     }
-    let mut acc: HashMap<u32, (f32, f32, &'static str, bool)> = HashMap::new();
+    // Hashed like the pipeline's item maps (foldhash), sized once: this runs for every
+    // cold-start request, over up to 500 items per list.
+    let total = blend.iter().map(|b| b.0.len()).sum();
+    let mut acc: ItemMap<(f32, f32, &'static str, bool)> =
+        ItemMap::with_capacity_and_hasher(total, Default::default());
     for (list, w, source, trending) in blend {
         for &(item, s) in list {
             let e = acc.entry(item).or_insert((0.0, 0.0, source, trending));
