@@ -77,9 +77,9 @@ pub struct CandidateConfig {
     pub new_arrival_days: f64,
     /// A model with a light ranker (an MLP's logistic regression) ranks as a cascade: the
     /// light ranker scores every candidate and the ranker re-scores only its best `rerank`
-    /// (0: the ranker scores every candidate). See [`super::ranked`]. With 200 of ~734
+    /// (0: the ranker scores every candidate). See [`super::ranked`]. With 100 or 200 of ~734
     /// candidates, the 1M × 100k set's hold-out scored exactly the MLP's own P/R/NDCG@10
-    /// (as did 50 on a 100k × 20k set), for 0.20 ms of ranking instead of 0.53–0.59.
+    /// (as did 50 on a 100k × 20k set), for ~0.13 or 0.20 ms of ranking instead of 0.53–0.59.
     pub rerank: usize,
 }
 
@@ -93,7 +93,7 @@ impl Default for CandidateConfig {
             trending: 75,
             new_arrivals: 50,
             new_arrival_days: 14.0,
-            rerank: 200,
+            rerank: 100,
         }
     }
 }
