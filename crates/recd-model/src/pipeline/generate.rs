@@ -284,8 +284,8 @@ pub fn push_keys(keys: &mut Vec<u64>, scored: impl Iterator<Item = (u32, f32)>) 
     );
 }
 
-/// Keeps the `n` best keys, sorted best first.
-fn select_best(keys: &mut Vec<u64>, n: usize) {
+/// Keeps the `n` smallest keys (the best, for [`best_first_key`]s), sorted.
+pub(super) fn select_best<K: Ord>(keys: &mut Vec<K>, n: usize) {
     if keys.len() > n {
         if n == 0 {
             keys.clear();

@@ -179,14 +179,7 @@ fn best(c: &Candidates, rows: &[u32], logits: &[f32], depth: usize) -> Vec<(u32,
         .zip(logits)
         .map(|(&k, &l)| (best_first_key(c.items[k as usize], l), k))
         .collect();
-    if keys.len() > depth {
-        if depth == 0 {
-            return Vec::new();
-        }
-        keys.select_nth_unstable(depth - 1);
-        keys.truncate(depth);
-    }
-    keys.sort_unstable();
+    generate::select_best(&mut keys, depth);
     keys.into_iter()
         .map(|(key, k)| (k, from_key(key).1))
         .collect()
