@@ -4,10 +4,11 @@
 //! runs the CPU work on the compute pool (`compute.rs`) under the deadline. A request that
 //! misses the deadline, or whose job waited more than half of it in the pool's queue (shed
 //! without running), gets the precomputed popular list for its context with `fallback: true`;
-//! a computation that started still finishes and fills the cache, so the user's next request
-//! is personal again. Without a loaded model the answer is the feature store's trending items
-//! (24 h window), also marked `fallback: true` with `model_version: null`: a new deployment
-//! answers something sensible before its first training instead of failing.
+//! a computation that started still finishes and fills the cache (unless it was degraded to
+//! the light ranker), so the user's next request is personal again. Without a loaded model the
+//! answer is the feature store's trending items (24 h window), also marked `fallback: true`
+//! with `model_version: null`: a new deployment answers something sensible before its first
+//! training instead of failing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -226,7 +227,11 @@ pub(crate) async fn get(
             &config,
             light,
         ));
-        online.cache.put(key, answer.clone());
+        // A degraded answer is not cached: it would be served for the whole TTL, also after
+        // the server has caught up, while recomputing it costs only the light ranking.
+        if !answer.degraded {
+            online.cache.put(key, answer.clone());
+        }
         Some(answer)
     });
     let remaining = deadline.saturating_sub(started.elapsed());
