@@ -192,13 +192,8 @@ impl Adam {
                 w[k] -= lr * (m[k] / c1) / ((v[k] / c2).sqrt() + eps);
             }
         };
-        for li in 0..net.layers.len() {
-            let (layer, g, m, v) = (
-                &mut net.layers[li],
-                &grads[li],
-                &mut self.m[li],
-                &mut self.v[li],
-            );
+        let layers = net.layers.iter_mut().zip(grads);
+        for ((layer, g), (m, v)) in layers.zip(self.m.iter_mut().zip(self.v.iter_mut())) {
             update(
                 &mut layer.weights,
                 &g.weights,
@@ -239,8 +234,8 @@ mod tests {
         };
         let mut grads = net.zeros_like();
         net.backward(&x, &y, &mut grads);
-        for li in 0..net.layers.len() {
-            for k in 0..net.layers[li].weights.len() {
+        for (li, layer) in net.layers.iter().enumerate() {
+            for k in 0..layer.weights.len() {
                 let mut plus = net.clone();
                 plus.layers[li].weights[k] += 1e-3;
                 let mut minus = net.clone();

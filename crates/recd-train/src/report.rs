@@ -30,7 +30,8 @@ pub fn json(rows: &[(String, Metrics)]) -> serde_json::Value {
 /// A self-contained HTML report.
 pub fn html(version: &str, rows: &[(String, Metrics)], notes: &str) -> String {
     let mut charts = String::new();
-    let metrics: [(&str, fn(&Metrics) -> f64); 4] = [
+    type Column = (&'static str, fn(&Metrics) -> f64);
+    let metrics: [Column; 4] = [
         ("NDCG@10", |m| m.ndcg),
         ("Recall@10", |m| m.recall),
         ("Precision@10", |m| m.precision),
