@@ -1,6 +1,7 @@
 //! CPU cost of one personal recommendation, single-threaded, by stage, on a saved model:
 //! `cargo run --release -p recd-model --example pipeline_cost -- MODEL_DIR [USERS]`.
-//! Stages: user state, candidates (signals, generators, merge, features) and ranking
+//! Stages: user state, candidates (signals, generators, merge, features; the signals are also
+//! timed alone) and ranking
 //! (`pipeline::ranked`: the cascade of the default `rerank`, or `RERANK=k`; 0 = the ranker
 //! over every candidate).
 //! Used to find what dominates a request before and after changes (see BENCHMARKS.md).
@@ -44,10 +45,18 @@ fn main() {
     let config = CandidateConfig::default();
     let step = (model.users.len() / users).max(1);
     let (mut t_state, mut t_cand, mut t_rank) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut t_signals = Duration::ZERO;
     let (mut n, mut n_cands) = (0usize, 0usize);
     for row in (0..model.users.len()).step_by(step).take(users) {
         let t0 = Instant::now();
         let state = UserState::from_model(&model, row as u32);
+        let t1 = Instant::now();
+        t_state += t1 - t0;
+        // The signals alone (the candidate stage below computes them again).
+        drop(std::hint::black_box(pipeline::signals::Signals::compute(
+            &model, &state,
+        )));
+        t_signals += t1.elapsed();
         let t1 = Instant::now();
         let c = pipeline::candidates_with(&model, &state, &config, Search::Indexed);
         let t2 = Instant::now();
@@ -64,7 +73,6 @@ fn main() {
         let order = pipeline::ranked(&model, &c, rerank, head);
         let t3 = Instant::now();
         std::hint::black_box(order);
-        t_state += t1 - t0;
         t_cand += t2 - t1;
         t_rank += t3 - t2;
         n += 1;
@@ -73,10 +81,11 @@ fn main() {
     content_recall(&model, step, users.min(500));
     let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
     println!(
-        "{{\"users\":{n},\"candidates_mean\":{:.0},\"state_us\":{:.1},\"candidates_us\":{:.1},\"ranker_us\":{:.1},\"total_us\":{:.1},\"ranker\":\"{}\"}}",
+        "{{\"users\":{n},\"candidates_mean\":{:.0},\"state_us\":{:.1},\"candidates_us\":{:.1},\"signals_us\":{:.1},\"ranker_us\":{:.1},\"total_us\":{:.1},\"ranker\":\"{}\"}}",
         n_cands as f64 / n as f64,
         us(t_state),
         us(t_cand),
+        us(t_signals),
         us(t_rank),
         us(t_state + t_cand + t_rank),
         model.ranker.kind

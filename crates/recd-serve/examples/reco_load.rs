@@ -13,7 +13,8 @@
 //! 2.83–2.88 on one (user + system time, two runs each against the same server).
 //!
 //! Users are drawn from `1..=users` (known to an ml-100k model; a generated one names them
-//! `u0`, `u1`, ...: set `USER_PREFIX=u`) with a share of unknown ids (cold start). Answers marked `"fallback":true` (deadline missed) and `"degraded":true` (ranked by the light
+//! `u0`, `u1`, ...: set `USER_PREFIX=u`) with a share of unknown ids (cold start). Answers
+//! marked `"fallback":true` (deadline missed) and `"degraded":true` (ranked by the light
 //! ranker because the server was behind) are counted.
 //!
 //! Usage: `reco_load URL rate|saturate R_OR_C SECONDS USERS UNKNOWN_SHARE`
