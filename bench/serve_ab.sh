@@ -8,15 +8,19 @@
 #   RECDS="/path/recd-before /path/recd-after" DATA_DIR=D USERS=1000000 USER_PREFIX=u \
 #       ROUNDS=6 bench/serve_ab.sh
 #
+# To compare models instead (two trainings of the same events), give DATA_DIRS="D1 D2", one
+# data dir per build, in RECDS' order (RECDS may name one binary twice).
+#
 # MODES (default "saturate 32|rate 2000"): the reco_load runs of a round, SECONDS_EACH (5)
-# each. Prints one line per run: round, build, reco_load's JSON. The copies go to WORK
+# each. Prints one line per run: round, build (and data dir), reco_load's JSON. The copies go to WORK
 # (default target/tmp/serve-ab) and are deleted afterwards unless KEEP=1. Answer cache off,
 # default deadline; DEGRADE_AFTER_MS and HTTP_THREADS as in serve_load.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 : "${RECDS:?RECDS: the server binaries to compare}"
-: "${DATA_DIR:?DATA_DIR: a trained data dir}"
+read -ra dirs <<< "${DATA_DIRS:-}"
+[ "${#dirs[@]}" -gt 0 ] || : "${DATA_DIR:?DATA_DIR (or DATA_DIRS): a trained data dir}"
 rounds="${ROUNDS:-6}"
 seconds="${SECONDS_EACH:-5}"
 users="${USERS:-943}"
@@ -39,7 +43,7 @@ urls=()
 for k in "${!bins[@]}"; do
     d="$work/$k"
     mkdir -p "$d"
-    [ -d "$d/data" ] || cp -r "$DATA_DIR" "$d/data"
+    [ -d "$d/data" ] || cp -r "${dirs[$k]:-$DATA_DIR}" "$d/data"
     # [serve] only when HTTP_THREADS is set: builds before the key refuse it.
     { [ -z "${HTTP_THREADS:-}" ] || printf '[serve]\nhttp_threads = %s\n' "$HTTP_THREADS"
       printf '[serve.recommend]\ncache_ttl_ms = 0\ndegrade_after_ms = %s\n' "${DEGRADE_AFTER_MS:-5}"
@@ -63,7 +67,7 @@ for r in $(seq 1 "$rounds"); do
     for k in "${!bins[@]}"; do
         for m in "${runs[@]}"; do
             # shellcheck disable=SC2086 # $m is "mode param"
-            echo "$r ${bins[$k]} $("$load" "${urls[$k]}" $m "$seconds" "$users" "$unknown")"
+            echo "$r ${bins[$k]}${dirs[$k]:+ ${dirs[$k]}} $("$load" "${urls[$k]}" $m "$seconds" "$users" "$unknown")"
         done
     done
 done

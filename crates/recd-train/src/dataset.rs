@@ -98,7 +98,37 @@ impl Dataset {
             window_ms: (0, 0),
         };
         ds.apply_window(config.window_days);
+        ds.order_items_by_use(ds.window_ms.1 - (config.holdout_days * DAY_MS) as i64);
         Ok(ds)
+    }
+
+    /// Renumbers the item rows by how many interactions each has at or before `cut_ms` (the
+    /// hold-out's cut, so the evaluation's tie-breaks by row learn nothing from the hold-out),
+    /// most first; ties keep their order. Every per-item array of the model follows this
+    /// order, and serving reads the arrays of the items that requests touch, which are mostly
+    /// popular ones: packed at the start instead of scattered over the catalog, they share
+    /// cache lines and stay in cache (see BENCHMARKS.md, "Session of 2026-11-24").
+    pub fn order_items_by_use(&mut self, cut_ms: i64) {
+        let mut uses = vec![0u32; self.items.len()];
+        for i in self.interactions.iter().filter(|i| i.ts <= cut_ms) {
+            uses[i.item as usize] += 1;
+        }
+        let mut order: Vec<u32> = (0..self.items.len() as u32).collect();
+        order.sort_by_key(|&r| std::cmp::Reverse(uses[r as usize]));
+        let mut row_of = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            row_of[old as usize] = new as u32;
+        }
+        let mut items = std::mem::take(&mut self.items);
+        let mut catalog = std::mem::take(&mut self.catalog);
+        self.items = order
+            .iter()
+            .map(|&r| std::mem::take(&mut items[r as usize]))
+            .collect();
+        self.catalog = order.iter().map(|&r| catalog[r as usize].take()).collect();
+        for i in &mut self.interactions {
+            i.item = row_of[i.item as usize];
+        }
     }
 
     /// Keeps the last `days` before the newest event (all if `None`), and records the window.
@@ -182,6 +212,46 @@ mod tests {
             ts,
             signal: 1.0,
         }
+    }
+
+    #[test]
+    fn item_rows_follow_use_before_the_cut() {
+        let mut ds = Dataset {
+            items: ["a", "b", "c", "d"].map(String::from).to_vec(),
+            catalog: vec![None; 4],
+            // c twice and b once before the cut; d three times after it.
+            interactions: vec![
+                i(0, 2, 1),
+                i(1, 2, 2),
+                i(0, 1, 3),
+                i(0, 3, 9),
+                i(1, 3, 9),
+                i(2, 3, 9),
+            ],
+            ..Dataset::default()
+        };
+        ds.catalog[1] = Some(Item::new(
+            recd_types::ItemId::parse("b".to_string()).unwrap(),
+            "B",
+        ));
+        ds.order_items_by_use(5);
+        assert_eq!(
+            ds.items,
+            ["c", "b", "a", "d"],
+            "most used first, ties in their order"
+        );
+        let names: Vec<&str> = ds
+            .interactions
+            .iter()
+            .map(|x| ds.items[x.item as usize].as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["c", "c", "b", "d", "d", "d"],
+            "interactions follow their items"
+        );
+        assert_eq!(ds.catalog[1].as_ref().map(|c| c.id.as_str()), Some("b"));
+        assert!(ds.catalog[0].is_none());
     }
 
     #[test]
