@@ -187,8 +187,14 @@ fn best(c: &Candidates, rows: &[u32], logits: &[f32], depth: usize) -> Vec<(u32,
 
 /// The top `n` of `c` as `ranker` alone scores them, best first (ties by item row).
 pub fn rank(ranker: &Ranker, c: &Candidates, n: usize) -> Vec<Scored> {
+    scored(c, ranked_by(ranker, c, n))
+}
+
+/// [`ranked`] by `ranker` alone (the server's light ranking when it is behind): `(candidate
+/// index, logit)`, best first (ties by item row), at most `depth`.
+pub fn ranked_by(ranker: &Ranker, c: &Candidates, depth: usize) -> Vec<(u32, f32)> {
     let all: Vec<u32> = (0..c.items.len() as u32).collect();
-    scored(c, best(c, &all, &ranker.score(&c.features), n))
+    best(c, &all, &ranker.score(&c.features), depth)
 }
 
 /// `(candidate index, logit)` pairs as [`Scored`] items.

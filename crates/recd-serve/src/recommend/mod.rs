@@ -202,10 +202,11 @@ fn observe(stage: &'static str, started: Instant) {
 }
 
 /// Pipeline candidates with their ranker scores, for post-processing (which sorts them,
-/// after its boosts). `light` (the server is behind): the light ranker scores every
-/// candidate. Otherwise the model ranks as [`pipeline::ranked`] says, and with a cascade only
-/// its re-ranked head goes on: the `rerank` best, at least `4 n` for the diversity cap and
-/// the exploration slots to choose from.
+/// after its boosts). The model ranks as [`pipeline::ranked`] says, or, with `light` (the
+/// server is behind), by the light ranker alone. With a cascade (`rerank` > 0), either way,
+/// only the head goes on: the `rerank` best, at least `4 n` for the diversity cap and the
+/// exploration slots to choose from. (The light path used to pass every candidate on, so
+/// post-processing and the reasons cost more for a degraded answer than for a full one.)
 fn ranked(
     served: &Served,
     state: &UserState,
@@ -218,15 +219,13 @@ fn ranked(
     let c = pipeline::candidates_with(model, state, &config.candidates, Search::Indexed);
     observe("candidates", started);
     let started = Instant::now();
+    let (rerank, head) = match config.candidates.rerank {
+        0 => (0, usize::MAX),
+        k => (k.max(4 * n), k.max(4 * n)),
+    };
     let scored: Vec<(u32, f32)> = match light {
-        Some(ranker) => (0..).zip(ranker.score(&c.features)).collect(),
-        None => match config.candidates.rerank {
-            0 => pipeline::ranked(model, &c, 0, usize::MAX),
-            k => {
-                let k = k.max(4 * n);
-                pipeline::ranked(model, &c, k, k)
-            }
-        },
+        Some(ranker) => pipeline::ranked_by(ranker, &c, head),
+        None => pipeline::ranked(model, &c, rerank, head),
     };
     observe("ranking", started);
     scored
