@@ -3,7 +3,8 @@
 # drifts by ±20% over minutes (a shared VM), more than most changes are worth, so instead of
 # one long run per build this starts one server per build, all loaded at once (each on its
 # own copy of DATA_DIR), and interleaves short load runs between them: round r runs every
-# build once, so a slow minute hits all builds alike and the comparison is per round.
+# build once, so a slow minute hits all builds alike and the comparison is per round; even
+# rounds run the builds in reverse order. Use an even ROUNDS.
 #
 #   RECDS="/path/recd-before /path/recd-after" DATA_DIR=D USERS=1000000 USER_PREFIX=u \
 #       ROUNDS=6 bench/serve_ab.sh
@@ -63,8 +64,15 @@ for k in "${!bins[@]}"; do
 done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%FT%TZ)" >&2
 IFS='|' read -ra runs <<< "$modes"
+# Even rounds run the builds in reverse order: the build that ran first in a round had the
+# higher saturation in 17 of 22 rounds, whichever build it was (BENCHMARKS.md, 2026-11-24).
 for r in $(seq 1 "$rounds"); do
-    for k in "${!bins[@]}"; do
+    order=("${!bins[@]}")
+    if [ $((r % 2)) = 0 ]; then
+        order=()
+        for ((k = ${#bins[@]} - 1; k >= 0; k--)); do order+=("$k"); done
+    fi
+    for k in "${order[@]}"; do
         for m in "${runs[@]}"; do
             # shellcheck disable=SC2086 # $m is "mode param"
             echo "$r ${bins[$k]}${dirs[$k]:+ ${dirs[$k]}} $("$load" "${urls[$k]}" $m "$seconds" "$users" "$unknown")"
