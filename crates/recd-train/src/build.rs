@@ -289,17 +289,14 @@ mod tests {
 
     /// The model of `ds` with 4 ALS factors.
     fn small_model(ds: &Dataset) -> Model {
-        build_model(ds, &ds.interactions, &small_model_config()).unwrap()
-    }
-
-    fn small_model_config() -> TrainConfig {
-        TrainConfig {
+        let config = TrainConfig {
             als: crate::config::AlsParams {
                 factors: 4,
                 ..Default::default()
             },
             ..Default::default()
-        }
+        };
+        build_model(ds, &ds.interactions, &config).unwrap()
     }
 
     #[test]
@@ -323,31 +320,6 @@ mod tests {
             assert_eq!(again.because, first.because, "user {u}");
             assert_eq!(again.features, first.features, "user {u}");
         }
-    }
-
-    #[test]
-    fn a_zero_user_vector_proposes_no_als_candidates() {
-        let ds = dataset();
-        // Users 0 and 1 only: every other user row exists but has no interaction to fit.
-        let fit: Vec<Interaction> = ds
-            .interactions
-            .iter()
-            .filter(|i| i.user < 2)
-            .copied()
-            .collect();
-        let model = build_model(&ds, &fit, &small_model_config()).unwrap();
-        let cc = CandidateConfig::default();
-        let als = |u: u32| {
-            let state = UserState::from_model(&model, u);
-            let each = pipeline::generate_each(&model, &state, &cc, 10);
-            each.into_iter()
-                .find(|(s, _)| *s == pipeline::Source::Als)
-                .map(|(_, list)| list)
-                .unwrap()
-        };
-        assert!(model.user_factors.row(5).iter().all(|&x| x == 0.0));
-        assert_eq!(als(5), vec![], "no interaction: no ALS candidates");
-        assert!(!als(1).is_empty(), "a fitted user gets ALS candidates");
     }
 
     /// `model` saved with a manifest in a new temporary dir, as a publish would leave it.
