@@ -193,19 +193,15 @@ fn top_of(
             usable,
         ),
         Source::Als => match &state.vector {
-            // A zero vector (a user with no interaction in the fit window) scores every item
-            // 0: its "nearest" items would be the lowest rows, which says nothing about them.
-            Some(v) if v.len() == model.item_factors.n_factors() && v.iter().any(|&x| x != 0.0) => {
-                match search {
-                    // The index applies the filter inside its scan, so it returns n usable items.
-                    Search::Indexed => {
-                        model
-                            .als_index()
-                            .search(model.item_factors.as_slice(), v, n, usable)
-                    }
-                    Search::Exact => crate::ann::exact(&model.item_factors, v, n, usable),
+            Some(v) if v.len() == model.item_factors.n_factors() => match search {
+                // The index applies the filter inside its scan, so it returns n usable items.
+                Search::Indexed => {
+                    model
+                        .als_index()
+                        .search(model.item_factors.as_slice(), v, n, usable)
                 }
-            }
+                Search::Exact => crate::ann::exact(&model.item_factors, v, n, usable),
+            },
             _ => Vec::new(),
         },
         Source::Content if signals.profile.is_empty() => Vec::new(),
