@@ -219,13 +219,15 @@ fn ranked(
     let c = pipeline::candidates_with(model, state, &config.candidates, Search::Indexed);
     observe("candidates", started);
     let started = Instant::now();
-    let (rerank, head) = match config.candidates.rerank {
-        0 => (0, usize::MAX),
-        k => (k.max(4 * n), k.max(4 * n)),
+    // The head re-ranked and passed on; with the cascade off (`rerank = 0`), every
+    // candidate, which `pipeline::ranked` then ranks by the ranker alone.
+    let head = match config.candidates.rerank {
+        0 => usize::MAX,
+        k => k.max(4 * n),
     };
     let scored: Vec<(u32, f32)> = match light {
         Some(ranker) => pipeline::ranked_by(ranker, &c, head),
-        None => pipeline::ranked(model, &c, rerank, head),
+        None => pipeline::ranked(model, &c, head, head),
     };
     observe("ranking", started);
     scored

@@ -363,9 +363,9 @@ fn a_missed_deadline_returns_the_popular_fallback() {
 }
 
 /// An overloaded server ranks with the light ranker instead of falling back to the popular
-/// list, and does not cache that answer. `degrade_after_ms = 0` degrades every request; the model is trained as an MLP (on
-/// ml-100k the default `auto` picks logistic regression, which has no lighter ranker), so it
-/// carries the logistic ranker beside it.
+/// list, and does not cache that answer. `degrade_after_ms = 0` degrades every request; the
+/// model is trained as an MLP (on ml-100k the default `auto` picks logistic regression, which
+/// has no lighter ranker), so it carries the logistic ranker beside it.
 #[test]
 fn a_behind_server_answers_personally_with_the_light_ranker() {
     let tmp = tempfile::tempdir().unwrap();
