@@ -3,7 +3,7 @@
 //! Stages: user state, candidates (signals, generators, merge, features; the signals are also
 //! timed alone) and ranking
 //! (`pipeline::ranked`: the cascade of the default `rerank`, or `RERANK=k`; 0 = the ranker
-//! over every candidate).
+//! over every candidate). `CANDIDATES='{"content":0}'` changes the quotas (JSON).
 //! Used to find what dominates a request before and after changes (see BENCHMARKS.md).
 //! Also prints the content index's recall@10 on the queries it really gets, users' content
 //! profiles (training calibrates it on item vectors).
@@ -42,7 +42,11 @@ fn main() {
         );
     }
     eprintln!("indexes ready in {:?}", t.elapsed());
-    let config = CandidateConfig::default();
+    // `CANDIDATES='{"content":0}'`: quotas other than the defaults (JSON, missing fields default).
+    let config: CandidateConfig = match std::env::var("CANDIDATES") {
+        Ok(j) => serde_json::from_str(&j).expect("CANDIDATES: a JSON CandidateConfig"),
+        Err(_) => CandidateConfig::default(),
+    };
     let step = (model.users.len() / users).max(1);
     let (mut t_state, mut t_cand, mut t_rank) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut t_signals = Duration::ZERO;

@@ -166,8 +166,8 @@ pub fn evaluate(
     let depth = 1000;
     // `pipeline` ranks as the server does (`pipeline::ranked`: a cascade when the model has a
     // light ranker and `rerank` is set); `pipeline_full` is then the ranker over every
-    // candidate, and `pipeline_light` the light ranker alone (what an overloaded server
-    // answers with).
+    // candidate, `pipeline_light` the light ranker alone, and `pipeline_degraded` the light
+    // ranker over `CandidateConfig::degraded` (what an overloaded server answers with).
     let cascade = model.light_ranker.is_some() && candidates.rerank > 0;
     let names: Vec<&str> = Source::ALL
         .iter()
@@ -175,7 +175,9 @@ pub fn evaluate(
         .chain(["pipeline"])
         .chain(cascade.then_some("pipeline_full"))
         .chain(model.light_ranker.as_ref().map(|_| "pipeline_light"))
+        .chain(model.light_ranker.as_ref().map(|_| "pipeline_degraded"))
         .collect();
+    let degraded = candidates.degraded();
     let mut accs: Vec<Accumulator> = names.iter().map(|_| Accumulator::default()).collect();
     // Users in chunks: each user's signals are computed once for all generators, lists are
     // scored as they come, and memory stays bounded by the chunk, not the user count.
@@ -200,6 +202,17 @@ pub fn evaluate(
                         .map(|s| s.item)
                         .collect()
                 }));
+                // What a server that is behind answers: the light ranker over the degraded
+                // candidate set.
+                if let Some(light) = &model.light_ranker {
+                    let c = pipeline::candidates(model, &state, &degraded);
+                    each.push(
+                        pipeline::rank(light, &c, depth)
+                            .into_iter()
+                            .map(|s| s.item)
+                            .collect(),
+                    );
+                }
                 each
             })
             .collect();

@@ -6,12 +6,12 @@ use crate::evaluate::Metrics;
 /// The metrics table as aligned text.
 pub fn table(rows: &[(String, Metrics)]) -> String {
     let mut out = format!(
-        "{:<14} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9}\n",
+        "{:<17} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9}\n",
         "model", "users", "P@10", "R@10", "NDCG@10", "MAP@10", "AUC", "coverage"
     );
     for (name, m) in rows {
         out.push_str(&format!(
-            "{:<14} {:>6} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>7.4} {:>9.4}\n",
+            "{:<17} {:>6} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>7.4} {:>9.4}\n",
             name, m.users, m.precision, m.recall, m.ndcg, m.map, m.auc, m.coverage
         ));
     }
