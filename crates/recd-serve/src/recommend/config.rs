@@ -33,7 +33,8 @@ pub struct RecommendConfig {
     /// half its request's deadline is not run: the request gets the fallback list then.
     pub compute_threads: usize,
     /// A recommendation job that starts more than this long after its request arrived (the
-    /// compute threads are behind) ranks with the model's light ranker, marked
+    /// compute threads are behind) ranks with the model's light ranker over the candidates
+    /// without the content generator (`CandidateConfig::degraded`), marked
     /// `degraded: true`. 0 degrades every request; half the deadline or more never does (such
     /// a job is shed first). Models without a light ranker use their ranker.
     pub degrade_after_ms: u64,

@@ -196,6 +196,17 @@ pub fn fallback(
     render(served, catalog, params, picks, true)
 }
 
+/// `recd_recommend_candidates_total{source}`: candidates proposed by each generator (an item
+/// proposed by two counts for both), so the mix served, and what a degraded answer leaves
+/// out, show on `/metrics`.
+fn count_sources(sources: &[u8]) {
+    for s in Source::ALL {
+        let n = sources.iter().filter(|&&b| b & s.bit() != 0).count();
+        metrics::counter!("recd_recommend_candidates_total", "source" => s.as_str())
+            .increment(n as u64);
+    }
+}
+
 fn observe(stage: &'static str, started: Instant) {
     metrics::histogram!("recd_recommend_stage_seconds", "stage" => stage)
         .record(started.elapsed().as_secs_f64());
@@ -203,7 +214,8 @@ fn observe(stage: &'static str, started: Instant) {
 
 /// Pipeline candidates with their ranker scores, for post-processing (which sorts them,
 /// after its boosts). The model ranks as [`pipeline::ranked`] says, or, with `light` (the
-/// server is behind), by the light ranker alone. With a cascade (`rerank` > 0), either way,
+/// server is behind), by the light ranker alone over the degraded candidate set
+/// ([`pipeline::CandidateConfig::degraded`]; `recd train`'s `pipeline_degraded` row). With a cascade (`rerank` > 0), either way,
 /// only the head goes on: the `rerank` best, at least `4 n` for the diversity cap and the
 /// exploration slots to choose from. (The light path used to pass every candidate on, so
 /// post-processing and the reasons cost more for a degraded answer than for a full one.)
@@ -216,8 +228,14 @@ fn ranked(
 ) -> Vec<Pick> {
     let model = &served.model;
     let started = Instant::now();
-    let c = pipeline::candidates_with(model, state, &config.candidates, Search::Indexed);
+    // Behind: the degraded quotas too (no content generator), so the queue drains faster.
+    let quotas = match light {
+        Some(_) => config.candidates.degraded(),
+        None => config.candidates,
+    };
+    let c = pipeline::candidates_with(model, state, &quotas, Search::Indexed);
     observe("candidates", started);
+    count_sources(&c.sources);
     let started = Instant::now();
     // The head re-ranked and passed on; with the cascade off (`rerank = 0`), every
     // candidate, which `pipeline::ranked` then ranks by the ranker alone.

@@ -213,7 +213,8 @@ pub(crate) async fn get(
             return None;
         }
         // Behind by more than `degrade_after_ms`: rank with the light ranker, which costs a
-        // fraction of the MLP, so the queue drains instead of growing into fallbacks.
+        // fraction of the MLP, over fewer candidates (no content generator: ~40% of the
+        // candidate stage), so the queue drains instead of growing into fallbacks.
         let light = waited >= Duration::from_millis(config.degrade_after_ms);
         let catalog = online.models.catalog(&task_served);
         let uid = task_params.user_id.clone();

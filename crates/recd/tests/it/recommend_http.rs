@@ -393,9 +393,16 @@ fn a_behind_server_answers_personally_with_the_light_ranker() {
             .unwrap();
     assert_eq!(ranker["kind"], json!("mlp"));
     assert!(version.join("ranker_light.json").exists());
+    // The evaluation reports what a server that is behind answers.
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(version.join("manifest.json")).unwrap())
+            .unwrap();
+    let degraded = &manifest["metrics"]["pipeline_degraded"];
+    assert!(degraded["users"].as_u64().unwrap() > 0, "{manifest}");
+    assert!(degraded["ndcg@10"].as_f64().unwrap() > 0.0, "{manifest}");
 
     let seen = &rated()["1"];
-    let lists: Vec<Vec<String>> = [true, false]
+    let lists: Vec<(Vec<String>, f64)> = [true, false]
         .into_iter()
         .map(|behind| {
             let config = if behind {
@@ -434,11 +441,25 @@ fn a_behind_server_answers_personally_with_the_light_ranker() {
             };
             assert_eq!(outcome("ranked_light"), behind, "{metrics}");
             assert_eq!(outcome("cached"), !behind, "{metrics}");
-            items
+            // Candidates proposed by the content generator, as `/metrics` counts them.
+            let content: f64 = metrics
+                .lines()
+                .find(|l| l.starts_with("recd_recommend_candidates_total{source=\"content\"}"))
+                .and_then(|l| l.rsplit(' ').next())
+                .map_or(0.0, |v| v.parse().unwrap());
+            let als = metrics
+                .lines()
+                .any(|l| l.starts_with("recd_recommend_candidates_total{source=\"als\"}"));
+            assert!(als, "{metrics}");
+            (items, content)
         })
         .collect();
-    // Two rankers, one candidate set: the lists are personal but not the same.
-    assert_ne!(lists[0], lists[1]);
+    // Two rankers: the lists are personal but not the same.
+    assert_ne!(lists[0].0, lists[1].0);
+    // A degraded answer's candidates leave the content generator out
+    // (`CandidateConfig::degraded`); a full answer has some of its items.
+    assert_eq!(lists[0].1, 0.0, "content candidates in degraded answers");
+    assert!(lists[1].1 > 0.0, "no content candidates in full answers");
 }
 
 /// Copies the current version under a new name and activates it, as a new training would.
