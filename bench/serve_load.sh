@@ -9,6 +9,9 @@
 # the answer threads (default 0: one per core); DEGRADE_AFTER_MS (default 5, the server's) is
 # how late a job may start before it ranks with the light ranker (25 = half the deadline: never);
 # HTTP_THREADS sets [serve] http_threads (unset: the server's default, one per core).
+# HOG="S L": in each rate run, a busy loop takes one core's worth of CPU from second S for L
+# seconds: a repeatable stand-in for the slow phases of this shared VM, which come and go and
+# cannot be asked for (e.g. HOG="3 4" with the default 10 s runs).
 #
 # Prints one JSON line per run on stdout:
 # - rate R (RATES, default "500 1000 2000"): open loop, SECONDS (10) each, latency counted
@@ -40,6 +43,7 @@ deadline="${DEADLINE_MS:-50}"
 compute_threads="${COMPUTE_THREADS:-0}"
 degrade_after="${DEGRADE_AFTER_MS:-5}"
 http_threads="${HTTP_THREADS:-}"
+hog="${HOG:-}"
 
 cargo build -q --release -p recd
 cargo build -q --release -p recd-serve --example reco_load
@@ -88,14 +92,21 @@ done
 {
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
     echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty)')${RECD:+, server $RECD}"
-    echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)${hog:+; hog: $hog}"
     echo "model: $(cat "$work/data/models/CURRENT")"
 } >&2
 
 # Warm-up (page cache, connection pool, allocator).
 "$load" "$url" saturate 4 2 "$users" "$unknown" >/dev/null
 for r in $rates; do
+    hog_pid=""
+    if [ -n "$hog" ]; then
+        read -r hog_at hog_for <<< "$hog"
+        ( sleep "$hog_at"; timeout "$hog_for" sh -c 'while :; do :; done' || true ) &
+        hog_pid=$!
+    fi
     "$load" "$url" rate "$r" "$seconds" "$users" "$unknown"
+    [ -z "$hog_pid" ] || wait "$hog_pid"
 done
 "$load" "$url" saturate "$concurrency" "$seconds" "$users" "$unknown"
 curl -s "$url/metrics" | grep '^recd_recommend_stage_seconds' | awk '
