@@ -47,7 +47,7 @@ for k in "${!bins[@]}"; do
     [ -d "$d/data" ] || cp -r "${dirs[$k]:-$DATA_DIR}" "$d/data"
     # [serve] only when HTTP_THREADS is set: builds before the key refuse it.
     { [ -z "${HTTP_THREADS:-}" ] || printf '[serve]\nhttp_threads = %s\n' "$HTTP_THREADS"
-      printf '[serve.recommend]\ncache_ttl_ms = 0\ndegrade_after_ms = %s\n' "${DEGRADE_AFTER_MS:-5}"
+      printf '[serve.recommend]\ncache_ttl_ms = 0\ndegrade_after_ms = %s\n' "${DEGRADE_AFTER_MS:-2}"
     } > "$d/recd.toml"
     RUST_LOG=warn "${bins[$k]}" serve --data-dir "$d/data" --listen 127.0.0.1:0 \
         --config "$d/recd.toml" > "$d/serve.out" &

@@ -6,7 +6,7 @@
 # then `recd train`), else ml-100k imported and trained here (../shared/datasets/ml-100k).
 # The server copy is configured with the answer cache OFF (CACHE_TTL_MS=0) so every request
 # runs the whole pipeline, and the default 50 ms deadline (DEADLINE_MS); COMPUTE_THREADS sets
-# the answer threads (default 0: one per core); DEGRADE_AFTER_MS (default 5, the server's) is
+# the answer threads (default 0: one per core); DEGRADE_AFTER_MS (default 2, the server's) is
 # how late a job may start before it ranks with the light ranker (25 = half the deadline: never);
 # HTTP_THREADS sets [serve] http_threads (unset: the server's default, one per core).
 # HOG="S L": in each rate run, a busy loop takes one core's worth of CPU from second S for L
@@ -41,7 +41,7 @@ unknown="${UNKNOWN_SHARE:-0.1}"
 cache_ttl="${CACHE_TTL_MS:-0}"
 deadline="${DEADLINE_MS:-50}"
 compute_threads="${COMPUTE_THREADS:-0}"
-degrade_after="${DEGRADE_AFTER_MS:-5}"
+degrade_after="${DEGRADE_AFTER_MS:-2}"
 http_threads="${HTTP_THREADS:-}"
 hog="${HOG:-}"
 

@@ -102,9 +102,10 @@ impl CandidateConfig {
     /// The quotas of a degraded answer (the server is behind and ranks with the light
     /// ranker): these without the content generator. Its index search and its ~300 candidates'
     /// features were 40% of the candidate stage on the 1M × 100k model (`pipeline_cost`:
-    /// 400 → 239 µs), and on the 100k × 20k hold-out the light ranker over this set scored
-    /// NDCG@10 0.0961, against 0.0981 over the full set and 0.0778 for the best precomputed
-    /// list (trending). `recd train` reports it as the `pipeline_degraded` row.
+    /// 400 → 239 µs). The light ranker over this set scored NDCG@10 0.0669 on that model's
+    /// hold-out, against 0.0672 over the full set (0.0961 against 0.0981 on a 100k × 20k set,
+    /// where the best precomputed list, trending, scores 0.0778). `recd train` reports it as
+    /// the `pipeline_degraded` row.
     pub fn degraded(&self) -> Self {
         Self {
             content: 0,
