@@ -215,10 +215,11 @@ fn observe(stage: &'static str, started: Instant) {
 /// Pipeline candidates with their ranker scores, for post-processing (which sorts them,
 /// after its boosts). The model ranks as [`pipeline::ranked`] says, or, with `light` (the
 /// server is behind), by the light ranker alone over the degraded candidate set
-/// ([`pipeline::CandidateConfig::degraded`]; `recd train`'s `pipeline_degraded` row). With a cascade (`rerank` > 0), either way,
-/// only the head goes on: the `rerank` best, at least `4 n` for the diversity cap and the
-/// exploration slots to choose from. (The light path used to pass every candidate on, so
-/// post-processing and the reasons cost more for a degraded answer than for a full one.)
+/// ([`pipeline::CandidateConfig::degraded`]; `recd train`'s `pipeline_degraded` row). With a
+/// cascade (`rerank` > 0), either way, only the head goes on: the `rerank` best, at least
+/// `4 n` for the diversity cap and the exploration slots to choose from. (The light path used
+/// to pass every candidate on, so post-processing and the reasons cost more for a degraded
+/// answer than for a full one.)
 fn ranked(
     served: &Served,
     state: &UserState,

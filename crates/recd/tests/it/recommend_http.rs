@@ -457,7 +457,7 @@ fn a_behind_server_answers_personally_with_the_light_ranker() {
     // Two rankers: the lists are personal but not the same.
     assert_ne!(lists[0].0, lists[1].0);
     // A degraded answer's candidates leave the content generator out
-    // (`CandidateConfig::degraded`); a full answer has some of its items.
+    // (`CandidateConfig::degraded`); a full answer has some of its candidates.
     assert_eq!(lists[0].1, 0.0, "content candidates in degraded answers");
     assert!(lists[1].1 > 0.0, "no content candidates in full answers");
 }
