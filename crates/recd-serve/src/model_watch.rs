@@ -20,11 +20,13 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use recd_model::Model;
 use recd_model::artifact::{Manifest, registry};
+use recd_model::pipeline::CandidateConfig;
 use recd_store::Store;
 
 use crate::catalog_view::CatalogView;
 use crate::cold::Lists;
 use crate::postprocess::Live;
+use crate::recommend::RecommendConfig;
 
 /// A model ready to serve, with everything derived from it at load time.
 pub struct Served {
@@ -37,12 +39,19 @@ pub struct Served {
     /// Each row's live state as the model saw it at training time: what post-processing
     /// reads until a catalog view for this model exists.
     pub(crate) trained_live: Vec<Live>,
+    /// The candidate quotas the model was evaluated with (its manifest's `[train.candidates]`).
+    pub candidates: CandidateConfig,
 }
 
 impl Served {
     /// The version string.
     pub fn version(&self) -> &str {
         &self.model.version
+    }
+
+    /// The quotas to serve with: `[serve.recommend.candidates]` when set, else the model's own.
+    pub fn quotas(&self, config: &RecommendConfig) -> CandidateConfig {
+        config.candidates.unwrap_or(self.candidates)
     }
 
     /// Loads `version` from `models_dir` and derives its lists; `store` supplies the user
@@ -56,6 +65,7 @@ impl Served {
         let dir = registry::version_dir(models_dir, version);
         let manifest = Manifest::read(&dir)?;
         let model = Model::load(&dir, verify)?;
+        let candidates = manifest.candidates()?;
         let lists = Lists::build(&model, store);
         // Sorted lists, item records and indexes, off the request path.
         model.prepare();
@@ -64,6 +74,7 @@ impl Served {
             model,
             manifest,
             lists,
+            candidates,
         })
     }
 }

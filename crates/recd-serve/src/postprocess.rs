@@ -88,6 +88,8 @@ pub struct Request<'a> {
     pub usual_categories: &'a ItemSet,
     /// Request time, ms.
     pub now_ms: i64,
+    /// Items created at most this many days before `now_ms` get the new-arrival boost.
+    pub new_arrival_days: f64,
     /// Seed derived from the request id.
     pub seed: u64,
 }
@@ -101,7 +103,7 @@ pub fn finish(
     config: &RecommendConfig,
 ) -> Vec<Pick> {
     let cat = |i: u32| model.meta.category[i as usize];
-    let new = req.now_ms - (config.new_arrival_days * 86_400_000.0) as i64..=req.now_ms;
+    let new = req.now_ms - (req.new_arrival_days * 86_400_000.0) as i64..=req.now_ms;
     // Filters and boosts in one pass: each candidate's live state is read once, asked for a
     // few candidates ahead. The rows are scattered over MBs and the load of each was ~4% of
     // the server's CPU in a profile at 1M x 100k: prefetching overlaps those misses.

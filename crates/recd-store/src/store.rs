@@ -8,14 +8,40 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use recd_types::{Event, Item, Record, TimestampMs, User};
+use serde::{Deserialize, Serialize};
 
 use crate::{Catalog, EventLog, FileLog, IdMap, LogConfig, Offset, StoreError};
 
-/// Settings of an embedded store.
-#[derive(Debug, Clone, Default)]
+/// `[store]`: settings of the embedded store of a data dir.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// Settings of the embedded event log.
-    pub log: LogConfig,
+    /// A log segment is closed and a new one started once the next append would take it past
+    /// this size, in bytes.
+    pub segment_bytes: u64,
+    /// How long the log's writer waits for more appends to share one fsync, in µs (0: sync
+    /// at once, batching only what queued during the previous sync).
+    pub group_commit_window_us: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        let log = LogConfig::default();
+        Self {
+            segment_bytes: log.segment_bytes,
+            group_commit_window_us: log.group_commit_window.as_micros() as u64,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The event log's settings.
+    pub fn log(&self) -> LogConfig {
+        LogConfig {
+            segment_bytes: self.segment_bytes,
+            group_commit_window: std::time::Duration::from_micros(self.group_commit_window_us),
+        }
+    }
 }
 
 /// The embedded store of one data dir.
@@ -33,7 +59,7 @@ impl Store {
         let dir = dir.as_ref().to_path_buf();
         let ids_dir = dir.join("ids");
         std::fs::create_dir_all(&ids_dir).map_err(|e| StoreError::io(&ids_dir, e))?;
-        let log = Arc::new(FileLog::open(dir.join("log"), config.log)?);
+        let log = Arc::new(FileLog::open(dir.join("log"), config.log())?);
         Ok(Self {
             log,
             users: IdMap::open(ids_dir.join("users.ids"))?,

@@ -34,40 +34,18 @@ impl Default for StreamConfig {
     }
 }
 
-/// How recent interactions become the values of the fold-in solve. The weights must match
-/// the ones the model was trained with (`[train.weights]`; the defaults are the same).
+/// The nearline fold-in. Its confidence weights are not set here: they are the ones the
+/// served model was trained with (`[train.weights]`), read from its manifest
+/// ([`crate::ItemFactors::weights`]), so the speed layer cannot drift from the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FoldInConfig {
     /// Compute vectors at all.
     pub enabled: bool,
-    /// Weight of a view.
-    pub view: f32,
-    /// Weight of a click.
-    pub click: f32,
-    /// Weight of an add-to-cart.
-    pub add_to_cart: f32,
-    /// Weight of a purchase.
-    pub purchase: f32,
-    /// Weight of a like.
-    pub like: f32,
-    /// A rating at or above this is positive; below it, the item is left out.
-    pub rating_positive_from: f32,
-    /// Weight of a positive rating r: `rating_scale × (r − rating_positive_from + 1)`.
-    pub rating_scale: f32,
 }
 
 impl Default for FoldInConfig {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            view: 1.0,
-            click: 2.0,
-            add_to_cart: 4.0,
-            purchase: 8.0,
-            like: 4.0,
-            rating_positive_from: 3.0,
-            rating_scale: 2.0,
-        }
+        Self { enabled: true }
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use recd_features::{FoldIn, UserFeatures, UserVector};
 use recd_model::als::{Factors, Gram};
-use recd_types::{EventKind, ItemId, TimestampMs, UserId};
+use recd_types::{EventWeights, ItemId, Signal, TimestampMs, UserId};
 
 use crate::FoldInConfig;
 
@@ -32,6 +32,8 @@ pub struct ItemFactors {
     pub alpha: f32,
     /// Users the model has a trained vector for.
     pub trained_users: HashSet<UserId>,
+    /// The confidence weights the model was trained with.
+    pub weights: EventWeights,
 }
 
 /// Supplies the item factors of the model currently served, if any. The batch layer swaps
@@ -71,23 +73,6 @@ impl AlsFoldIn {
         Self { source, config }
     }
 
-    /// The training value of one interaction: its confidence weight, or `None` when it is
-    /// not a positive signal (negatives are left out, as training leaves them out of ALS).
-    fn weight(&self, kind: EventKind, value: Option<f32>) -> Option<f32> {
-        let c = &self.config;
-        match kind {
-            EventKind::View => Some(c.view),
-            EventKind::Click => Some(c.click),
-            EventKind::AddToCart => Some(c.add_to_cart),
-            EventKind::Purchase => Some(c.purchase),
-            EventKind::Like => Some(c.like),
-            EventKind::Rating => value
-                .filter(|r| *r >= c.rating_positive_from)
-                .map(|r| c.rating_scale * (r - c.rating_positive_from + 1.0)),
-            EventKind::Dislike | EventKind::Skip | EventKind::Search => None,
-        }
-    }
-
     /// Summed weights per factor row of the user's recent positive interactions with items
     /// the model knows, leaving out items the user has since reacted badly to.
     fn values(&self, user: &UserFeatures, model: &ItemFactors) -> BTreeMap<u32, f32> {
@@ -97,8 +82,9 @@ impl AlsFoldIn {
             if negative.contains(&i.item_id) {
                 continue;
             }
-            let (Some(w), Some(&row)) = (
-                self.weight(i.kind, i.value),
+            // Negatives are left out, as training leaves them out of ALS.
+            let (Signal::Positive(w), Some(&row)) = (
+                model.weights.signal(i.kind, i.value),
                 model.item_index.get(&i.item_id),
             ) else {
                 continue;

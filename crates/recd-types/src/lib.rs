@@ -10,6 +10,7 @@ mod ids;
 mod item;
 mod record;
 mod user;
+mod weights;
 
 pub use error::ValidationError;
 pub use event::{Context, Event, EventKind, RATING_MAX, RATING_MIN};
@@ -17,6 +18,7 @@ pub use ids::{ItemId, MAX_ID_BYTES, UserId};
 pub use item::Item;
 pub use record::Record;
 pub use user::{Gender, User};
+pub use weights::{EventWeights, Signal};
 
 /// Milliseconds since the Unix epoch, UTC. Signed so that arithmetic on differences is plain.
 pub type TimestampMs = i64;

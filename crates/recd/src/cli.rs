@@ -12,6 +12,10 @@ pub struct Cli {
     /// More log output (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// The TOML config file (every key: config/recd.example.toml). Environment variables
+    /// `RECD__SECTION__KEY` override it, and flags override both.
+    #[arg(long, global = true, env = crate::config::CONFIG_ENV)]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -41,6 +45,9 @@ pub enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Micro-benchmarks of engine parts, printing one JSON line.
     Bench(cmd::bench::BenchArgs),
+    /// The effective configuration.
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCommand),
 }
 
 /// Installs the log subscriber: human-readable to stderr, `RUST_LOG` wins over `-v`.

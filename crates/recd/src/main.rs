@@ -2,6 +2,7 @@
 
 mod cli;
 mod cmd;
+mod config;
 
 use clap::Parser;
 
@@ -15,7 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     cli::init_tracing(cli.verbose);
-    match cmd::run(cli.command) {
+    match cmd::run(cli.config.as_deref(), cli.command) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("recd: error: {err:#}");

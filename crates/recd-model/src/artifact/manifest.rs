@@ -4,10 +4,13 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
+use recd_types::EventWeights;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::ModelError;
+use crate::pipeline::CandidateConfig;
 
 /// The artifact format this code writes and reads. Bump it when a file's meaning changes;
 /// loaders refuse other versions instead of misreading them.
@@ -93,6 +96,29 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+
+    /// The candidate quotas the model was evaluated with (`[train.candidates]`): what the
+    /// online layer and `recd recommend` use unless `[serve.recommend.candidates]` overrides
+    /// them. A manifest written before they were recorded gives the defaults.
+    pub fn candidates(&self) -> Result<CandidateConfig, ModelError> {
+        self.param("candidates")
+    }
+
+    /// The confidence weights the model was trained with (`[train.weights]`): the fold-in
+    /// must weigh a user's recent events the same way. Defaults for an older manifest.
+    pub fn event_weights(&self) -> Result<EventWeights, ModelError> {
+        self.param("weights")
+    }
+
+    /// One training parameter section, typed; its default when the manifest lacks it.
+    fn param<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T, ModelError> {
+        match self.params.get(key) {
+            Some(value) => T::deserialize(value).map_err(|e| {
+                ModelError::Artifact(format!("manifest of {}: params.{key}: {e}", self.version))
+            }),
+            None => Ok(T::default()),
+        }
     }
 
     /// The pipeline's NDCG@10 on the hold-out, if the manifest has it (used by the gate).

@@ -120,6 +120,7 @@ fn check(case: Case) -> Vec<Pick> {
         pinned: &case.pinned,
         usual_categories: &case.usual,
         now_ms: 0,
+        new_arrival_days: 14.0,
         seed: case.seed,
     };
     finish(&model, ranked(), &req, &case.config)

@@ -50,8 +50,11 @@ pub struct RecommendConfig {
     pub cache_capacity: usize,
     /// Name reported as `variant` in every answer.
     pub variant: String,
-    /// Candidates per generator (seed: 500 collaborative, 300 content, 200 popular/trending).
-    pub candidates: CandidateConfig,
+    /// Candidates per generator, the age of a new arrival and the cascade's head. Unset: the
+    /// quotas the served model was evaluated with (`[train.candidates]`, from its manifest),
+    /// so that what is served is what the publish gate measured. Set: these, for every model
+    /// (their own defaults for keys the section leaves out).
+    pub candidates: Option<CandidateConfig>,
     /// Diversification of the final list.
     pub diversity: Diversity,
     /// Most items of one category per 20 results (scaled to the list length).
@@ -63,12 +66,10 @@ pub struct RecommendConfig {
     pub exploration_share: f32,
     /// Score multiplier of sponsored items.
     pub sponsored_boost: f32,
-    /// Score multiplier of items created at most `new_arrival_days` ago.
+    /// Score multiplier of new arrivals (created at most the quotas' `new_arrival_days` ago).
     pub new_arrival_boost: f32,
-    /// How recent a new arrival is, in days.
-    pub new_arrival_days: f64,
     /// Slots per answer given to catalog items added since the served model was trained
-    /// (created at most `new_arrival_days` ago), most similar to the user's recent items first.
+    /// (new arrivals by the same age limit), most similar to the user's recent items first.
     pub new_item_slots: usize,
     /// Items placed first, in order, per context (`homepage = ["item1"]`).
     pub pinned: BTreeMap<String, Vec<String>>,
@@ -92,14 +93,13 @@ impl Default for RecommendConfig {
             cache_ttl_ms: 5_000,
             cache_capacity: 100_000,
             variant: "default".into(),
-            candidates: CandidateConfig::default(),
+            candidates: None,
             diversity: Diversity::Cap,
             max_per_category: 5,
             mmr_lambda: 0.7,
             exploration_share: 0.1,
             sponsored_boost: 1.2,
             new_arrival_boost: 1.1,
-            new_arrival_days: 14.0,
             new_item_slots: 1,
             pinned: BTreeMap::new(),
             model_poll_ms: 1_000,

@@ -145,7 +145,7 @@ pub fn recommend(
             state: &state,
             seen: &seen,
             now_ms: params.now_ms,
-            days: config.new_arrival_days,
+            days: served.quotas(config).new_arrival_days,
             slots: config.new_item_slots,
         };
         new_items::splice(model, c, &slots, &mut answer.items);
@@ -230,9 +230,14 @@ fn ranked(
     let model = &served.model;
     let started = Instant::now();
     // Behind: the degraded quotas too (no content generator), so the queue drains faster.
+    let quotas = served.quotas(config);
+    let head = match quotas.rerank {
+        0 => usize::MAX,
+        k => k.max(4 * n),
+    };
     let quotas = match light {
-        Some(_) => config.candidates.degraded(),
-        None => config.candidates,
+        Some(_) => quotas.degraded(),
+        None => quotas,
     };
     let c = pipeline::candidates_with(model, state, &quotas, Search::Indexed);
     observe("candidates", started);
@@ -240,10 +245,6 @@ fn ranked(
     let started = Instant::now();
     // The head re-ranked and passed on; with the cascade off (`rerank = 0`), every
     // candidate, which `pipeline::ranked` then ranks by the ranker alone.
-    let head = match config.candidates.rerank {
-        0 => usize::MAX,
-        k => k.max(4 * n),
-    };
     let scored: Vec<(u32, f32)> = match light {
         Some(ranker) => pipeline::ranked_by(ranker, &c, head),
         None => pipeline::ranked(model, &c, head, head),
@@ -392,6 +393,7 @@ fn post(
         pinned: &pinned,
         usual_categories: usual,
         now_ms: state.now_ms,
+        new_arrival_days: served.quotas(config).new_arrival_days,
         seed: seed_of(&params.request_id),
     };
     postprocess::finish(model, ranked, &req, config)

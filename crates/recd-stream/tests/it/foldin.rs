@@ -6,7 +6,7 @@ use std::sync::Arc;
 use recd_features::{EmbeddedStore, FeatureConfig, FeatureStore};
 use recd_model::als::{Factors, Gram};
 use recd_stream::{AlsFoldIn, FoldInConfig, ItemFactors, SharedFactors, StreamConfig, Updater};
-use recd_types::{Event, EventKind, ItemId, UserId};
+use recd_types::{Event, EventKind, EventWeights, ItemId, UserId};
 
 use crate::support::{append, now_ms, open_store};
 
@@ -29,6 +29,7 @@ fn factors(trained_users: &[&str], trained_until_ms: i64) -> ItemFactors {
             .iter()
             .map(|u| UserId::parse(*u).unwrap())
             .collect::<HashSet<_>>(),
+        weights: EventWeights::default(),
     }
 }
 

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Parser;
 use recd_model::Model;
-use recd_model::artifact::registry;
-use recd_model::pipeline::{self, CandidateConfig, UserState};
+use recd_model::artifact::{Manifest, registry};
+use recd_model::pipeline::{self, UserState};
 use recd_store::{Store, StoreConfig};
 
 use crate::cli::Cli;
@@ -35,16 +35,16 @@ pub struct DemoArgs {
 }
 
 /// Runs the subcommand.
-pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+pub fn run(args: DemoArgs, file: Option<&Path>, store: StoreConfig) -> anyhow::Result<()> {
     let data = args.data_dir.display().to_string();
     let models = args.data_dir.join("models");
     if registry::current(&models)?.is_none() {
-        load_data(&args, &data)?;
-        step(&["train", "--data-dir", &data])?;
+        load_data(&args, &data, file)?;
+        step(file, &["train", "--data-dir", &data])?;
     } else {
         println!("== {data} already has a model; delete it to start over");
     }
-    show_recommendations(&args.data_dir)?;
+    show_recommendations(&args.data_dir, store)?;
     if args.no_serve {
         return Ok(());
     }
@@ -65,10 +65,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         "  curl -s 'http://{}/v1/recommendations?user_id=new-user&num_results=5'",
         args.listen
     );
-    step(&["serve", "--data-dir", &data, "--listen", &args.listen])
+    step(
+        file,
+        &["serve", "--data-dir", &data, "--listen", &args.listen],
+    )
 }
 
-fn load_data(args: &DemoArgs, data: &str) -> anyhow::Result<()> {
+fn load_data(args: &DemoArgs, data: &str, file: Option<&Path>) -> anyhow::Result<()> {
     let default_ml = Path::new("../shared/datasets/ml-100k");
     let ml = args.ml100k.clone().or_else(|| {
         default_ml
@@ -79,51 +82,60 @@ fn load_data(args: &DemoArgs, data: &str) -> anyhow::Result<()> {
     match ml {
         Some(dir) => {
             println!("== importing MovieLens 100K from {}", dir.display());
-            let file = |f: &str| dir.join(f).display().to_string();
-            step(&[
-                "import",
-                "--data-dir",
-                data,
-                "--events",
-                &file("u.data"),
-                "--items",
-                &file("u.item"),
-                "--users",
-                &file("u.user"),
-                "--format",
-                "ml100k",
-            ])
+            let path = |f: &str| dir.join(f).display().to_string();
+            step(
+                file,
+                &[
+                    "import",
+                    "--data-dir",
+                    data,
+                    "--events",
+                    &path("u.data"),
+                    "--items",
+                    &path("u.item"),
+                    "--users",
+                    &path("u.user"),
+                    "--format",
+                    "ml100k",
+                ],
+            )
         }
         None => {
             println!("== no MovieLens found; generating synthetic data");
-            step(&[
-                "gen",
-                "--users",
-                "3000",
-                "--items",
-                "1000",
-                "--events",
-                "200000",
-                "--seed",
-                "1",
-                "--data-dir",
-                data,
-            ])
+            step(
+                file,
+                &[
+                    "gen",
+                    "--users",
+                    "3000",
+                    "--items",
+                    "1000",
+                    "--events",
+                    "200000",
+                    "--seed",
+                    "1",
+                    "--data-dir",
+                    data,
+                ],
+            )
         }
     }
 }
 
-fn step(argv: &[&str]) -> anyhow::Result<()> {
+/// Runs one subcommand as `recd ARGV` would, with the demo's own `--config` file.
+fn step(file: Option<&Path>, argv: &[&str]) -> anyhow::Result<()> {
     println!("\n$ recd {}", argv.join(" "));
     let cli = Cli::try_parse_from(std::iter::once("recd").chain(argv.iter().copied()))?;
-    super::run(cli.command)
+    super::run(file, cli.command)
 }
 
-fn show_recommendations(data_dir: &Path) -> anyhow::Result<()> {
+fn show_recommendations(data_dir: &Path, store: StoreConfig) -> anyhow::Result<()> {
     let models = data_dir.join("models");
     let version = registry::current(&models)?.context("training did not activate a model")?;
-    let model = Model::load(&registry::version_dir(&models, &version), false)?;
-    let store = Store::open(data_dir, StoreConfig::default())?;
+    let dir = registry::version_dir(&models, &version);
+    let model = Model::load(&dir, false)?;
+    let config = Manifest::read(&dir)?.candidates()?;
+    let store = Store::open(data_dir, store)?;
     let title = |row: u32| {
         let id = model.items.name(row);
         match store.catalog().get_item(id) {
@@ -131,7 +143,6 @@ fn show_recommendations(data_dir: &Path) -> anyhow::Result<()> {
             _ => id.to_string(),
         }
     };
-    let config = CandidateConfig::default();
     println!("\n== recommendations from model {version}");
     for row in [0u32, 1, 2]
         .into_iter()

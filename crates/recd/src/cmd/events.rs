@@ -29,18 +29,18 @@ pub struct TailArgs {
 }
 
 /// Runs the subcommand.
-pub fn run(command: EventsCommand) -> anyhow::Result<()> {
+pub fn run(command: EventsCommand, store: StoreConfig) -> anyhow::Result<()> {
     match command {
-        EventsCommand::Tail(args) => tail(args),
+        EventsCommand::Tail(args) => tail(args, store),
     }
 }
 
-fn tail(args: TailArgs) -> anyhow::Result<()> {
+fn tail(args: TailArgs, config: StoreConfig) -> anyhow::Result<()> {
     // Opening a store creates it; a typo in --data-dir must not create an empty one.
     if !args.data_dir.is_dir() {
         anyhow::bail!("data dir {} does not exist", args.data_dir.display());
     }
-    let store = Store::open(&args.data_dir, StoreConfig::default())
+    let store = Store::open(&args.data_dir, config)
         .with_context(|| format!("opening data dir {}", args.data_dir.display()))?;
     let log = store.log();
     let start = log.end_offset().saturating_sub(args.n);

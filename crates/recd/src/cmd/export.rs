@@ -30,12 +30,12 @@ pub struct ExportArgs {
 }
 
 /// Runs `recd export`.
-pub fn run(args: ExportArgs) -> anyhow::Result<()> {
+pub fn run(args: ExportArgs, store: StoreConfig) -> anyhow::Result<()> {
     let started = Instant::now();
     if !args.data_dir.is_dir() {
         anyhow::bail!("data dir {} does not exist", args.data_dir.display());
     }
-    let store = Store::open(&args.data_dir, StoreConfig::default())
+    let store = Store::open(&args.data_dir, store)
         .with_context(|| format!("opening data dir {}", args.data_dir.display()))?;
     let bar = ProgressBar::new(store.log().end_offset());
     let style = ProgressStyle::with_template("export [{bar:30}] {pos}/{len} records eta {eta}")

@@ -64,7 +64,7 @@ pub struct GenArgs {
 }
 
 /// Runs the subcommand.
-pub fn run(args: GenArgs) -> anyhow::Result<()> {
+pub fn run(args: GenArgs, store: StoreConfig) -> anyhow::Result<()> {
     let started = Instant::now();
     let defaults = GenConfig::new(args.users, args.items, args.events, args.seed);
     let config = GenConfig {
@@ -82,7 +82,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
     );
     let (target, stats) = match (&args.out, &args.data_dir) {
         (Some(out), _) => (out, write_csv(&generator, out)?),
-        (None, Some(dir)) => (dir, write_store(&generator, dir)?),
+        (None, Some(dir)) => (dir, write_store(&generator, dir, store)?),
         (None, None) => anyhow::bail!("give --out DIR or --data-dir DIR"),
     };
     print_summary(&generator, target, &stats, started.elapsed());
@@ -142,9 +142,9 @@ fn at(path: &Path) -> String {
 /// the entity existed, and the window reads like a daily catalog feed. History from before the
 /// window goes in plain batches of `STORE_BATCH` (a batch per day there would mean a thousand
 /// synced commits for nothing). The exact times stay in `created_at_ms` / `signup_ms`.
-fn write_store(generator: &Generator, dir: &Path) -> anyhow::Result<GenStats> {
-    let store = Store::open(dir, StoreConfig::default())
-        .with_context(|| format!("opening data dir {}", dir.display()))?;
+fn write_store(generator: &Generator, dir: &Path, store: StoreConfig) -> anyhow::Result<GenStats> {
+    let store =
+        Store::open(dir, store).with_context(|| format!("opening data dir {}", dir.display()))?;
     let config = generator.config();
     let items: Vec<(TimestampMs, u32)> = (0..config.n_items)
         .map(|i| (generator.item_truth(i).created_at_ms, i))

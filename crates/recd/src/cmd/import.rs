@@ -48,12 +48,12 @@ fn parse_format(s: &str) -> Result<Format, String> {
 }
 
 /// Runs `recd import`.
-pub fn run(args: ImportArgs) -> anyhow::Result<()> {
+pub fn run(args: ImportArgs, store: StoreConfig) -> anyhow::Result<()> {
     if args.events.is_none() && args.items.is_none() && args.users.is_none() {
         anyhow::bail!("nothing to import: pass --events, --items and/or --users");
     }
     let started = Instant::now();
-    let store = Store::open(&args.data_dir, StoreConfig::default())
+    let store = Store::open(&args.data_dir, store)
         .with_context(|| format!("opening data dir {}", args.data_dir.display()))?;
     let options = ImportOptions {
         skip_bad: args.skip_bad,

@@ -1,6 +1,8 @@
-//! One module per subcommand; each owns its flags (`*Args`) and a `run` function.
+//! One module per subcommand; each owns its flags (`*Args`) and a `run` function, which gets
+//! the configuration loaded once here, with the flags that set config keys applied.
 
 pub mod bench;
+pub mod config;
 pub mod demo;
 pub mod events;
 pub mod export;
@@ -12,20 +14,36 @@ pub mod recommend;
 pub mod serve;
 pub mod train;
 
-use crate::cli::Command;
+use std::path::Path;
 
-/// Runs one subcommand.
-pub fn run(command: Command) -> anyhow::Result<()> {
+use crate::cli::Command;
+use crate::config::{self as cfg, Override};
+
+/// Loads the configuration (`file`, the environment, the subcommand's flags) and runs one
+/// subcommand.
+pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
+    let loaded = cfg::load(file, std::env::vars(), &overrides(&command))?;
+    let config = loaded.config.clone();
     match command {
-        Command::Demo(args) => demo::run(args),
-        Command::Import(args) => import::run(args),
-        Command::Export(args) => export::run(args),
-        Command::Gen(args) => gen_data::run(args),
-        Command::Events(command) => events::run(command),
-        Command::Train(args) => train::run(args),
-        Command::Recommend(args) => recommend::run(args),
+        Command::Demo(args) => demo::run(args, file, config.store),
+        Command::Import(args) => import::run(args, config.store),
+        Command::Export(args) => export::run(args, config.store),
+        Command::Gen(args) => gen_data::run(args, config.store),
+        Command::Events(command) => events::run(command, config.store),
+        Command::Train(args) => train::run(args, config),
+        Command::Recommend(args) => recommend::run(args, config.serve.recommend),
         Command::Models(command) => models::run(command),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(args, config),
         Command::Bench(args) => bench::run(args),
+        Command::Config(command) => config::run(command, &loaded),
+    }
+}
+
+/// The flags of `command` that set config keys (they win over the file and the environment).
+fn overrides(command: &Command) -> Vec<Override> {
+    match command {
+        Command::Serve(args) => args.overrides(),
+        Command::Train(args) => args.overrides(),
+        _ => Vec::new(),
     }
 }

@@ -35,7 +35,7 @@ pub async fn start(
         Some(f) => factors.set(Some(f)),
         None => tracing::warn!(
             model_version = served.version(),
-            "no ALS parameters in the manifest; the fold-in keeps the previous factors"
+            "no readable ALS parameters or event weights in the manifest; the fold-in keeps the previous factors"
         ),
     });
     ModelWatcher::start(online.models.clone(), store.clone(), watch, Some(on_load)).await
@@ -49,6 +49,7 @@ fn item_factors(served: &Served) -> Option<ItemFactors> {
     let regularization = als.get("regularization")?.as_f64()? as f32;
     let alpha = als.get("alpha")?.as_f64()? as f32;
     let gram = Gram::compute(&model.item_factors, regularization).ok()?;
+    let weights = served.manifest.event_weights().ok()?;
     let item_index = (0..model.n_items() as u32)
         .filter_map(|i| Some((ItemId::parse(model.items.name(i)).ok()?, i)))
         .collect();
@@ -63,5 +64,6 @@ fn item_factors(served: &Served) -> Option<ItemFactors> {
         gram,
         alpha,
         trained_users,
+        weights,
     })
 }

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use rayon::prelude::*;
 use recd_model::Model;
-use recd_model::artifact::registry;
-use recd_model::pipeline::{self, CandidateConfig, UserState};
+use recd_model::artifact::{Manifest, registry};
+use recd_model::pipeline::{self, UserState};
+use recd_serve::recommend::RecommendConfig;
 
 /// Flags of `recd recommend`.
 #[derive(Debug, clap::Args)]
@@ -32,7 +33,9 @@ pub struct RecommendArgs {
 }
 
 /// Runs the subcommand.
-pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
+/// The candidate quotas are the model's own unless `[serve.recommend.candidates]` sets them,
+/// as for the server.
+pub fn run(args: RecommendArgs, config: RecommendConfig) -> anyhow::Result<()> {
     let models_dir = args.data_dir.join("models");
     let version = match args.model {
         Some(v) => v,
@@ -43,10 +46,13 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
             )
         })?,
     };
-    let model = Model::load(&registry::version_dir(&models_dir, &version), false)
-        .with_context(|| format!("loading model {version}"))?;
+    let dir = registry::version_dir(&models_dir, &version);
+    let model = Model::load(&dir, false).with_context(|| format!("loading model {version}"))?;
+    let quotas = match config.candidates {
+        Some(quotas) => quotas,
+        None => Manifest::read(&dir)?.candidates()?,
+    };
     let users = read_user_ids(&args.users)?;
-    let config = CandidateConfig::default();
     let lists: Vec<(String, Vec<u32>)> = users
         .par_iter()
         .map(|user| {
@@ -55,7 +61,7 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
                 .users
                 .get(user)
                 .map_or_else(UserState::default, |row| UserState::from_model(&model, row));
-            let items = pipeline::recommend(&model, &state, &config, args.n)
+            let items = pipeline::recommend(&model, &state, &quotas, args.n)
                 .into_iter()
                 .map(|s| s.item)
                 .collect();

@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use recd_features::{EmbeddedStore, FeatureConfig, FeatureStore, RedisStore};
-use recd_serve::{AppState, ServeConfig};
-use recd_store::{Store, StoreConfig};
-use recd_stream::{AlsFoldIn, CatalogCategories, SharedFactors, StreamConfig, Updater};
-use serde::Deserialize;
+use recd_serve::AppState;
+use recd_store::Store;
+use recd_stream::{AlsFoldIn, CatalogCategories, SharedFactors, Updater};
 use tokio::sync::watch;
+
+use crate::config::{self, Config, Override};
 
 /// Flags of this subcommand.
 #[derive(Debug, clap::Args)]
@@ -24,83 +25,31 @@ pub struct ServeArgs {
     /// Data dir (created if missing).
     #[arg(long)]
     pub data_dir: PathBuf,
-    /// Address to listen on, e.g. 127.0.0.1:0 for a free port (overrides `[serve] listen`).
+    /// Address to listen on, e.g. 127.0.0.1:0 for a free port (sets `serve.listen`).
     #[arg(long)]
     pub listen: Option<String>,
-    /// TOML config file; its `[serve]`, `[features]` and `[stream]` sections are read here.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
     /// Where features live: `embedded`, `redis://host:port` or
-    /// `redis+cluster://host:port,host:port` (overrides `[features] store`).
+    /// `redis+cluster://host:port,host:port` (sets `features.store`).
     #[arg(long)]
     pub feature_store: Option<String>,
 }
 
-/// The sections of the config file this role reads. Other roles read theirs (e.g. `[train]`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ServeFileConfig {
-    /// HTTP server.
-    pub serve: ServeConfig,
-    /// Feature store.
-    pub features: FeatureConfig,
-    /// Updater and fold-in.
-    pub stream: StreamConfig,
+impl ServeArgs {
+    /// The flags that set config keys.
+    pub fn overrides(&self) -> Vec<Override> {
+        let mut res = Vec::new();
+        if let Some(listen) = &self.listen {
+            res.push(config::flag("--listen", "serve.listen", listen));
+        }
+        if let Some(store) = &self.feature_store {
+            res.push(config::flag("--feature-store", "features.store", store));
+        }
+        res
+    }
 }
 
-/// Every top-level section any role reads; anything else in the file is a typo.
-const KNOWN_SECTIONS: &[&str] = &["serve", "features", "stream", "train", "store"];
-
-/// Reads the serving sections of a config file; unknown sections and keys are errors that
-/// name the file and the key.
-pub fn load_config(path: &Path) -> anyhow::Result<ServeFileConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let table: toml::Table =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    if let Some(unknown) = table.keys().find(|k| !KNOWN_SECTIONS.contains(&k.as_str())) {
-        anyhow::bail!(
-            "{}: unknown section [{unknown}]; expected one of {}",
-            path.display(),
-            KNOWN_SECTIONS.join(", ")
-        );
-    }
-    let mut config = ServeFileConfig::default();
-    if let Some(s) = table.get("serve") {
-        config.serve = section(path, "serve", s)?;
-    }
-    if let Some(s) = table.get("features") {
-        config.features = section(path, "features", s)?;
-    }
-    if let Some(s) = table.get("stream") {
-        config.stream = section(path, "stream", s)?;
-    }
-    Ok(config)
-}
-
-fn section<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    name: &str,
-    value: &toml::Value,
-) -> anyhow::Result<T> {
-    value
-        .clone()
-        .try_into()
-        .with_context(|| format!("{}: section [{name}]", path.display()))
-}
-
-/// Runs the subcommand.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = match &args.config {
-        Some(path) => load_config(path)?,
-        None => ServeFileConfig::default(),
-    };
-    if let Some(listen) = &args.listen {
-        config.serve.listen.clone_from(listen);
-    }
-    if let Some(store) = &args.feature_store {
-        config.features.store.clone_from(store);
-    }
+/// Runs the subcommand; reads `[serve]`, `[features]`, `[stream]` and `[store]`.
+pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if config.serve.http_threads > 0 {
         runtime.worker_threads(config.serve.http_threads);
@@ -121,10 +70,11 @@ fn open_features(config: FeatureConfig) -> anyhow::Result<Arc<dyn FeatureStore>>
     Ok(Arc::new(store))
 }
 
-async fn serve(data_dir: &Path, config: ServeFileConfig) -> anyhow::Result<()> {
+async fn serve(data_dir: &Path, config: Config) -> anyhow::Result<()> {
     let metrics = recd_serve::install_metrics_recorder();
     let dir = data_dir.to_path_buf();
-    let store = tokio::task::spawn_blocking(move || Store::open(&dir, StoreConfig::default()))
+    let store_config = config.store.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&dir, store_config))
         .await
         .context("opening the store")?
         .with_context(|| format!("opening data dir {}", data_dir.display()))?;
@@ -226,47 +176,5 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_example_config_parses_and_matches_the_defaults() {
-        let path = Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../config/recd.example.toml"
-        ));
-        let config = load_config(path).unwrap();
-        assert_eq!(config.serve, ServeConfig::default());
-        assert_eq!(config.features, FeatureConfig::default());
-        assert_eq!(config.stream, StreamConfig::default());
-    }
-
-    #[test]
-    fn unknown_keys_and_sections_are_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("recd.toml");
-        std::fs::write(&path, "[serve]\nlisten = \"127.0.0.1:1\"\nlisen = 1\n").unwrap();
-        let err = format!("{:#}", load_config(&path).unwrap_err());
-        assert!(err.contains("[serve]") && err.contains("lisen"), "{err}");
-        std::fs::write(&path, "[sreve]\n").unwrap();
-        let err = format!("{:#}", load_config(&path).unwrap_err());
-        assert!(err.contains("unknown section [sreve]"), "{err}");
-        std::fs::write(
-            &path,
-            "[features]\nuser_ttl_secs = 60\n[features.redis]\ncache_ttl_ms = 5\n",
-        )
-        .unwrap();
-        let config = load_config(&path).unwrap();
-        assert_eq!(
-            (
-                config.features.user_ttl_secs,
-                config.features.redis.cache_ttl_ms
-            ),
-            (60, 5)
-        );
     }
 }

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use recd_store::{Store, StoreConfig};
-use recd_train::config::TrainConfig;
+use recd_store::Store;
+
+use crate::config::{Config, Override};
 use recd_train::train::{self, Progress};
 
 /// Flags of `recd train`.
@@ -14,27 +15,37 @@ pub struct TrainArgs {
     /// The data dir (event log and catalog in, `models/` out).
     #[arg(long)]
     pub data_dir: PathBuf,
-    /// A TOML file whose `[train]` section overrides the defaults (see config/recd.example.toml).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
     /// Make the new model current even if it evaluates worse than the current one.
     #[arg(long)]
     pub force: bool,
-    /// Train on all history, ignoring the configured window.
+    /// Train on all history, ignoring the configured window (unsets `train.window_days`).
     #[arg(long)]
     pub all: bool,
 }
 
-/// Runs the subcommand.
-pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let mut config = match &args.config {
-        Some(path) => load_train_config(path)?,
-        None => TrainConfig::default(),
-    };
-    if args.all {
-        config.window_days = None;
+impl TrainArgs {
+    /// The flags that set config keys.
+    pub fn overrides(&self) -> Vec<Override> {
+        let mut res = Vec::new();
+        if self.all {
+            res.push(Override {
+                flag: "--all",
+                key: "train.window_days",
+                value: None,
+            });
+        }
+        res
     }
-    let store = Store::open(&args.data_dir, StoreConfig::default())
+}
+
+/// Runs the subcommand.
+pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
+    let Config {
+        train: config,
+        store,
+        ..
+    } = config;
+    let store = Store::open(&args.data_dir, store)
         .with_context(|| format!("opening data dir {}", args.data_dir.display()))?;
     let models_dir = args.data_dir.join("models");
     let pool = rayon::ThreadPoolBuilder::new()
@@ -73,21 +84,6 @@ fn fmt_scores(scores: &[(String, f64)]) -> String {
         .join(", ")
 }
 
-/// Reads the `[train]` table of a TOML config file; unknown keys in it are errors.
-pub fn load_train_config(path: &std::path::Path) -> anyhow::Result<TrainConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let table: toml::Table =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    match table.get("train") {
-        Some(section) => section
-            .clone()
-            .try_into()
-            .with_context(|| format!("{}: section [train]", path.display())),
-        None => Ok(TrainConfig::default()),
-    }
-}
-
 /// Stage progress on stderr: one spinner per stage (hidden when stderr is not a terminal).
 #[derive(Default)]
 struct Spinner {
@@ -106,33 +102,5 @@ impl Progress for Spinner {
             bar.finish_and_clear();
         }
         tracing::info!(stage, seconds = format!("{seconds:.2}"), "stage done");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_example_config_train_section_equals_the_defaults() {
-        let path = std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../config/recd.example.toml"
-        ));
-        assert_eq!(load_train_config(path).unwrap(), TrainConfig::default());
-    }
-
-    #[test]
-    fn unknown_train_keys_are_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("recd.toml");
-        std::fs::write(
-            &path,
-            "[train.als]
-factorz = 8\n",
-        )
-        .unwrap();
-        let err = format!("{:#}", load_train_config(&path).unwrap_err());
-        assert!(err.contains("factorz"), "{err}");
     }
 }

@@ -1,6 +1,7 @@
 //! The `recd` binary's one integration-test binary: end-to-end tests of its subcommands.
 
 mod bench;
+mod config;
 mod export;
 mod r#gen;
 mod import;

@@ -61,16 +61,24 @@ pub struct Server {
 impl Server {
     /// Starts `recd serve --data-dir DIR --listen 127.0.0.1:0 EXTRA..` and waits for /readyz.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut args = vec![
+            "serve",
+            "--data-dir",
+            arg(data_dir),
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        args.extend_from_slice(extra);
+        Self::spawn(&args, &[])
+    }
+
+    /// Starts `recd ARGS` (a serving command) with `envs` added to its environment, reads the
+    /// address from its first line and waits for /readyz.
+    pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
         let mut child = Command::new(env!("CARGO_BIN_EXE_recd"))
-            .args([
-                "serve",
-                "--data-dir",
-                arg(data_dir),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .args(extra)
+            .args(args)
+            .envs(envs.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())

@@ -1,0 +1,91 @@
+//! The one configuration of every subcommand: a typed [`Config`] made of each crate's section,
+//! loaded by [`load`] from four layers — compiled-in defaults < the `--config` TOML file <
+//! `RECD__SECTION__KEY` environment variables < command-line flags.
+//!
+//! Every subcommand goes through the same loader, so a misspelt key is an error everywhere
+//! (naming its dotted path and where it came from), and `recd config show` prints the
+//! effective value of every key with its origin. Each role then hands each crate only its own
+//! section.
+
+mod layers;
+
+use std::path::Path;
+
+use recd_features::FeatureConfig;
+use recd_serve::ServeConfig;
+use recd_store::StoreConfig;
+use recd_stream::StreamConfig;
+use recd_train::config::TrainConfig;
+use serde::{Deserialize, Serialize};
+
+use layers::Layers;
+pub use layers::Override;
+
+/// The prefix of environment overrides: `RECD__SERVE__LISTEN=...` sets `serve.listen`.
+pub const ENV_PREFIX: &str = "RECD__";
+
+/// Every section of the config file. Unknown sections and keys are errors.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[serve]`: the HTTP API and the online layer.
+    pub serve: ServeConfig,
+    /// `[features]`: the feature store.
+    pub features: FeatureConfig,
+    /// `[stream]`: the feature updater and the nearline fold-in.
+    pub stream: StreamConfig,
+    /// `[train]`: the batch layer.
+    pub train: TrainConfig,
+    /// `[store]`: the embedded event log of a data dir.
+    pub store: StoreConfig,
+}
+
+/// A loaded configuration and where each of its values came from.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The effective configuration.
+    pub config: Config,
+    layers: Layers,
+}
+
+/// Loads the configuration: defaults, then `file` (if any), then the `RECD__*` variables of
+/// `env`, then `overrides` (the subcommand's flags). Errors name the key's dotted path and
+/// the layer that set it.
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    overrides: &[Override],
+) -> anyhow::Result<Loaded> {
+    let mut layers = Layers::new(&Config::default())?;
+    if let Some(path) = file {
+        layers.merge_file(path)?;
+    }
+    layers.merge_env(ENV_PREFIX, env)?;
+    for o in overrides {
+        layers.set_flag(o)?;
+    }
+    let config = layers.deserialize::<Config>()?;
+    Ok(Loaded { config, layers })
+}
+
+impl Loaded {
+    /// Every effective value as `key = value  # origin`, one per line, in key order.
+    pub fn show(&self) -> anyhow::Result<String> {
+        self.layers.show(&self.config)
+    }
+}
+
+/// The flag of a subcommand that sets a config key, as an [`Override`].
+pub fn flag(flag: &'static str, key: &'static str, value: &str) -> Override {
+    Override {
+        flag,
+        key,
+        value: Some(toml::Value::String(value.to_string())),
+    }
+}
+
+/// The default `--config` path from `RECD_CONFIG`, if set (clap reads it; named here once).
+pub const CONFIG_ENV: &str = "RECD_CONFIG";
+
+#[cfg(test)]
+mod tests;
