@@ -16,6 +16,9 @@ pub struct Cli {
     /// `RECD__SECTION__KEY` override it, and flags override both.
     #[arg(long, global = true, env = crate::config::CONFIG_ENV)]
     pub config: Option<std::path::PathBuf>,
+    /// Log lines as human-readable text or as JSON objects, one per line (for log shippers).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -50,8 +53,18 @@ pub enum Command {
     Config(cmd::config::ConfigCommand),
 }
 
-/// Installs the log subscriber: human-readable to stderr, `RUST_LOG` wins over `-v`.
-pub fn init_tracing(verbose: u8) {
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable; coloured only when stderr is a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Installs the log subscriber on stderr, `RUST_LOG` winning over `-v`. Colour codes only on a
+/// terminal: a log file or a pipe gets plain text.
+pub fn init_tracing(verbose: u8, format: LogFormat) {
     let default = match verbose {
         0 => "info",
         1 => "debug",
@@ -59,8 +72,13 @@ pub fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
 }

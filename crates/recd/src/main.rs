@@ -15,7 +15,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    cli::init_tracing(cli.verbose);
+    cli::init_tracing(cli.verbose, cli.log_format);
     match cmd::run(cli.config.as_deref(), cli.command) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

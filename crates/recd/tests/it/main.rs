@@ -5,6 +5,7 @@ mod config;
 mod export;
 mod r#gen;
 mod import;
+mod logs;
 mod recommend_http;
 mod serve;
 mod train;
