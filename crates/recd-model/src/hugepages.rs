@@ -4,7 +4,7 @@
 //! vectors, item records, kNN rows): with 4 KB pages almost every one of those reads also
 //! misses the TLB, and in a virtual machine a TLB miss is a two-level page walk. A profile of
 //! `recd serve` on the 1M × 100k model (AMD EPYC VM, THP in `madvise` mode, so the server had
-//! no huge page at all) put 62% of the feature stage's samples on the prefetches of those rows.
+//! no huge page at all) put most of the feature stage's samples on the prefetches of those rows.
 //! `MADV_HUGEPAGE` marks the arrays for huge pages and `MADV_COLLAPSE` (Linux ≥ 6.1) moves the
 //! already-loaded pages into them now rather than whenever `khugepaged` gets there (it scans
 //! 16 MB per 10 s by default). Both are hints: on another OS, an older kernel, or with THP set

@@ -9,8 +9,8 @@
 //! - `saturate C`: closed loop with C requests in flight for the duration; prints the QPS.
 //!
 //! One async thread: the load generator shares the 2 cores with the server, and with tokio's
-//! default two it used 3.35–3.40 CPU-seconds per 30,000 requests at 2,000 req/s against
-//! 2.83–2.88 on one (user + system time, two runs each against the same server).
+//! default two it used more CPU per request than on one (user + system time, runs against
+//! the same server), CPU taken from the server it measures.
 //!
 //! Users are drawn from `1..=users` (known to an ml-100k model; a generated one names them
 //! `u0`, `u1`, ...: set `USER_PREFIX=u`) with a share of unknown ids (cold start). Answers

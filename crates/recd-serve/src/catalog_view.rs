@@ -5,7 +5,7 @@
 //! microseconds × a thousand candidates per request, so the model watcher rebuilds this view
 //! in the background every `catalog_refresh_ms` instead: a deleted item leaves the lists within
 //! that delay. A view still current (same model, no item written since its scan) is kept: the
-//! scan is ~100 ms of CPU at 100k items, and repeating it every 5 s on an unchanged catalog
+//! scan reads the whole catalog, and repeating it every 5 s on an unchanged catalog
 //! stalled one of two cores and showed in the serving benchmark's tail latency. Items added
 //! after training have no model row; they are kept here with their content vector so they get
 //! content neighbours and new-arrival slots before the next training.

@@ -3,8 +3,8 @@
 //!
 //! Why not `spawn_blocking`: under load tokio's blocking pool grows to hundreds of threads on
 //! 2 cores, each warming its own per-thread scratch (the pipeline's signal arrays are 1.6 MB at
-//! 100k items), and they preempt each other. A profile of `recd serve` at 800 req/s on the
-//! 1M × 100k model had 10% of the CPU zeroing fresh pages and p90 latency near a second;
+//! 100k items), and they preempt each other. A profile of `recd serve` under load on the
+//! 1M × 100k model showed the CPU zeroing fresh pages and p90 latency far past the deadline;
 //! a fixed pool keeps the scratch warm and turns overload into a queue, which the check at the
 //! start of each recommendation job then sheds (a job that waited more than half its request's
 //! deadline is not run; `routes/recommendations.rs`).

@@ -19,9 +19,9 @@ pub struct ServeConfig {
     /// Threads of the async runtime that runs the HTTP server: parsing, routing, feature
     /// reads, JSON (0: one per core). Recommendation work runs on its own pool
     /// (`[serve.recommend] compute_threads`), so a process that mostly answers
-    /// recommendations needs few: on 2 cores at 2,000 req/s, 1 gave ~6% more saturation
-    /// throughput than 2 (fewer threads time-slicing with the compute pool), while event
-    /// ingest, which parses its JSON here, fell ~30% (BENCHMARKS.md).
+    /// recommendations needs few: on 2 cores, 1 gave more saturation throughput than 2
+    /// (fewer threads time-slicing with the compute pool), while event ingest, which parses
+    /// its JSON here, fell (BENCHMARKS.md).
     pub http_threads: usize,
     /// `[serve.recommend]`: recommendation requests.
     pub recommend: crate::recommend::RecommendConfig,

@@ -1,9 +1,13 @@
-//! recd's HTTP server: events in, features (and later recommendations) out.
+//! recd's HTTP server: events, items and users in; features, recommendations, similar items
+//! and trending lists out.
 //!
 //! Job: the axum [`Router`] ([`app`]), one handler module per resource in `routes/`, the one
 //! exhaustive error→status mapping ([`ApiError`]) with a stable JSON body naming the field,
 //! and [`run`] with graceful shutdown. Wire shapes come from `recd-api` and are converted to
-//! engine types here, at the edge.
+//! engine types here, at the edge. Recommendations and similar items are answered here too:
+//! the served model, hot-swapped by [`model_watch`], runs on the [`compute`] pool with the
+//! answer cache, cold start and the business rules of [`recommend`]; `/metrics` exports the
+//! latencies per stage.
 //!
 //! Non-goals: no feature writes (features are read through [`FeatureStore`]; the updater in
 //! `recd-stream` is their only writer, and this crate must never depend on it), no training,

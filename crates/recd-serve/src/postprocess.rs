@@ -52,8 +52,8 @@ pub struct Pick {
 
 /// What the rules need to know about an item now (the live catalog, or the model's view of
 /// it at training time). One value per item, read once per candidate: three separate
-/// per-item arrays cost three cache misses per candidate, ~5% of the server's CPU in a
-/// profile on the 1M x 100k model.
+/// per-item arrays cost three cache misses per candidate, a visible share of the server's
+/// CPU in a profile on the 1M x 100k model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Live {
     /// Creation time, `i64::MIN` when unknown.
@@ -105,8 +105,8 @@ pub fn finish(
     let cat = |i: u32| model.meta.category[i as usize];
     let new = req.now_ms - (req.new_arrival_days * 86_400_000.0) as i64..=req.now_ms;
     // Filters and boosts in one pass: each candidate's live state is read once, asked for a
-    // few candidates ahead. The rows are scattered over MBs and the load of each was ~4% of
-    // the server's CPU in a profile at 1M x 100k: prefetching overlaps those misses.
+    // few candidates ahead. The rows are scattered over MBs and the load of each showed in
+    // the server's CPU profile at 1M x 100k: prefetching overlaps those misses.
     // (A hand-written compaction rather than `retain_mut`, whose closure cannot look ahead.)
     const AHEAD: usize = 8;
     let mut kept = 0;
@@ -176,7 +176,7 @@ pub fn finish(
 
 /// Sorts best first: higher score (`f32::total_cmp`), then lower item row, a total order.
 /// Sorts one 64-bit key per pick and then gathers the picks: comparing 32-byte picks
-/// through `total_cmp` closures was ~3% of the server's CPU in a profile at 1M x 100k.
+/// through `total_cmp` closures showed in the server's CPU profile at 1M x 100k.
 fn sort_best_first(ranked: &mut Vec<Pick>) {
     let mut keys: Vec<(u64, u32)> = ranked
         .iter()

@@ -2,7 +2,7 @@
 //!
 //! `threads` appenders each call `append` with `batch` records until `records` in total are
 //! acknowledged; prints one JSON line. Every acknowledged event is durable (fdatasync'd), so
-//! `acked_events_per_s` is the figure the issue's goal (>= 100k/s on 2 cores) is about.
+//! `acked_events_per_s` is the figure the event log's goal (>= 100k/s on 2 cores) is about.
 //!
 //! ```text
 //! cargo bench -p recd-store --bench log_append -- --threads 4 --batch 10 --records 200000

@@ -51,8 +51,8 @@ impl Catalog {
 
     /// A number that changes after every committed item write (0 when opened). Read it
     /// before a scan and compare later: equal means the scan is still current, so a reader
-    /// such as the server's catalog view can skip rebuilding (a rebuild at 100k items is
-    /// ~100 ms of CPU). Sees every change: redb locks the file, so this process is the only
+    /// such as the server's catalog view can skip rebuilding (a rebuild reads every item).
+    /// Sees every change: redb locks the file, so this process is the only
     /// writer, and the bump follows the commit (a reader may rebuild once more than needed,
     /// never once less).
     pub fn items_generation(&self) -> u64 {

@@ -107,7 +107,7 @@ impl Dataset {
     /// most first; ties keep their order. Every per-item array of the model follows this
     /// order, and serving reads the arrays of the items that requests touch, which are mostly
     /// popular ones: packed at the start instead of scattered over the catalog, they share
-    /// cache lines and stay in cache (see BENCHMARKS.md, "Session of 2026-11-24").
+    /// cache lines and stay in cache (see bench/runs/2026-11-24.md, "Item rows ordered by use").
     pub fn order_items_by_use(&mut self, cut_ms: i64) {
         let mut uses = vec![0u32; self.items.len()];
         for i in self.interactions.iter().filter(|i| i.ts <= cut_ms) {

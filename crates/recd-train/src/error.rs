@@ -1,7 +1,8 @@
 //! Errors of the training library.
 
-/// What can go wrong while building a matrix or fitting. The caller's input is to blame in
-/// every case; training itself does no IO.
+/// What can go wrong while training: the caller's input or parameters ([`TrainError::Invalid`],
+/// [`TrainError::Model`]), or the job's IO: reading the event log and catalog
+/// ([`TrainError::Store`]) and writing the model version's files ([`TrainError::Io`]).
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// A parameter or input value is outside its domain (non-finite value, zero factors, an

@@ -8,8 +8,8 @@ use clap::Parser;
 
 /// mimalloc instead of glibc's malloc. The server allocates an answer on a compute thread and
 /// frees it on a tokio thread; with glibc that cross-thread traffic (`_int_malloc`,
-/// `malloc_consolidate`, `unlink_chunk`, ...) was ~17% of the HTTP threads' CPU in a profile at
-/// 2,000 req/s on the 1M x 100k model. Measured end to end in BENCHMARKS.md.
+/// `malloc_consolidate`, `unlink_chunk`, ...) was a large share of the HTTP threads' CPU in a
+/// profile under load on the 1M x 100k model. Measured end to end in bench/runs/2026-11-23.md.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

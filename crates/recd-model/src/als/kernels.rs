@@ -9,11 +9,11 @@
 //!
 //! Software prefetch ([`prefetch_row`]) hides the cache misses of reading the other side's
 //! factor rows in index order: on synth-small a profile showed the first load of each row
-//! taking 30% of the solve before prefetching.
+//! taking a large share of the solve before prefetching.
 //!
 //! Measured together (`recd bench als --events synth-small/events.csv --threads 1`, same
-//! machine, loaded): fit_cpu_s went from 3.51 s with the auto-vectorised FMA build and no
-//! prefetch to 1.73 s with the intrinsics and prefetch.
+//! machine, loaded): the intrinsics and prefetch cut fit_cpu_s well below the auto-vectorised
+//! FMA build's without prefetch.
 
 /// The operations a row solve needs.
 pub(crate) trait Kernels {

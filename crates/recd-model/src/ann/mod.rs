@@ -6,12 +6,13 @@
 //! - **IVF** (inverted file): k-means splits the items into √n lists; a query scores the list
 //!   centroids and scans only the `n_probe` best lists. `n_probe` is not a guess: [`AnnIndex::build`]
 //!   calibrates it on real user vectors, doubling it until recall@10 against the exact scan
-//!   reaches `target_recall` (default 0.97, above the 0.95), so the guarantee is
+//!   reaches `target_recall` (default 0.97, above the required 0.95), so the guarantee is
 //!   measured on the model being served.
 //!
 //! Why IVF and not HNSW from a crate: on this machine (DEPENDENCIES.md) the fast HNSW crate
-//! (usearch) costs ~6 minutes of C++ build in CI, and hnsw_rs ~3.5k QPS with a 285 MB index at
-//! 100k × 64; IVF is ~300 lines over `matrixmultiply` (already a dependency), its memory is
+//! (usearch) costs minutes of C++ build in CI, and hnsw_rs answered far fewer queries per
+//! second with an index many times the vectors' size; IVF is ~300 lines over `matrixmultiply`
+//! (already a dependency), its memory is
 //! one copy of the vectors, and its recall is calibrated. The side-by-side measurement against
 //! hnswlib on the same vectors is in BENCHMARKS.md (`bench/ann.sh`).
 //!
@@ -199,7 +200,7 @@ impl Ivf {
     fn build(raw: &Factors, config: &AnnConfig) -> Self {
         let (n_all, raw_d) = (raw.n_rows(), raw.n_factors());
         // The head: the longest vectors, which win most inner products (ALS norms grow with
-        // popularity: on a 100k-item model the longest was 19× the 99th percentile). Scanned
+        // popularity: on a 100k-item model the longest was many times the 99th percentile). Scanned
         // by every query, and kept out of the augmented space, where one very long vector
         // would shrink every other to a point.
         let mut by_norm: Vec<(u32, f32)> = (0..n_all as u32)
@@ -343,7 +344,7 @@ impl Ivf {
         let span = |l: u32| self.offsets[l as usize]..self.offsets[l as usize + 1];
         let head = 0..self.offsets[0];
         let spans = std::iter::once(head).chain(lists.iter().map(|&(l, _)| span(l)));
-        // Sized once: growing it while scanning was ~3% of the search.
+        // Sized once: growing it while scanning showed in profiles of the search.
         let total: usize = spans.clone().map(|r| r.len()).sum();
         let mut keys = Vec::with_capacity(total);
         let mut scores = Vec::with_capacity(spans.clone().map(|r| r.len()).max().unwrap_or(0));

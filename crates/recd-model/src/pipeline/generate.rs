@@ -54,10 +54,10 @@ impl Source {
     }
 }
 
-/// How many candidates each generator proposes. The defaults are the seed's and issue 5's:
+/// How many candidates each generator proposes. The defaults are the seed's:
 /// 500 collaborative (ALS 250 + item-kNN 250), 300 content, 200 popular/trending/new arrivals.
-/// On the ml-100k validation split they scored NDCG@10 0.2014 against 0.1992 for the larger
-/// 300/500/300/100/100/50 set used before, with a quarter fewer candidates to rank.
+/// On the ml-100k validation split they scored higher than the larger 300/500/300/100/100/50
+/// set used before, with a quarter fewer candidates to rank (see BENCHMARKS.md).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CandidateConfig {
@@ -79,7 +79,7 @@ pub struct CandidateConfig {
     /// light ranker scores every candidate and the ranker re-scores only its best `rerank`
     /// (0: the ranker scores every candidate). See [`super::ranked`]. With 100 or 200 of ~734
     /// candidates, the 1M × 100k set's hold-out scored exactly the MLP's own P/R/NDCG@10
-    /// (as did 50 on a 100k × 20k set), for ~0.13 or 0.20 ms of ranking instead of 0.53–0.59.
+    /// (as did 50 on a 100k × 20k set), for a fraction of the MLP's ranking time.
     pub rerank: usize,
 }
 
@@ -101,11 +101,10 @@ impl Default for CandidateConfig {
 impl CandidateConfig {
     /// The quotas of a degraded answer (the server is behind and ranks with the light
     /// ranker): these without the content generator. Its index search and its ~300 candidates'
-    /// features were 40% of the candidate stage on the 1M × 100k model (`pipeline_cost`:
-    /// 400 → 239 µs). The light ranker over this set scored NDCG@10 0.0669 on that model's
-    /// hold-out, against 0.0672 over the full set (0.0961 against 0.0981 on a 100k × 20k set,
-    /// where the best precomputed list, trending, scores 0.0778). `recd train` reports it as
-    /// the `pipeline_degraded` row.
+    /// features were a large share of the candidate stage on the 1M × 100k model
+    /// (`pipeline_cost`). The light ranker over this set scored close to the light ranker over
+    /// the full set on that model's hold-out and on a 100k × 20k set's, well above the best
+    /// precomputed list (BENCHMARKS.md). `recd train` reports it as the `pipeline_degraded` row.
     pub fn degraded(&self) -> Self {
         Self {
             content: 0,
@@ -267,7 +266,8 @@ pub fn top_n(scored: impl Iterator<Item = (u32, f32)>, n: usize) -> Vec<(u32, f3
 /// A key whose ascending order is best first: higher score, then lower item row (`f32`'s
 /// `total_cmp` order as an unsigned integer, inverted, above the row). Selections sort these
 /// instead of `(item, score)` pairs with a comparator: one integer compare instead of a float
-/// compare and a tie-break, measured as ~40% of the index search's time on the 1M × 100k model.
+/// compare and a tie-break, measured as a large share of the index search's time on the
+/// 1M × 100k model.
 #[inline]
 pub fn best_first_key(item: u32, score: f32) -> u64 {
     let bits = score.to_bits();
@@ -315,8 +315,8 @@ pub(super) fn select_best<K: Ord>(keys: &mut Vec<K>, n: usize) {
 /// first, equal to `top_n` of the kept pairs. `keep` (availability, and the user's
 /// exclusions: a hash lookup) runs on the best `n + n/2 + 16` keys only, widening while too
 /// few pass, instead of on every key: the generators score thousands of items to keep
-/// hundreds, and the filter on every scanned item was ~5% of the server's CPU in a profile on
-/// the 1M × 100k model.
+/// hundreds, and the filter on every scanned item was a visible share of the server's CPU in
+/// a profile on the 1M × 100k model.
 pub fn top_n_kept(mut keys: Vec<u64>, n: usize, keep: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
     if n == 0 || keys.is_empty() {
         return Vec::new();

@@ -25,8 +25,9 @@ use std::collections::HashSet;
 
 /// A set of item rows (or other row numbers, such as category indexes). Hashed with foldhash
 /// rather than std's SipHash: membership tests run for every candidate of every generator,
-/// and SipHash was 13% of a request's CPU in a profile on ml-100k (`examples/pipeline_cost.rs`);
-/// the keys are our own row numbers, so hash flooding is not a concern.
+/// and SipHash was a visible share of a request's CPU in a profile on ml-100k
+/// (`examples/pipeline_cost.rs`); the keys are our own row numbers, so hash flooding is not a
+/// concern.
 pub type ItemSet = HashSet<u32, foldhash::fast::FixedState>;
 
 /// A map keyed by item rows (or other row numbers), hashed as [`ItemSet`] for the same reason.
@@ -144,7 +145,7 @@ pub fn recommend(
 /// multiply-adds a candidate) scores every candidate, the ranker (the MLP: 12,704) re-scores
 /// the light ranker's best `rerank`, which come first in the ranker's order, and the rest
 /// follow in the light ranker's order, with its logits. Otherwise the ranker scores every
-/// candidate. The MLP over every candidate was half of a request's CPU on the 1M × 100k
+/// candidate. The MLP over every candidate cost as much as generating them on the 1M × 100k
 /// model; `recd train` evaluates this function as its `pipeline` row, so the quality served
 /// is the quality measured.
 pub fn ranked(model: &Model, c: &Candidates, rerank: usize, depth: usize) -> Vec<(u32, f32)> {

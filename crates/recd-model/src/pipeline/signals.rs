@@ -3,8 +3,8 @@
 //!
 //! The item-kNN score is recency-weighted: the newest history item weighs `1 + floor`, one
 //! `half_life` positions older `0.5 + floor`, and so on. Offline this is the single largest
-//! quality gain we measured on a time-split MovieLens (validation NDCG@10 0.160 → 0.183 for
-//! item-kNN alone; see BENCHMARKS.md): what a user did last predicts what they do next.
+//! quality gain we measured on a time-split MovieLens (for item-kNN alone; see BENCHMARKS.md,
+//! how the defaults were chosen): what a user did last predicts what they do next.
 //!
 //! The accumulators are dense (one slot per item, O(1) lookups for the features) but are not
 //! allocated per request: they come from a per-thread pool and only the slots a request
@@ -121,8 +121,8 @@ impl Signals {
             let weight = recency * w.min(1.0);
             let (items, sims) = model.neighbors_rev.row(j as usize);
             for (k, (&i, &sim)) in items.iter().zip(sims).enumerate() {
-                // The slots are hit in random order (58% of this function's time was the
-                // load of a slot in a profile at 100k items): ask for one a few updates ahead.
+                // The slots are hit in random order (the load of a slot was most of this
+                // function's time in a profile at 100k items): ask for one a few updates ahead.
                 if let Some(&ahead) = items.get(k + PREFETCH_AHEAD) {
                     prefetch(&sc.slots[ahead as usize]);
                 }

@@ -2,11 +2,11 @@
 //!
 //! Hand-written in place of `matrixmultiply::sgemm`, measured: at the ranker's shapes (~735
 //! candidate rows through 19-128-64-32-1) sgemm packs both operands on every call, and packing
-//! was a third of the ranker's time in a profile of `recd serve` on the 1M × 100k model
-//! (`pack_avx512` 6.5% of the server's CPU beside 11.5% in its kernel). Here the weights are
+//! was a large share of the ranker's time in a profile of `recd serve` on the 1M × 100k model
+//! (`pack_avx512` beside the multiply kernel itself). Here the weights are
 //! transposed once per model (`Wᵀ`, `n_in × n_out`: one input's weights to every output are
 //! contiguous), the rows are read where they are, and bias and ReLU are applied while a tile
-//! is still in registers. Before/after figures: BENCHMARKS.md ("Ranker forward pass").
+//! is still in registers. Before/after figures: bench/runs/2026-11-23.md ("Ranker forward pass").
 //!
 //! A tile is `R` rows × `C` vectors of outputs held in registers; each input step loads `C`
 //! weight vectors and broadcasts `R` inputs into `R·C` FMAs. AVX-512 tiles are 8 rows × 2

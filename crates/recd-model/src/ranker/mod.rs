@@ -146,7 +146,7 @@ impl Ranker {
 
     /// Logits for `n` rows of features laid out row-major in `x` (`n × features.len()`).
     /// One pass per layer over all rows ([`dense::layer`]); the per-row scalar loops this
-    /// replaced took ~80% of a request's CPU in a profile of `recd serve` on ml-100k.
+    /// replaced took most of a request's CPU in a profile of `recd serve` on ml-100k.
     pub fn score(&self, x: &[f32]) -> Vec<f32> {
         let d = self.features.len();
         let n = x.len() / d.max(1);

@@ -38,10 +38,9 @@ pub struct RecommendConfig {
     /// `degraded: true`. 0 degrades every request; half the deadline or more never does (such
     /// a job is shed first). Models without a light ranker use their ranker.
     ///
-    /// The default, 2 ms, degraded ≤ 1% of the answers at 2,000 req/s on the 1M × 100k
-    /// benchmark in 11 of 12 runs (5% in one, in a slow phase of the host; p99 2.7–8.0 ms).
-    /// With a busy loop taking a core for 4 s of each 10 s run, p99 was 7.2–12.1 ms in 7 of 8
-    /// runs, against 10.3–14.9 ms at 5 ms (BENCHMARKS.md, `HOG` runs).
+    /// The default, 2 ms, degrades few answers while the server keeps up, and when the host
+    /// slows down it drains the queue sooner than 5 ms did, for a lower p99 at a small cost in
+    /// quality (BENCHMARKS.md; the 2 ms against 5 ms runs are in bench/runs/2026-11-24.md).
     pub degrade_after_ms: u64,
     /// How long an answer is reused for the same user and context (0 turns the cache off).
     /// A new event of the user invalidates it at once.

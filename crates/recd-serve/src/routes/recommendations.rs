@@ -205,16 +205,16 @@ pub(crate) async fn get(
         // Shed a job that waited more than half the deadline in the queue; its request gets
         // the fallback now. Shedding only past the whole deadline let an overload settle
         // where every job ran just before its deadline and finished after it (work wasted,
-        // the backlog kept): on the 1M x 100k benchmark a transient slowdown at 2,000 req/s
-        // turned into seconds of 50 ms answers. With half a deadline of queue at most, a job
-        // that runs still answers in time.
+        // the backlog kept): on the 1M x 100k benchmark a transient slowdown under load
+        // turned into seconds of answers at the deadline. With half a deadline of queue at
+        // most, a job that runs still answers in time.
         let waited = started.elapsed();
         if waited > deadline / 2 {
             return None;
         }
         // Behind by more than `degrade_after_ms`: rank with the light ranker, which costs a
-        // fraction of the MLP, over fewer candidates (no content generator: ~40% of the
-        // candidate stage), so the queue drains instead of growing into fallbacks.
+        // fraction of the MLP, over fewer candidates (no content generator: a large share of
+        // the candidate stage), so the queue drains instead of growing into fallbacks.
         let light = waited >= Duration::from_millis(config.degrade_after_ms);
         let catalog = online.models.catalog(&task_served);
         let uid = task_params.user_id.clone();

@@ -49,12 +49,11 @@ impl Default for LogConfig {
             segment_bytes: 128 << 20,
             // Measured with the `log_append` bench (closed loop, 40k records, windows of 0,
             // 50, 100, 200, 300 and 1000 µs, two repetitions; the disk was shared with other
-            // builds, so throughput varied up to 2x between repetitions). 1 ms was slower than
-            // 0 in every shape: the writer idles longer than a sync takes (~0.15-0.3 ms median
-            // here). 100 µs cut the number of syncs by 10-37% against 0 in every shape (4
-            // threads x batch 100: ~103 groups instead of ~150 for 400 appends), because
-            // appenders woken by the previous ack get to queue again first; its throughput was
-            // within the noise of 0 or better. Fewer syncs is what counts on a busy disk.
+            // builds, so throughput varied a lot between repetitions). 1 ms was slower than
+            // 0 in every shape: the writer idles longer than a sync takes. 100 µs cut the
+            // number of syncs against 0 in every shape, because appenders woken by the
+            // previous ack get to queue again first; its throughput was within the noise of 0
+            // or better. Fewer syncs is what counts on a busy disk.
             group_commit_window: Duration::from_micros(100),
         }
     }

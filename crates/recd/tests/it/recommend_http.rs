@@ -1,8 +1,8 @@
 //! End to end on ml-100k with the real binary: import, train once, then `recd serve` answers
-//! `GET /v1/recommendations` and `GET /v1/items/{id}/similar` (issue 5's checks): a known user
-//! never gets a rated item back, an unknown user gets popular items with reasons, a new user
-//! who views three science-fiction films gets a list far more sci-fi than the catalog, Star
-//! Wars' neighbours include its two sequels, and a model swap under load fails no request.
+//! `GET /v1/recommendations` and `GET /v1/items/{id}/similar` (the online layer's checks): a
+//! known user never gets a rated item back, an unknown user gets popular items with reasons, a
+//! new user who views three science-fiction films gets a list far more sci-fi than the catalog,
+//! Star Wars' neighbours include its two sequels, and a model swap under load fails no request.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! End-to-end tests of `recd serve` with the real binary on a free port: the issue's
+//! End-to-end tests of `recd serve` with the real binary on a free port: the speed layer's
 //! must-show (three views of a new user come back newest first, and survive a restart), with
 //! the embedded feature store and with a real redis-server.
 
@@ -18,7 +18,7 @@ fn views(features: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The must-show, against whichever feature store `extra` selects.
+/// The speed layer's must-show, against whichever feature store `extra` selects.
 fn three_views_come_back_newest_first_and_survive_a_restart(extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let serve = Server::start(dir.path(), extra);

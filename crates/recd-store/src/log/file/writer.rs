@@ -4,7 +4,7 @@
 //! thread and queue them here; the writer takes everything queued (optionally waiting up to the
 //! group-commit window for more), writes it with one `write` call, syncs once, publishes the
 //! new end for readers, and then acknowledges every append in the group. One fdatasync costs
-//! ~0.3 ms on this machine whatever the batch size, so sharing it is what makes throughput.
+//! about the same whatever the batch size, so sharing it is what makes throughput.
 //!
 //! A failed write or sync stops the writer for good: after a failed fsync the kernel may have
 //! dropped the dirty pages and cleared the error ("fsyncgate"), so nothing written since the
