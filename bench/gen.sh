@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times `recd gen` at the issue's size (1M users × 100k items × 50M events, CSV out) and reports
+# Times `recd gen` at the reference size (1M users × 100k items × 50M events, CSV out) and reports
 # wall time and peak RSS from /usr/bin/time -v. With RUNS=2 it generates twice and compares the
 # sha256 of every file: the rerun-determinism figure. The output is deleted afterwards unless
 # KEEP=1 (it is several GB at full size).

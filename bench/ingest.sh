@@ -6,7 +6,7 @@
 # Per backend it prints three JSON lines on stdout:
 # - ingest: POST /v1/events in batches of BATCH (100) events from CONCURRENCY (32) connections,
 #   REQUESTS (2000) requests; events_per_sec counts durable events (a 202 means fsync'd).
-#   Goal of issue 4: >= 50k durable events/s on this 2-core machine.
+#   Goal: >= 50k durable events/s on this 2-core machine.
 # - latency: LATENCY_REQUESTS (2000) single-event POSTs, one at a time; p50/p99 in ms.
 # - freshness: SAMPLES (1000) views of new users, each timed from its 202 until the item is
 #   first in GET /v1/users/{id}/features; goal p99 <= 10 ms embedded, <= 50 ms Redis.

@@ -3,7 +3,7 @@
 #
 # Runs crates/recd-store/benches/log_append.rs for 1 thread x batch 1000, then 4/16/64
 # threads x batch 1/10/100, and prints one JSON line per shape on stdout (machine, commit and
-# load go to stderr). The goal: >= 100k acknowledged events/s with group commit on a
+# load go to stderr). The goal: >= 100k acknowledged events/s with group commit on a
 # 2-core machine. Records per shape default to 200k (20k for batch 1, which is bound by one
 # sync per few events); override with RECORDS / RECORDS_BATCH1. Extra arguments are passed
 # to every run, e.g. `bench/log_append.sh --window-us 0` to compare group-commit windows.

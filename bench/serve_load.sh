@@ -17,7 +17,7 @@
 # - rate R (RATES, default "500 1000 2000"): open loop, SECONDS (10) each, latency counted
 #   from each request's due time; p50/p90/p99/p999/max in ms, errors, fallbacks (deadline),
 #   degraded (ranked by the light ranker).
-#   Goal of issue 5: p99 <= 10 ms at 2,000 req/s, load generator on the same 2 cores.
+#   Goal: p99 <= 10 ms at 2,000 req/s, load generator on the same 2 cores.
 # - saturate C (CONCURRENCY, default 32): closed loop, SECONDS; qps = saturation throughput.
 # Then one JSON line per stage of the answer (recd_recommend_stage_seconds on /metrics:
 # user_state, candidates, ranking, cold_start, post_processing) over every request of the
@@ -25,7 +25,7 @@
 # and load go to stderr.
 # Users: ids 1..USERS (943 for ml-100k) with UNKNOWN_SHARE (0.1) unknown ids (cold start);
 # USER_PREFIX=u for a generated data set (its users are u0, u1, ...).
-# A generated 1M users x 100k items set (issue 5's benchmark):
+# A generated 1M users x 100k items set (the reference online benchmark):
 #   recd gen --users 1000000 --items 100000 --events 20000000 --seed 7 --data-dir D
 #   recd train --data-dir D
 #   DATA_DIR=D USERS=1000000 USER_PREFIX=u bench/serve_load.sh
