@@ -22,6 +22,7 @@ mod embedded;
 mod error;
 mod redis_backend;
 mod store;
+mod telemetry;
 mod user;
 mod window;
 
@@ -32,6 +33,7 @@ pub use config::{FeatureConfig, RedisConfig};
 pub use embedded::EmbeddedStore;
 pub use error::FeatureError;
 pub use redis_backend::RedisStore;
+pub use telemetry::describe_metrics;
 
 pub use store::{
     Batch, CategoryCount, FeatureStore, FoldIn, ItemStats, LoggedEvent, TrendingItem, TrendingQuery,

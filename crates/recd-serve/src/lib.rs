@@ -25,6 +25,7 @@ pub mod model_watch;
 mod postprocess;
 pub mod recommend;
 mod routes;
+mod scrape;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,7 +39,7 @@ use tokio::sync::watch;
 
 pub use config::ServeConfig;
 pub use error::ApiError;
-pub use metrics_http::install_metrics_recorder;
+pub use metrics_http::{describe_metrics, install_metrics_recorder};
 
 /// Everything the handlers share.
 pub struct AppState {

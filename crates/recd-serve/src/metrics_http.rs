@@ -4,8 +4,10 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use metrics::{Unit, describe_counter, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Latency buckets in seconds: 25 µs to 5 s, dense where requests and their stages live
@@ -40,7 +42,7 @@ pub(crate) async fn track(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("recd_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
@@ -48,4 +50,60 @@ pub(crate) async fn track(request: Request, next: Next) -> Response {
     metrics::histogram!("recd_http_request_duration_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The method as a label: the standard ones by name, anything else as "other", so that
+/// made-up method names cannot add series without bound.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
+/// Registers the help text of every metric this crate records with the recorder. Call once,
+/// after [`install_metrics_recorder`].
+pub fn describe_metrics() {
+    describe_counter!(
+        "recd_http_requests_total",
+        "HTTP requests answered, by route template, method and status code."
+    );
+    describe_histogram!(
+        "recd_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time from a request's arrival to its response, by route template."
+    );
+    describe_counter!(
+        "recd_recommendations_total",
+        "Recommendation answers by outcome: ranked (full pipeline), ranked_light (degraded: light ranker), cached, deadline (precomputed fallback), no_model."
+    );
+    describe_counter!(
+        "recd_recommend_candidates_total",
+        "Candidates proposed per generator (an item proposed by two counts for both)."
+    );
+    describe_histogram!(
+        "recd_recommend_stage_seconds",
+        Unit::Seconds,
+        "Time spent in each stage of answering a recommendation request."
+    );
+    describe_counter!(
+        "recd_events_accepted_total",
+        "Events made durable and acknowledged (202) by POST /v1/events."
+    );
+    describe_counter!(
+        "recd_model_swaps_total",
+        "Times a new model version was loaded and swapped in."
+    );
+    describe_counter!(
+        "recd_catalog_view_builds_total",
+        "Rebuilds of the serving view of the catalog (availability, sponsored, new items)."
+    );
 }

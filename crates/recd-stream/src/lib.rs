@@ -15,10 +15,12 @@ mod categories;
 mod config;
 mod error;
 mod foldin;
+mod telemetry;
 mod updater;
 
 pub use categories::{CatalogCategories, CategoryLookup};
 pub use config::{FoldInConfig, StreamConfig};
 pub use error::StreamError;
 pub use foldin::{AlsFoldIn, FactorSource, ItemFactors, SharedFactors};
+pub use telemetry::describe_metrics;
 pub use updater::Updater;

@@ -4,7 +4,7 @@
 //! Redis is down, so no constructor here waits for a connection.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
@@ -76,6 +76,13 @@ impl Conn {
 
     /// Runs one command.
     pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, FeatureError> {
+        let started = Instant::now();
+        let res = self.query_once(cmd).await;
+        crate::telemetry::redis_round_trip("query", started, res.is_ok());
+        res
+    }
+
+    async fn query_once<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, FeatureError> {
         match self {
             Conn::Single(m) => cmd.query_async(&mut m.clone()).await.map_err(unavailable),
             Conn::Cluster(h) => cmd
@@ -94,6 +101,13 @@ impl Conn {
         if cmds.is_empty() {
             return Ok(Vec::new());
         }
+        let started = Instant::now();
+        let res = self.run_all_once(cmds).await;
+        crate::telemetry::redis_round_trip("pipeline", started, res.is_ok());
+        res
+    }
+
+    async fn run_all_once(&self, cmds: Vec<Cmd>) -> Result<Vec<Value>, FeatureError> {
         match self {
             Conn::Single(m) => {
                 let mut pipe = Pipeline::with_capacity(cmds.len());

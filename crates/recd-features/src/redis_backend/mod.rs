@@ -339,7 +339,9 @@ impl FeatureStore for RedisStore {
         now_ms: TimestampMs,
     ) -> Result<Option<UserFeatures>, FeatureError> {
         let live = |f: &UserFeatures| !f.is_expired(now_ms, &self.config);
-        if let Some(f) = self.cache.fresh(id) {
+        let cached = self.cache.fresh(id);
+        crate::telemetry::cache_read(cached.is_some());
+        if let Some(f) = cached {
             return Ok(Some((*f).clone()).filter(live));
         }
         let key = user_key(id);

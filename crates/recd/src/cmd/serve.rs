@@ -72,6 +72,9 @@ fn open_features(config: FeatureConfig) -> anyhow::Result<Arc<dyn FeatureStore>>
 
 async fn serve(data_dir: &Path, config: Config) -> anyhow::Result<()> {
     let metrics = recd_serve::install_metrics_recorder();
+    recd_serve::describe_metrics();
+    recd_features::describe_metrics();
+    recd_stream::describe_metrics();
     let dir = data_dir.to_path_buf();
     let store_config = config.store.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir, store_config))

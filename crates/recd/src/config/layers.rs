@@ -130,7 +130,7 @@ impl Layers {
                 {
                     t.remove(last);
                 }
-                self.forget(&o.key.to_string());
+                self.forget(o.key);
                 self.origins.insert(o.key.to_string(), origin);
             }
         }

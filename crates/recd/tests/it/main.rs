@@ -6,6 +6,7 @@ mod export;
 mod r#gen;
 mod import;
 mod logs;
+mod metrics;
 mod recommend_http;
 mod serve;
 mod train;
