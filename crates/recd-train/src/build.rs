@@ -2,6 +2,7 @@
 //! (ALS factors, item neighbours, popularity, trending, content vectors), the per-user
 //! histories and the item metadata. The ranker is trained separately and set afterwards.
 
+use crate::progress::Progress;
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -67,11 +68,13 @@ pub fn pairs_by_user(
         .collect()
 }
 
-/// Builds every generator's data from `interactions` (a slice of `ds`).
+/// Builds every generator's data from `interactions` (a slice of `ds`), counting ALS
+/// iterations on `progress`.
 pub fn build_model(
     ds: &Dataset,
     interactions: &[Interaction],
     config: &TrainConfig,
+    progress: &dyn Progress,
 ) -> Result<Model, TrainError> {
     let (n_users, n_items) = (ds.users.len(), ds.items.len());
     let end_ms = interactions
@@ -89,7 +92,11 @@ pub fn build_model(
         }
     }
     let user_items = builder.build_with_shape(n_users, n_items)?;
-    let als_model = als::fit(&user_items, &config.als.to_config(), |_| {})?;
+    let als_config = config.als.to_config();
+    let iterations = als_config.iterations as u64;
+    let als_model = als::fit(&user_items, &als_config, |s| {
+        progress.advance("ALS iterations", s.iteration as u64 + 1, iterations)
+    })?;
     tracing::info!(
         seconds = t.elapsed().as_secs_f64(),
         nnz = user_items.nnz(),
@@ -296,7 +303,7 @@ mod tests {
             },
             ..Default::default()
         };
-        build_model(ds, &ds.interactions, &config).unwrap()
+        build_model(ds, &ds.interactions, &config, &crate::train::LogProgress).unwrap()
     }
 
     #[test]

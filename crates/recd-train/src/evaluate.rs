@@ -6,6 +6,7 @@
 //! recommends those). AUC treats items a list does not rank as tied below every ranked one,
 //! so a short candidate list is not flattered.
 
+use crate::progress::Progress;
 use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
@@ -158,6 +159,7 @@ pub fn evaluate(
     holdout: &[Interaction],
     min_confidence: f32,
     candidates: &CandidateConfig,
+    progress: &dyn Progress,
 ) -> Vec<(String, Metrics)> {
     let relevant = relevant_sets(model, holdout, min_confidence);
     let mut users: Vec<u32> = relevant.keys().copied().collect();
@@ -181,6 +183,7 @@ pub fn evaluate(
     let mut accs: Vec<Accumulator> = names.iter().map(|_| Accumulator::default()).collect();
     // Users in chunks: each user's signals are computed once for all generators, lists are
     // scored as they come, and memory stays bounded by the chunk, not the user count.
+    let mut done = 0u64;
     for chunk in users.chunks(1024) {
         let lists: Vec<Vec<Vec<u32>>> = chunk
             .par_iter()
@@ -224,6 +227,8 @@ pub fn evaluate(
                 acc.add(&list, &relevant[u], n_candidates);
             }
         }
+        done += chunk.len() as u64;
+        progress.advance("evaluated users", done, users.len() as u64);
     }
     names
         .into_iter()

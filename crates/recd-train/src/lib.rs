@@ -24,6 +24,7 @@ mod error;
 pub mod evaluate;
 mod knn;
 mod mlp;
+mod progress;
 pub mod ranker;
 mod report;
 pub mod train;

@@ -8,6 +8,7 @@
 //! generators thought likely. Impressions (shown-but-not-clicked) will replace them where
 //! the event log records which list an event came from.
 
+use crate::progress::Progress;
 use std::collections::{HashMap, HashSet};
 
 use rand::{RngExt, SeedableRng};
@@ -103,7 +104,7 @@ pub struct Trained {
 }
 
 /// Trains the configured kind(s) and returns the best on the validation slice.
-pub fn train(ex: &Examples, params: &RankerParams) -> Trained {
+pub fn train(ex: &Examples, params: &RankerParams, progress: &dyn Progress) -> Trained {
     let d = NAMES.len();
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let (mut train_g, mut val_g) = (Vec::new(), Vec::new());
@@ -136,7 +137,7 @@ pub fn train(ex: &Examples, params: &RankerParams) -> Trained {
         tried.push((lr.clone(), group_ndcg(&lr, ex, &val_g)));
     }
     if params.kind == "mlp" || params.kind == "auto" {
-        let mlp = mlp(ex, &train_rows, &val_rows, &mean, &std, params);
+        let mlp = mlp(ex, &train_rows, &val_rows, &mean, &std, params, progress);
         tried.push((mlp.clone(), group_ndcg(&mlp, ex, &val_g)));
     }
     let scores: Vec<(String, f64)> = tried.iter().map(|(r, s)| (r.kind.clone(), *s)).collect();
@@ -322,6 +323,7 @@ fn mlp(
     mean: &[f32],
     std: &[f32],
     params: &RankerParams,
+    progress: &dyn Progress,
 ) -> Ranker {
     let d = mean.len();
     let mut rng = mlp::rng(params.seed);
@@ -358,6 +360,7 @@ fn mlp(
                 params.l2,
             );
         }
+        progress.advance("ranker epochs", epoch as u64 + 1, params.epochs as u64);
         let logits = net.forward(&val_x, val_y.len());
         let val_loss = logits
             .iter()
@@ -425,7 +428,7 @@ mod tests {
             epochs: 20,
             ..RankerParams::default()
         };
-        let t = train(&ex, &params);
+        let t = train(&ex, &params, &crate::train::LogProgress);
         for (kind, ndcg) in &t.scores {
             if kind != "fixed" {
                 assert!(*ndcg > 0.9, "{kind} reached only {ndcg}");
@@ -442,13 +445,13 @@ mod tests {
             epochs: 5,
             ..RankerParams::default()
         };
-        let mlp = train(&ex, &params("mlp"));
+        let mlp = train(&ex, &params("mlp"), &crate::train::LogProgress);
         assert_eq!(mlp.ranker.kind, "mlp");
         let light = mlp.light.expect("an MLP carries a light ranker");
         assert_eq!(light.kind, "logistic");
         assert_eq!(light.layers().len(), 1);
         // A logistic ranker is already the light kind.
-        let lr = train(&ex, &params("logistic"));
+        let lr = train(&ex, &params("logistic"), &crate::train::LogProgress);
         assert_eq!(lr.ranker.kind, "logistic");
         assert!(lr.light.is_none());
     }

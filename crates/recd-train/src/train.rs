@@ -23,27 +23,8 @@ use crate::build::build_model;
 use crate::config::TrainConfig;
 use crate::dataset::{Dataset, sample_users, split_user_tails};
 use crate::evaluate::{Metrics, evaluate, relevant_sets};
+pub use crate::progress::{LogProgress, Progress};
 use crate::{TrainError, ranker, report};
-
-/// Receives stage boundaries (the CLI draws progress from them).
-pub trait Progress: Sync {
-    /// A stage starts.
-    fn start(&self, stage: &str);
-    /// A stage ended after `seconds`.
-    fn finish(&self, stage: &str, seconds: f64);
-}
-
-/// A [`Progress`] that only logs.
-pub struct LogProgress;
-
-impl Progress for LogProgress {
-    fn start(&self, stage: &str) {
-        tracing::debug!(stage, "stage started");
-    }
-    fn finish(&self, stage: &str, seconds: f64) {
-        tracing::info!(stage, seconds, "stage done");
-    }
-}
 
 /// What a training run did.
 #[derive(Debug)]
@@ -102,7 +83,7 @@ pub fn run(
 
     let s = stage("ranker");
     let (head, tail) = split_user_tails(&fit, config.ranker_label_fraction);
-    let head_model = build_model(&ds, &head, config)?;
+    let head_model = build_model(&ds, &head, config, progress)?;
     // Labels follow the evaluation's rule: tail items with enough confidence that the head
     // does not already hold.
     let mut positives = relevant_sets(&head_model, &tail, config.relevance_min_confidence);
@@ -118,12 +99,12 @@ pub fn run(
         &config.candidates,
         config.ranker.max_negatives_per_user,
     );
-    let trained = ranker::train(&examples, &config.ranker);
+    let trained = ranker::train(&examples, &config.ranker, progress);
     drop(head_model);
     done(s);
 
     let s = stage("evaluate");
-    let mut model = build_model(&ds, &fit, config)?;
+    let mut model = build_model(&ds, &fit, config, progress)?;
     model.ranker = trained.ranker.clone();
     model.light_ranker = trained.light.clone();
     let eval_users: std::collections::HashSet<u32> =
@@ -140,13 +121,14 @@ pub fn run(
         &holdout_sample,
         config.relevance_min_confidence,
         &config.candidates,
+        progress,
     );
     print_table(&metrics);
     done(s);
 
     if config.refit_on_full && !holdout.is_empty() {
         let s = stage("refit");
-        model = build_model(&ds, &ds.interactions, config)?;
+        model = build_model(&ds, &ds.interactions, config, progress)?;
         model.ranker = trained.ranker.clone();
         model.light_ranker = trained.light.clone();
         done(s);

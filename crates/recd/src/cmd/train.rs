@@ -52,15 +52,8 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
         .num_threads(config.threads)
         .build()
         .context("building the thread pool")?;
-    let outcome = pool.install(|| {
-        train::run(
-            &store,
-            &models_dir,
-            &config,
-            args.force,
-            &Spinner::default(),
-        )
-    })?;
+    let outcome =
+        pool.install(|| train::run(&store, &models_dir, &config, args.force, &Bars::default()))?;
     println!(
         "model {} written to {}",
         outcome.version,
@@ -84,22 +77,75 @@ fn fmt_scores(scores: &[(String, f64)]) -> String {
         .join(", ")
 }
 
-/// Stage progress on stderr: one spinner per stage (hidden when stderr is not a terminal).
+/// Training progress on stderr: per stage a spinner, which becomes a bar with an ETA while
+/// the stage counts units (ALS iterations, ranker epochs, evaluated users). Bars are hidden
+/// when stderr is not a terminal; the log then gets a line with the ETA at each quarter.
 #[derive(Default)]
-struct Spinner {
-    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+struct Bars {
+    state: std::sync::Mutex<Option<StageBar>>,
 }
 
-impl Progress for Spinner {
+struct StageBar {
+    stage: String,
+    bar: indicatif::ProgressBar,
+    /// The units being counted, when they started, and the last quarter logged.
+    units: Option<(String, std::time::Instant, u64)>,
+}
+
+impl Bars {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<StageBar>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Progress for Bars {
     fn start(&self, stage: &str) {
         let bar = indicatif::ProgressBar::new_spinner().with_message(format!("train: {stage}"));
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        *self.bar.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar);
+        *self.lock() = Some(StageBar {
+            stage: stage.to_string(),
+            bar,
+            units: None,
+        });
+    }
+
+    fn advance(&self, units: &str, done: u64, total: u64) {
+        let mut guard = self.lock();
+        let Some(s) = guard.as_mut() else { return };
+        if s.units.as_ref().is_none_or(|(u, _, _)| u != units) {
+            let style = indicatif::ProgressStyle::with_template(
+                "{msg} {pos}/{len} [{bar:30}] {elapsed} elapsed, ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            s.bar.set_style(style);
+            s.bar.set_message(format!("train: {}: {units}", s.stage));
+            s.bar.set_length(total);
+            s.bar.reset();
+            s.units = Some((units.to_string(), std::time::Instant::now(), 0));
+        }
+        s.bar.set_position(done);
+        let Some((_, started, logged)) = s.units.as_mut() else {
+            return;
+        };
+        let quarter = done * 4 / total.max(1);
+        if quarter > *logged && done < total {
+            *logged = quarter;
+            let elapsed = started.elapsed().as_secs_f64();
+            let eta_secs = elapsed * (total - done) as f64 / done.max(1) as f64;
+            tracing::info!(
+                stage = s.stage,
+                units,
+                done,
+                total,
+                eta_secs = format!("{eta_secs:.0}"),
+                "training progress"
+            );
+        }
     }
 
     fn finish(&self, stage: &str, seconds: f64) {
-        if let Some(bar) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            bar.finish_and_clear();
+        if let Some(s) = self.lock().take() {
+            s.bar.finish_and_clear();
         }
         tracing::info!(stage, seconds = format!("{seconds:.2}"), "stage done");
     }

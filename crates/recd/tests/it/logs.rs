@@ -45,3 +45,53 @@ fn json_logs_are_one_object_per_line_and_text_logs_have_no_colour_codes() {
         "ANSI codes in a piped log: {text:?}"
     );
 }
+
+#[test]
+fn training_logs_counted_progress_with_an_eta() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = arg(&data);
+    crate::util::recd_ok(&[
+        "gen",
+        "--users",
+        "300",
+        "--items",
+        "200",
+        "--events",
+        "20000",
+        "--seed",
+        "1",
+        "--data-dir",
+        d,
+    ]);
+    let out = Command::new(env!("CARGO_BIN_EXE_recd"))
+        .args(["--log-format", "json", "train", "--data-dir", d])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let progress: Vec<serde_json::Value> = String::from_utf8(out.stderr)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "training progress")
+        .collect();
+    let als: Vec<&serde_json::Value> = progress
+        .iter()
+        .filter(|v| v["fields"]["units"] == "ALS iterations")
+        .collect();
+    assert!(als.len() >= 3, "{progress:?}");
+    for v in &als {
+        let f = &v["fields"];
+        assert_eq!(f["total"], 15, "{f}");
+        assert!(f["done"].as_u64().unwrap() < 15, "{f}");
+        assert!(
+            f["eta_secs"].as_str().unwrap().parse::<f64>().is_ok(),
+            "{f}"
+        );
+    }
+}
