@@ -1,10 +1,65 @@
 //! Reading request bodies: one JSON object, a JSON array of them, or NDJSON, with errors that
 //! name the entry and the field.
 
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::ApiError;
+
+/// How a request body is read before its handler runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyReading {
+    /// Larger bodies get 413 (`[serve] max_body_bytes`).
+    pub max_bytes: usize,
+    /// The whole body must arrive within this long, else 408 (`[serve] body_timeout_ms`).
+    pub timeout: std::time::Duration,
+}
+
+/// Middleware: reads the whole body within the time limit, so a client that trickles its
+/// body cannot hold a connection and a handler for long; the handler then gets it in memory.
+pub(crate) async fn read_within(
+    State(reading): State<BodyReading>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let read = axum::body::to_bytes(body, reading.max_bytes);
+    match tokio::time::timeout(reading.timeout, read).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Ok(Err(e)) if is_length_limit(&e) => ApiError::PayloadTooLarge {
+            limit: reading.max_bytes,
+        }
+        .into_response(),
+        Ok(Err(e)) => ApiError::InvalidJson {
+            index: None,
+            message: format!("could not read the body: {e}"),
+        }
+        .into_response(),
+        Err(_) => ApiError::BodyTimeout {
+            timeout_ms: reading.timeout.as_millis() as u64,
+        }
+        .into_response(),
+    }
+}
+
+/// Whether reading failed because the body passed the limit.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
 
 /// Splits a body into JSON values: an array's elements, or the whitespace-separated values of
 /// NDJSON (one object is the one-line case).

@@ -23,6 +23,18 @@ pub struct ServeConfig {
     /// (fewer threads time-slicing with the compute pool), while event ingest, which parses
     /// its JSON here, fell (BENCHMARKS.md).
     pub http_threads: usize,
+    /// Most connections open at once; at the cap, new ones wait in the listen backlog until
+    /// one closes (a log line says so). 0: three quarters of the open-file limit, which the
+    /// server raises to its hard limit at start.
+    pub max_connections: usize,
+    /// A request's headers must arrive in full within this long (slow or stalled clients are
+    /// disconnected).
+    pub header_read_timeout_ms: u64,
+    /// A connection on which nothing is read or written for this long is closed (idle
+    /// keep-alive connections, stalled clients).
+    pub idle_timeout_secs: u64,
+    /// A request's whole body must arrive within this long, else 408.
+    pub body_timeout_ms: u64,
     /// `[serve.recommend]`: recommendation requests.
     pub recommend: crate::recommend::RecommendConfig,
 }
@@ -36,6 +48,10 @@ impl Default for ServeConfig {
             shutdown_timeout_secs: 10,
             trending_limit: 20,
             http_threads: 0,
+            max_connections: 0,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_secs: 60,
+            body_timeout_ms: 30_000,
             recommend: Default::default(),
         }
     }

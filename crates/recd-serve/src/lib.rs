@@ -20,6 +20,7 @@ pub mod compute;
 mod config;
 mod convert;
 mod error;
+mod listener;
 mod metrics_http;
 pub mod model_watch;
 mod postprocess;
@@ -64,15 +65,24 @@ pub fn app(state: Arc<AppState>) -> Router {
     routes::router(state)
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and lets the
-/// requests in flight finish (an acknowledged event is durable before its 202 is sent, so
-/// draining loses nothing).
+/// Serves `app` on `listener` within `config`'s connection limits until `shutdown` resolves,
+/// then stops accepting and lets the requests in flight finish (an acknowledged event is
+/// durable before its 202 is sent, so draining loses nothing).
 pub async fn run(
     listener: TcpListener,
     app: Router,
+    config: &ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let max_connections = match config.max_connections {
+        0 => listener::auto_max_connections(),
+        n => n,
+    };
+    let limits = listener::ConnectionLimits {
+        max_connections,
+        header_read_timeout: std::time::Duration::from_millis(config.header_read_timeout_ms.max(1)),
+        idle_timeout: std::time::Duration::from_secs(config.idle_timeout_secs.max(1)),
+    };
+    tracing::info!(max_connections, "accepting connections");
+    listener::serve(listener, app, limits, shutdown).await
 }

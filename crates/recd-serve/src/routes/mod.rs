@@ -32,9 +32,20 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            body_reading(&state.config),
+            crate::body::read_within,
+        ))
         .layer(axum::middleware::from_fn(crate::metrics_http::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+fn body_reading(config: &crate::ServeConfig) -> crate::body::BodyReading {
+    crate::body::BodyReading {
+        max_bytes: config.max_body_bytes,
+        timeout: std::time::Duration::from_millis(config.body_timeout_ms.max(1)),
+    }
 }
 
 /// Wall-clock time in ms since the epoch.

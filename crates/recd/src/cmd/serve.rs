@@ -128,7 +128,8 @@ async fn serve(data_dir: &Path, config: Config) -> anyhow::Result<()> {
     });
 
     let (signalled_tx, mut signalled) = watch::channel(false);
-    let server = recd_serve::run(listener, recd_serve::app(state), async move {
+    let app = recd_serve::app(state.clone());
+    let server = recd_serve::run(listener, app, &state.config, async move {
         shutdown_signal().await;
         tracing::info!("shutting down: no new connections, draining requests in flight");
         signalled_tx.send_replace(true);
@@ -149,6 +150,7 @@ async fn serve(data_dir: &Path, config: Config) -> anyhow::Result<()> {
         ),
     }
     // Every acknowledged append was fsync'd before its 202; dropping the store closes the log.
+    drop(state);
     drop(store);
     tracing::info!("stopped");
     Ok(())

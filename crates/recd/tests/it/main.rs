@@ -2,6 +2,7 @@
 
 mod bench;
 mod config;
+mod connections;
 mod export;
 mod r#gen;
 mod import;
