@@ -99,3 +99,40 @@ fn every_subcommand_refuses_a_misspelt_key_naming_it() {
         "{err}"
     );
 }
+
+/// The `recd.toml` embedded in a Kubernetes ConfigMap (`recd.toml: |` and its indented lines).
+fn configmap_toml(yaml: &str) -> String {
+    let mut lines = yaml.lines().skip_while(|l| l.trim() != "recd.toml: |");
+    let header = lines.next().expect("a recd.toml key");
+    let indent = header.len() - header.trim_start().len() + 2;
+    lines
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() >= indent)
+        .map(|l| l.get(indent..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_deployment_files_configurations_load() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let dir = tempfile::tempdir().unwrap();
+    let k8s = std::fs::read_to_string(root.join("deploy/k8s/recd.yaml")).unwrap();
+    let from_k8s = dir.path().join("k8s.toml");
+    std::fs::write(&from_k8s, configmap_toml(&k8s)).unwrap();
+    for file in [root.join("deploy/docker/recd.toml"), from_k8s] {
+        let out = recd_env(&["config", "show", "--config", arg(&file)], &[]);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("serve.listen = \"0.0.0.0:7878\"")),
+            "{}: {text}",
+            file.display()
+        );
+    }
+}
