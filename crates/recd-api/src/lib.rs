@@ -23,7 +23,7 @@ pub use features::{
     CategoryCountOut, ItemFeaturesOut, NegativeItemOut, QueryOut, SessionOut, TrendingItemOut,
     TrendingOut, UserFeaturesOut, UserVectorOut, ViewOut,
 };
-pub use health::HealthOut;
+pub use health::{DependencyOut, HealthOut};
 pub use items::{ItemIn, ItemOut};
 pub use recommendations::{RecommendationsOut, RecommendedItemOut, SimilarItemOut, SimilarOut};
 pub use users::{UserIn, UserOut};

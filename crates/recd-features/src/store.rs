@@ -89,6 +89,12 @@ pub trait FeatureStore: Send + Sync {
     /// Backend name for logs and health reports: `embedded` or `redis`.
     fn backend(&self) -> &'static str;
 
+    /// Whether the backend answers now (readiness reports it). The embedded store always
+    /// does; Redis is pinged.
+    async fn check(&self) -> Result<(), FeatureError> {
+        Ok(())
+    }
+
     /// The settings the store was opened with.
     fn config(&self) -> &FeatureConfig;
 

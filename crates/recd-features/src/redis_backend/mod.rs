@@ -329,6 +329,10 @@ impl FeatureStore for RedisStore {
         Ok(())
     }
 
+    async fn check(&self) -> Result<(), FeatureError> {
+        self.ping().await
+    }
+
     async fn applied_offset(&self) -> Result<Option<Offset>, FeatureError> {
         self.conn.query(&cmd1("GET", OFFSET_KEY)).await
     }

@@ -3,12 +3,17 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use recd_api::HealthOut;
+use recd_api::{DependencyOut, HealthOut};
+use serde::Deserialize;
 
-use crate::AppState;
+use crate::{ApiError, AppState};
 
 fn report(state: &AppState, status: &str) -> HealthOut {
     HealthOut {
@@ -16,6 +21,7 @@ fn report(state: &AppState, status: &str) -> HealthOut {
         log_end_offset: state.store.log().end_offset(),
         features_applied_offset: *state.features_applied.borrow(),
         feature_store: state.features.backend().to_string(),
+        dependencies: BTreeMap::new(),
     }
 }
 
@@ -24,16 +30,88 @@ pub(crate) async fn healthz(State(state): State<Arc<AppState>>) -> Json<HealthOu
     Json(report(&state, "ok"))
 }
 
-/// Readiness: 200 once the updater has caught up with the log at least once (features
-/// rebuilt), 503 before.
-pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<HealthOut>) {
-    if state.features_applied.borrow().is_some() {
-        (StatusCode::OK, Json(report(&state, "ok")))
+/// `GET /readyz` parameters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReadyParams {
+    /// Also 503 when a shared dependency (Redis) is down or no model is loaded.
+    #[serde(default)]
+    strict: bool,
+}
+
+/// How long the feature store gets to answer a readiness check.
+const CHECK_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Readiness (../shared/DECISIONS.md §1): 503 only for faults of this instance — the updater
+/// has not caught up with the log once yet (`starting`), or the log refuses writes
+/// (`not_ready`). Shared dependencies are reported in the body; with `?strict=true` one that
+/// is down (or no model loaded) is a 503 too (`degraded`).
+pub(crate) async fn readyz(
+    State(state): State<Arc<AppState>>,
+    params: Result<Query<ReadyParams>, QueryRejection>,
+) -> Result<(StatusCode, Json<HealthOut>), ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::InvalidField {
+        index: None,
+        field: "strict".into(),
+        message: e.body_text(),
+    })?;
+    let mut deps = BTreeMap::new();
+    let log_failure = state.store.log().failure();
+    deps.insert(
+        "log".into(),
+        dependency(log_failure.clone(), Some("embedded file log".into())),
+    );
+    let check = tokio::time::timeout(CHECK_TIMEOUT, state.features.check()).await;
+    let feature_error = match check {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
+    };
+    deps.insert(
+        "feature_store".into(),
+        dependency(feature_error, Some(state.features.backend().into())),
+    );
+    let applied = *state.features_applied.borrow();
+    let end = state.store.log().end_offset();
+    let mut updater = dependency(
+        applied
+            .is_none()
+            .then(|| "catching up with the log".to_string()),
+        None,
+    );
+    updater.lag_records = Some(end.saturating_sub(applied.unwrap_or(0)));
+    deps.insert("updater".into(), updater);
+    let model = state.online.models.get();
+    deps.insert(
+        "model".into(),
+        dependency(
+            model
+                .is_none()
+                .then(|| "no model loaded: answers are the popular fallback".to_string()),
+            model.map(|m| m.version().to_string()),
+        ),
+    );
+
+    let (code, status) = if log_failure.is_some() {
+        (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
+    } else if applied.is_none() {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting")
+    } else if params.strict && deps.values().any(|d| !d.up) {
+        (StatusCode::SERVICE_UNAVAILABLE, "degraded")
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(report(&state, "starting")),
-        )
+        (StatusCode::OK, "ok")
+    };
+    let mut out = report(&state, status);
+    out.dependencies = deps;
+    Ok((code, Json(out)))
+}
+
+fn dependency(error: Option<String>, detail: Option<String>) -> DependencyOut {
+    DependencyOut {
+        up: error.is_none(),
+        error,
+        detail,
+        lag_records: None,
     }
 }
 

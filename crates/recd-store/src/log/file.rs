@@ -268,6 +268,10 @@ impl EventLog for FileLog {
         self.shared.end()
     }
 
+    fn failure(&self) -> Option<String> {
+        self.shared.failure()
+    }
+
     fn read_from(&self, offset: Offset) -> Result<LogIter<'_>, StoreError> {
         let view = self.shared.view();
         if offset > view.end {

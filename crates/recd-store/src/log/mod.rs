@@ -42,6 +42,12 @@ pub trait EventLog: Send + Sync {
         PendingAppend::ready(self.append(records))
     }
 
+    /// Why the log refuses appends, once it does (a failed sync closes it for good); `None`
+    /// while it accepts them.
+    fn failure(&self) -> Option<String> {
+        None
+    }
+
     /// The offset the next appended record will get (= number of records in the log).
     fn end_offset(&self) -> Offset;
 
