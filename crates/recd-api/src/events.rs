@@ -3,12 +3,25 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The body of `POST /v1/events` as JSON: one event, or an array of them. (NDJSON, one event
+/// per line, is accepted too.) The server splits the body itself, so that an error names the
+/// entry at fault; this type is the contract it follows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum EventsIn {
+    /// One event.
+    One(Box<EventIn>),
+    /// Several events, accepted all or none.
+    Many(Vec<EventIn>),
+}
 
 /// One interaction as clients send it.
 ///
 /// Every field is optional at the JSON level so that a missing required field is reported by
 /// the server with its name, like any other broken rule, instead of as a generic parse error.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventIn {
     /// Who acted (required).
@@ -36,7 +49,7 @@ pub struct EventIn {
 }
 
 /// Where an event happened.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContextIn {
     /// Device class (`mobile`, `desktop`, `tv`, ...).
@@ -49,7 +62,7 @@ pub struct ContextIn {
 }
 
 /// `202 Accepted`: the events are durable in the event log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EventsAccepted {
     /// Number of events accepted (all of the request's, or none and an error).
     pub accepted: usize,

@@ -1,9 +1,10 @@
 //! `GET /healthz` and `GET /readyz`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Liveness and readiness report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HealthOut {
     /// `ok`, or `starting` while the feature store is still being rebuilt.
     pub status: String,

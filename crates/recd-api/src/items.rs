@@ -1,12 +1,13 @@
-//! `PUT /v1/items/{id}` and `DELETE /v1/items/{id}`.
+//! `GET`, `PUT` and `DELETE /v1/items/{id}`, and `GET /v1/items` (the catalog, a page at a time).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// An item as clients send it. The id comes from the path; a body `id`, if present, must match.
 /// A PUT replaces the whole item.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemIn {
     /// Must equal the path's id when present.
@@ -32,7 +33,7 @@ pub struct ItemIn {
 }
 
 /// An item as the server reports it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ItemOut {
     /// External id.
     pub id: String,
@@ -52,4 +53,21 @@ pub struct ItemOut {
     pub sponsored: bool,
     /// Free string attributes.
     pub attributes: BTreeMap<String, String>,
+}
+
+/// `GET /v1/items?offset=&limit=`: one page of the catalog.
+///
+/// Items come in ascending byte order of their ids, the order the catalog keeps them in, so
+/// pages are stable while the catalog does not change; an item added or removed between two
+/// requests shifts the later offsets by one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ItemsPage {
+    /// The page, in ascending id order.
+    pub items: Vec<ItemOut>,
+    /// Position of the page's first item in the whole catalog (the request's `offset`).
+    pub offset: u64,
+    /// Number of items in the catalog when the page was read.
+    pub total: u64,
+    /// The `offset` that asks for the next page; `null` on the last page.
+    pub next_offset: Option<u64>,
 }

@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A user profile as clients send it. The id comes from the path; a body `id`, if present,
 /// must match. A PUT replaces the whole profile.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserIn {
     /// Must equal the path's id when present.
@@ -28,7 +29,7 @@ pub struct UserIn {
 }
 
 /// A user profile as the server reports it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UserOut {
     /// External id.
     pub id: String,

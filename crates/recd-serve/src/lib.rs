@@ -1,8 +1,10 @@
 //! recd's HTTP server: events in, features (and later recommendations) out.
 //!
 //! Job: the axum [`Router`] ([`app`]), one handler module per resource in `routes/`, the one
-//! exhaustive error→status mapping ([`ApiError`]) with a stable JSON body naming the field,
-//! and [`run`] with graceful shutdown. Wire shapes come from `recd-api` and are converted to
+//! exhaustive error→status mapping ([`ApiError`]) with a stable JSON body naming the field
+//! (unknown routes and methods included), the OpenAPI 3.1 document of every route
+//! ([`openapi`], served at `/openapi.json` and rendered at `/docs`), and [`run`] with
+//! graceful shutdown. Wire shapes come from `recd-api` and are converted to
 //! engine types here, at the edge.
 //!
 //! Non-goals: no feature writes (features are read through [`FeatureStore`]; the updater in
@@ -57,6 +59,17 @@ pub struct AppState {
 /// The whole HTTP API.
 pub fn app(state: Arc<AppState>) -> Router {
     routes::router(state)
+}
+
+/// The OpenAPI 3.1 document of [`app`]'s routes (what `GET /openapi.json` serves).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes::openapi::document()
+}
+
+/// The paths [`app`] routes, as written in the route table (`/v1/items/{id}`); the OpenAPI
+/// document must describe exactly these.
+pub fn route_paths() -> Vec<&'static str> {
+    routes::paths()
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and lets the

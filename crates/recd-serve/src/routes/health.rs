@@ -20,12 +20,29 @@ fn report(state: &AppState, status: &str) -> HealthOut {
 }
 
 /// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    responses((status = 200, description = "Alive; log and updater positions.", body = HealthOut))
+)]
 pub(crate) async fn healthz(State(state): State<Arc<AppState>>) -> Json<HealthOut> {
     Json(report(&state, "ok"))
 }
 
 /// Readiness: 200 once the updater has caught up with the log at least once (features
 /// rebuilt), 503 before.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "Ready (`status: ok`).", body = HealthOut),
+        (status = 503, description = "Still rebuilding features (`status: starting`).", body = HealthOut),
+    )
+)]
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<HealthOut>) {
     if state.features_applied.borrow().is_some() {
         (StatusCode::OK, Json(report(&state, "ok")))
@@ -38,6 +55,13 @@ pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, J
 }
 
 /// Prometheus text exposition.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text format 0.0.4.", body = String, content_type = "text/plain"))
+)]
 pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let text = state
         .metrics
