@@ -207,6 +207,20 @@ fn an_unknown_user_gets_popular_items_with_reasons() {
 }
 
 #[test]
+fn an_offset_pages_through_one_ranked_list() {
+    let (_tmp, data, config) = trained_copy();
+    let server = Server::start(&data, &["--config", arg(&config)]);
+    // The same request id and depth (num_results + offset) rank the same list, exploration
+    // slots included: the page is its tail.
+    let whole = recommend(&server, "user_id=1&num_results=10&request_id=p1");
+    let tail = recommend(&server, "user_id=1&num_results=4&offset=6&request_id=p1");
+    assert_eq!(whole["fallback"], json!(false), "{whole}");
+    assert_eq!(item_ids(&tail), item_ids(&whole)[6..], "{whole}\n{tail}");
+    let (status, body) = server.get("/v1/recommendations?user_id=1&num_results=150&offset=51");
+    assert_eq!((status, &body["error"]["field"]), (400, &json!("offset")));
+}
+
+#[test]
 fn a_new_user_who_views_three_sci_fi_films_gets_mostly_sci_fi() {
     let (_tmp, data, config) = trained_copy();
     let server = Server::start(&data, &["--config", arg(&config)]);
