@@ -27,7 +27,7 @@ const MAX_LIMIT: u64 = 1000;
     tag = "catalog",
     operation_id = "list_items",
     params(
-        ("offset" = Option<u64>, Query, description = "Items to skip (default 0).", minimum = 0),
+        ("offset" = Option<i64>, Query, description = "Items to skip (default 0).", minimum = 0),
         ("limit" = Option<u64>, Query, description = "Items in the page (default 100).", minimum = 1, maximum = 1000),
     ),
     responses(
@@ -41,7 +41,8 @@ pub(crate) async fn list(
     QueryParams(params): QueryParams,
 ) -> Result<Json<ItemsPage>, ApiError> {
     only_known(&params, &["offset", "limit"])?;
-    let offset = int_param(&params, "offset", 0..=u64::MAX)?.unwrap_or(0);
+    // Bounded to int64, the document's integer format, which the page echoes back.
+    let offset = int_param(&params, "offset", 0..=i64::MAX as u64)?.unwrap_or(0);
     let limit = int_param(&params, "limit", 1..=MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
     let store = state.store.clone();
     let (items, total) = blocking(move || {
@@ -64,7 +65,7 @@ pub(crate) async fn list(
     path = "/v1/items/{id}",
     tag = "catalog",
     operation_id = "get_item",
-    params(("id" = String, Path, description = super::openapi::ID_DOC, min_length = 1, max_length = 256)),
+    params(("id" = String, Path, description = super::openapi::ID_DOC)),
     responses(
         (status = 200, description = "The item as last written.", body = ItemOut),
         (status = 400, description = "The id breaks the id rules (`invalid_field`, `item_id`).", body = ErrorBody),
@@ -96,7 +97,7 @@ pub(crate) async fn get(
     path = "/v1/items/{id}",
     tag = "catalog",
     operation_id = "put_item",
-    params(("id" = String, Path, description = super::openapi::ID_DOC, min_length = 1, max_length = 256)),
+    params(("id" = String, Path, description = super::openapi::ID_DOC)),
     request_body = ItemIn,
     responses(
         (status = 200, description = "Stored; the item as it now is.", body = ItemOut),
@@ -127,7 +128,7 @@ pub(crate) async fn put(
     path = "/v1/items/{id}",
     tag = "catalog",
     operation_id = "delete_item",
-    params(("id" = String, Path, description = super::openapi::ID_DOC, min_length = 1, max_length = 256)),
+    params(("id" = String, Path, description = super::openapi::ID_DOC)),
     responses(
         (status = 200, description = "The item, now `available: false`.", body = ItemOut),
         (status = 400, description = "The id breaks the id rules (`invalid_field`, `item_id`).", body = ErrorBody),

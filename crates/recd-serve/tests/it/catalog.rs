@@ -64,6 +64,8 @@ async fn items_are_read_back_one_at_a_time_and_by_pages() {
         (vec!["e".into()], json!(5), Value::Null)
     );
     assert_eq!(page(&s, "offset=9").await, (vec![], json!(5), Value::Null));
+    let last = page(&s, "offset=9223372036854775807").await;
+    assert_eq!(last, (vec![], json!(5), Value::Null));
     assert_eq!(page(&s, "").await.0.len(), 5, "default limit");
     for (query, field) in [
         ("limit=0", "limit"),
@@ -71,6 +73,7 @@ async fn items_are_read_back_one_at_a_time_and_by_pages() {
         ("limit=x", "limit"),
         ("offset=-1", "offset"),
         ("offset=1.5", "offset"),
+        ("offset=9223372036854775808", "offset"),
         ("cursor=a", "cursor"),
     ] {
         let got = s.get(&format!("/v1/items?{query}")).await;
