@@ -6,22 +6,28 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// An item as clients send it. The id comes from the path; a body `id`, if present, must match.
-/// A PUT replaces the whole item.
+/// A PUT replaces the whole item. Texts are at most 1024 bytes without control characters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemIn {
     /// Must equal the path's id when present.
+    #[schema(min_length = 1, max_length = 256)]
     pub id: Option<String>,
     /// Display title (required).
+    #[schema(value_type = String, required = true, max_length = 1024)]
     pub title: Option<String>,
-    /// Main category.
+    /// Main category (not blank; leave it out instead).
+    #[schema(min_length = 1, max_length = 1024)]
     pub category: Option<String>,
-    /// Free tags.
+    /// Free tags, at most 64.
     #[serde(default)]
+    #[schema(max_items = 64)]
     pub tags: Vec<String>,
-    /// Price in the catalog's currency.
+    /// Price in the catalog's currency, not negative.
+    #[schema(minimum = 0)]
     pub price: Option<f64>,
-    /// When the item entered the catalog, ms since the epoch.
+    /// When the item entered the catalog, ms since the epoch (years 1000 to 3000).
+    #[schema(minimum = -30_610_224_000_000_i64, maximum = 32_503_680_000_000_i64)]
     pub created_at: Option<i64>,
     /// False when the item must not be recommended; true if absent.
     pub available: Option<bool>,

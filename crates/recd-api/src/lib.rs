@@ -23,7 +23,7 @@ mod recommendations;
 mod users;
 
 pub use error::{ErrorBody, ErrorDetail};
-pub use events::{ContextIn, EventIn, EventsAccepted, EventsIn};
+pub use events::{ContextIn, EventIn, EventType, EventsAccepted, EventsIn};
 pub use features::{
     CategoryCountOut, ItemFeaturesOut, NegativeItemOut, QueryOut, SessionOut, TrendingItemOut,
     TrendingOut, UserFeaturesOut, UserVectorOut, ViewOut,

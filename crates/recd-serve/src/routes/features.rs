@@ -19,7 +19,7 @@ use crate::{ApiError, AppState, convert};
     path = "/v1/users/{id}/features",
     tag = "features",
     operation_id = "get_user_features",
-    params(("id" = String, Path, description = super::openapi::ID_DOC, min_length = 1, max_length = 256)),
+    params(("id" = String, Path, description = super::openapi::ID_DOC)),
     responses(
         (status = 200, description = "The user's real-time features.", body = UserFeaturesOut),
         (status = 400, description = "The id breaks the id rules (`invalid_field`, `user_id`).", body = ErrorBody),
@@ -50,7 +50,7 @@ pub(crate) async fn user(
     path = "/v1/items/{id}/features",
     tag = "features",
     operation_id = "get_item_features",
-    params(("id" = String, Path, description = super::openapi::ID_DOC, min_length = 1, max_length = 256)),
+    params(("id" = String, Path, description = super::openapi::ID_DOC)),
     responses(
         (status = 200, description = "The item's engagement counters.", body = ItemFeaturesOut),
         (status = 400, description = "The id breaks the id rules (`invalid_field`, `item_id`).", body = ErrorBody),

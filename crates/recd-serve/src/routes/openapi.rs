@@ -8,10 +8,18 @@
 use std::sync::OnceLock;
 
 use utoipa::OpenApi;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 /// The rules of a path's `{id}`, shared by every route that takes one.
 pub(crate) const ID_DOC: &str = "External id: 1 to 256 bytes of UTF-8, no control characters, \
     no leading or trailing whitespace. Percent-encode it in the path.";
+
+/// The id rules as a pattern: no control character (Unicode `Cc`), no whitespace at either
+/// end. Its length limit counts characters where the server counts UTF-8 bytes, so an id of
+/// 256 characters can still be refused as too long.
+const ID_PATTERN: &str =
+    r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -58,10 +66,20 @@ struct ApiDoc;
 /// The path of the alias and of the route it repeats.
 const ALIAS: (&str, &str) = ("/recommendations", "/v1/recommendations");
 
-/// The document: the derived one, plus `GET /recommendations`, an alias of
+/// The document: the derived one, with the id rules on every `{id}` (stated once here rather
+/// than in each handler's attribute), plus `GET /recommendations`, an alias of
 /// `GET /v1/recommendations` (one handler cannot carry two `#[utoipa::path]`s).
 pub(crate) fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+        ];
+        ops.into_iter().flatten().for_each(id_rules);
+    }
     if let Some(mut item) = doc.paths.paths.get(ALIAS.1).cloned() {
         if let Some(op) = item.get.as_mut() {
             op.operation_id = Some("get_recommendations_alias".into());
@@ -70,6 +88,19 @@ pub(crate) fn document() -> utoipa::openapi::OpenApi {
         doc.paths.paths.insert(ALIAS.0.to_string(), item);
     }
     doc
+}
+
+/// Puts the id schema on an operation's `{id}` path parameter.
+fn id_rules(op: &mut Operation) {
+    let params = op.parameters.iter_mut().flatten();
+    for p in params.filter(|p| p.name == "id" && p.parameter_in == ParameterIn::Path) {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(recd_types::MAX_ID_BYTES))
+            .pattern(Some(ID_PATTERN));
+        p.schema = Some(schema.into());
+    }
 }
 
 /// The document as JSON, built once.

@@ -41,7 +41,7 @@ const MAX_RESULTS: usize = 200;
     tag = "recommendations",
     operation_id = "get_similar_items",
     params(
-        ("id" = String, Path, description = super::openapi::ID_DOC, min_length = 1, max_length = 256),
+        ("id" = String, Path, description = super::openapi::ID_DOC),
         ("num_results" = Option<u32>, Query, description = "Items wanted (default 10).", minimum = 1, maximum = 200),
     ),
     responses(

@@ -21,7 +21,7 @@ use crate::{ApiError, AppState, body, convert};
     path = "/v1/users/{id}",
     tag = "users",
     operation_id = "get_user",
-    params(("id" = String, Path, description = super::openapi::ID_DOC, min_length = 1, max_length = 256)),
+    params(("id" = String, Path, description = super::openapi::ID_DOC)),
     responses(
         (status = 200, description = "The profile as last written.", body = UserOut),
         (status = 400, description = "The id breaks the id rules (`invalid_field`, `user_id`).", body = ErrorBody),
@@ -53,7 +53,7 @@ pub(crate) async fn get(
     path = "/v1/users/{id}",
     tag = "users",
     operation_id = "put_user",
-    params(("id" = String, Path, description = super::openapi::ID_DOC, min_length = 1, max_length = 256)),
+    params(("id" = String, Path, description = super::openapi::ID_DOC)),
     request_body = UserIn,
     responses(
         (status = 200, description = "Stored; the profile as it now is.", body = UserOut),

@@ -151,3 +151,37 @@ async fn the_docs_page_is_self_contained() {
         assert!(!page.contains(outside), "the page names {outside:?}");
     }
 }
+
+/// The limits the document states by hand are the domain's (`recd-types`): a change there
+/// must change the document too.
+#[test]
+fn the_documented_rules_are_the_domains() {
+    let spec = serde_json::to_value(recd_serve::openapi()).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let kinds: Vec<&str> = recd_types::EventKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    let documented: Vec<&str> = schemas["EventType"]["enum"]
+        .as_array()
+        .expect("EventType is an enum")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(documented, kinds);
+    let value = &schemas["EventIn"]["properties"]["value"];
+    assert_eq!(value["minimum"], f64::from(recd_types::RATING_MIN));
+    assert_eq!(value["maximum"], f64::from(recd_types::RATING_MAX));
+    let user_id = &schemas["EventIn"]["properties"]["user_id"];
+    assert_eq!(user_id["maxLength"], recd_types::MAX_ID_BYTES);
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for op in item.as_object().unwrap().values() {
+            let params = op["parameters"].as_array().into_iter().flatten();
+            for p in params.filter(|p| p["name"] == "id") {
+                let schema = &p["schema"];
+                assert_eq!(schema["maxLength"], recd_types::MAX_ID_BYTES, "{path}");
+                assert_eq!(schema["minLength"], 1, "{path}");
+            }
+        }
+    }
+}
