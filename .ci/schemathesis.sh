@@ -65,9 +65,9 @@ status=0
 (
   cd "$work"
   "$st" run "http://$addr/openapi.json" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,unsupported_method \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection,unsupported_method \
     --max-examples 50 \
-    --workers 2 \
+    --workers 1 \
     --max-time 150 \
     --seed 1 \
     --request-timeout 10 \
