@@ -6,7 +6,8 @@
 //! download at build time; a Content-Security-Policy keeps the browser from loading anything
 //! from elsewhere. (Rejected: `utoipa-swagger-ui`, which downloads Swagger UI in its build
 //! script unless vendored, and then adds zip extraction and asset embedding to the build for
-//! ~1 MB of JavaScript; `utoipa-redoc`/`-rapidoc`/`-scalar` load their scripts from a CDN.)
+//! over 1 MB of JavaScript; `utoipa-redoc`, `-rapidoc` and `-scalar` load their scripts from
+//! cdn.redoc.ly, unpkg and jsdelivr.)
 
 use axum::http::header;
 use axum::response::{Html, IntoResponse};

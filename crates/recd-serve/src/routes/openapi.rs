@@ -8,7 +8,7 @@
 use std::sync::OnceLock;
 
 use utoipa::OpenApi;
-use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 /// The rules of a path's `{id}`, shared by every route that takes one.
@@ -66,8 +66,8 @@ struct ApiDoc;
 /// The path of the alias and of the route it repeats.
 const ALIAS: (&str, &str) = ("/recommendations", "/v1/recommendations");
 
-/// The document: the derived one, with the id rules on every `{id}` (stated once here rather
-/// than in each handler's attribute), plus `GET /recommendations`, an alias of
+/// The document: the derived one, with the id rules on every `{id}` and `user_id` parameter
+/// (stated once here rather than in each handler's attribute), plus `GET /recommendations`, an alias of
 /// `GET /v1/recommendations` (one handler cannot carry two `#[utoipa::path]`s).
 pub(crate) fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
@@ -90,10 +90,14 @@ pub(crate) fn document() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// Puts the id schema on an operation's `{id}` path parameter.
+/// Puts the id schema on an operation's `{id}` path parameter and `user_id` query parameter.
 fn id_rules(op: &mut Operation) {
-    let params = op.parameters.iter_mut().flatten();
-    for p in params.filter(|p| p.name == "id" && p.parameter_in == ParameterIn::Path) {
+    let is_id = |p: &Parameter| match p.parameter_in {
+        ParameterIn::Path => p.name == "id",
+        ParameterIn::Query => p.name == "user_id",
+        _ => false,
+    };
+    for p in op.parameters.iter_mut().flatten().filter(|p| is_id(p)) {
         let schema = ObjectBuilder::new()
             .schema_type(Type::String)
             .min_length(Some(1))

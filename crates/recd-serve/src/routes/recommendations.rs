@@ -197,7 +197,7 @@ fn out(answer: &Answer, request: &Parsed, variant: &str, started: Instant) -> Re
     tag = "recommendations",
     operation_id = "get_recommendations",
     params(
-        ("user_id" = String, Query, description = "Whose list (need not be known: unknown users get the cold-start blend).", min_length = 1, max_length = 256),
+        ("user_id" = String, Query, description = "Whose list (need not be known: unknown users get the cold-start blend). Same rules as every id."),
         ("num_results" = Option<u32>, Query, description = "Items wanted (default `[serve.recommend] default_num_results`, 20; at most `max_num_results`, 200).", minimum = 1),
         ("offset" = Option<u32>, Query, description = "Leading items of the ranked list to skip (default 0); `num_results + offset` is at most `max_num_results`.", minimum = 0),
         ("context" = Option<String>, Query, description = "Placement (default `homepage`); pinned items are per context.", pattern = "^[A-Za-z0-9_.:-]{1,128}$"),

@@ -177,10 +177,11 @@ fn the_documented_rules_are_the_domains() {
     for (path, item) in spec["paths"].as_object().unwrap() {
         for op in item.as_object().unwrap().values() {
             let params = op["parameters"].as_array().into_iter().flatten();
-            for p in params.filter(|p| p["name"] == "id") {
+            for p in params.filter(|p| p["name"] == "id" || p["name"] == "user_id") {
                 let schema = &p["schema"];
                 assert_eq!(schema["maxLength"], recd_types::MAX_ID_BYTES, "{path}");
                 assert_eq!(schema["minLength"], 1, "{path}");
+                assert!(schema["pattern"].is_string(), "{path}");
             }
         }
     }
