@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// What the feature store holds for one user (a debugging view; admin scope later).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UserFeaturesOut {
     /// External id.
     pub user_id: String,
@@ -31,7 +32,7 @@ pub struct UserFeaturesOut {
 }
 
 /// One viewed item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ViewOut {
     /// Item id.
     pub item_id: String,
@@ -40,7 +41,7 @@ pub struct ViewOut {
 }
 
 /// One search query.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct QueryOut {
     /// The text searched.
     pub query: String,
@@ -49,7 +50,7 @@ pub struct QueryOut {
 }
 
 /// One negative signal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NegativeItemOut {
     /// Item id.
     pub item_id: String,
@@ -60,7 +61,7 @@ pub struct NegativeItemOut {
 }
 
 /// The user's current session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SessionOut {
     /// The client's session id, or null for a session inferred from an inactivity gap.
     pub session_id: Option<String>,
@@ -79,7 +80,7 @@ pub struct SessionOut {
 }
 
 /// A user vector folded in nearline against the current item factors.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UserVectorOut {
     /// Version of the model whose item factors were used.
     pub model_version: String,
@@ -92,7 +93,7 @@ pub struct UserVectorOut {
 }
 
 /// Trending counters of one item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ItemFeaturesOut {
     /// Item id.
     pub item_id: String,
@@ -105,7 +106,7 @@ pub struct ItemFeaturesOut {
 }
 
 /// `GET /v1/trending`: the most engaged items and categories of a window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TrendingOut {
     /// `1h` or `24h`.
     pub window: String,
@@ -118,7 +119,7 @@ pub struct TrendingOut {
 }
 
 /// One trending item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TrendingItemOut {
     /// Item id.
     pub item_id: String,
@@ -127,7 +128,7 @@ pub struct TrendingItemOut {
 }
 
 /// One category's popularity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CategoryCountOut {
     /// Category.
     pub category: String,

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Liveness and readiness report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HealthOut {
     /// `ok`; on `/readyz`, `starting` while the feature updater has not caught up with the log
     /// yet, or `not_ready` when this instance cannot answer (its log stopped accepting writes).
@@ -24,7 +25,7 @@ pub struct HealthOut {
 }
 
 /// One dependency's state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DependencyOut {
     /// Whether it works now.
     pub up: bool,

@@ -8,6 +8,11 @@
 //! Conventions: field names are `snake_case`; times are integer milliseconds since the Unix
 //! epoch; optional request fields may be left out or sent as `null`; unknown request fields
 //! are refused (a typo should be an error, not silently ignored).
+//!
+//! Every type derives `utoipa::ToSchema`: the OpenAPI document that `recd-serve` assembles
+//! takes its schemas from these definitions and their doc comments, so the published contract
+//! cannot drift from the serde shapes. (`utoipa` is a compile-time dependency only: derive
+//! macros and plain data, no HTTP.)
 
 mod error;
 mod events;
@@ -18,12 +23,12 @@ mod recommendations;
 mod users;
 
 pub use error::{ErrorBody, ErrorDetail};
-pub use events::{ContextIn, EventIn, EventsAccepted};
+pub use events::{ContextIn, EventIn, EventType, EventsAccepted, EventsIn};
 pub use features::{
     CategoryCountOut, ItemFeaturesOut, NegativeItemOut, QueryOut, SessionOut, TrendingItemOut,
     TrendingOut, UserFeaturesOut, UserVectorOut, ViewOut,
 };
 pub use health::{DependencyOut, HealthOut};
-pub use items::{ItemIn, ItemOut};
+pub use items::{ItemIn, ItemOut, ItemsPage};
 pub use recommendations::{RecommendationsOut, RecommendedItemOut, SimilarItemOut, SimilarOut};
 pub use users::{UserIn, UserOut};

@@ -1,9 +1,10 @@
 //! `GET /v1/recommendations` (alias `GET /recommendations`) and `GET /v1/items/{id}/similar`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A ranked, explained list for one user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RecommendationsOut {
     /// Unique id of this answer; clients send it back with the events it led to
     /// (`request_id` of an event), and exploration slots are chosen from it.
@@ -29,7 +30,7 @@ pub struct RecommendationsOut {
 }
 
 /// One recommended item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RecommendedItemOut {
     /// External item id.
     pub item_id: String,
@@ -44,7 +45,7 @@ pub struct RecommendedItemOut {
 }
 
 /// Items like one item ("you may also like").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SimilarOut {
     /// The item asked about.
     pub item_id: String,
@@ -57,7 +58,7 @@ pub struct SimilarOut {
 }
 
 /// One similar item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SimilarItemOut {
     /// External item id.
     pub item_id: String,

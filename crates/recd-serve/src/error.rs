@@ -26,6 +26,13 @@ pub enum ApiError {
         /// What is wrong.
         message: String,
     },
+    /// The path or query string cannot be read at all (bad percent-encoding, not UTF-8), so no
+    /// field can be named: the caller's fault.
+    #[error("{message}")]
+    InvalidRequest {
+        /// What could not be read.
+        message: String,
+    },
     /// The body has nothing in it: the caller's fault.
     #[error("the request body is empty")]
     EmptyBody,
@@ -57,6 +64,21 @@ pub enum ApiError {
         /// The id asked for.
         id: String,
     },
+    /// No route has this path: the caller's (a typo in the URL; distinct from `NotFound`, an
+    /// unknown id on a real route).
+    #[error("no route {path:?}; see /openapi.json for the routes")]
+    NoSuchRoute {
+        /// The path asked for.
+        path: String,
+    },
+    /// The path exists but not with this method: the caller's. The response carries `Allow`.
+    #[error("method {method} is not allowed on {path:?}")]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+        /// The path asked for.
+        path: String,
+    },
     /// A dependency is unreachable (the feature store's Redis): ours, and transient.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
@@ -72,6 +94,7 @@ impl ApiError {
         match self {
             ApiError::InvalidJson { .. } => (StatusCode::BAD_REQUEST, "invalid_json"),
             ApiError::InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
+            ApiError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::EmptyBody => (StatusCode::BAD_REQUEST, "empty_body"),
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
@@ -79,6 +102,10 @@ impl ApiError {
             ApiError::TooManyEvents { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_events"),
             ApiError::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NoSuchRoute { .. } => (StatusCode::NOT_FOUND, "no_such_route"),
+            ApiError::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+            }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

@@ -2,12 +2,11 @@
 //! and trending lists out.
 //!
 //! Job: the axum [`Router`] ([`app`]), one handler module per resource in `routes/`, the one
-//! exhaustive error→status mapping ([`ApiError`]) with a stable JSON body naming the field,
-//! and [`run`] with graceful shutdown. Wire shapes come from `recd-api` and are converted to
-//! engine types here, at the edge. Recommendations and similar items are answered here too:
-//! the served model, hot-swapped by [`model_watch`], runs on the [`compute`] pool with the
-//! answer cache, cold start and the business rules of [`recommend`]; `/metrics` exports the
-//! latencies per stage.
+//! exhaustive error→status mapping ([`ApiError`]) with a stable JSON body naming the field
+//! (unknown routes and methods included), the OpenAPI 3.1 document of every route
+//! ([`openapi`], served at `/openapi.json` and rendered at `/docs`), and [`run`] with
+//! graceful shutdown. Wire shapes come from `recd-api` and are converted to
+//! engine types here, at the edge.
 //!
 //! Non-goals: no feature writes (features are read through [`FeatureStore`]; the updater in
 //! `recd-stream` is their only writer, and this crate must never depend on it), no training,
@@ -63,6 +62,17 @@ pub struct AppState {
 /// The whole HTTP API.
 pub fn app(state: Arc<AppState>) -> Router {
     routes::router(state)
+}
+
+/// The OpenAPI 3.1 document of [`app`]'s routes (what `GET /openapi.json` serves).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes::openapi::document()
+}
+
+/// The paths [`app`] routes, as written in the route table (`/v1/items/{id}`); the OpenAPI
+/// document must describe exactly these.
+pub fn route_paths() -> Vec<&'static str> {
+    routes::paths()
 }
 
 /// Serves `app` on `listener` within `config`'s connection limits until `shutdown` resolves,

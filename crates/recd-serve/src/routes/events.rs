@@ -7,13 +7,33 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
-use recd_api::{EventIn, EventsAccepted};
+use recd_api::{ErrorBody, EventIn, EventsAccepted, EventsIn};
 
 use super::{blocking, body_bytes, now_ms};
 use crate::{ApiError, AppState, body, convert};
 
-/// Accepts one event, an array, or NDJSON. All or nothing: every event is checked before any
-/// is written, and the 202 is sent only once they are durable in the log.
+/// Records interactions: one event, an array, or NDJSON (one event per line).
+///
+/// All or nothing: every event is checked before any is written, and the 202 is sent only
+/// once they are durable in the log. An error names the entry (`index`, 0-based) and the
+/// field at fault.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    operation_id = "post_events",
+    request_body(description = "One event, an array of events (JSON), or one event object per line (NDJSON).", content(
+        (EventsIn = "application/json"),
+        (String = "application/x-ndjson"),
+    )),
+    responses(
+        (status = 202, description = "Durable in the event log.", body = EventsAccepted),
+        (status = 400, description = "Empty body, bad JSON, or an event breaks a rule (`index` and `field` say which).", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `[serve] body_timeout_ms` (`body_timeout`).", body = ErrorBody),
+        (status = 413, description = "Over `[serve] max_body_bytes` or `max_events_per_request`.", body = ErrorBody),
+        (status = 500, description = "The log could not be written.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn post(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,

@@ -1,21 +1,36 @@
 //! Feature read-outs: per user (debugging; admin scope later), per item, and trending.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use recd_api::{CategoryCountOut, ItemFeaturesOut, TrendingItemOut, TrendingOut, UserFeaturesOut};
+use axum::extract::State;
+use recd_api::{
+    CategoryCountOut, ErrorBody, ItemFeaturesOut, TrendingItemOut, TrendingOut, UserFeaturesOut,
+};
 use recd_features::{TrendingQuery, Window};
 use recd_types::{ItemId, UserId};
 
-use super::now_ms;
+use super::{IdPath, QueryParams, now_ms};
 use crate::{ApiError, AppState, convert};
 
-/// `GET /v1/users/{id}/features`: what the feature store holds for a user.
+/// What the feature store holds for a user (a debugging view).
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}/features",
+    tag = "features",
+    operation_id = "get_user_features",
+    params(("id" = String, Path, description = super::openapi::ID_DOC)),
+    responses(
+        (status = 200, description = "The user's real-time features.", body = UserFeaturesOut),
+        (status = 400, description = "The id breaks the id rules (`invalid_field`, `user_id`).", body = ErrorBody),
+        (status = 404, description = "No features for this user (none yet, or expired).", body = ErrorBody),
+        (status = 500, description = "The feature store failed.", body = ErrorBody),
+        (status = 503, description = "The feature store (Redis) is unreachable.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn user(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<UserFeaturesOut>, ApiError> {
     let user = UserId::parse(id.clone()).map_err(|e| ApiError::field(None, e))?;
     let found = state.features.user(&user, now_ms()).await?;
@@ -29,10 +44,24 @@ pub(crate) async fn user(
     )))
 }
 
-/// `GET /v1/items/{id}/features`: an item's trending counters.
+/// An item's trending counters.
+#[utoipa::path(
+    get,
+    path = "/v1/items/{id}/features",
+    tag = "features",
+    operation_id = "get_item_features",
+    params(("id" = String, Path, description = super::openapi::ID_DOC)),
+    responses(
+        (status = 200, description = "The item's engagement counters.", body = ItemFeaturesOut),
+        (status = 400, description = "The id breaks the id rules (`invalid_field`, `item_id`).", body = ErrorBody),
+        (status = 404, description = "No engagement counted for this item.", body = ErrorBody),
+        (status = 500, description = "The feature store failed.", body = ErrorBody),
+        (status = 503, description = "The feature store (Redis) is unreachable.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn item(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<ItemFeaturesOut>, ApiError> {
     let item = ItemId::parse(id.clone()).map_err(|e| ApiError::field(None, e))?;
     let stats = state.features.item(&item, now_ms()).await?;
@@ -48,10 +77,27 @@ pub(crate) async fn item(
     }))
 }
 
-/// `GET /v1/trending?window=1h|24h&category=C&limit=N`.
+/// The most engaged items and categories of the last hour or day.
+#[utoipa::path(
+    get,
+    path = "/v1/trending",
+    tag = "features",
+    operation_id = "get_trending",
+    params(
+        ("window" = Option<String>, Query, description = "`1h` (default) or `24h`.", pattern = "^(1h|24h)$"),
+        ("category" = Option<String>, Query, description = "Only items of this category (and no category list)."),
+        ("limit" = Option<u32>, Query, description = "Entries per list (default `[serve] trending_limit`, 20).", minimum = 1, maximum = 1000),
+    ),
+    responses(
+        (status = 200, description = "Most engaged first.", body = TrendingOut),
+        (status = 400, description = "A bad or unknown parameter (`invalid_field` naming it).", body = ErrorBody),
+        (status = 500, description = "The feature store failed.", body = ErrorBody),
+        (status = 503, description = "The feature store (Redis) is unreachable.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn trending(
     State(state): State<Arc<AppState>>,
-    Query(params): Query<HashMap<String, String>>,
+    QueryParams(params): QueryParams,
 ) -> Result<Json<TrendingOut>, ApiError> {
     let bad = |field: &str, message: String| ApiError::InvalidField {
         index: None,

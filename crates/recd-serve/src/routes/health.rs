@@ -10,7 +10,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use recd_api::{DependencyOut, HealthOut};
+use recd_api::{DependencyOut, ErrorBody, HealthOut};
 use serde::Deserialize;
 
 use crate::{ApiError, AppState};
@@ -26,6 +26,13 @@ fn report(state: &AppState, status: &str) -> HealthOut {
 }
 
 /// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    responses((status = 200, description = "Alive; log and updater positions.", body = HealthOut))
+)]
 pub(crate) async fn healthz(State(state): State<Arc<AppState>>) -> Json<HealthOut> {
     Json(report(&state, "ok"))
 }
@@ -46,6 +53,18 @@ const CHECK_TIMEOUT: Duration = Duration::from_millis(500);
 /// has not caught up with the log once yet (`starting`), or the log refuses writes
 /// (`not_ready`). Shared dependencies are reported in the body; with `?strict=true` one that
 /// is down (or no model loaded) is a 503 too (`degraded`).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    operation_id = "readyz",
+    params(("strict" = Option<bool>, Query, description = "Also answer 503 when a dependency is down or no model is loaded.")),
+    responses(
+        (status = 200, description = "This instance can answer (`status: ok`); `dependencies` names the state of each.", body = HealthOut),
+        (status = 400, description = "`strict` is not true or false (`invalid_field`).", body = ErrorBody),
+        (status = 503, description = "`starting` (the updater has not caught up with the log yet), `not_ready` (the log refuses writes), or with `strict=true` `degraded` (a dependency is down).", body = HealthOut),
+    )
+)]
 pub(crate) async fn readyz(
     State(state): State<Arc<AppState>>,
     params: Result<Query<ReadyParams>, QueryRejection>,
@@ -116,6 +135,13 @@ fn dependency(error: Option<String>, detail: Option<String>) -> DependencyOut {
 }
 
 /// Prometheus text exposition.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text format 0.0.4.", body = String, content_type = "text/plain"))
+)]
 pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let mut text = state
         .metrics

@@ -1,9 +1,12 @@
-//! The route table. One module per resource.
+//! The route table. One module per resource; `openapi.rs` documents every route of the table.
 
+mod docs;
 mod events;
+mod extract;
 mod features;
 mod health;
 mod items;
+pub(crate) mod openapi;
 mod recommendations;
 mod similar;
 mod users;
@@ -12,26 +15,57 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, get, post};
+
+pub(crate) use extract::{IdPath, QueryParams, int_param, only_known};
 
 use crate::AppState;
 
-/// Builds the router over `state`.
+/// Every path and the handlers of its methods. The OpenAPI document (`openapi.rs`) describes
+/// exactly these; a test compares the two, so a route added here without its `#[utoipa::path]`
+/// fails it.
+fn table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
+    vec![
+        ("/v1/events", post(events::post)),
+        ("/v1/items", get(items::list)),
+        (
+            "/v1/items/{id}",
+            get(items::get).put(items::put).delete(items::delete),
+        ),
+        ("/v1/items/{id}/features", get(features::item)),
+        ("/v1/items/{id}/similar", get(similar::get)),
+        ("/v1/recommendations", get(recommendations::get)),
+        ("/recommendations", get(recommendations::get)),
+        ("/v1/users/{id}", get(users::get).put(users::put)),
+        ("/v1/users/{id}/features", get(features::user)),
+        ("/v1/trending", get(features::trending)),
+        ("/healthz", get(health::healthz)),
+        ("/readyz", get(health::readyz)),
+        ("/metrics", get(health::metrics)),
+        ("/openapi.json", get(docs::openapi_json)),
+        ("/docs", get(docs::page)),
+    ]
+}
+
+/// The paths of the route table, in its order (for the test that compares them with the
+/// OpenAPI document).
+pub(crate) fn paths() -> Vec<&'static str> {
+    table().into_iter().map(|(path, _)| path).collect()
+}
+
+/// Builds the router over `state`. Unknown paths (404) and methods (405) answer with the
+/// JSON error body like every other error.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.config.max_body_bytes;
-    Router::new()
-        .route("/v1/events", post(events::post))
-        .route("/v1/items/{id}", put(items::put).delete(items::delete))
-        .route("/v1/items/{id}/features", get(features::item))
-        .route("/v1/items/{id}/similar", get(similar::get))
-        .route("/v1/recommendations", get(recommendations::get))
-        .route("/recommendations", get(recommendations::get))
-        .route("/v1/users/{id}", put(users::put))
-        .route("/v1/users/{id}/features", get(features::user))
-        .route("/v1/trending", get(features::trending))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+    let router = table()
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, methods)
+        });
+    router
+        // Applies to the routes added above, so it comes after them.
+        .method_not_allowed_fallback(extract::method_not_allowed)
+        .fallback(extract::no_such_route)
         .layer(axum::middleware::from_fn_with_state(
             body_reading(&state.config),
             crate::body::read_within,

@@ -16,18 +16,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Query, State};
-use recd_api::{RecommendationsOut, RecommendedItemOut};
+use axum::extract::State;
+use recd_api::{ErrorBody, RecommendationsOut, RecommendedItemOut};
 use recd_features::{TrendingQuery, Window};
 use recd_types::UserId;
 
-use super::now_ms;
+use super::{QueryParams, now_ms};
 use crate::recommend::{self, Answer, AnswerItem, CacheKey, Known, Params};
 use crate::{ApiError, AppState};
 
-const PARAMS: [&str; 6] = [
+const PARAMS: [&str; 7] = [
     "user_id",
     "num_results",
+    "offset",
     "context",
     "device",
     "category",
@@ -76,7 +77,18 @@ fn new_request_id() -> String {
     )
 }
 
-fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<(Params, bool), ApiError> {
+/// A validated request: what to compute, and which part of it to answer.
+struct Parsed {
+    /// `n` is `num_results + offset`: the list is ranked to that depth.
+    params: Params,
+    /// The client sent `request_id` (the answer is then neither read from nor kept for the
+    /// cache under another id).
+    explicit_id: bool,
+    /// Leading items of the ranked list left out of the answer.
+    offset: usize,
+}
+
+fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<Parsed, ApiError> {
     if let Some(p) = params.keys().find(|k| !PARAMS.contains(&k.as_str())) {
         return Err(bad(
             p,
@@ -104,12 +116,29 @@ fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<(Params, 
                 )
             })?,
     };
+    let max = config.max_num_results;
+    let offset = match params.get("offset") {
+        None => 0,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|o| *o <= max - n)
+            .ok_or_else(|| {
+                bad(
+                    "offset",
+                    format!(
+                        "{v:?} is not a number from 0 to {}: num_results + offset is at most {max}",
+                        max - n
+                    ),
+                )
+            })?,
+    };
     let given_id = token(params, "request_id")?;
-    let explicit = given_id.is_some();
-    Ok((
-        Params {
+    let explicit_id = given_id.is_some();
+    Ok(Parsed {
+        params: Params {
             user_id: user_id.to_string(),
-            n,
+            n: n + offset,
             context: token(params, "context")?.unwrap_or_else(|| "homepage".into()),
             device: token(params, "device")?,
             category: match params.get("category") {
@@ -121,14 +150,16 @@ fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<(Params, 
             request_id: given_id.unwrap_or_else(new_request_id),
             now_ms: now_ms(),
         },
-        explicit,
-    ))
+        explicit_id,
+        offset,
+    })
 }
 
-fn out(answer: &Answer, user_id: &str, variant: &str, started: Instant) -> RecommendationsOut {
+/// The answer's items past `offset`, as the response.
+fn out(answer: &Answer, request: &Parsed, variant: &str, started: Instant) -> RecommendationsOut {
     RecommendationsOut {
         request_id: answer.request_id.clone(),
-        user_id: user_id.to_string(),
+        user_id: request.params.user_id.clone(),
         model_version: answer.model_version.clone(),
         variant: variant.to_string(),
         fallback: answer.fallback,
@@ -137,6 +168,7 @@ fn out(answer: &Answer, user_id: &str, variant: &str, started: Instant) -> Recom
         items: answer
             .items
             .iter()
+            .skip(request.offset)
             .map(|i| RecommendedItemOut {
                 item_id: i.item_id.clone(),
                 score: i.score,
@@ -147,20 +179,53 @@ fn out(answer: &Answer, user_id: &str, variant: &str, started: Instant) -> Recom
     }
 }
 
-/// The handler.
+/// A ranked, explained list of items for one user.
+///
+/// Personal when the model or the real-time features know the user, a cold-start blend
+/// (popular, trending, the user's segment and declared interests) otherwise. A request not
+/// ranked within `[serve.recommend] deadline_ms` gets the precomputed popular list
+/// (`fallback: true`); without a trained model the answer is the last day's trending items
+/// (`fallback: true`, `model_version: null`).
+///
+/// Pages: `offset` skips the first items of the list ranked to depth `num_results + offset`
+/// (at most `max_num_results`, default 200), so `offset=20&num_results=20` is the second page
+/// of 20. Exploration and diversity slots are allotted per list depth, so a later page is not
+/// always the exact continuation of an earlier, shorter request.
+#[utoipa::path(
+    get,
+    path = "/v1/recommendations",
+    tag = "recommendations",
+    operation_id = "get_recommendations",
+    params(
+        ("user_id" = String, Query, description = "Whose list (need not be known: unknown users get the cold-start blend). Same rules as every id."),
+        ("num_results" = Option<u32>, Query, description = "Items wanted (default `[serve.recommend] default_num_results`, 20; at most `max_num_results`, 200).", minimum = 1),
+        ("offset" = Option<u32>, Query, description = "Leading items of the ranked list to skip (default 0); `num_results + offset` is at most `max_num_results`.", minimum = 0),
+        ("context" = Option<String>, Query, description = "Placement (default `homepage`); pinned items are per context.", pattern = "^[A-Za-z0-9_.:-]{1,128}$"),
+        ("device" = Option<String>, Query, description = "Client device class.", pattern = "^[A-Za-z0-9_.:-]{1,128}$"),
+        ("category" = Option<String>, Query, description = "Only items of this category (one the model knows).", min_length = 1, max_length = 256),
+        ("request_id" = Option<String>, Query, description = "Reuse an id (replays exploration; bypasses the answer cache); a new one is made otherwise.", pattern = "^[A-Za-z0-9_.:-]{1,128}$"),
+    ),
+    responses(
+        (status = 200, description = "The list, best first.", body = RecommendationsOut),
+        (status = 400, description = "A bad or unknown parameter (`invalid_field` naming it).", body = ErrorBody),
+        (status = 500, description = "The computation failed.", body = ErrorBody),
+        (status = 503, description = "No model is loaded and the feature store (Redis) is unreachable.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams,
 ) -> Result<Json<RecommendationsOut>, ApiError> {
     let started = Instant::now();
-    let (params, explicit_id) = parse(&state, &query)?;
+    let request = parse(&state, &query)?;
+    let (params, explicit_id) = (&request.params, request.explicit_id);
     let variant = state.config.recommend.variant.clone();
     let Some(served) = state.online.models.get() else {
-        let answer = without_model(&state, &params).await?;
+        let answer = without_model(&state, params).await?;
         metrics::counter!("recd_recommendations_total", "outcome" => "no_model").increment(1);
-        return Ok(Json(out(&answer, &params.user_id, &variant, started)));
+        return Ok(Json(out(&answer, &request, &variant, started)));
     };
-    if let Err(recommend::UnknownCategory(c)) = recommend::category_of(&served, &params) {
+    if let Err(recommend::UnknownCategory(c)) = recommend::category_of(&served, params) {
         return Err(bad(
             "category",
             format!("unknown category {c:?} (not in the model's catalog)"),
@@ -189,7 +254,7 @@ pub(crate) async fn get(
     let online = state.online.clone();
     if !explicit_id && let Some(answer) = online.cache.get(&key) {
         metrics::counter!("recd_recommendations_total", "outcome" => "cached").increment(1);
-        return Ok(Json(out(&answer, &params.user_id, &variant, started)));
+        return Ok(Json(out(&answer, &request, &variant, started)));
     }
     let deadline = Duration::from_millis(state.config.recommend.deadline_ms);
     let config = state.config.recommend.clone();
@@ -265,12 +330,12 @@ pub(crate) async fn get(
             Arc::new(recommend::fallback(
                 &served,
                 catalog.as_deref(),
-                &params,
+                params,
                 &st.exclude,
             ))
         }
     };
-    Ok(Json(out(&answer, &params.user_id, &variant, started)))
+    Ok(Json(out(&answer, &request, &variant, started)))
 }
 
 /// No model yet: the feature store's most engaged items of the last 24 hours.

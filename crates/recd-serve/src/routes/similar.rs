@@ -12,12 +12,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use recd_api::{SimilarItemOut, SimilarOut};
+use axum::extract::State;
+use recd_api::{ErrorBody, SimilarItemOut, SimilarOut};
 use recd_model::Model;
 use recd_model::content::dot;
 use recd_model::pipeline::top_n;
 
+use super::{IdPath, QueryParams};
 use crate::catalog_view::CatalogView;
 use crate::model_watch::Served;
 use crate::{ApiError, AppState};
@@ -30,11 +31,31 @@ const W_CONTENT: f32 = 0.15;
 const PER_SOURCE: usize = 100;
 const MAX_RESULTS: usize = 200;
 
-/// The handler.
+/// Items like this one ("you may also like"), most similar first.
+///
+/// Blends co-interactions (item-kNN), embedding neighbours (ALS) and metadata (content); an
+/// item added after training gets content neighbours only.
+#[utoipa::path(
+    get,
+    path = "/v1/items/{id}/similar",
+    tag = "recommendations",
+    operation_id = "get_similar_items",
+    params(
+        ("id" = String, Path, description = super::openapi::ID_DOC),
+        ("num_results" = Option<u32>, Query, description = "Items wanted (default 10).", minimum = 1, maximum = 200),
+    ),
+    responses(
+        (status = 200, description = "The neighbours.", body = SimilarOut),
+        (status = 400, description = "A bad id or parameter (`invalid_field` naming it).", body = ErrorBody),
+        (status = 404, description = "Neither the model nor the catalog knows the item.", body = ErrorBody),
+        (status = 500, description = "The computation failed.", body = ErrorBody),
+        (status = 503, description = "No model is loaded yet (`unavailable`).", body = ErrorBody),
+    )
+)]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    IdPath(id): IdPath,
+    QueryParams(params): QueryParams,
 ) -> Result<Json<SimilarOut>, ApiError> {
     let started = Instant::now();
     let bad = |field: &str, message: String| ApiError::InvalidField {

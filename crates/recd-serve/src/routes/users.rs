@@ -1,20 +1,71 @@
-//! `PUT /v1/users/{id}`.
+//! User profiles: `GET` and `PUT /v1/users/{id}`.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use recd_api::{UserIn, UserOut};
+use recd_api::{ErrorBody, UserIn, UserOut};
+use recd_types::UserId;
 
-use super::{blocking, body_bytes, now_ms};
+use super::{IdPath, blocking, body_bytes, now_ms};
 use crate::{ApiError, AppState, body, convert};
 
+/// One user's profile.
+///
+/// Only profiles written with `PUT` (or imported) exist: a user known only from events has
+/// none (404).
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}",
+    tag = "users",
+    operation_id = "get_user",
+    params(("id" = String, Path, description = super::openapi::ID_DOC)),
+    responses(
+        (status = 200, description = "The profile as last written.", body = UserOut),
+        (status = 400, description = "The id breaks the id rules (`invalid_field`, `user_id`).", body = ErrorBody),
+        (status = 404, description = "No profile has this id (`not_found`).", body = ErrorBody),
+        (status = 500, description = "The catalog could not be read.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn get(
+    State(state): State<Arc<AppState>>,
+    IdPath(id): IdPath,
+) -> Result<Json<UserOut>, ApiError> {
+    UserId::parse(id.clone()).map_err(|e| ApiError::field(None, e))?;
+    let store = state.store.clone();
+    let user = blocking(move || {
+        store
+            .catalog()
+            .get_user(&id)?
+            .ok_or(ApiError::NotFound { what: "user", id })
+    })
+    .await?;
+    Ok(Json(convert::user_out(user)))
+}
+
 /// Creates or replaces a user profile (demographics, declared interests).
+///
+/// The whole profile is replaced: absent fields take their defaults.
+#[utoipa::path(
+    put,
+    path = "/v1/users/{id}",
+    tag = "users",
+    operation_id = "put_user",
+    params(("id" = String, Path, description = super::openapi::ID_DOC)),
+    request_body = UserIn,
+    responses(
+        (status = 200, description = "Stored; the profile as it now is.", body = UserOut),
+        (status = 400, description = "Not JSON, or a field breaks a rule (named in `field`).", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `[serve] body_timeout_ms` (`body_timeout`).", body = ErrorBody),
+        (status = 413, description = "The body is over `[serve] max_body_bytes`.", body = ErrorBody),
+        (status = 500, description = "The catalog or the log could not be written.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn put(
     State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<UserOut>, ApiError> {
     let bytes = body_bytes(body, state.config.max_body_bytes)?;

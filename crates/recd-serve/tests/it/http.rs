@@ -1,85 +1,12 @@
 //! Requests through the whole Router (no network): bad input gets a 4xx JSON body naming the
 //! field, and nothing of a refused request is written.
 
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
-use recd_features::{EmbeddedStore, FeatureConfig};
-use recd_serve::{AppState, ServeConfig, app};
-use recd_store::{Store, StoreConfig};
-use serde_json::{Value, json};
-use tokio::sync::watch;
-use tower::ServiceExt;
+use axum::http::{Method, StatusCode};
+use recd_serve::ServeConfig;
+use serde_json::json;
 
-struct Server {
-    _dir: tempfile::TempDir,
-    state: Arc<AppState>,
-    applied_tx: watch::Sender<Option<u64>>,
-}
-
-fn server(config: ServeConfig) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
-    let (appended, _) = watch::channel(0);
-    let (applied_tx, features_applied) = watch::channel(None);
-    let state = Arc::new(AppState {
-        store,
-        features: Arc::new(EmbeddedStore::new(FeatureConfig::default())),
-        appended,
-        features_applied,
-        metrics: recd_serve::install_metrics_recorder(),
-        config,
-        online: Default::default(),
-    });
-    Server {
-        _dir: dir,
-        state,
-        applied_tx,
-    }
-}
-
-impl Server {
-    async fn call(&self, method: Method, uri: &str, body: impl Into<Body>) -> (StatusCode, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(body.into())
-            .unwrap();
-        let response = app(self.state.clone()).oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, value)
-    }
-
-    async fn post_events(&self, body: impl Into<Body>) -> (StatusCode, Value) {
-        self.call(Method::POST, "/v1/events", body).await
-    }
-
-    fn log_len(&self) -> u64 {
-        self.state.store.log().end_offset()
-    }
-}
-
-/// Checks a 4xx body: its code, and the field and index it names.
-fn check_error(
-    got: (StatusCode, Value),
-    status: StatusCode,
-    code: &str,
-    field: Option<&str>,
-    index: Option<u64>,
-) {
-    let (s, body) = got;
-    assert_eq!(s, status, "{body}");
-    let e = &body["error"];
-    assert_eq!(e["code"], code, "{body}");
-    assert_eq!(e["field"].as_str(), field, "{body}");
-    assert_eq!(e["index"].as_u64(), index, "{body}");
-    assert!(!e["message"].as_str().unwrap().is_empty());
-}
+use crate::support::{check_error, server};
 
 #[tokio::test]
 async fn events_are_accepted_as_object_array_or_ndjson() {

@@ -1,4 +1,7 @@
 //! HTTP tests of recd-serve: the real Router over a real store in a temp dir.
 
+mod catalog;
 mod http;
 mod invariants;
+mod openapi;
+mod support;

@@ -45,7 +45,10 @@ fn while_redis_is_down_readyz_names_it_and_strict_readiness_is_503() {
     let fs = &body["dependencies"]["feature_store"];
     assert_eq!(fs["up"], false, "{body}");
     assert_eq!(fs["detail"], "redis", "{body}");
-    assert!(fs["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    assert!(
+        fs["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
     // ...unless strict readiness is asked for.
     let (status, body) = server.get("/readyz?strict=true");
     assert_eq!(status, 503, "{body}");

@@ -207,6 +207,27 @@ fn an_unknown_user_gets_popular_items_with_reasons() {
 }
 
 #[test]
+fn an_offset_pages_through_one_ranked_list() {
+    let (_tmp, data, config) = trained_copy();
+    // Never degrade (at half the deadline or more): a request that found the compute threads
+    // behind, as they are beside other tests, would be ranked by the light ranker instead.
+    let never_degrade = format!("{TEST_CONFIG}degrade_after_ms = 5000\n");
+    std::fs::write(&config, never_degrade).unwrap();
+    let server = Server::start(&data, &["--config", arg(&config)]);
+    // The same request id and depth (num_results + offset) rank the same list, exploration
+    // slots included: the page is its tail.
+    let whole = recommend(&server, "user_id=1&num_results=10&request_id=p1");
+    let tail = recommend(&server, "user_id=1&num_results=4&offset=6&request_id=p1");
+    for body in [&whole, &tail] {
+        assert_eq!(body["fallback"], json!(false), "{body}");
+        assert_eq!(body["degraded"], json!(false), "{body}");
+    }
+    assert_eq!(item_ids(&tail), item_ids(&whole)[6..], "{whole}\n{tail}");
+    let (status, body) = server.get("/v1/recommendations?user_id=1&num_results=150&offset=51");
+    assert_eq!((status, &body["error"]["field"]), (400, &json!("offset")));
+}
+
+#[test]
 fn a_new_user_who_views_three_sci_fi_films_gets_mostly_sci_fi() {
     let (_tmp, data, config) = trained_copy();
     let server = Server::start(&data, &["--config", arg(&config)]);

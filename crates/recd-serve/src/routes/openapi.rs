@@ -1,0 +1,118 @@
+//! The OpenAPI 3.1 document of the HTTP API.
+//!
+//! Assembled from the handlers' `#[utoipa::path]` attributes (routes, parameters, every status
+//! a handler can answer) and the `ToSchema` derives of `recd-api` (the bodies), so the
+//! published contract is the code's. Every route of the table in `routes/mod.rs` must be
+//! listed in `paths(...)` below: a test compares the two.
+
+use std::sync::OnceLock;
+
+use utoipa::OpenApi;
+use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+
+/// The rules of a path's `{id}`, shared by every route that takes one.
+pub(crate) const ID_DOC: &str = "External id: 1 to 256 bytes of UTF-8, no control characters, \
+    no leading or trailing whitespace. Percent-encode it in the path.";
+
+/// The id rules as a pattern: no control character (Unicode `Cc`), no whitespace at either
+/// end. Its length limit counts characters where the server counts UTF-8 bytes, so an id of
+/// 256 characters can still be refused as too long.
+const ID_PATTERN: &str =
+    r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "recd",
+        description = "The recd recommendation engine's HTTP API: events and catalog in, \
+            ranked and explained lists out.\n\nEvery error answers with the JSON body \
+            `ErrorBody`: a stable machine `code`, a `message` for people and, when one is to \
+            blame, the `field` (and the batch `index`). Unknown paths answer 404 \
+            `no_such_route`, known paths asked with another method 405 `method_not_allowed` \
+            (with `Allow`). Times are integer milliseconds since the Unix epoch.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        super::events::post,
+        super::items::list,
+        super::items::get,
+        super::items::put,
+        super::items::delete,
+        super::features::item,
+        super::similar::get,
+        super::recommendations::get,
+        super::users::get,
+        super::users::put,
+        super::features::user,
+        super::features::trending,
+        super::health::healthz,
+        super::health::readyz,
+        super::health::metrics,
+        super::docs::openapi_json,
+        super::docs::page,
+    ),
+    tags(
+        (name = "events", description = "Interactions in: views, clicks, purchases, ratings, searches."),
+        (name = "catalog", description = "Items: what can be recommended."),
+        (name = "users", description = "User profiles: demographics and declared interests."),
+        (name = "recommendations", description = "Ranked, explained lists."),
+        (name = "features", description = "Real-time features, as the streaming updater keeps them."),
+        (name = "operations", description = "Health, readiness, metrics and this document."),
+    )
+)]
+struct ApiDoc;
+
+/// The path of the alias and of the route it repeats.
+const ALIAS: (&str, &str) = ("/recommendations", "/v1/recommendations");
+
+/// The document: the derived one, with the id rules on every `{id}` and `user_id` parameter
+/// (stated once here rather than in each handler's attribute), plus `GET /recommendations`, an alias of
+/// `GET /v1/recommendations` (one handler cannot carry two `#[utoipa::path]`s).
+pub(crate) fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+        ];
+        ops.into_iter().flatten().for_each(id_rules);
+    }
+    if let Some(mut item) = doc.paths.paths.get(ALIAS.1).cloned() {
+        if let Some(op) = item.get.as_mut() {
+            op.operation_id = Some("get_recommendations_alias".into());
+            op.summary = Some(format!("Alias of `GET {}`.", ALIAS.1));
+        }
+        doc.paths.paths.insert(ALIAS.0.to_string(), item);
+    }
+    doc
+}
+
+/// Puts the id schema on an operation's `{id}` path parameter and `user_id` query parameter.
+fn id_rules(op: &mut Operation) {
+    let is_id = |p: &Parameter| match p.parameter_in {
+        ParameterIn::Path => p.name == "id",
+        ParameterIn::Query => p.name == "user_id",
+        _ => false,
+    };
+    for p in op.parameters.iter_mut().flatten().filter(|p| is_id(p)) {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(recd_types::MAX_ID_BYTES))
+            .pattern(Some(ID_PATTERN));
+        p.schema = Some(schema.into());
+    }
+}
+
+/// The document as JSON, built once.
+pub(crate) fn json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        // Serializing plain maps and strings cannot fail; an empty object keeps the route up
+        // if it ever did.
+        serde_json::to_string(&document()).unwrap_or_else(|_| "{}".into())
+    })
+}

@@ -1,0 +1,108 @@
+//! The test harness: the real Router over a real store in a temp dir, called without network.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use recd_features::{EmbeddedStore, FeatureConfig};
+use recd_serve::{AppState, ServeConfig, app};
+use recd_store::{Store, StoreConfig};
+use serde_json::Value;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+/// The app over its own temp data dir.
+pub struct Server {
+    _dir: tempfile::TempDir,
+    pub state: Arc<AppState>,
+    pub applied_tx: watch::Sender<Option<u64>>,
+}
+
+/// A server over an empty data dir.
+pub fn server(config: ServeConfig) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
+    let (appended, _) = watch::channel(0);
+    let (applied_tx, features_applied) = watch::channel(None);
+    let state = Arc::new(AppState {
+        store,
+        features: Arc::new(EmbeddedStore::new(FeatureConfig::default())),
+        appended,
+        features_applied,
+        metrics: recd_serve::install_metrics_recorder(),
+        config,
+        online: Default::default(),
+    });
+    Server {
+        _dir: dir,
+        state,
+        applied_tx,
+    }
+}
+
+impl Server {
+    /// One request; the status and the body as JSON (a JSON string when it is not JSON).
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        body: impl Into<Body>,
+    ) -> (StatusCode, Value) {
+        let (status, _, body) = self.call_with_headers(method, uri, body).await;
+        (status, body)
+    }
+
+    /// [`Server::call`] with the response headers.
+    pub async fn call_with_headers(
+        &self,
+        method: Method,
+        uri: &str,
+        body: impl Into<Body>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(body.into())
+            .unwrap();
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, headers, value)
+    }
+
+    /// `GET uri`.
+    pub async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, uri, Body::empty()).await
+    }
+
+    /// `POST /v1/events`.
+    pub async fn post_events(&self, body: impl Into<Body>) -> (StatusCode, Value) {
+        self.call(Method::POST, "/v1/events", body).await
+    }
+
+    /// Records in the event log.
+    pub fn log_len(&self) -> u64 {
+        self.state.store.log().end_offset()
+    }
+}
+
+/// Checks a 4xx body: its code, and the field and index it names.
+pub fn check_error(
+    got: (StatusCode, Value),
+    status: StatusCode,
+    code: &str,
+    field: Option<&str>,
+    index: Option<u64>,
+) {
+    let (s, body) = got;
+    assert_eq!(s, status, "{body}");
+    let e = &body["error"];
+    assert_eq!(e["code"], code, "{body}");
+    assert_eq!(e["field"].as_str(), field, "{body}");
+    assert_eq!(e["index"].as_u64(), index, "{body}");
+    assert!(!e["message"].as_str().unwrap().is_empty());
+}
