@@ -4,6 +4,7 @@ mod bench;
 mod export;
 mod r#gen;
 mod import;
+mod protocol;
 mod recommend_http;
 mod serve;
 mod train;
