@@ -83,7 +83,7 @@ pub fn write<T: Element>(path: &Path, dims: &[usize], data: &[T]) -> Result<(), 
     w.flush().map_err(|e| io_err(path, e))
 }
 
-/// Reads an array written by [`write`]; returns its dims and data. The dtype must match `T`.
+/// Reads an array written by [`write()`]; returns its dims and data. The dtype must match `T`.
 pub fn read<T: Element>(path: &Path) -> Result<(Vec<usize>, Vec<T>), ModelError> {
     let mut bytes = Vec::new();
     File::open(path)

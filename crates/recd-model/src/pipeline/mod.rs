@@ -6,7 +6,7 @@
 //!
 //! 1. [`signals`]: what the user's history says about every item (recency-weighted item-kNN
 //!    score and the history item behind it, content profile, category shares).
-//! 2. [`generate`]: candidates from each generator (item-kNN, ALS, content, popular, trending),
+//! 2. `generate`: candidates from each generator (item-kNN, ALS, content, popular, trending),
 //!    merged and deduplicated, each keeping the set of generators that proposed it.
 //! 3. [`features`]: one feature row per candidate ([`features::NAMES`]).
 //! 4. [`ranked`]: the ranker scores the rows in one batched pass (with a light ranker, a

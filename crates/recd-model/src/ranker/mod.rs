@@ -5,7 +5,7 @@
 //! the mean and deviation recorded at training time. Stored as `ranker.json` (about 13k
 //! numbers for 128-64-32; JSON keeps it inspectable). Inference is hand-written: the ML crates
 //! measured no faster for this size while costing minutes of compile time (DEPENDENCIES.md),
-//! and the dense layers are our own kernels ([`dense`]).
+//! and the dense layers are our own kernels (`dense`).
 
 mod dense;
 
@@ -32,7 +32,7 @@ pub struct Layer {
 /// The trained ranker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ranker {
-    /// Feature names in input order (must equal [`crate::features::NAMES`] of the build).
+    /// Feature names in input order (must equal [`crate::pipeline::features::NAMES`] of the build).
     pub features: Vec<String>,
     /// Per-feature mean subtracted before scoring.
     mean: Vec<f32>,
@@ -145,7 +145,7 @@ impl Ranker {
     }
 
     /// Logits for `n` rows of features laid out row-major in `x` (`n × features.len()`).
-    /// One pass per layer over all rows ([`dense::layer`]); the per-row scalar loops this
+    /// One pass per layer over all rows (`dense::layer`); the per-row scalar loops this
     /// replaced took most of a request's CPU in a profile of `recd serve` on ml-100k.
     pub fn score(&self, x: &[f32]) -> Vec<f32> {
         let d = self.features.len();

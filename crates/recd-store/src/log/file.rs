@@ -80,9 +80,9 @@ pub struct FileLog {
     /// An `Option` so that `Drop` can close it before joining the writer.
     queue: Option<Sender<Request>>,
     writer: Option<JoinHandle<()>>,
-    /// Holds the directory's exclusive lock until the handle is gone (fields drop after
-    /// `Drop::drop` has joined the writer).
-    _lock: File,
+    /// Holds the directory's exclusive lock until the handle is gone (released in
+    /// `Drop::drop` after the writer is joined).
+    lock: File,
 }
 
 impl FileLog {
@@ -149,7 +149,7 @@ impl FileLog {
             shared,
             queue: Some(queue),
             writer: Some(handle),
-            _lock: lock,
+            lock,
         })
     }
 
@@ -293,5 +293,9 @@ impl Drop for FileLog {
         {
             tracing::error!(dir = %self.dir.display(), "the event log writer thread panicked");
         }
+        // Unlock explicitly rather than by closing the file: a child process spawned by any
+        // thread of this process holds a copy of the descriptor until it execs, and with it
+        // the flock, so a log reopened right after the drop could find itself locked out.
+        let _ = self.lock.unlock();
     }
 }

@@ -44,7 +44,7 @@ pub fn run(args: DemoArgs, file: Option<&Path>, store: StoreConfig) -> anyhow::R
     } else {
         println!("== {data} already has a model; delete it to start over");
     }
-    show_recommendations(&args.data_dir, store)?;
+    let examples = show_recommendations(&args.data_dir, store)?;
     if args.no_serve {
         return Ok(());
     }
@@ -52,23 +52,43 @@ pub fn run(args: DemoArgs, file: Option<&Path>, store: StoreConfig) -> anyhow::R
         "\n== serving {data} on http://{} (ctrl-c to stop). Try:",
         args.listen
     );
-    println!("  curl -s http://{}/healthz", args.listen);
-    println!(
-        "  curl -s -X POST http://{}/v1/events -H 'content-type: application/json' \\\n    -d '{{\"user_id\":\"new-user\",\"item_id\":\"50\",\"type\":\"view\"}}'",
-        args.listen
-    );
-    println!(
-        "  curl -s http://{}/v1/users/new-user/features",
-        args.listen
-    );
-    println!(
-        "  curl -s 'http://{}/v1/recommendations?user_id=new-user&num_results=5'",
-        args.listen
-    );
+    for line in example_requests(&args.listen, &examples) {
+        println!("  {line}");
+    }
     step(
         file,
         &["serve", "--data-dir", &data, "--listen", &args.listen],
     )
+}
+
+/// Ids of the demo's own data for the example requests: whatever was imported (MovieLens or
+/// generated), the examples name a user and an item that exist in it.
+struct Examples {
+    /// A user the model knows.
+    user: String,
+    /// A popular item (the first a new user is offered).
+    item: String,
+}
+
+/// The example requests printed before serving, one command per line.
+fn example_requests(listen: &str, ex: &Examples) -> Vec<String> {
+    let event = serde_json::json!({"user_id": "new-user", "item_id": ex.item, "type": "view"});
+    vec![
+        format!("curl -s http://{listen}/healthz"),
+        format!(
+            "curl -s 'http://{listen}/v1/recommendations?user_id={}&num_results=5'",
+            ex.user
+        ),
+        format!(
+            "curl -s 'http://{listen}/v1/items/{}/similar?num_results=5'",
+            ex.item
+        ),
+        format!(
+            "curl -s -X POST http://{listen}/v1/events -H 'content-type: application/json' -d '{event}'"
+        ),
+        format!("curl -s http://{listen}/v1/users/new-user/features"),
+        format!("curl -s 'http://{listen}/v1/recommendations?user_id=new-user&num_results=5'"),
+    ]
 }
 
 fn load_data(args: &DemoArgs, data: &str, file: Option<&Path>) -> anyhow::Result<()> {
@@ -129,7 +149,8 @@ fn step(file: Option<&Path>, argv: &[&str]) -> anyhow::Result<()> {
     super::run(file, cli.command)
 }
 
-fn show_recommendations(data_dir: &Path, store: StoreConfig) -> anyhow::Result<()> {
+/// Prints recommendations for the first users and a new one; returns ids for the examples.
+fn show_recommendations(data_dir: &Path, store: StoreConfig) -> anyhow::Result<Examples> {
     let models = data_dir.join("models");
     let version = registry::current(&models)?.context("training did not activate a model")?;
     let dir = registry::version_dir(&models, &version);
@@ -162,12 +183,22 @@ fn show_recommendations(data_dir: &Path, store: StoreConfig) -> anyhow::Result<(
     println!("a new user with no history:");
     // The ranker's probabilities mean little for a user without history (it learned on
     // users with one), so the cold-start list shows the order and the reason only.
-    for s in pipeline::recommend(&model, &UserState::default(), &config, 3) {
+    let cold = pipeline::recommend(&model, &UserState::default(), &config, 3);
+    for s in &cold {
         println!(
             "  {:<45}        {}",
             title(s.item),
-            pipeline::reason(&s, title)
+            pipeline::reason(s, title)
         );
     }
-    Ok(())
+    let user = (!model.users.is_empty()).then(|| model.users.name(0).to_string());
+    let item = cold
+        .first()
+        .map(|s| s.item)
+        .or((!model.items.is_empty()).then_some(0))
+        .map(|row| model.items.name(row).to_string());
+    Ok(Examples {
+        user: user.unwrap_or_else(|| "new-user".to_string()),
+        item: item.context("the model has no items")?,
+    })
 }

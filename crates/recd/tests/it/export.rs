@@ -1,4 +1,5 @@
-//! `recd export` end to end: ml-100k → Parquet partitions → re-import gives identical events.
+//! `recd export` end to end: the dataset (ml-100k, or generated events when `../shared` is
+//! absent) → Parquet partitions → re-import gives identical events.
 
 use std::path::{Path, PathBuf};
 
@@ -6,7 +7,7 @@ use recd_io::{Format, ImportOptions};
 use recd_store::{Store, StoreConfig};
 use recd_types::{Event, Record};
 
-use crate::util::{arg, ml100k, recd_err, recd_ok};
+use crate::util::{arg, dataset, recd_err, recd_ok};
 
 fn events_of(data: &Path) -> Vec<Event> {
     let store = Store::open(data, StoreConfig::default()).unwrap();
@@ -37,7 +38,8 @@ fn part_files(out: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn ml100k_export_partitions_by_day_and_round_trips() {
+fn export_partitions_by_day_and_round_trips() {
+    let ds = dataset();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     recd_ok(&[
@@ -45,14 +47,18 @@ fn ml100k_export_partitions_by_day_and_round_trips() {
         "--data-dir",
         arg(&data),
         "--events",
-        arg(&ml100k("u.data")),
+        arg(&ds.events),
+        "--format",
+        ds.format,
     ]);
     let out = dir.path().join("lake");
     let stdout = recd_ok(&["export", "--data-dir", arg(&data), "--out", arg(&out)]);
-    assert!(stdout.starts_with("exported 100000 events in "), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("exported {} events in ", ds.n_events)),
+        "{stdout}"
+    );
 
     let parts = part_files(&out);
-    // u.data spans 1997-09-20 .. 1998-04-22.
     let first_day = parts[0]
         .parent()
         .unwrap()
@@ -60,7 +66,13 @@ fn ml100k_export_partitions_by_day_and_round_trips() {
         .unwrap()
         .to_string_lossy()
         .into_owned();
-    assert_eq!(first_day, "date=1997-09-20");
+    // u.data spans 1997-09-20 .. 1998-04-22; the generated events 2024-01-01 .. 2024-02-29.
+    let expected = if ds.is_ml100k {
+        "date=1997-09-20"
+    } else {
+        "date=2024-01-01"
+    };
+    assert_eq!(first_day, expected);
     assert!(
         parts.iter().all(|p| p.extension().unwrap() == "parquet"),
         "{parts:?}"
@@ -76,7 +88,7 @@ fn ml100k_export_partitions_by_day_and_round_trips() {
         n_rows += report.n_imported;
     }
     drop(store);
-    assert_eq!(n_rows, 100_000);
+    assert_eq!(n_rows, ds.n_events as u64);
     assert_eq!(events_of(&again), events_of(&data));
 
     // The CLI path reads a part too.
@@ -98,6 +110,7 @@ fn ml100k_export_partitions_by_day_and_round_trips() {
 
 #[test]
 fn since_and_until_bound_the_days() {
+    let ds = dataset();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     recd_ok(&[
@@ -105,17 +118,25 @@ fn since_and_until_bound_the_days() {
         "--data-dir",
         arg(&data),
         "--events",
-        arg(&ml100k("u.data")),
+        arg(&ds.events),
+        "--format",
+        ds.format,
     ]);
     let out = dir.path().join("lake");
+    // A week inside each dataset's span.
+    let (since, until, last) = if ds.is_ml100k {
+        ("1998-01-01", "1998-01-08T00:00:00Z", "date=1998-01-07")
+    } else {
+        ("2024-02-01", "2024-02-08T00:00:00Z", "date=2024-02-07")
+    };
     recd_ok(&[
         "export",
         "--data-dir",
         arg(&data),
         "--since",
-        "1998-01-01",
+        since,
         "--until",
-        "1998-01-08T00:00:00Z",
+        until,
         "--out",
         arg(&out),
     ]);
@@ -124,8 +145,11 @@ fn since_and_until_bound_the_days() {
         .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     days.sort();
-    assert_eq!(days.first().map(String::as_str), Some("date=1998-01-01"));
-    assert_eq!(days.last().map(String::as_str), Some("date=1998-01-07"));
+    assert_eq!(
+        days.first().map(String::as_str),
+        Some(format!("date={since}").as_str())
+    );
+    assert_eq!(days.last().map(String::as_str), Some(last));
     let stderr = recd_err(&[
         "export",
         "--data-dir",

@@ -8,6 +8,7 @@ mod r#gen;
 mod import;
 mod logs;
 mod metrics;
+mod protocol;
 mod readiness;
 mod recommend_http;
 mod serve;

@@ -1,8 +1,12 @@
 //! End to end on ml-100k with the real binary: import, train once, then `recd serve` answers
 //! `GET /v1/recommendations` and `GET /v1/items/{id}/similar` (the online layer's checks): a
-//! known user never gets a rated item back, an unknown user gets popular items with reasons, a
-//! new user who views three science-fiction films gets a list far more sci-fi than the catalog,
-//! Star Wars' neighbours include its two sequels, and a model swap under load fails no request.
+//! known user never gets a rated item back, an unknown user gets popular items with reasons, a new user
+//! who views three science-fiction films gets a list far more sci-fi than the catalog, Star
+//! Wars' neighbours include its two sequels, and a model swap under load fails no request.
+//!
+//! Without `../shared` the same checks run on generated data ([`Facts`]): the films become the
+//! data's own most popular item and three popular items of a small category, and "its sequels"
+//! becomes "mostly its own category".
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -11,33 +15,116 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
-use crate::util::{Server, arg, ml100k, recd_ok};
+use crate::util::{Server, arg, dataset, recd_ok};
 
 /// A generous deadline: these tests check answers, not latency, and run beside other tests
 /// on two cores. The deadline fallback has its own test with a deadline of zero.
 const TEST_CONFIG: &str =
     "[serve.recommend]\ndeadline_ms = 10000\nmodel_poll_ms = 100\ncatalog_refresh_ms = 200\n";
 
-/// One imported and trained ml-100k data dir per test binary run (training takes a minute or
-/// two); each test serves its own copy (a data dir has one writer at a time).
+/// What the tests ask of the dataset: named on ml-100k, found in the data when generated.
+struct Facts {
+    /// User ids in file order.
+    users: Vec<String>,
+    /// Items each user has an event with.
+    seen: HashMap<String, HashSet<String>>,
+    /// The item with the most users (ml-100k: Star Wars, "50").
+    most_popular: String,
+    /// A category with few items (ml-100k: the Sci-Fi genre) and the items in it.
+    category: String,
+    category_items: HashSet<String>,
+    /// Three popular items of `category` (ml-100k: Star Trek: First Contact, VI and II).
+    viewed: [String; 3],
+    /// Their titles.
+    viewed_titles: Vec<String>,
+    /// A different, large category (ml-100k: Comedy) and an item of it.
+    other_category: String,
+    other_item: String,
+    /// Number of items.
+    n_items: usize,
+}
+
+fn facts() -> &'static Facts {
+    static FACTS: OnceLock<Facts> = OnceLock::new();
+    FACTS.get_or_init(|| {
+        let ds = dataset();
+        let items = ds.item_rows();
+        let popular = ds.by_popularity();
+        let title = |id: &str| items.iter().find(|i| i.id == id).unwrap().title.clone();
+        let (category, category_items, viewed, other_category, other_item) = if ds.is_ml100k {
+            let sci_fi = items
+                .iter()
+                .filter(|i| i.tags.iter().any(|t| t == "Sci-Fi"))
+                .map(|i| i.id.clone())
+                .collect();
+            let viewed = ["222", "227", "228"].map(str::to_string);
+            (
+                "Sci-Fi".to_string(),
+                sci_fi,
+                viewed,
+                "Comedy".to_string(),
+                "1".to_string(),
+            )
+        } else {
+            // The smallest category of at least 20 items (ties by name), the largest.
+            let mut sizes: HashMap<&str, usize> = HashMap::new();
+            for c in items.iter().filter_map(|i| i.category.as_deref()) {
+                *sizes.entry(c).or_default() += 1;
+            }
+            let mut by_size: Vec<(usize, &str)> = sizes.into_iter().map(|(c, n)| (n, c)).collect();
+            by_size.sort();
+            let small = by_size
+                .iter()
+                .find(|(n, _)| *n >= 20)
+                .unwrap()
+                .1
+                .to_string();
+            let large = by_size.last().unwrap().1.to_string();
+            let of = |c: &str| -> Vec<String> {
+                let members: HashSet<&str> = items
+                    .iter()
+                    .filter(|i| i.category.as_deref() == Some(c))
+                    .map(|i| i.id.as_str())
+                    .collect();
+                popular
+                    .iter()
+                    .filter(|i| members.contains(i.as_str()))
+                    .cloned()
+                    .collect()
+            };
+            let small_items = of(&small);
+            let viewed = [0, 1, 2].map(|k| small_items[k].clone());
+            let members = items
+                .iter()
+                .filter(|i| i.category.as_deref() == Some(small.as_str()))
+                .map(|i| i.id.clone())
+                .collect();
+            let other_item = of(&large)[0].clone();
+            (small, members, viewed, large, other_item)
+        };
+        Facts {
+            users: ds.user_ids(),
+            seen: ds.seen(),
+            most_popular: popular[0].clone(),
+            category,
+            category_items,
+            viewed_titles: viewed.iter().map(|v| title(v)).collect(),
+            viewed,
+            other_category,
+            other_item,
+            n_items: ds.n_items,
+        }
+    })
+}
+
+/// One imported and trained data dir per test binary run (training takes a minute or two on
+/// ml-100k); each test serves its own copy (a data dir has one writer at a time).
 fn trained() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        recd_ok(&[
-            "import",
-            "--data-dir",
-            arg(&data),
-            "--events",
-            arg(&ml100k("u.data")),
-            "--items",
-            arg(&ml100k("u.item")),
-            "--users",
-            arg(&ml100k("u.user")),
-            "--format",
-            "ml100k",
-        ]);
+        dataset().import(&data);
         recd_ok(&["train", "--data-dir", arg(&data)]);
         std::fs::write(dir.path().join("recd.toml"), TEST_CONFIG).unwrap();
         dir
@@ -82,42 +169,17 @@ fn item_ids(body: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Items each user rated in u.data.
-fn rated() -> HashMap<String, HashSet<String>> {
-    let text = std::fs::read_to_string(ml100k("u.data")).unwrap();
-    let mut out: HashMap<String, HashSet<String>> = HashMap::new();
-    for line in text.lines() {
-        let mut f = line.split('\t');
-        if let (Some(u), Some(i)) = (f.next(), f.next()) {
-            out.entry(u.to_string()).or_default().insert(i.to_string());
-        }
-    }
-    out
-}
-
-/// Science-fiction films of u.item (genre flag 15 of 19).
-fn sci_fi() -> HashSet<String> {
-    let bytes = std::fs::read(ml100k("u.item")).unwrap();
-    String::from_utf8_lossy(&bytes)
-        .lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split('|').collect();
-            (f.len() == 24 && f[5 + 15] == "1").then(|| f[0].to_string())
-        })
-        .collect()
-}
-
 #[test]
 fn known_users_never_get_a_rated_item_and_every_item_has_a_reason() {
     let (_tmp, data, config) = trained_copy();
     let server = Server::start(&data, &["--config", arg(&config)]);
-    let rated = rated();
-    for user in (1..=943).step_by(23) {
+    let facts = facts();
+    for user in facts.users.iter().step_by(23) {
         let body = recommend(
             &server,
             &format!("user_id={user}&num_results=20&context=homepage"),
         );
-        let seen = &rated[&user.to_string()];
+        let seen = &facts.seen[user];
         let items = item_ids(&body);
         assert_eq!(items.len(), 20, "{body}");
         assert!(
@@ -132,7 +194,8 @@ fn known_users_never_get_a_rated_item_and_every_item_has_a_reason() {
         }
     }
     // Ratings explain themselves by title for at least some users.
-    let body = recommend(&server, "user_id=1");
+    let first = &facts.users[0];
+    let body = recommend(&server, &format!("user_id={first}"));
     assert!(
         body["items"].as_array().unwrap().iter().any(|i| i["reason"]
             .as_str()
@@ -141,7 +204,10 @@ fn known_users_never_get_a_rated_item_and_every_item_has_a_reason() {
         "{body}"
     );
     // The seed's alias answers the same way.
-    assert_eq!(server.get("/recommendations?user_id=1").0, 200);
+    assert_eq!(
+        server.get(&format!("/recommendations?user_id={first}")).0,
+        200
+    );
 }
 
 #[test]
@@ -161,11 +227,18 @@ fn an_unknown_user_gets_popular_items_with_reasons() {
             .all(|r| *r == "popular" || r.starts_with("trending")),
         "{body}"
     );
-    // Star Wars is the most rated film of ml-100k: a popular list without it is not popular.
+    // Star Wars is the most rated film of ml-100k (and generated data has its own most
+    // popular item): a popular list without it is not popular.
+    let facts = facts();
     let ids = item_ids(&body);
-    assert!(ids.contains(&"50".to_string()), "{body}");
+    assert!(ids.contains(&facts.most_popular), "{body}");
     // A profile without history: the demographic segment and declared interests count.
-    let profile = json!({"age": 22, "gender": "female", "interests": ["Romance"]});
+    let interest = if dataset().is_ml100k {
+        "Romance"
+    } else {
+        facts.category.as_str()
+    };
+    let profile = json!({"age": 22, "gender": "female", "interests": [interest]});
     let (status, body) = server.request("PUT", "/v1/users/newfan", &profile.to_string());
     assert_eq!(status, 200, "{body}");
     let body = recommend(&server, "user_id=newfan&num_results=20");
@@ -176,11 +249,18 @@ fn an_unknown_user_gets_popular_items_with_reasons() {
         .map(|i| i["reason"].as_str().unwrap())
         .collect();
     assert!(
-        reasons.contains("popular with people like you") && reasons.contains("trending in Romance"),
+        reasons.contains("popular with people like you")
+            && reasons.contains(format!("trending in {interest}").as_str()),
         "{body}"
     );
     // A category context gives that category's popular items.
-    let body = recommend(&server, "user_id=stranger&num_results=5&category=Comedy");
+    let body = recommend(
+        &server,
+        &format!(
+            "user_id=stranger&num_results=5&category={}",
+            facts.other_category
+        ),
+    );
     assert_eq!(item_ids(&body).len(), 5, "{body}");
     // Bad parameters are 400s naming the field.
     for (query, field) in [
@@ -199,7 +279,10 @@ fn an_unknown_user_gets_popular_items_with_reasons() {
         );
     }
     assert_eq!(server.get("/v1/items/nope/similar").0, 404);
-    let (status, body) = server.get("/v1/items/50/similar?num_results=1000");
+    let (status, body) = server.get(&format!(
+        "/v1/items/{}/similar?num_results=1000",
+        facts.most_popular
+    ));
     assert_eq!(
         (status, &body["error"]["field"]),
         (400, &json!("num_results"))
@@ -231,7 +314,8 @@ fn an_offset_pages_through_one_ranked_list() {
 fn a_new_user_who_views_three_sci_fi_films_gets_mostly_sci_fi() {
     let (_tmp, data, config) = trained_copy();
     let server = Server::start(&data, &["--config", arg(&config)]);
-    let viewed = ["222", "227", "228"]; // Star Trek: First Contact, VI, II
+    let facts = facts();
+    let viewed = &facts.viewed; // Star Trek: First Contact, VI, II on ml-100k
     for item in viewed {
         let event = json!({"user_id": "trekkie", "item_id": item, "type": "view"});
         let (status, body) = server.request("POST", "/v1/events", &event.to_string());
@@ -251,19 +335,34 @@ fn a_new_user_who_views_three_sci_fi_films_gets_mostly_sci_fi() {
         viewed.iter().all(|v| !items.contains(&v.to_string())),
         "{body}"
     );
-    let sci_fi = sci_fi();
-    let share = items.iter().filter(|i| sci_fi.contains(*i)).count() as f64 / 20.0;
-    let catalog_share = sci_fi.len() as f64 / 1682.0;
+    let in_category = &facts.category_items;
+    let share = items.iter().filter(|i| in_category.contains(*i)).count() as f64 / 20.0;
+    let catalog_share = in_category.len() as f64 / facts.n_items as f64;
     assert!(
         share >= 4.0 * catalog_share,
-        "sci-fi share {share:.2} vs catalog {catalog_share:.3}: {body}"
+        "{} share {share:.2} vs catalog {catalog_share:.3}: {body}",
+        facts.category
     );
+    let reasons: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reason"].as_str().unwrap())
+        .collect();
+    if dataset().is_ml100k {
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with("because you watched Star Trek")),
+            "{body}"
+        );
+    }
     assert!(
-        body["items"].as_array().unwrap().iter().any(|i| i["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("because you watched Star Trek")),
-        "{body}"
+        reasons.iter().any(|r| facts
+            .viewed_titles
+            .iter()
+            .any(|t| *r == format!("because you watched {t}"))),
+        "a reason names a viewed item: {body}"
     );
 }
 
@@ -289,23 +388,43 @@ fn an_item_added_after_training_gets_a_new_arrival_slot_matched_to_the_user() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let new_items = [
-        (
-            "new-trek",
-            json!({"title": "Star Trek: Nemesis (2002)", "category": "Action",
-                   "tags": ["Action", "Adventure", "Sci-Fi"], "created_at": now_ms}),
-        ),
-        (
-            "new-toon",
-            json!({"title": "Pocahontas II (1998)", "category": "Animation",
-                   "tags": ["Animation", "Children's", "Musical"], "created_at": now_ms - 1}),
-        ),
-    ];
+    let facts = facts();
+    let new_items = if dataset().is_ml100k {
+        [
+            (
+                "new-trek",
+                json!({"title": "Star Trek: Nemesis (2002)", "category": "Action",
+                       "tags": ["Action", "Adventure", "Sci-Fi"], "created_at": now_ms}),
+            ),
+            (
+                "new-toon",
+                json!({"title": "Pocahontas II (1998)", "category": "Animation",
+                       "tags": ["Animation", "Children's", "Musical"], "created_at": now_ms - 1}),
+            ),
+        ]
+    } else {
+        // "new-trek" is like the viewed items, "new-toon" like an item of another category.
+        let items = dataset().item_rows();
+        let like = |id: &str| items.iter().find(|i| i.id == id).unwrap().clone();
+        let (trek, toon) = (like(&facts.viewed[0]), like(&facts.other_item));
+        [
+            (
+                "new-trek",
+                json!({"title": format!("New {}", trek.title), "category": trek.category,
+                       "tags": trek.tags, "created_at": now_ms}),
+            ),
+            (
+                "new-toon",
+                json!({"title": format!("New {}", toon.title), "category": toon.category,
+                       "tags": toon.tags, "created_at": now_ms - 1}),
+            ),
+        ]
+    };
     for (id, item) in &new_items {
         let (status, body) = server.request("PUT", &format!("/v1/items/{id}"), &item.to_string());
         assert!(status == 200 || status == 201, "{status} {body}");
     }
-    for item in ["222", "227", "228"] {
+    for item in &facts.viewed {
         let event = json!({"user_id": "trekkie2", "item_id": item, "type": "view"});
         let (status, body) = server.request("POST", "/v1/events", &event.to_string());
         assert_eq!(status, 202, "{body}");
@@ -356,15 +475,32 @@ fn an_item_added_after_training_gets_a_new_arrival_slot_matched_to_the_user() {
 fn similar_items_of_star_wars_include_its_sequels() {
     let (_tmp, data, config) = trained_copy();
     let server = Server::start(&data, &["--config", arg(&config)]);
-    let (status, body) = server.get("/v1/items/50/similar?num_results=10");
+    let facts = facts();
+    let item = &facts.most_popular;
+    let (status, body) = server.get(&format!("/v1/items/{item}/similar?num_results=10"));
     assert_eq!(status, 200, "{body}");
     let ids = item_ids(&body);
     assert_eq!(ids.len(), 10, "{body}");
-    assert!(!ids.contains(&"50".to_string()), "{body}");
-    for sequel in ["172", "181"] {
+    assert!(!ids.contains(item), "{body}");
+    if dataset().is_ml100k {
+        for sequel in ["172", "181"] {
+            assert!(
+                ids.contains(&sequel.to_string()),
+                "{sequel} missing: {body}"
+            );
+        }
+    } else {
+        // No sequels in generated data: the neighbours are far more of its own category than
+        // the catalog is.
+        let items = dataset().item_rows();
+        let category = |id: &str| items.iter().find(|i| i.id == id).unwrap().category.clone();
+        let own = category(item);
+        let share = ids.iter().filter(|i| category(i) == own).count() as f64 / 10.0;
+        let catalog_share =
+            items.iter().filter(|i| i.category == own).count() as f64 / items.len() as f64;
         assert!(
-            ids.contains(&sequel.to_string()),
-            "{sequel} missing: {body}"
+            share >= 4.0 * catalog_share,
+            "{own:?} share {share:.2} vs catalog {catalog_share:.3}: {body}"
         );
     }
 }
@@ -375,9 +511,11 @@ fn a_missed_deadline_returns_the_popular_fallback() {
     let config = tmp.path().join("zero.toml");
     std::fs::write(&config, "[serve.recommend]\ndeadline_ms = 0\n").unwrap();
     let server = Server::start(&data, &["--config", arg(&config)]);
-    let body = recommend(&server, "user_id=1&num_results=10");
+    let facts = facts();
+    let first = &facts.users[0];
+    let body = recommend(&server, &format!("user_id={first}&num_results=10"));
     assert_eq!(body["fallback"], json!(true), "{body}");
-    let seen = &rated()["1"];
+    let seen = &facts.seen[first];
     let items = item_ids(&body);
     assert_eq!(items.len(), 10, "{body}");
     assert!(items.iter().all(|i| !seen.contains(i)), "{body}");
@@ -422,7 +560,9 @@ fn a_behind_server_answers_personally_with_the_light_ranker() {
     assert!(degraded["users"].as_u64().unwrap() > 0, "{manifest}");
     assert!(degraded["ndcg@10"].as_f64().unwrap() > 0.0, "{manifest}");
 
-    let seen = &rated()["1"];
+    let facts = facts();
+    let first = &facts.users[0];
+    let seen = &facts.seen[first];
     let lists: Vec<(Vec<String>, f64)> = [true, false]
         .into_iter()
         .map(|behind| {
@@ -438,7 +578,7 @@ fn a_behind_server_answers_personally_with_the_light_ranker() {
                 c
             };
             let server = Server::start(&data, &["--config", arg(&config)]);
-            let body = recommend(&server, "user_id=1&num_results=20");
+            let body = recommend(&server, &format!("user_id={first}&num_results=20"));
             assert_eq!(body["degraded"], json!(behind), "{body}");
             assert_eq!(body["fallback"], json!(false), "{body}");
             let items = item_ids(&body);
@@ -452,7 +592,7 @@ fn a_behind_server_answers_personally_with_the_light_ranker() {
             );
             // The same request again: a personal answer comes from the cache, a degraded one
             // is not kept (the next request, maybe in a calmer moment, is ranked in full).
-            let again = recommend(&server, "user_id=1&num_results=20");
+            let again = recommend(&server, &format!("user_id={first}&num_results=20"));
             assert_eq!(again["degraded"], json!(behind), "{again}");
             let metrics = server.get_text("/metrics");
             let outcome = |o: &str| {
@@ -501,7 +641,8 @@ fn publish_copy(data: &Path, name: &str) {
 fn a_model_swap_under_load_fails_no_request() {
     let (_tmp, data, config) = trained_copy();
     let server = Server::start(&data, &["--config", arg(&config)]);
-    let first = recommend(&server, "user_id=1")["model_version"]
+    let users = &facts().users;
+    let first = recommend(&server, &format!("user_id={}", users[0]))["model_version"]
         .as_str()
         .unwrap()
         .to_string();
@@ -518,7 +659,7 @@ fn a_model_swap_under_load_fails_no_request() {
                     let user = if k % 3 == 0 {
                         format!("new{k}")
                     } else {
-                        (k % 943 + 1).to_string()
+                        users[k % users.len()].clone()
                     };
                     let (status, body) = server.get(&format!(
                         "/v1/recommendations?user_id={user}&num_results=10"
@@ -538,7 +679,10 @@ fn a_model_swap_under_load_fails_no_request() {
         for name in ["vswap-a", "vswap-b"] {
             publish_copy(&data, name);
             server.wait_until(
-                || recommend(&server, "user_id=2")["model_version"] == json!(name),
+                || {
+                    recommend(&server, &format!("user_id={}", users[1]))["model_version"]
+                        == json!(name)
+                },
                 "serving the new version",
             );
         }
