@@ -104,6 +104,8 @@ pub struct ContextIn {
 pub struct EventsAccepted {
     /// Number of events accepted (all of the request's, or none and an error).
     pub accepted: usize,
-    /// Log offset of the first accepted event; the rest follow contiguously.
+    /// Log offset of the first accepted event; the rest follow contiguously. Embedded log
+    /// only: with a partitioned event bus a position is per partition, and this field gives
+    /// way to a position token.
     pub first_offset: u64,
 }
