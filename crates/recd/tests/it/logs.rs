@@ -51,19 +51,7 @@ fn training_logs_counted_progress_with_an_eta() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = arg(&data);
-    crate::util::recd_ok(&[
-        "gen",
-        "--users",
-        "300",
-        "--items",
-        "200",
-        "--events",
-        "20000",
-        "--seed",
-        "1",
-        "--data-dir",
-        d,
-    ]);
+    crate::util::small_data(&data, false);
     let out = Command::new(env!("CARGO_BIN_EXE_recd"))
         .args(["--log-format", "json", "train", "--data-dir", d])
         .env("RUST_LOG", "info")

@@ -1,27 +1,13 @@
 //! `/metrics` as an operator reads it: help text on every family, the served model's age,
 //! process figures, and a bounded label set.
 
-use crate::util::{Server, arg, recd_ok};
+use crate::util::{Server, small_data};
 
 #[test]
 fn every_metric_has_help_and_the_model_and_process_are_there() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let d = arg(&data);
-    recd_ok(&[
-        "gen",
-        "--users",
-        "300",
-        "--items",
-        "200",
-        "--events",
-        "20000",
-        "--seed",
-        "1",
-        "--data-dir",
-        d,
-    ]);
-    recd_ok(&["train", "--data-dir", d]);
+    small_data(&data, true);
     let server = Server::start(&data, &[]);
     // Traffic through every kind of route, and made-up methods.
     server.get("/v1/recommendations?user_id=u1&num_results=5");

@@ -412,6 +412,28 @@ pub fn read_csv(path: &Path) -> (Vec<String>, Vec<csv::StringRecord>) {
     (header, rows)
 }
 
+/// A small generated data dir (300 users, 200 items, 20,000 events), with a trained model
+/// when `train`: enough for tests of the binary's plumbing (logs, metrics), fast to make.
+pub fn small_data(data: &Path, train: bool) {
+    let d = arg(data);
+    recd_ok(&[
+        "gen",
+        "--users",
+        "300",
+        "--items",
+        "200",
+        "--events",
+        "20000",
+        "--seed",
+        "1",
+        "--data-dir",
+        d,
+    ]);
+    if train {
+        recd_ok(&["train", "--data-dir", d]);
+    }
+}
+
 /// A path as the `&str` the command line wants.
 pub fn arg(path: &Path) -> &str {
     path.to_str().expect("temp paths are UTF-8")
