@@ -1,7 +1,7 @@
 //! [`ApiError`]: every way a request can fail, and its one mapping to a status and JSON body.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use recd_api::{ErrorBody, ErrorDetail};
 
@@ -79,6 +79,11 @@ pub enum ApiError {
         /// The path asked for.
         path: String,
     },
+    /// The write could not be made durable (the log refuses appends after a failed sync, or
+    /// the disk failed): ours, and never answered with a 202. The client should retry later,
+    /// or against another replica; nothing of the request was acknowledged.
+    #[error("the write could not be made durable: {0}")]
+    NotDurable(String),
     /// A dependency is unreachable (the feature store's Redis): ours, and transient.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
@@ -106,6 +111,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
+            ApiError::NotDurable(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_durable"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -144,15 +150,34 @@ impl IntoResponse for ApiError {
                 index,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
+
+/// `Retry-After` of every 503: long enough for a load balancer to route elsewhere or a
+/// dependency to come back, short enough not to stall a client.
+const RETRY_AFTER_SECS: &str = "1";
 
 impl From<recd_store::AppendError> for ApiError {
     fn from(e: recd_store::AppendError) -> Self {
         match e {
             recd_store::AppendError::Invalid { index, source } => {
                 ApiError::field(Some(index), source)
+            }
+            // Nothing was acknowledged: the client may retry (DECISIONS §1: never a 202
+            // without durability, a 503 with Retry-After instead).
+            recd_store::AppendError::Store(
+                e @ (recd_store::StoreError::Closed(_) | recd_store::StoreError::Io { .. }),
+            ) => {
+                tracing::error!(error = %e, "append failed; answering 503");
+                ApiError::NotDurable(e.to_string())
             }
             recd_store::AppendError::Store(e) => e.into(),
         }
@@ -174,5 +199,22 @@ impl From<recd_features::FeatureError> for ApiError {
             recd_features::FeatureError::Unavailable(m) => ApiError::Unavailable(m),
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_that_cannot_be_made_durable_is_a_503_with_retry_after() {
+        let closed = recd_store::StoreError::Closed("fsync failed".into());
+        let response = ApiError::from(recd_store::AppendError::Store(closed)).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], RETRY_AFTER_SECS);
+        let response = ApiError::Unavailable("redis".into()).into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], RETRY_AFTER_SECS);
+        let response = ApiError::EmptyBody.into_response();
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }

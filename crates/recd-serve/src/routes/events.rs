@@ -31,7 +31,8 @@ use crate::{ApiError, AppState, body, convert};
         (status = 400, description = "Empty body, bad JSON, or an event breaks a rule (`index` and `field` say which).", body = ErrorBody),
         (status = 408, description = "The body did not arrive within `[serve] body_timeout_ms` (`body_timeout`).", body = ErrorBody),
         (status = 413, description = "Over `[serve] max_body_bytes` or `max_events_per_request`.", body = ErrorBody),
-        (status = 500, description = "The log could not be written.", body = ErrorBody),
+        (status = 500, description = "Another internal failure (see the server log).", body = ErrorBody),
+        (status = 503, description = "The events could not be made durable (`not_durable`): none was acknowledged; retry after `Retry-After` seconds.", body = ErrorBody),
     )
 )]
 pub(crate) async fn post(
