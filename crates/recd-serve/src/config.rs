@@ -35,6 +35,11 @@ pub struct ServeConfig {
     pub idle_timeout_secs: u64,
     /// A request's whole body must arrive within this long, else 408.
     pub body_timeout_ms: u64,
+    /// `/readyz` becomes ready once the feature updater, after its first catch-up, is within
+    /// this many log records of the log's end ...
+    pub ready_max_lag_records: u64,
+    /// ... on this many consecutive checks (then it stays ready; lag is reported in the body).
+    pub ready_checks: u32,
     /// `[serve.recommend]`: recommendation requests.
     pub recommend: crate::recommend::RecommendConfig,
 }
@@ -52,6 +57,8 @@ impl Default for ServeConfig {
             header_read_timeout_ms: 10_000,
             idle_timeout_secs: 60,
             body_timeout_ms: 30_000,
+            ready_max_lag_records: 10_000,
+            ready_checks: 2,
             recommend: Default::default(),
         }
     }

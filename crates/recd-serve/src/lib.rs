@@ -57,6 +57,38 @@ pub struct AppState {
     pub config: ServeConfig,
     /// The served model (hot-swapped) and the answer cache; `Default` starts without a model.
     pub online: Arc<recommend::Online>,
+    /// Whether `/readyz` has declared this instance ready (it stays ready once it has).
+    pub readiness: Readiness,
+}
+
+/// The start-up hysteresis of `/readyz`: the instance becomes ready after
+/// `[serve] ready_checks` consecutive checks found the feature updater within
+/// `ready_max_lag_records` of the log, and stays ready after that (a later lag is reported
+/// in the body, not a 503: one slow phase must not pull every replica out of a load balancer).
+#[derive(Debug, Default)]
+pub struct Readiness {
+    consecutive: std::sync::atomic::AtomicU32,
+    ready: std::sync::atomic::AtomicBool,
+}
+
+impl Readiness {
+    /// Records one check (`within_lag`: the updater has caught up once and is within the
+    /// allowed lag) and returns whether the instance is ready.
+    pub fn check(&self, within_lag: bool, needed: u32) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.ready.load(SeqCst) {
+            return true;
+        }
+        if !within_lag {
+            self.consecutive.store(0, SeqCst);
+            return false;
+        }
+        let n = self.consecutive.fetch_add(1, SeqCst) + 1;
+        if n >= needed.max(1) {
+            self.ready.store(true, SeqCst);
+        }
+        n >= needed.max(1)
+    }
 }
 
 /// The whole HTTP API.
@@ -95,4 +127,22 @@ pub async fn run(
     };
     tracing::info!(max_connections, "accepting connections");
     listener::serve(listener, app, limits, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Readiness;
+
+    #[test]
+    fn readiness_needs_consecutive_checks_within_lag_and_then_stays() {
+        let r = Readiness::default();
+        assert!(!r.check(false, 2));
+        assert!(!r.check(true, 2));
+        // A check outside the lag starts the count again.
+        assert!(!r.check(false, 2));
+        assert!(!r.check(true, 2));
+        assert!(r.check(true, 2));
+        // Once ready, a lagging check does not pull the instance out.
+        assert!(r.check(false, 2));
+    }
 }

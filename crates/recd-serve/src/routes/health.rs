@@ -111,9 +111,12 @@ pub(crate) async fn readyz(
         ),
     );
 
+    let lag = end.saturating_sub(applied.unwrap_or(0));
+    let within = applied.is_some() && lag <= state.config.ready_max_lag_records;
+    let ready = state.readiness.check(within, state.config.ready_checks);
     let (code, status) = if log_failure.is_some() {
         (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
-    } else if applied.is_none() {
+    } else if !ready {
         (StatusCode::SERVICE_UNAVAILABLE, "starting")
     } else if params.strict && deps.values().any(|d| !d.up) {
         (StatusCode::SERVICE_UNAVAILABLE, "degraded")

@@ -33,6 +33,7 @@ pub fn server(config: ServeConfig) -> Server {
         metrics: recd_serve::install_metrics_recorder(),
         config,
         online: Default::default(),
+        readiness: Default::default(),
     });
     Server {
         _dir: dir,

@@ -125,6 +125,7 @@ async fn serve(data_dir: &Path, config: Config) -> anyhow::Result<()> {
         metrics,
         config: config.serve,
         online,
+        readiness: Default::default(),
     });
 
     let (signalled_tx, mut signalled) = watch::channel(false);
