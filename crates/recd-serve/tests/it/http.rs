@@ -303,6 +303,12 @@ async fn reads_health_and_metrics() {
         (StatusCode::SERVICE_UNAVAILABLE, json!("starting"))
     );
     s.applied_tx.send_replace(Some(0));
+    // Caught up: ready after `ready_checks` (default 2) consecutive checks within the lag.
+    let (status, body) = s.call(Method::GET, "/readyz", Body::empty()).await;
+    assert_eq!(
+        (status, body["status"].clone()),
+        (StatusCode::SERVICE_UNAVAILABLE, json!("starting"))
+    );
     let (status, body) = s.call(Method::GET, "/readyz", Body::empty()).await;
     assert_eq!(
         (status, body["feature_store"].clone()),
