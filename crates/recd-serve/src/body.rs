@@ -26,6 +26,10 @@ pub(crate) async fn read_within(
     request: Request,
     next: Next,
 ) -> Response {
+    // Most requests (every GET) have no body: no timer and no copy on their path.
+    if axum::body::HttpBody::size_hint(request.body()).exact() == Some(0) {
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
     let read = axum::body::to_bytes(body, reading.max_bytes);
     match tokio::time::timeout(reading.timeout, read).await {

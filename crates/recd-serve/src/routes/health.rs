@@ -151,12 +151,6 @@ pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResp
         .as_ref()
         .map(|h| h.render())
         .unwrap_or_default();
-    text.push_str(&crate::scrape::render(&state, now_ms()));
+    text.push_str(&crate::scrape::render(&state, super::now_ms()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -23,17 +23,16 @@ use crate::config::{self as cfg, Override};
 /// subcommand.
 pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
     let loaded = cfg::load(file, std::env::vars(), &overrides(&command))?;
-    let config = loaded.config.clone();
     match command {
-        Command::Demo(args) => demo::run(args, file, config.store),
-        Command::Import(args) => import::run(args, config.store),
-        Command::Export(args) => export::run(args, config.store),
-        Command::Gen(args) => gen_data::run(args, config.store),
-        Command::Events(command) => events::run(command, config.store),
-        Command::Train(args) => train::run(args, config),
-        Command::Recommend(args) => recommend::run(args, config.serve.recommend),
+        Command::Demo(args) => demo::run(args, file, loaded.config.store),
+        Command::Import(args) => import::run(args, loaded.config.store),
+        Command::Export(args) => export::run(args, loaded.config.store),
+        Command::Gen(args) => gen_data::run(args, loaded.config.store),
+        Command::Events(command) => events::run(command, loaded.config.store),
+        Command::Train(args) => train::run(args, loaded.config),
+        Command::Recommend(args) => recommend::run(args, loaded.config.serve.recommend),
         Command::Models(command) => models::run(command),
-        Command::Serve(args) => serve::run(args, config),
+        Command::Serve(args) => serve::run(args, loaded.config),
         Command::Bench(args) => bench::run(args),
         Command::Config(command) => config::run(command, &loaded),
     }
