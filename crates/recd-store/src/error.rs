@@ -36,6 +36,12 @@ pub enum StoreError {
     /// The catalog database failed.
     #[error("catalog database: {0}")]
     Catalog(String),
+    /// The handle is read-only (a reader beside another process's writer): the caller's
+    /// mistake, since only the writer appends.
+    #[error(
+        "the event log in {0} is open read-only; appends go through the process that writes it"
+    )]
+    ReadOnly(PathBuf),
     /// The log's writer has stopped after an earlier failure; nothing more can be acknowledged.
     #[error("the event log is closed: {0}")]
     Closed(String),

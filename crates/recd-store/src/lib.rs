@@ -19,5 +19,7 @@ mod store;
 pub use catalog::Catalog;
 pub use error::StoreError;
 pub use ids::IdMap;
-pub use log::{EventLog, FileLog, LogConfig, LogStats, Offset, PendingAppend};
+pub use log::{
+    EventLog, FileLog, LogConfig, LogDamage, LogStats, Offset, PendingAppend, ReadOnlyLog,
+};
 pub use store::{AppendError, Store, StoreConfig};

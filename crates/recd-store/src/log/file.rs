@@ -5,11 +5,17 @@
 //! [`EventLog`] trait: appends are encoded here on the caller's thread and handed to the writer
 //! thread; reads take a snapshot of what is durable and iterate it.
 
+mod damage;
+mod durable;
 mod frame;
 mod index;
+mod read_only;
 mod reader;
 mod segment;
+mod walk;
 mod writer;
+
+pub use read_only::ReadOnlyLog;
 
 #[cfg(test)]
 mod tests;
@@ -23,11 +29,12 @@ use std::time::Duration;
 
 use recd_types::Record;
 
-use super::{EventLog, LogIter, Offset, PendingAppend};
+use super::{EventLog, LogDamage, LogIter, Offset, PendingAppend};
 use crate::StoreError;
-use frame::{EncodeError, HEADER_LEN};
-use reader::Reader;
-use writer::{Request, Shared, View, Writer};
+use damage::{DamageLog, QUARANTINE_DIR};
+use frame::{EncodeError, Format, HEADER_LEN};
+use reader::{Reader, View};
+use writer::{Request, Shared, Writer};
 
 /// The lock file in the log directory (see `lock_dir`).
 const LOCK_FILE: &str = "LOCK";
@@ -86,10 +93,13 @@ pub struct FileLog {
 }
 
 impl FileLog {
-    /// Opens (or creates) the log in `dir`.
+    /// Opens (or creates) the log in `dir` for writing; one writer per directory.
     ///
-    /// Recovers the last segment first: a torn or corrupt tail (left by a crash in the middle
-    /// of a write, never acknowledged) is reported with a warning and truncated.
+    /// Recovers the last segment first: a torn tail past the published durable end (left by
+    /// a crash in the middle of a write, never acknowledged) is reported with a warning and
+    /// truncated; damage to acknowledged bytes is kept, walked around, reported and
+    /// quarantined (see [`EventLog::damage`]). A last segment of an older format is closed and
+    /// appends go to a new one.
     pub fn open(dir: impl AsRef<Path>, config: LogConfig) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         create_dir_durably(&dir)?;
@@ -106,14 +116,44 @@ impl FileLog {
                 ),
             });
         }
+        let durable = durable::read(&dir);
+        if let (Some(d), Some(last)) = (durable, segments.last())
+            && d.last_base > last.base
+        {
+            return Err(StoreError::Corrupt {
+                path: dir.join(durable::DURABLE_FILE),
+                reason: format!(
+                    "records up to offset {} were acknowledged in a segment starting at {}, which is missing",
+                    d.end, d.last_base
+                ),
+            });
+        }
+        let damage = Arc::new(DamageLog::new(Some(dir.join(QUARANTINE_DIR))));
         let (file, seg_len, end) = match segments.last() {
             Some(last) => {
-                let recovered = segment::recover_last(last)?;
-                (
-                    recovered.file,
-                    recovered.len,
-                    last.base + recovered.n_records,
-                )
+                let last_base = last.base;
+                let recovered = segment::recover_last(last, durable)?;
+                for damaged in &recovered.damage {
+                    damage.report(&last.path, damaged);
+                }
+                if recovered.format == Format::CURRENT {
+                    (recovered.file, recovered.len, recovered.next)
+                } else if recovered.next == last.base {
+                    // An old-format segment with no record: nothing to keep, and the new one
+                    // takes its name.
+                    drop(recovered.file);
+                    std::fs::remove_file(&last.path).map_err(|e| StoreError::io(&last.path, e))?;
+                    segments.pop();
+                    let (segment, file) = segment::create_segment(&dir, last_base)?;
+                    segments.push(segment);
+                    (file, HEADER_LEN, last_base)
+                } else {
+                    // Frames are never mixed in one segment: the old one is closed as it
+                    // is (synced when it was written) and appends start a new one.
+                    let (segment, file) = segment::create_segment(&dir, recovered.next)?;
+                    segments.push(segment);
+                    (file, HEADER_LEN, recovered.next)
+                }
             }
             None => {
                 let (segment, file) = segment::create_segment(&dir, 0)?;
@@ -121,13 +161,17 @@ impl FileLog {
                 (file, HEADER_LEN, 0)
             }
         };
-        let shared = Arc::new(Shared::new(View {
-            segments: Arc::new(segments.clone()),
-            end,
-            last_len: seg_len,
-        }));
+        let shared = Arc::new(Shared::new(
+            View {
+                segments: Arc::new(segments.clone()),
+                end,
+                last_len: seg_len,
+            },
+            damage,
+        ));
         let index = index::IndexBuilder::after(segments[segments.len() - 1].index.last());
-        let writer = Writer {
+        let publisher = durable::Publisher::open(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        let mut writer = Writer {
             dir: dir.clone(),
             segment_bytes: config.segment_bytes,
             window: config.group_commit_window,
@@ -137,7 +181,10 @@ impl FileLog {
             seg_len,
             next: end,
             index,
+            durable: publisher,
+            publish_failed: false,
         };
+        writer.publish();
         let (queue, requests) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("recd-log-writer".into())
@@ -280,7 +327,15 @@ impl EventLog for FileLog {
                 end: view.end,
             });
         }
-        Ok(Box::new(Reader::new(view, offset)))
+        Ok(Box::new(Reader::new(
+            view,
+            offset,
+            self.shared.damage.clone(),
+        )))
+    }
+
+    fn damage(&self) -> Vec<LogDamage> {
+        self.shared.damage.list()
     }
 }
 

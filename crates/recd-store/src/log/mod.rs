@@ -7,8 +7,10 @@
 mod file;
 mod pending;
 
-pub use file::{FileLog, LogConfig, LogStats};
+pub use file::{FileLog, LogConfig, LogStats, ReadOnlyLog};
 pub use pending::{AppendCompleter, AppendResult, PendingAppend};
+
+use std::path::PathBuf;
 
 use recd_types::Record;
 
@@ -19,6 +21,29 @@ pub type Offset = u64;
 
 /// Records read back from the log, in order, with their offsets.
 pub type LogIter<'a> = Box<dyn Iterator<Item = Result<(Offset, Record), StoreError>> + Send + 'a>;
+
+/// Damaged bytes found in the log: records lost at known offsets (a gap; the records after
+/// keep theirs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogDamage {
+    /// The segment file.
+    pub segment: PathBuf,
+    /// Byte range of the damage in the segment.
+    pub byte_start: u64,
+    /// End of the byte range (exclusive).
+    pub byte_end: u64,
+    /// The first offset lost.
+    pub first_lost: Offset,
+    /// How many records were lost (at most those whose frames overlap the damage).
+    pub n_lost: u64,
+    /// False when the count is an estimate: damage to the length of a frame written by an
+    /// older build (frames without offsets) hides how many frames it spanned.
+    pub exact: bool,
+    /// What was wrong.
+    pub reason: String,
+    /// Where the writer copied the damaged bytes, if it has.
+    pub quarantined: Option<PathBuf>,
+}
 
 /// An append-only, durable, ordered log of records.
 pub trait EventLog: Send + Sync {
@@ -48,9 +73,17 @@ pub trait EventLog: Send + Sync {
         None
     }
 
-    /// The offset the next appended record will get (= number of records in the log).
+    /// The offset the next appended record will get: one past the last durable record.
     fn end_offset(&self) -> Offset;
 
-    /// Reads records from `offset` (inclusive) to the end as of this call, in order.
+    /// Reads records from `offset` (inclusive) to the end as of this call, in order of
+    /// offset. Offsets can skip: records lost to damage leave a gap (reported by
+    /// [`EventLog::damage`]), and nothing after them is renumbered.
     fn read_from(&self, offset: Offset) -> Result<LogIter<'_>, StoreError>;
+
+    /// Damage that reads through this handle have found so far (the writer also walks the
+    /// last segment on open). Empty for a healthy log.
+    fn damage(&self) -> Vec<LogDamage> {
+        Vec::new()
+    }
 }

@@ -1,5 +1,7 @@
-//! Damaged logs: a bad tail of the last segment is truncated on open (with a warning), and
-//! damage anywhere else is reported as `StoreError::Corrupt` on read, never a panic.
+//! Damaged logs: a torn tail past the published durable end is truncated on open (with a
+//! warning); damage to acknowledged bytes, in any segment, costs the records whose frames it
+//! touches and nothing else: readers resynchronise after it, the lost offsets stay a gap,
+//! the damage is reported (ERROR line, `EventLog::damage`) and the writer quarantines it.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -7,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use recd_store::{EventLog, FileLog, LogConfig, StoreError};
+use recd_store::{EventLog, FileLog, LogConfig, ReadOnlyLog, StoreError};
 use recd_types::Record;
 
 use super::{read_all, record, segment_files};
@@ -125,13 +127,42 @@ fn a_torn_last_frame_is_truncated() {
 }
 
 #[test]
-fn a_flipped_byte_in_the_last_frame_is_truncated() {
+fn a_flipped_byte_in_the_last_acknowledged_frame_is_damage_not_a_torn_tail() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (segment, before, after) = log_with_records(dir.path());
+    let (segment, _, after) = log_with_records(dir.path());
     let mut bytes = std::fs::read(&segment).expect("read segment");
     bytes[(after - 3) as usize] ^= 0x01;
     std::fs::write(&segment, bytes).expect("write segment");
-    check_recovered(dir.path(), &segment, N_RECORDS - 1, before);
+    let (log, logged) = open_capturing(dir.path());
+    assert!(logged.contains("ERROR"), "no ERROR line: {logged:?}");
+    assert_eq!(
+        file_len(&segment),
+        after,
+        "acknowledged bytes were truncated"
+    );
+    assert_eq!(
+        log.end_offset(),
+        N_RECORDS,
+        "the lost record's offset was reused"
+    );
+    let damage = log.damage();
+    assert_eq!(damage.len(), 1, "{damage:?}");
+    assert_eq!((damage[0].first_lost, damage[0].n_lost), (N_RECORDS - 1, 1));
+    assert!(damage[0].quarantined.as_ref().is_some_and(|p| p.exists()));
+    let want: Vec<_> = (0..N_RECORDS - 1).map(|s| (s, record("w", s))).collect();
+    assert_eq!(read_all(&log, 0), want);
+    // Appends go on after the gap, and survive a reopen.
+    assert_eq!(log.append(&[record("w", 50)]).expect("append"), N_RECORDS);
+    drop(log);
+    let log = FileLog::open(dir.path(), config()).expect("reopen again");
+    let got = read_all(&log, N_RECORDS - 2);
+    assert_eq!(
+        got,
+        vec![
+            (N_RECORDS - 2, record("w", N_RECORDS - 2)),
+            (N_RECORDS, record("w", 50))
+        ]
+    );
 }
 
 #[test]
@@ -194,99 +225,193 @@ fn a_foreign_file_in_place_of_the_last_segment_is_refused() {
     }
 }
 
-#[test]
-fn damage_in_an_older_segment_is_reported_on_read() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let small = LogConfig {
+/// The segment bases of the log in `dir`.
+fn bases(dir: &Path) -> Vec<u64> {
+    segment_files(dir)
+        .iter()
+        .map(|f| {
+            f.file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse().ok())
+                .expect("segment base")
+        })
+        .collect()
+}
+
+/// (offset, start, end) of every frame of a format-2 segment.
+fn frames_of(segment: &Path, base: u64) -> Vec<(u64, usize, usize)> {
+    let bytes = std::fs::read(segment).expect("read segment");
+    let mut pos = 24usize;
+    let mut out = Vec::new();
+    while pos + 16 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes")) as usize;
+        let offset = u64::from_le_bytes(bytes[pos + 8..pos + 16].try_into().expect("8 bytes"));
+        assert_eq!(offset, base + out.len() as u64);
+        out.push((offset, pos, pos + 16 + len));
+        pos += 16 + len;
+    }
+    out
+}
+
+fn small() -> LogConfig {
+    LogConfig {
         segment_bytes: 1000,
         ..config()
-    };
-    {
-        let log = FileLog::open(dir.path(), small.clone()).expect("open");
-        for seq in 0..60 {
-            log.append(&[record("w", seq)]).expect("append");
-        }
     }
+}
+
+/// A log of `n` records, one per append, in segments of about 1000 bytes.
+fn small_segments(dir: &Path, n: u64) {
+    let log = FileLog::open(dir, small()).expect("open");
+    for seq in 0..n {
+        log.append(&[record("w", seq)]).expect("append");
+    }
+}
+
+#[test]
+fn damage_in_an_older_segment_is_skipped_and_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    small_segments(dir.path(), 60);
     let files = segment_files(dir.path());
     assert!(files.len() >= 4, "{} segments", files.len());
     let damaged = &files[1];
+    let base = bases(dir.path())[1];
     let mut bytes = std::fs::read(damaged).expect("read");
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x10;
     std::fs::write(damaged, bytes).expect("write");
+    let (lost, _, _) = frames_of(&files[1], base)
+        .into_iter()
+        .find(|&(_, start, end)| (start..end).contains(&middle))
+        .expect("the flip is in a frame");
 
-    // Open only scans the last segment, so it succeeds; reading through the damage fails.
-    let log = FileLog::open(dir.path(), small).expect("reopen");
+    // Open walks only the last segment, so it finds nothing; the readers find the damage.
+    let log = FileLog::open(dir.path(), small()).expect("reopen");
     assert_eq!(log.end_offset(), 60);
-    let results: Vec<_> = log.read_from(0).expect("in range").collect();
-    let first_err = results.iter().position(|r| r.is_err()).expect("an error");
-    assert_eq!(
-        first_err,
-        results.len() - 1,
-        "the reader must stop at the error"
-    );
-    match &results[first_err] {
-        Err(StoreError::Corrupt { path, reason }) => {
-            assert_eq!(path, damaged);
-            assert!(reason.contains("at byte"), "{reason}");
-        }
-        other => panic!("expected Corrupt, got {:?}", other.as_ref().err()),
+    assert!(log.damage().is_empty());
+    let want: Vec<_> = (0..60)
+        .filter(|&s| s != lost)
+        .map(|s| (s, record("w", s)))
+        .collect();
+    assert_eq!(read_all(&log, 0), want);
+    let damage = log.damage();
+    assert_eq!(damage.len(), 1, "{damage:?}");
+    assert_eq!(&damage[0].segment, damaged);
+    assert_eq!((damage[0].first_lost, damage[0].n_lost), (lost, 1));
+    assert!(damage[0].quarantined.is_some());
+    // A reader in another process sees the same, and writes nothing.
+    let reader = ReadOnlyLog::open(dir.path()).expect("read-only");
+    assert_eq!(read_all(&reader, 0), want);
+    assert_eq!(reader.damage().len(), 1);
+    assert!(reader.damage()[0].quarantined.is_none());
+}
+
+/// A small deterministic generator, so a failing position can be reproduced.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
     }
-    // Reading from the segment after the damaged one is unaffected.
-    let third_base: u64 = files[2]
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(|s| s.parse().ok())
-        .expect("segment base");
-    assert_eq!(read_all(&log, third_base).len() as u64, 60 - third_base);
+}
+
+#[test]
+fn a_flipped_bit_anywhere_in_the_frames_costs_exactly_the_record_it_hits() {
+    let pristine = tempfile::tempdir().expect("temp dir");
+    const N: u64 = 80;
+    small_segments(pristine.path(), N);
+    let files = segment_files(pristine.path());
+    let bases = bases(pristine.path());
+    let last = files.len() - 1;
+    assert!(last >= 3, "{} segments", files.len());
+    let mut rng = Lcg(0x5eed);
+    // Half the flips in older segments, half in the last (the one the writer recovers).
+    for trial in 0..24 {
+        let seg = if trial % 2 == 0 {
+            rng.below(last as u64) as usize
+        } else {
+            last
+        };
+        let frames = frames_of(&files[seg], bases[seg]);
+        let (first_start, last_end) = (frames[0].1, frames[frames.len() - 1].2);
+        let pos = first_start + rng.below((last_end - first_start) as u64) as usize;
+        let bit = rng.below(8);
+        let (lost, _, _) = frames
+            .iter()
+            .copied()
+            .find(|&(_, start, end)| (start..end).contains(&pos))
+            .expect("in a frame");
+
+        let copy = tempfile::tempdir().expect("temp dir");
+        for entry in std::fs::read_dir(pristine.path()).expect("dir") {
+            let entry = entry.expect("entry");
+            if entry.file_type().expect("type").is_file() {
+                std::fs::copy(entry.path(), copy.path().join(entry.file_name())).expect("copy");
+            }
+        }
+        let target = copy.path().join(files[seg].file_name().expect("name"));
+        let mut bytes = std::fs::read(&target).expect("read");
+        bytes[pos] ^= 1 << bit;
+        std::fs::write(&target, &bytes).expect("write");
+
+        let want: Vec<_> = (0..N)
+            .filter(|&s| s != lost)
+            .map(|s| (s, record("w", s)))
+            .collect();
+        let context = format!("segment {seg}, byte {pos}, bit {bit}, frame of offset {lost}");
+        // A reader while no writer runs, then the writer, then a reader beside it.
+        let reader = ReadOnlyLog::open(copy.path()).expect("read-only");
+        assert_eq!(read_all(&reader, 0), want, "{context}");
+        let log = FileLog::open(copy.path(), small()).expect(&context);
+        assert_eq!(log.end_offset(), N, "{context}");
+        assert_eq!(read_all(&log, 0), want, "{context}");
+        let damage = log.damage();
+        assert_eq!(damage.len(), 1, "{context}: {damage:?}");
+        assert_eq!(
+            (damage[0].first_lost, damage[0].n_lost),
+            (lost, 1),
+            "{context}"
+        );
+        let reader = ReadOnlyLog::open(copy.path()).expect("read-only");
+        assert_eq!(read_all(&reader, 0), want, "{context}");
+        assert_eq!(
+            read_all(&reader, lost).first().map(|r| r.0),
+            Some(lost + 1).filter(|&o| o < N),
+            "{context}"
+        );
+        assert_eq!(
+            log.append(&[record("w", N)]).expect("append"),
+            N,
+            "{context}"
+        );
+    }
 }
 
 #[test]
 fn a_segment_shorter_than_its_successor_says_is_reported() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let small = LogConfig {
-        segment_bytes: 1000,
-        ..config()
-    };
-    {
-        let log = FileLog::open(dir.path(), small.clone()).expect("open");
-        for seq in 0..30 {
-            log.append(&[record("w", seq)]).expect("append");
-        }
-    }
+    small_segments(dir.path(), 30);
     // Cut the first segment back by one whole frame: no frame is torn, but a record is gone.
     let files = segment_files(dir.path());
     let first = &files[0];
-    let n_first: u64 = files[1]
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(|s| s.parse().ok())
-        .expect("segment base");
+    let n_first = bases(dir.path())[1];
+    let frames = frames_of(first, 0);
+    let (lost, start, _) = frames[frames.len() - 1];
+    assert_eq!(lost, n_first - 1);
     let bytes = std::fs::read(first).expect("read");
-    let frame_len = {
-        // Walk the frames (24-byte segment header, then u32 LE length + u32 crc + payload)
-        // to find where the last one starts.
-        let mut pos = 24usize;
-        let mut last = pos;
-        while pos < bytes.len() {
-            last = pos;
-            let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes"));
-            pos += 8 + len as usize;
-        }
-        bytes.len() - last
-    };
-    std::fs::write(first, &bytes[..bytes.len() - frame_len]).expect("write");
-    let log = FileLog::open(dir.path(), small).expect("reopen");
-    let err = log
-        .read_from(0)
-        .expect("in range")
-        .find_map(Result::err)
-        .expect("a missing record must be reported");
-    match err {
-        StoreError::Corrupt { path, reason } => {
-            assert_eq!(&path, first);
-            assert!(reason.contains(&format!("offset {n_first}")), "{reason}");
-        }
-        other => panic!("expected Corrupt, got {other}"),
-    }
+    std::fs::write(first, &bytes[..start]).expect("write");
+    let log = FileLog::open(dir.path(), small()).expect("reopen");
+    let want: Vec<_> = (0..30)
+        .filter(|&s| s != lost)
+        .map(|s| (s, record("w", s)))
+        .collect();
+    assert_eq!(read_all(&log, 0), want);
+    let damage = log.damage();
+    assert_eq!(damage.len(), 1, "{damage:?}");
+    assert_eq!(&damage[0].segment, first);
+    assert_eq!((damage[0].first_lost, damage[0].n_lost), (lost, 1));
 }

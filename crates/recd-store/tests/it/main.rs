@@ -2,15 +2,20 @@
 //!
 //! - `crash`: a child process appends at full speed and is SIGKILLed; every append it saw
 //!   acknowledged must be in the reopened log, byte for byte.
-//! - `corrupt`: damaged tails are truncated on open with a warning; damage in older segments
-//!   is reported as `Corrupt` on read.
+//! - `corrupt`: a torn tail past the durable end is truncated on open with a warning; damage
+//!   anywhere else is walked around, reported and quarantined, and every other record keeps
+//!   its offset.
+//! - `readers`: read-only handles beside a writer see a durable, consistent prefix.
+//! - `fixture`: a log written by an older build (frame format 1) still opens.
 
 mod corrupt;
 mod crash;
+mod fixture;
+mod readers;
 
 use std::path::{Path, PathBuf};
 
-use recd_store::{EventLog, FileLog, Offset};
+use recd_store::{EventLog, Offset};
 use recd_types::{Event, EventKind, ItemId, Record, UserId};
 
 /// A realistic view event whose every field is a function of `(writer, seq)`, so a record read
@@ -29,7 +34,7 @@ pub fn record(writer: &str, seq: u64) -> Record {
 }
 
 /// Every record of the log from `from`, failing the test on any read error.
-pub fn read_all(log: &FileLog, from: Offset) -> Vec<(Offset, Record)> {
+pub fn read_all(log: &dyn EventLog, from: Offset) -> Vec<(Offset, Record)> {
     log.read_from(from)
         .expect("offset in range")
         .collect::<Result<_, _>>()

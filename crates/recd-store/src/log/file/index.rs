@@ -11,8 +11,8 @@
 //! Every entry marks the start of a frame whose record has that offset, so a reader can seek
 //! there and continue frame by frame.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::super::Offset;
 use super::frame::HEADER_LEN;
@@ -26,40 +26,59 @@ pub(super) struct SparseIndex {
     base: Offset,
     /// (offset, byte position of its frame), increasing in both.
     entries: RwLock<Vec<(Offset, u64)>>,
-    /// True once the entries cover the whole segment (or everything written to it so far,
-    /// for the active segment, whose writer keeps it current).
-    complete: AtomicBool,
+    /// The entries cover the segment's bytes up to here: every frame before it is at most
+    /// one interval after an entry.
+    covered: AtomicU64,
+    /// Held while an index is extended by a walk, so two readers do not both add entries.
+    extending: Mutex<()>,
 }
 
 impl SparseIndex {
-    /// An index holding only the segment's first frame; `complete` says whether someone keeps
-    /// it current (the writer, for a segment it creates) or it still has to be built.
-    pub fn new(base: Offset, complete: bool) -> Self {
+    /// An index holding only the segment's first frame and covering `covered` bytes (the
+    /// header's length for a segment nobody has walked yet).
+    pub fn new(base: Offset, covered: u64) -> Self {
         Self {
             base,
             entries: RwLock::new(vec![(base, HEADER_LEN)]),
-            complete: AtomicBool::new(complete),
+            covered: AtomicU64::new(covered),
+            extending: Mutex::new(()),
         }
     }
 
-    /// Whether the entries cover the segment.
-    pub fn is_complete(&self) -> bool {
-        self.complete.load(Ordering::Acquire)
+    /// How many bytes of the segment the entries cover.
+    pub fn covered(&self) -> u64 {
+        self.covered.load(Ordering::Acquire)
     }
 
-    /// Replaces the entries with a full set built by a scan, and marks the index complete.
-    pub fn install(&self, entries: Vec<(Offset, u64)>) {
-        if entries.first() == Some(&(self.base, HEADER_LEN)) {
-            *self.write() = entries;
-            self.complete.store(true, Ordering::Release);
-        }
-    }
-
-    /// Adds entries for frames after the last one (the writer, after a sync).
-    pub fn extend(&self, new: &[(Offset, u64)]) {
+    /// Adds entries for frames after the last one, found by whoever walked the bytes up to
+    /// `covered` (the writer after a sync, or a reader's walk).
+    pub fn extend(&self, new: &[(Offset, u64)], covered: u64) {
         if !new.is_empty() {
-            self.write().extend_from_slice(new);
+            let mut entries = self.write();
+            let last = entries.last().copied();
+            entries.extend(new.iter().filter(|e| Some(**e) > last));
         }
+        self.covered.fetch_max(covered, Ordering::AcqRel);
+    }
+
+    /// Makes the index cover `limit` bytes: if it does not yet, `walk` is called (by one
+    /// caller at a time) with the last entry and the bytes to cover, and returns the entries
+    /// it found after that entry.
+    pub fn ensure<E>(
+        &self,
+        limit: u64,
+        walk: impl FnOnce((Offset, u64)) -> Result<Vec<(Offset, u64)>, E>,
+    ) -> Result<(), E> {
+        if self.covered() >= limit {
+            return Ok(());
+        }
+        let _one_walker = self.extending.lock().unwrap_or_else(|e| e.into_inner());
+        if self.covered() >= limit {
+            return Ok(());
+        }
+        let found = walk(self.last())?;
+        self.extend(&found, limit);
+        Ok(())
     }
 
     /// The last entry at or before `offset`: where a reader of `offset` should start.
@@ -113,13 +132,6 @@ impl IndexBuilder {
         }
     }
 
-    /// A builder for a scan from the start of the segment at `base`.
-    pub fn from_start(base: Offset) -> Self {
-        let mut builder = Self::after((base, HEADER_LEN));
-        builder.entries.push((base, HEADER_LEN));
-        builder
-    }
-
     /// Notes that the frame of `offset` starts at `pos`; keeps it if far enough from the last.
     pub fn frame(&mut self, offset: Offset, pos: u64) {
         if pos >= self.last_pos + INDEX_INTERVAL_BYTES {
@@ -140,14 +152,15 @@ mod tests {
 
     #[test]
     fn seek_points_are_the_last_entry_at_or_before_the_offset() {
-        let index = SparseIndex::new(100, false);
+        let index = SparseIndex::new(100, HEADER_LEN);
         assert_eq!(index.seek_point(150), (100, HEADER_LEN));
-        let mut builder = IndexBuilder::from_start(100);
+        let mut builder = IndexBuilder::after(index.last());
         for k in 0..2000u64 {
             builder.frame(100 + k, HEADER_LEN + k * 100);
         }
-        index.install(builder.take());
-        assert!(index.is_complete());
+        let end = HEADER_LEN + 2000 * 100;
+        index.ensure(end, |_| Ok::<_, ()>(builder.take())).unwrap();
+        assert_eq!(index.covered(), end);
         for offset in [100, 101, 755, 756, 1500, 2099, 5000] {
             let (o, pos) = index.seek_point(offset);
             assert!(o <= offset, "{o} > {offset}");
@@ -156,13 +169,21 @@ mod tests {
             let target = HEADER_LEN + (offset.min(2099) - 100) * 100;
             assert!(target - pos < INDEX_INTERVAL_BYTES + 100, "{offset}: {pos}");
         }
+        // Covered: no second walk.
+        index
+            .ensure(end, |_| -> Result<Vec<(Offset, u64)>, ()> {
+                panic!("walked twice")
+            })
+            .unwrap();
     }
 
     #[test]
-    fn an_index_not_starting_at_the_segment_start_is_not_installed() {
-        let index = SparseIndex::new(5, false);
-        index.install(vec![(6, 200)]);
-        assert!(!index.is_complete());
-        assert_eq!(index.seek_point(9), (5, HEADER_LEN));
+    fn extending_never_duplicates_or_reorders_entries() {
+        let index = SparseIndex::new(5, HEADER_LEN);
+        index.extend(&[(5, HEADER_LEN), (9, 70_000)], 70_100);
+        index.extend(&[(9, 70_000), (20, 140_000)], 140_100);
+        assert_eq!(index.len(), 3);
+        assert_eq!(index.seek_point(19), (9, 70_000));
+        assert_eq!(index.covered(), 140_100);
     }
 }

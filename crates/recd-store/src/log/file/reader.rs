@@ -8,39 +8,50 @@
 //! Starting in the middle of a segment seeks to the nearest entry of the segment's sparse
 //! index (see `index`) and skips the frames from there, checking their CRCs but not decoding
 //! them: at most ~64 KiB of reading, however large the segment.
+//!
+//! Damaged bytes do not stop a reader: the walk resynchronises on the next intact frame,
+//! the reader reports the damage to its handle's [`DamageLog`] and goes on; the records lost
+//! leave a gap in the offsets.
 
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::sync::Arc;
 
 use recd_types::Record;
 
 use super::super::Offset;
-use super::frame::{self, FrameRead, HEADER_LEN};
-use super::segment::{self, READ_BUF_BYTES, Segment};
-use super::writer::View;
+use super::damage::DamageLog;
+use super::frame;
+use super::segment::{self, Segment};
+use super::walk::{Damaged, Step, Walker};
 use crate::StoreError;
+
+/// What readers may see: the segments and how far the durable data goes.
+#[derive(Debug, Clone)]
+pub(super) struct View {
+    /// All segments, by base offset; the last one is the active one.
+    pub segments: Arc<Vec<Segment>>,
+    /// One past the last durable record.
+    pub end: Offset,
+    /// Durable length in bytes of the last segment; readers never read past it, so they never
+    /// see bytes the writer is in the middle of writing.
+    pub last_len: u64,
+}
 
 /// Iterates records from an offset to the end of a [`View`].
 pub(super) struct Reader {
     view: View,
-    /// Index in `view.segments` of the open segment.
+    damage: Arc<DamageLog>,
+    /// Index in `view.segments` of the segment being walked.
     seg_idx: usize,
-    /// The open segment, positioned at the frame for `cursor`.
-    file: Option<BufReader<std::io::Take<File>>>,
-    /// Offset of the next frame in the open segment.
-    cursor: Offset,
-    /// Byte position of that frame in the segment (for error messages).
-    pos: u64,
-    /// Next offset to yield.
+    walker: Option<Walker>,
+    /// Next offset to yield (or the first after it that exists).
     next: Offset,
-    payload: Vec<u8>,
-    /// Set after an error: a damaged log is reported once, not skipped over.
+    /// Set after an error: a log that cannot be read is reported once, not skipped over.
     failed: bool,
 }
 
 impl Reader {
     /// A reader from `offset`, which must be within `..=view.end`.
-    pub fn new(view: View, offset: Offset) -> Self {
+    pub fn new(view: View, offset: Offset, damage: Arc<DamageLog>) -> Self {
         // The segment holding `offset` is the last one whose base is not after it.
         let seg_idx = view
             .segments
@@ -48,12 +59,10 @@ impl Reader {
             .saturating_sub(1);
         Self {
             view,
+            damage,
             seg_idx,
-            file: None,
-            cursor: 0,
-            pos: 0,
+            walker: None,
             next: offset,
-            payload: Vec::new(),
             failed: false,
         }
     }
@@ -62,104 +71,106 @@ impl Reader {
         &self.view.segments[self.seg_idx]
     }
 
-    fn corrupt(&self, reason: impl std::fmt::Display) -> StoreError {
+    fn corrupt(&self, pos: u64, offset: Offset, reason: impl std::fmt::Display) -> StoreError {
         StoreError::Corrupt {
             path: self.segment().path.clone(),
-            reason: format!("at byte {} (offset {}): {reason}", self.pos, self.cursor),
+            reason: format!("at byte {pos} (offset {offset}): {reason}"),
         }
     }
 
-    /// Opens the current segment, checks its header, and positions it at the index entry
-    /// nearest before `self.next` (building the segment's index first if it has none). The
-    /// last segment is read only up to its durable length.
-    fn open_segment(&mut self) -> Result<(), StoreError> {
+    /// Opens the current segment, positioned at the index entry nearest before `self.next`
+    /// (extending the segment's index first if it does not reach there). The last segment is
+    /// read only up to its durable length.
+    fn open_segment(&mut self) -> Result<Walker, StoreError> {
         let segment = self.segment().clone();
-        let io = |e| StoreError::io(&segment.path, e);
         let is_last = self.seg_idx + 1 == self.view.segments.len();
-        let limit = if is_last {
-            self.view.last_len
+        let (limit, end_hint) = if is_last {
+            (Some(self.view.last_len), self.view.end)
         } else {
-            u64::MAX
+            (None, self.view.segments[self.seg_idx + 1].base)
         };
-        let mut file = File::open(&segment.path).map_err(io)?;
-        let mut header = Vec::with_capacity(HEADER_LEN as usize);
-        Read::by_ref(&mut file)
-            .take(HEADER_LEN)
-            .read_to_end(&mut header)
-            .map_err(io)?;
-        self.cursor = segment.base;
-        self.pos = 0;
-        frame::check_header(&header, segment.base).map_err(|reason| self.corrupt(reason))?;
-        self.pos = HEADER_LEN;
+        let mut walker = Walker::open(&segment.path, segment.base, limit, Some(end_hint))?;
         if self.next > segment.base {
-            if !segment.index.is_complete() {
-                segment::build_index(&segment, limit)?;
-            }
+            let limit = walker.limit();
+            segment::ensure_index(&segment, limit)?;
             let (offset, pos) = segment.index.seek_point(self.next);
-            if pos > HEADER_LEN && pos <= limit {
-                file.seek(SeekFrom::Start(pos)).map_err(io)?;
-                self.cursor = offset;
-                self.pos = pos;
+            if pos <= limit {
+                walker.seek(offset, pos);
             }
         }
-        let left = limit.saturating_sub(self.pos);
-        self.file = Some(BufReader::with_capacity(READ_BUF_BYTES, file.take(left)));
-        Ok(())
+        Ok(walker)
     }
 
-    /// Moves on at the end of a segment, checking that it held exactly the records up to the
-    /// next segment's base (a short segment means records are missing).
-    fn next_segment(&mut self) -> Result<(), StoreError> {
+    /// Moves on at the end of a segment; `false` at the end of the last one. A next segment
+    /// that starts before this one's records end means two files claim the same offsets (an
+    /// error); one that starts after them means records are missing (bytes cut off the end
+    /// of this segment), reported as damage.
+    fn next_segment(&mut self, cursor: Offset, pos: u64) -> Result<bool, StoreError> {
         let Some(following) = self.view.segments.get(self.seg_idx + 1) else {
-            return Err(self.corrupt(format!(
-                "the log ends here but should hold records up to offset {}",
-                self.view.end
-            )));
+            return Ok(false);
         };
-        if following.base != self.cursor {
-            return Err(self.corrupt(format!(
-                "the segment ends here but the next one starts at offset {}",
-                following.base
-            )));
+        if following.base > cursor {
+            let damaged = Damaged {
+                start: pos,
+                end: pos,
+                first_lost: cursor,
+                n_lost: following.base - cursor,
+                exact: true,
+                to_end: true,
+                torn: false,
+                reason: format!(
+                    "the segment ends at offset {cursor} but the next one starts at offset {}",
+                    following.base
+                ),
+            };
+            self.damage.report(&self.segment().path, &damaged);
+        }
+        if following.base < cursor {
+            return Err(self.corrupt(
+                pos,
+                cursor,
+                format!(
+                    "the segment holds records up to offset {cursor} but the next one starts at offset {}",
+                    following.base
+                ),
+            ));
         }
         self.seg_idx += 1;
-        self.file = None;
-        Ok(())
+        self.walker = None;
+        Ok(true)
     }
 
     /// The next record, or `None` at the end of the view.
     fn step(&mut self) -> Result<Option<(Offset, Record)>, StoreError> {
         while self.next < self.view.end {
-            if self.file.is_none() {
-                self.open_segment()?;
-            }
-            let Some(file) = self.file.as_mut() else {
-                continue;
+            let mut walker = match self.walker.take() {
+                Some(walker) => walker,
+                None => self.open_segment()?,
             };
-            let read = frame::read_frame(file, &mut self.payload)
-                .map_err(|e| StoreError::io(&self.view.segments[self.seg_idx].path, e))?;
-            match read {
-                FrameRead::Frame(size) => {
-                    let offset = self.cursor;
-                    let record = if offset == self.next {
-                        Some(frame::decode_record(&self.payload).map_err(|r| self.corrupt(r))?)
-                    } else {
-                        None
-                    };
-                    self.cursor += 1;
-                    self.pos += size;
-                    if let Some(record) = record {
-                        self.next += 1;
+            let step = walker
+                .step()
+                .map_err(|e| StoreError::io(&self.segment().path, e))?;
+            match step {
+                Step::Frame { offset, pos, .. } => {
+                    if offset >= self.next {
+                        let schema = walker.format().schema;
+                        let record = frame::decode_record(schema, walker.payload())
+                            .map_err(|r| self.corrupt(pos, offset, r))?;
+                        self.next = offset + 1;
+                        self.walker = Some(walker);
                         return Ok(Some((offset, record)));
                     }
+                    self.walker = Some(walker);
                 }
-                FrameRead::End => self.next_segment()?,
-                FrameRead::Torn { have } => {
-                    return Err(self.corrupt(format!(
-                        "the segment ends inside a frame ({have} bytes of it)"
-                    )));
+                Step::Damage(damaged) => {
+                    self.damage.report(&self.segment().path, &damaged);
+                    self.walker = Some(walker);
                 }
-                FrameRead::Bad(reason) => return Err(self.corrupt(reason)),
+                Step::End => {
+                    if !self.next_segment(walker.cursor(), walker.pos())? {
+                        break;
+                    }
+                }
             }
         }
         Ok(None)

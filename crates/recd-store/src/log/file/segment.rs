@@ -8,20 +8,19 @@
 //! it takes to scan one segment).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::super::Offset;
-use super::frame::{self, FrameRead, HEADER_LEN};
+use super::durable::Durable;
+use super::frame::{self, Format, HEADER_LEN};
 use super::index::{IndexBuilder, SparseIndex};
+use super::walk::{Damaged, Step, Walker};
 use crate::StoreError;
 
 const SUFFIX: &str = ".log";
 const NAME_DIGITS: usize = 20;
-/// Read buffer for scanning: large enough that a scan is a few big reads, small enough to
-/// not matter per reader.
-pub(super) const READ_BUF_BYTES: usize = 256 << 10;
 
 /// One segment file: where it is, the offset of its first record, and its sparse index.
 #[derive(Debug, Clone)]
@@ -32,11 +31,11 @@ pub(super) struct Segment {
 }
 
 impl Segment {
-    fn new(base: Offset, path: PathBuf, index_complete: bool) -> Self {
+    fn new(base: Offset, path: PathBuf) -> Self {
         Self {
             base,
             path,
-            index: Arc::new(SparseIndex::new(base, index_complete)),
+            index: Arc::new(SparseIndex::new(base, HEADER_LEN)),
         }
     }
 }
@@ -64,7 +63,7 @@ pub(super) fn list_segments(dir: &Path) -> Result<Vec<Segment>, StoreError> {
         let entry = entry.map_err(io)?;
         let name = entry.file_name();
         match name.to_str().and_then(parse_name) {
-            Some(base) => segments.push(Segment::new(base, entry.path(), false)),
+            Some(base) => segments.push(Segment::new(base, entry.path())),
             None => {
                 tracing::debug!(path = %entry.path().display(), "ignoring a non-segment file in the log dir")
             }
@@ -96,23 +95,35 @@ pub(super) fn create_segment(dir: &Path, base: Offset) -> Result<(Segment, File)
     file.write_all(&frame::segment_header(base)).map_err(io)?;
     file.sync_data().map_err(io)?;
     sync_dir(dir)?;
-    Ok((Segment::new(base, path, true), file))
+    Ok((Segment::new(base, path), file))
 }
 
 /// What recovery found in the last segment.
 #[derive(Debug)]
 pub(super) struct Recovered {
-    /// Number of intact records in the segment.
-    pub n_records: u64,
-    /// Length of the file after recovery (header + intact frames).
+    /// The offset the next record appended gets.
+    pub next: Offset,
+    /// Length of the file after recovery.
     pub len: u64,
+    /// The segment's format (a writer appends only to a segment of the current one).
+    pub format: Format,
+    /// Damage to acknowledged bytes found in the segment (kept in place, to be reported).
+    pub damage: Vec<Damaged>,
     /// The file, opened for appending at `len`.
     pub file: File,
 }
 
-/// Scans the last segment, truncates a torn or corrupt tail (with a warning naming the file,
-/// the offset, the byte position and the bytes dropped) and opens it for appending.
-pub(super) fn recover_last(segment: &Segment) -> Result<Recovered, StoreError> {
+/// Walks the last segment, truncates a torn tail (with a warning naming the file, the
+/// offset, the byte position and the bytes dropped), and opens it for appending.
+///
+/// A tail is torn only if it lies past the durable end the writer published (`durable`):
+/// those bytes were never acknowledged. Bad bytes within the durable part are damage to
+/// acknowledged records: they are kept, walked around, and returned to be reported, and the
+/// next offset is never below the published end, so the lost records keep their offsets.
+pub(super) fn recover_last(
+    segment: &Segment,
+    durable: Option<Durable>,
+) -> Result<Recovered, StoreError> {
     let path = &segment.path;
     let io = |e| StoreError::io(path, e);
     let mut file = OpenOptions::new()
@@ -131,37 +142,54 @@ pub(super) fn recover_last(segment: &Segment) -> Result<Recovered, StoreError> {
         file.write_all(&frame::segment_header(segment.base))
             .map_err(io)?;
         file.sync_data().map_err(io)?;
-        segment
-            .index
-            .install(IndexBuilder::from_start(segment.base).take());
+        segment.index.extend(&[], HEADER_LEN);
         return Ok(Recovered {
-            n_records: 0,
+            next: segment.base,
             len: HEADER_LEN,
+            format: Format::CURRENT,
+            damage: Vec::new(),
             file,
         });
     }
-    let mut index = IndexBuilder::from_start(segment.base);
-    let scan = {
-        let mut reader = BufReader::with_capacity(READ_BUF_BYTES, &mut file);
-        scan_frames(&mut reader, segment.base, &mut index).map_err(io)?
-    };
-    segment.index.install(index.take());
-    let (n_records, good_len, problem) = (scan.n_records, scan.len, scan.problem);
-    if let Some(reason) = problem {
+    let durable = durable.filter(|d| d.last_base == segment.base);
+    let mut walker = Walker::open(path, segment.base, None, durable.map(|d| d.end))?;
+    let mut index = IndexBuilder::after(segment.index.last());
+    let mut damage = Vec::new();
+    loop {
+        match walker.step().map_err(io)? {
+            Step::Frame { offset, pos, .. } => index.frame(offset, pos),
+            Step::Damage(d) => damage.push(d),
+            Step::End => break,
+        }
+    }
+    let mut len = file_len;
+    let mut next = walker.cursor();
+    let torn = damage
+        .last()
+        .is_some_and(|d| d.to_end && durable.is_none_or(|du| du.last_len <= d.start));
+    if torn && let Some(tail) = damage.pop() {
         tracing::warn!(
             path = %path.display(),
-            offset = segment.base + n_records,
-            byte_pos = good_len,
-            dropped_bytes = file_len - good_len,
-            reason = %reason,
-            "event log had a torn or corrupt tail; truncating it"
+            offset = tail.first_lost,
+            byte_pos = tail.start,
+            dropped_bytes = file_len - tail.start,
+            reason = %tail.reason,
+            "event log had a torn tail past its durable end; truncating it"
         );
-        file.set_len(good_len).map_err(io)?;
+        file.set_len(tail.start).map_err(io)?;
         file.sync_data().map_err(io)?;
+        len = tail.start;
+        next = tail.first_lost;
     }
+    if let Some(d) = durable {
+        next = next.max(d.end);
+    }
+    segment.index.extend(&index.take(), len);
     Ok(Recovered {
-        n_records,
-        len: good_len,
+        next,
+        len,
+        format: walker.format(),
+        damage,
         file,
     })
 }
@@ -176,7 +204,7 @@ fn has_valid_header(file: &mut File, segment: &Segment, file_len: u64) -> Result
         .and_then(|_| Read::by_ref(file).take(HEADER_LEN).read_to_end(&mut header))
         .map_err(|e| StoreError::io(path, e))?;
     match frame::check_header(&header, segment.base) {
-        Ok(()) => Ok(true),
+        Ok(_) => Ok(true),
         Err(_) if file_len <= HEADER_LEN => Ok(false),
         Err(reason) => Err(StoreError::Corrupt {
             path: path.clone(),
@@ -185,62 +213,23 @@ fn has_valid_header(file: &mut File, segment: &Segment, file_len: u64) -> Result
     }
 }
 
-/// What a scan of a segment's frames found.
-struct Scan {
-    /// Intact frames.
-    n_records: u64,
-    /// Byte length of the header plus the intact frames.
-    len: u64,
-    /// What stopped the scan, if it was not a clean end.
-    problem: Option<String>,
-}
-
-/// Walks the frames from just after the header, checking lengths and CRCs, noting index
-/// entries; stops at the end or at the first frame that is torn or bad.
-fn scan_frames(
-    reader: &mut impl Read,
-    base: Offset,
-    index: &mut IndexBuilder,
-) -> std::io::Result<Scan> {
-    let mut payload = Vec::new();
-    let mut scan = Scan {
-        n_records: 0,
-        len: HEADER_LEN,
-        problem: None,
-    };
-    loop {
-        index.frame(base + scan.n_records, scan.len);
-        match frame::read_frame(reader, &mut payload)? {
-            FrameRead::Frame(size) => {
-                scan.n_records += 1;
-                scan.len += size;
-            }
-            FrameRead::End => return Ok(scan),
-            FrameRead::Torn { have } => {
-                scan.problem = Some(format!("torn frame: only {have} bytes of it were written"));
-                return Ok(scan);
-            }
-            FrameRead::Bad(reason) => {
-                scan.problem = Some(reason);
-                return Ok(scan);
+/// Extends the sparse index of `segment` to cover its first `limit` bytes, walking from its
+/// last entry. Damage is walked around quietly here: the reader that reads those bytes
+/// reports it.
+pub(super) fn ensure_index(segment: &Segment, limit: u64) -> Result<(), StoreError> {
+    segment.index.ensure(limit, |(offset, pos)| {
+        let mut walker = Walker::open(&segment.path, segment.base, Some(limit), None)?;
+        walker.seek(offset, pos);
+        let mut index = IndexBuilder::after((offset, pos));
+        loop {
+            match walker.step() {
+                Ok(Step::Frame { offset, pos, .. }) => index.frame(offset, pos),
+                Ok(Step::Damage(_)) => {}
+                Ok(Step::End) => return Ok(index.take()),
+                Err(e) => return Err(StoreError::io(&segment.path, e)),
             }
         }
-    }
-}
-
-/// Builds the sparse index of a segment that has none yet, reading at most `limit` bytes.
-/// Damage stops the scan quietly: the index then covers the part before it, and the reader
-/// that goes on from there reports the damage with its position.
-pub(super) fn build_index(segment: &Segment, limit: u64) -> Result<(), StoreError> {
-    let io = |e| StoreError::io(&segment.path, e);
-    let mut file = File::open(&segment.path).map_err(io)?;
-    file.seek(SeekFrom::Start(HEADER_LEN)).map_err(io)?;
-    let mut reader =
-        BufReader::with_capacity(READ_BUF_BYTES, file.take(limit.saturating_sub(HEADER_LEN)));
-    let mut index = IndexBuilder::from_start(segment.base);
-    scan_frames(&mut reader, segment.base, &mut index).map_err(io)?;
-    segment.index.install(index.take());
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -21,8 +21,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::super::{AppendCompleter, Offset};
-use super::frame::HEADER_LEN;
+use super::damage::DamageLog;
+use super::durable::{Durable, Publisher};
+use super::frame::{self, HEADER_LEN};
 use super::index::IndexBuilder;
+use super::reader::View;
 use super::segment::{self, Segment};
 use crate::StoreError;
 
@@ -33,21 +36,11 @@ pub(super) struct Request {
     pub ack: AppendCompleter,
 }
 
-/// What readers may see: the segments and how far the durable data goes.
-#[derive(Debug, Clone)]
-pub(super) struct View {
-    /// All segments, by base offset; the last one is the active one.
-    pub segments: Arc<Vec<Segment>>,
-    /// One past the last durable record.
-    pub end: Offset,
-    /// Durable length in bytes of the last segment; readers never read past it, so they never
-    /// see bytes the writer is in the middle of writing.
-    pub last_len: u64,
-}
-
 /// State shared by the log handle, its readers and the writer thread.
 pub(super) struct Shared {
     view: Mutex<View>,
+    /// Damage found by this handle's readers and by recovery.
+    pub damage: Arc<DamageLog>,
     /// Why the writer stopped, once it has.
     failure: Mutex<Option<String>>,
     pub n_syncs: AtomicU64,
@@ -62,9 +55,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(view: View) -> Self {
+    pub fn new(view: View, damage: Arc<DamageLog>) -> Self {
         Self {
             view: Mutex::new(view),
+            damage,
             failure: Mutex::new(None),
             n_syncs: AtomicU64::new(0),
             n_groups: AtomicU64::new(0),
@@ -102,6 +96,11 @@ pub(super) struct Writer {
     pub next: Offset,
     /// Index entries of the active segment not yet published (their frames are not synced).
     pub index: IndexBuilder,
+    /// Where the durable end is published for readers in other processes.
+    pub durable: Publisher,
+    /// Set once publishing the durable end failed (logged once; appends go on, since the
+    /// records are durable and readers only lag).
+    pub publish_failed: bool,
 }
 
 /// A write or sync failure, with the file it happened on.
@@ -186,7 +185,9 @@ impl Writer {
             let first = self.next + n_buffered;
             self.index.frame(first, self.seg_len + buf.len() as u64);
             firsts.push(first);
+            let start = buf.len();
             buf.extend_from_slice(&request.frames);
+            frame::stamp_frames(&mut buf[start..], first);
             n_buffered += request.n_records;
         }
         self.write_and_sync(buf, n_buffered)?;
@@ -217,7 +218,7 @@ impl Writer {
         self.next += n_records;
         buf.clear();
         let entries = self.index.take();
-        self.active().index.extend(&entries);
+        self.active().index.extend(&entries, self.seg_len);
         self.publish();
         Ok(())
     }
@@ -250,13 +251,27 @@ impl Writer {
         &self.segments[self.segments.len() - 1]
     }
 
-    fn publish(&self) {
-        let mut view = lock(&self.shared.view);
-        if view.segments.len() != self.segments.len() {
-            view.segments = Arc::new(self.segments.clone());
+    /// Makes what is synced visible: to readers of this handle, then to other processes.
+    pub fn publish(&mut self) {
+        {
+            let mut view = lock(&self.shared.view);
+            if view.segments.len() != self.segments.len() {
+                view.segments = Arc::new(self.segments.clone());
+            }
+            view.end = self.next;
+            view.last_len = self.seg_len;
         }
-        view.end = self.next;
-        view.last_len = self.seg_len;
+        let durable = Durable {
+            end: self.next,
+            last_base: self.active().base,
+            last_len: self.seg_len,
+        };
+        if let Err(error) = self.durable.publish(&durable)
+            && !self.publish_failed
+        {
+            self.publish_failed = true;
+            tracing::error!(dir = %self.dir.display(), %error, "cannot publish the log's durable end; readers in other processes will lag");
+        }
     }
 
     /// Records the failure, fails the unacknowledged part of the group with it.

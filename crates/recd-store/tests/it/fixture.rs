@@ -1,0 +1,76 @@
+//! A log written by an older build (frame format 1, no offsets in frames; `tests/fixtures/
+//! log-v1`, committed as that build wrote it) still reads back record for record, and a
+//! writer opening it closes the old segment and appends in the current format after it.
+
+use std::path::{Path, PathBuf};
+
+use recd_store::{EventLog, FileLog, LogConfig, ReadOnlyLog};
+use recd_types::Record;
+
+use super::{read_all, record, segment_files};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/log-v1")
+}
+
+/// The records the fixture holds, from the JSON written beside it when it was made.
+fn expected() -> Vec<(u64, Record)> {
+    let text = std::fs::read_to_string(fixture().join("expected.jsonl")).expect("expected.jsonl");
+    text.lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).expect("json line");
+            let offset = value["offset"].as_u64().expect("offset");
+            let record: Record = serde_json::from_value(value["record"].clone()).expect("a record");
+            (offset, record)
+        })
+        .collect()
+}
+
+/// A copy of the fixture's log dir to write into.
+fn copy_of_fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for file in segment_files(&fixture().join("log")) {
+        std::fs::copy(&file, dir.path().join(file.file_name().expect("name"))).expect("copy");
+    }
+    dir
+}
+
+#[test]
+fn an_old_format_log_reads_back_and_takes_new_appends() {
+    let want = expected();
+    assert_eq!(want.len(), 26);
+    // Read-only, straight from the committed files: nothing may be written there.
+    let reader = ReadOnlyLog::open(fixture().join("log")).expect("open read-only");
+    assert_eq!(reader.end_offset(), 26);
+    assert_eq!(read_all(&reader, 0), want);
+    assert_eq!(read_all(&reader, 20), want[20..].to_vec());
+    assert!(reader.damage().is_empty());
+
+    let dir = copy_of_fixture();
+    let old_segments = segment_files(dir.path());
+    let log = FileLog::open(dir.path(), LogConfig::default()).expect("open for writing");
+    assert_eq!(log.end_offset(), 26);
+    assert_eq!(log.append(&[record("new", 0)]).expect("append"), 26);
+    let files = segment_files(dir.path());
+    assert_eq!(
+        files.len(),
+        old_segments.len() + 1,
+        "appends start a new segment"
+    );
+    let mut all = want.clone();
+    all.push((26, record("new", 0)));
+    assert_eq!(read_all(&log, 0), all);
+    drop(log);
+    for (old, copy) in segment_files(&fixture().join("log"))
+        .iter()
+        .zip(&old_segments)
+    {
+        assert_eq!(
+            std::fs::read(old).expect("fixture"),
+            std::fs::read(copy).expect("copy"),
+            "an old segment was modified"
+        );
+    }
+    let log = FileLog::open(dir.path(), LogConfig::default()).expect("reopen");
+    assert_eq!(read_all(&log, 0), all);
+}
