@@ -22,7 +22,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
-use recd_store::Store;
+use recd_store::EventLog;
 use recd_types::{Event, Record, TimestampMs};
 
 use crate::{IoError, ProgressFn, columnar, time};
@@ -77,17 +77,16 @@ pub struct ExportReport {
     pub n_records_read: u64,
 }
 
-/// Writes every event of `store`'s log in `[since, until)` under `out`.
+/// Writes every event of `log` in `[since, until)` under `out`.
 ///
 /// `out` is created if needed; it must not already hold `date=` directories, so two exports
 /// are never mixed into one data set.
 pub fn export_events(
-    store: &Store,
+    log: &dyn EventLog,
     out: &Path,
     options: &ExportOptions,
 ) -> Result<ExportReport, IoError> {
     prepare_out_dir(out)?;
-    let log = store.log();
     let end = log.end_offset();
     let mut exporter = Exporter::new(out, options);
     let mut report = ExportReport::default();
@@ -389,7 +388,7 @@ mod tests {
     fn export_round_trips_through_parquet_import() {
         let (dir, store) = store_with(events(1000));
         let out = dir.path().join("out");
-        let report = export_events(&store, &out, &ExportOptions::default()).unwrap();
+        let report = export_events(store.log().as_ref(), &out, &ExportOptions::default()).unwrap();
         assert_eq!(
             (report.n_events, report.n_days, report.n_files),
             (1000, 5, 5)
@@ -399,7 +398,7 @@ mod tests {
         expected.sort_by_key(|e| e.timestamp_ms);
         assert_eq!(back, expected);
         assert_eq!(files[0], "date=2024-01-01/part-00000.parquet");
-        let err = export_events(&store, &out, &ExportOptions::default()).unwrap_err();
+        let err = export_events(store.log().as_ref(), &out, &ExportOptions::default()).unwrap_err();
         assert!(err.to_string().contains("already holds an export"), "{err}");
     }
 
@@ -414,7 +413,7 @@ mod tests {
             rows_per_group: 30,
             ..ExportOptions::default()
         };
-        let report = export_events(&store, &out, &options).unwrap();
+        let report = export_events(store.log().as_ref(), &out, &options).unwrap();
         assert_eq!((report.n_events, report.n_days), (1000, 5));
         assert!(
             report.n_files > 5,
@@ -437,7 +436,7 @@ mod tests {
             batch_rows: 10,
             ..ExportOptions::default()
         };
-        let report = export_events(&store, &out, &options).unwrap();
+        let report = export_events(store.log().as_ref(), &out, &options).unwrap();
         assert_eq!((report.n_events, report.n_files), (1000, 5));
         let part = out.join("date=2024-01-01/part-00000.parquet");
         let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(part).unwrap()).unwrap();
@@ -455,7 +454,7 @@ mod tests {
             until_ms: Some(T0 + 3 * DAY_MS),
             ..ExportOptions::default()
         };
-        let report = export_events(&store, &out, &options).unwrap();
+        let report = export_events(store.log().as_ref(), &out, &options).unwrap();
         let expected: Vec<Event> = events(100)
             .into_iter()
             .filter(|e| (T0 + DAY_MS..T0 + 3 * DAY_MS).contains(&e.timestamp_ms))
@@ -471,7 +470,7 @@ mod tests {
         let item = recd_types::Item::new(ItemId::parse("x").unwrap(), "X");
         store.upsert_items(vec![item], T0).unwrap();
         let report =
-            export_events(&store, &dir.path().join("out"), &ExportOptions::default()).unwrap();
+            export_events(store.log().as_ref(), &dir.path().join("out"), &ExportOptions::default()).unwrap();
         assert_eq!((report.n_records_read, report.n_events), (11, 10));
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use recd_types::{Event, Item, Record, TimestampMs, User};
 use serde::{Deserialize, Serialize};
 
-use crate::{Catalog, EventLog, FileLog, IdMap, LogConfig, Offset, StoreError};
+use crate::{Catalog, EventLog, FileLog, IdMap, LogConfig, Offset, ReadOnlyLog, StoreError};
 
 /// `[store]`: settings of the embedded store of a data dir.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +67,13 @@ impl Store {
             catalog: Catalog::open(dir.join("catalog.redb"))?,
             dir,
         })
+    }
+
+    /// Opens the event log of the data dir `dir` read-only, beside the process that writes
+    /// it (or with none): it takes no lock and writes nothing, and reads stop at the durable
+    /// end the writer published. What training, exports and `recd events` read.
+    pub fn open_log_reader(dir: impl AsRef<Path>) -> Result<ReadOnlyLog, StoreError> {
+        ReadOnlyLog::open(dir.as_ref().join("log"))
     }
 
     /// The data dir.

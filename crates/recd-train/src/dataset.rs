@@ -3,10 +3,14 @@
 //! Ids are assigned here, per training run, rather than taken from the store's id map: the
 //! model's rows are then exactly the users and items of its window (plus every catalog item,
 //! so items without interactions still get content vectors and can be recommended as new).
+//!
+//! Everything comes from the log alone, catalog included (the last `Record::Item` of each
+//! id is the item as it is): training opens the log read-only beside a running server,
+//! which holds the catalog database (one process at a time can open it).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use recd_store::Store;
+use recd_store::EventLog;
 use recd_types::{Item, Record};
 
 use crate::TrainError;
@@ -61,20 +65,21 @@ impl Ids {
 }
 
 impl Dataset {
-    /// Reads the catalog and the log's events (within the configured window).
-    pub fn load(store: &Store, config: &TrainConfig) -> Result<Self, TrainError> {
-        let mut items = Ids::default();
-        let mut catalog = Vec::new();
-        store.catalog().for_each_item(|item| {
-            items.row(item.id.as_str());
-            catalog.push(Some(item));
-        })?;
+    /// Reads the catalog and the events of the log (within the configured window).
+    pub fn load(log: &dyn EventLog, config: &TrainConfig) -> Result<Self, TrainError> {
+        let mut seen = Ids::default();
+        let mut catalog = BTreeMap::new();
         let mut users = Ids::default();
         let mut interactions = Vec::new();
-        for entry in store.log().read_from(0)? {
+        for entry in log.read_from(0)? {
             let (_, record) = entry?;
-            let Record::Event(event) = record else {
-                continue;
+            let event = match record {
+                Record::Event(event) => event,
+                Record::Item { item, .. } => {
+                    catalog.insert(item.id.as_str().to_string(), item);
+                    continue;
+                }
+                Record::User { .. } => continue,
             };
             let Some(item) = &event.item_id else { continue };
             let signal = match config.weights.signal(event.kind, event.value) {
@@ -84,16 +89,26 @@ impl Dataset {
             };
             interactions.push(Interaction {
                 user: users.row(event.user_id.as_str()),
-                item: items.row(item.as_str()),
+                item: seen.row(item.as_str()),
                 ts: event.timestamp_ms,
                 signal,
             });
         }
-        catalog.resize(items.names.len(), None);
+        // Rows: catalog items by id, then the others in order of first appearance.
+        let mut items = Ids::default();
+        for id in catalog.keys() {
+            items.row(id);
+        }
+        let row_of: Vec<u32> = seen.names.iter().map(|name| items.row(name)).collect();
+        for i in &mut interactions {
+            i.item = row_of[i.item as usize];
+        }
+        let mut rows: Vec<Option<Item>> = catalog.into_values().map(Some).collect();
+        rows.resize(items.names.len(), None);
         let mut ds = Dataset {
             users: users.names,
             items: items.names,
-            catalog,
+            catalog: rows,
             interactions,
             window_ms: (0, 0),
         };

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use recd_model::Model;
 use recd_model::artifact::{FORMAT_VERSION, Manifest, registry};
-use recd_store::Store;
+use recd_store::EventLog;
 
 use crate::build::build_model;
 use crate::config::TrainConfig;
@@ -45,7 +45,7 @@ pub struct TrainOutcome {
 
 /// Runs the whole job.
 pub fn run(
-    store: &Store,
+    log: &dyn EventLog,
     models_dir: &Path,
     config: &TrainConfig,
     force: bool,
@@ -58,7 +58,7 @@ pub fn run(
     let done = |(name, t): (String, Instant)| progress.finish(&name, t.elapsed().as_secs_f64());
 
     let s = stage("load");
-    let ds = Dataset::load(store, config)?;
+    let ds = Dataset::load(log, config)?;
     if ds.interactions.is_empty() {
         return Err(TrainError::invalid(
             "events",

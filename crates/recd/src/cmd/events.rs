@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use recd_store::{Store, StoreConfig};
+use recd_store::{EventLog, Store};
 use recd_types::Record;
 
 /// Subcommands of `recd events`.
@@ -29,20 +29,20 @@ pub struct TailArgs {
 }
 
 /// Runs the subcommand.
-pub fn run(command: EventsCommand, store: StoreConfig) -> anyhow::Result<()> {
+pub fn run(command: EventsCommand) -> anyhow::Result<()> {
     match command {
-        EventsCommand::Tail(args) => tail(args, store),
+        EventsCommand::Tail(args) => tail(args),
     }
 }
 
-fn tail(args: TailArgs, config: StoreConfig) -> anyhow::Result<()> {
+fn tail(args: TailArgs) -> anyhow::Result<()> {
     // Opening a store creates it; a typo in --data-dir must not create an empty one.
     if !args.data_dir.is_dir() {
         anyhow::bail!("data dir {} does not exist", args.data_dir.display());
     }
-    let store = Store::open(&args.data_dir, config)
-        .with_context(|| format!("opening data dir {}", args.data_dir.display()))?;
-    let log = store.log();
+    // Read-only: tailing runs beside a server that owns the data dir.
+    let log = Store::open_log_reader(&args.data_dir)
+        .with_context(|| format!("opening the event log of {}", args.data_dir.display()))?;
     let start = log.end_offset().saturating_sub(args.n);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

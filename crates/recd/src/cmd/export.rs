@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use recd_io::ExportOptions;
-use recd_store::{Store, StoreConfig};
+use recd_store::{EventLog, Store};
 use recd_types::TimestampMs;
 
 /// Flags of `recd export`.
@@ -30,14 +30,15 @@ pub struct ExportArgs {
 }
 
 /// Runs `recd export`.
-pub fn run(args: ExportArgs, store: StoreConfig) -> anyhow::Result<()> {
+pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     if !args.data_dir.is_dir() {
         anyhow::bail!("data dir {} does not exist", args.data_dir.display());
     }
-    let store = Store::open(&args.data_dir, store)
-        .with_context(|| format!("opening data dir {}", args.data_dir.display()))?;
-    let bar = ProgressBar::new(store.log().end_offset());
+    // Read-only: an export runs beside a server that owns the data dir.
+    let log = Store::open_log_reader(&args.data_dir)
+        .with_context(|| format!("opening the event log of {}", args.data_dir.display()))?;
+    let bar = ProgressBar::new(log.end_offset());
     let style = ProgressStyle::with_template("export [{bar:30}] {pos}/{len} records eta {eta}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
@@ -52,7 +53,7 @@ pub fn run(args: ExportArgs, store: StoreConfig) -> anyhow::Result<()> {
         })),
         ..ExportOptions::default()
     };
-    let report = recd_io::export_events(&store, &args.out, &options);
+    let report = recd_io::export_events(&log, &args.out, &options);
     bar.finish_and_clear();
     let report = report.context("exporting events")?;
     println!(

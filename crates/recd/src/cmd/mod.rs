@@ -26,9 +26,9 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Demo(args) => demo::run(args, file, loaded.config.store),
         Command::Import(args) => import::run(args, loaded.config.store),
-        Command::Export(args) => export::run(args, loaded.config.store),
+        Command::Export(args) => export::run(args),
         Command::Gen(args) => gen_data::run(args, loaded.config.store),
-        Command::Events(command) => events::run(command, loaded.config.store),
+        Command::Events(command) => events::run(command),
         Command::Train(args) => train::run(args, loaded.config),
         Command::Recommend(args) => recommend::run(args, loaded.config.serve.recommend),
         Command::Models(command) => models::run(command),

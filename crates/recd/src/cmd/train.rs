@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use recd_store::Store;
 
+
 use crate::config::{Config, Override};
 use recd_train::train::{self, Progress};
 
@@ -40,20 +41,20 @@ impl TrainArgs {
 
 /// Runs the subcommand.
 pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
-    let Config {
-        train: config,
-        store,
-        ..
-    } = config;
-    let store = Store::open(&args.data_dir, store)
-        .with_context(|| format!("opening data dir {}", args.data_dir.display()))?;
+    let Config { train: config, .. } = config;
+    if !args.data_dir.is_dir() {
+        anyhow::bail!("data dir {} does not exist", args.data_dir.display());
+    }
+    // Read-only: training runs beside a server that owns the data dir.
+    let log = Store::open_log_reader(&args.data_dir)
+        .with_context(|| format!("opening the event log of {}", args.data_dir.display()))?;
     let models_dir = args.data_dir.join("models");
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
         .build()
         .context("building the thread pool")?;
     let outcome =
-        pool.install(|| train::run(&store, &models_dir, &config, args.force, &Bars::default()))?;
+        pool.install(|| train::run(&log, &models_dir, &config, args.force, &Bars::default()))?;
     println!(
         "model {} written to {}",
         outcome.version,

@@ -6,6 +6,7 @@ mod connections;
 mod export;
 mod r#gen;
 mod import;
+mod live;
 mod logs;
 mod metrics;
 mod protocol;
