@@ -38,4 +38,8 @@ pub struct DependencyOut {
     /// Log records not yet applied (the updater only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lag_records: Option<u64>,
+    /// Acknowledged records lost to damaged bytes found in the log (the log only; see
+    /// `recd log verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_records: Option<u64>,
 }

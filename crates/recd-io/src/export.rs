@@ -315,7 +315,7 @@ fn close(part: PartFile) -> Result<(), IoError> {
 
 #[cfg(test)]
 mod tests {
-    use recd_store::StoreConfig;
+    use recd_store::{Store, StoreConfig};
     use recd_types::{EventKind, ItemId, UserId};
 
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -469,8 +469,12 @@ mod tests {
         let (dir, store) = store_with(events(10));
         let item = recd_types::Item::new(ItemId::parse("x").unwrap(), "X");
         store.upsert_items(vec![item], T0).unwrap();
-        let report =
-            export_events(store.log().as_ref(), &dir.path().join("out"), &ExportOptions::default()).unwrap();
+        let report = export_events(
+            store.log().as_ref(),
+            &dir.path().join("out"),
+            &ExportOptions::default(),
+        )
+        .unwrap();
         assert_eq!((report.n_records_read, report.n_events), (11, 10));
     }
 }

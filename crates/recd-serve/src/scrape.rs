@@ -70,6 +70,31 @@ pub(crate) fn render(state: &AppState, now_ms: i64) -> String {
             m.data_window_ms.1 as f64 / 1e3,
         );
     }
+    let damage = state.store.log().damage();
+    family(
+        &mut out,
+        "recd_log_lost_records",
+        "gauge",
+        "Acknowledged log records lost to damaged bytes that reads have found (0 when healthy; cleared by `recd log repair` and a restart).",
+    );
+    sample(
+        &mut out,
+        "recd_log_lost_records",
+        &[],
+        damage.iter().map(|d| d.n_lost).sum::<u64>() as f64,
+    );
+    family(
+        &mut out,
+        "recd_log_damaged_ranges",
+        "gauge",
+        "Damaged byte ranges found in the log's segments.",
+    );
+    sample(
+        &mut out,
+        "recd_log_damaged_ranges",
+        &[],
+        damage.len() as f64,
+    );
     #[cfg(target_os = "linux")]
     process::render(&mut out);
     out

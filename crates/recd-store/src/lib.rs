@@ -21,5 +21,6 @@ pub use error::StoreError;
 pub use ids::IdMap;
 pub use log::{
     EventLog, FileLog, LogConfig, LogDamage, LogStats, Offset, PendingAppend, ReadOnlyLog,
+    RepairReport, VerifyReport, repair, verify,
 };
 pub use store::{AppendError, Store, StoreConfig};

@@ -37,6 +37,9 @@ pub enum Command {
     /// Inspect the event log.
     #[command(subcommand)]
     Events(cmd::events::EventsCommand),
+    /// Verify or repair the event log.
+    #[command(subcommand)]
+    Log(cmd::log::LogCommand),
     /// Train every model on the event log, evaluate, publish a version.
     Train(cmd::train::TrainArgs),
     /// Batch recommendations for a list of users (the offline protocol's format).

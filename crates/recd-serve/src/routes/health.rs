@@ -76,10 +76,23 @@ pub(crate) async fn readyz(
     })?;
     let mut deps = BTreeMap::new();
     let log_failure = state.store.log().failure();
-    deps.insert(
-        "log".into(),
-        dependency(log_failure.clone(), Some("embedded file log".into())),
-    );
+    let damage = state.store.log().damage();
+    let lost: u64 = damage.iter().map(|d| d.n_lost).sum();
+    // Damage degrades the log but this instance still answers and appends: reported, and a
+    // 503 only under `strict`.
+    let log_error = log_failure.clone().or_else(|| {
+        (!damage.is_empty()).then(|| {
+            format!(
+                "{lost} acknowledged records lost to {} damaged ranges (the first in {} at byte {}); run `recd log verify` and `recd log repair`",
+                damage.len(),
+                damage[0].segment.display(),
+                damage[0].byte_start
+            )
+        })
+    });
+    let mut log = dependency(log_error, Some("embedded file log".into()));
+    log.lost_records = (!damage.is_empty()).then_some(lost);
+    deps.insert("log".into(), log);
     let check = tokio::time::timeout(CHECK_TIMEOUT, state.features.check()).await;
     let feature_error = match check {
         Ok(Ok(())) => None,
@@ -134,6 +147,7 @@ fn dependency(error: Option<String>, detail: Option<String>) -> DependencyOut {
         error,
         detail,
         lag_records: None,
+        lost_records: None,
     }
 }
 

@@ -11,11 +11,13 @@ mod frame;
 mod index;
 mod read_only;
 mod reader;
+mod repair;
 mod segment;
 mod walk;
 mod writer;
 
 pub use read_only::ReadOnlyLog;
+pub use repair::{RepairReport, VerifyReport, repair, verify};
 
 #[cfg(test)]
 mod tests;

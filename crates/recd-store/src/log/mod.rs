@@ -7,7 +7,9 @@
 mod file;
 mod pending;
 
-pub use file::{FileLog, LogConfig, LogStats, ReadOnlyLog};
+pub use file::{
+    FileLog, LogConfig, LogStats, ReadOnlyLog, RepairReport, VerifyReport, repair, verify,
+};
 pub use pending::{AppendCompleter, AppendResult, PendingAppend};
 
 use std::path::PathBuf;

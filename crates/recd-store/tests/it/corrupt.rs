@@ -415,3 +415,61 @@ fn a_segment_shorter_than_its_successor_says_is_reported() {
     assert_eq!(&damage[0].segment, first);
     assert_eq!((damage[0].first_lost, damage[0].n_lost), (lost, 1));
 }
+
+#[test]
+fn verify_finds_the_damage_and_repair_removes_it_keeping_every_offset() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    small_segments(dir.path(), 60);
+    let files = segment_files(dir.path());
+    let base = bases(dir.path());
+    assert!(files.len() >= 4, "{} segments", files.len());
+    // A flipped bit in segment 1, and segment 2 cut back by its last frame.
+    let (flipped, start, end) = frames_of(&files[1], base[1])[2];
+    let mut bytes = std::fs::read(&files[1]).expect("read");
+    bytes[(start + end) / 2] ^= 0x08;
+    std::fs::write(&files[1], &bytes).expect("write");
+    let frames = frames_of(&files[2], base[2]);
+    let (cut, cut_at, _) = frames[frames.len() - 1];
+    let bytes = std::fs::read(&files[2]).expect("read");
+    std::fs::write(&files[2], &bytes[..cut_at]).expect("write");
+    let lost = [flipped, cut];
+
+    let report = recd_store::verify(dir.path()).expect("verify");
+    assert_eq!(report.end, 60);
+    assert_eq!(report.n_records, 58);
+    let found: Vec<_> = report
+        .damage
+        .iter()
+        .map(|d| (d.first_lost, d.n_lost))
+        .collect();
+    assert_eq!(found, vec![(flipped, 1), (cut, 1)]);
+
+    // Repair needs the writer's lock.
+    let writer = FileLog::open(dir.path(), small()).expect("open");
+    assert!(
+        recd_store::repair(dir.path()).is_err(),
+        "repair ran beside a writer"
+    );
+    drop(writer);
+    let repaired = recd_store::repair(dir.path()).expect("repair");
+    assert_eq!(repaired.n_rewritten, 2);
+    assert!(
+        repaired
+            .damage
+            .iter()
+            .all(|d| d.quarantined.as_ref().is_some_and(|q| q.exists()))
+    );
+
+    let report = recd_store::verify(dir.path()).expect("verify again");
+    assert!(report.damage.is_empty(), "{:?}", report.damage);
+    assert_eq!(report.n_records, 58);
+    let want: Vec<_> = (0..60)
+        .filter(|s| !lost.contains(s))
+        .map(|s| (s, record("w", s)))
+        .collect();
+    let log = FileLog::open(dir.path(), small()).expect("open after repair");
+    assert_eq!(read_all(&log, 0), want);
+    assert!(log.damage().is_empty());
+    assert_eq!(log.append(&[record("w", 60)]).expect("append"), 60);
+    assert_eq!(read_all(&log, cut).first().map(|r| r.0), Some(cut + 1));
+}

@@ -8,6 +8,7 @@ pub mod events;
 pub mod export;
 pub mod gen_data;
 pub mod import;
+pub mod log;
 pub mod models;
 pub mod online;
 pub mod recommend;
@@ -29,6 +30,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
         Command::Export(args) => export::run(args),
         Command::Gen(args) => gen_data::run(args, loaded.config.store),
         Command::Events(command) => events::run(command),
+        Command::Log(command) => log::run(command),
         Command::Train(args) => train::run(args, loaded.config),
         Command::Recommend(args) => recommend::run(args, loaded.config.serve.recommend),
         Command::Models(command) => models::run(command),

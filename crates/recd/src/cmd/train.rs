@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use recd_store::Store;
 
-
 use crate::config::{Config, Override};
 use recd_train::train::{self, Progress};
 

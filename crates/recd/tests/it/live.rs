@@ -14,7 +14,10 @@ use crate::util::{Server, arg, recd_ok, small_data};
 fn served_version(server: &Server) -> String {
     let (status, body) = server.get("/v1/recommendations?user_id=u1&num_results=5");
     assert_eq!(status, 200, "{body}");
-    body["model_version"].as_str().unwrap_or_default().to_string()
+    body["model_version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -35,7 +38,8 @@ fn train_export_and_tail_run_beside_a_live_server() {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) || n < 50 {
                 let user = format!("live-{n}");
-                let event = json!({"user_id": user, "item_id": format!("i{}", n % 50), "type": "click"});
+                let event =
+                    json!({"user_id": user, "item_id": format!("i{}", n % 50), "type": "click"});
                 let (status, body) = server.request("POST", "/v1/events", &event.to_string());
                 assert_eq!(status, 202, "event {n} failed: {body}");
                 acked.push(user);
@@ -55,19 +59,33 @@ fn train_export_and_tail_run_beside_a_live_server() {
         .expect("the version trained")
         .to_string();
     assert_ne!(version, first);
-    server.wait_until(|| served_version(&server) == version, "serving the new model");
+    server.wait_until(
+        || served_version(&server) == version,
+        "serving the new model",
+    );
     eprintln!(
         "the server swapped to {version} {:.2} s after training ended",
         trained_at.elapsed().as_secs_f64()
     );
 
-    let tail = recd_ok(&["events", "tail", "--data-dir", arg(&data), "-n", "3", "--json"]);
+    let tail = recd_ok(&[
+        "events",
+        "tail",
+        "--data-dir",
+        arg(&data),
+        "-n",
+        "3",
+        "--json",
+    ]);
     let lines: Vec<Value> = tail
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
     assert_eq!(lines.len(), 3, "{tail}");
-    let offsets: Vec<u64> = lines.iter().map(|l| l["offset"].as_u64().expect("offset")).collect();
+    let offsets: Vec<u64> = lines
+        .iter()
+        .map(|l| l["offset"].as_u64().expect("offset"))
+        .collect();
     assert!(offsets.windows(2).all(|w| w[1] == w[0] + 1), "{offsets:?}");
 
     let lake = tmp.path().join("lake");
@@ -87,7 +105,10 @@ fn train_export_and_tail_run_beside_a_live_server() {
         "--json",
     ]);
     for user in &acked {
-        assert!(tail.contains(&format!("\"user_id\":\"{user}\"")), "{user} is missing");
+        assert!(
+            tail.contains(&format!("\"user_id\":\"{user}\"")),
+            "{user} is missing"
+        );
     }
     // Events taken during training are in the next training's data: it reads to the end.
     let again = recd_ok(&["train", "--data-dir", arg(&data), "--force"]);
