@@ -6,6 +6,7 @@ mod connections;
 mod export;
 mod r#gen;
 mod import;
+mod import_server;
 mod logs;
 mod metrics;
 mod protocol;
