@@ -147,7 +147,7 @@ impl Failure {
 
     /// This failure, noting that `n` `what` of the batch were written before it.
     fn after(self, n: usize, what: &str) -> Failure {
-        let note = format!("{n} {what} of this batch were written, then: ");
+        let note = format!("{n} of this batch's {what} were written, then: ");
         match self {
             Failure::Refused(m) | Failure::TooLarge(m) => Failure::Refused(note + &m),
             Failure::Failed(m) => Failure::Failed(note + &m),
