@@ -82,6 +82,36 @@ pub enum IoError {
     /// which is a bug here, not a problem with the input.
     #[error("the store refused a batch that passed validation: {0}")]
     StoreRefused(String),
+    /// A destination other than the local store (a running server, which the `recd` binary
+    /// reaches over HTTP) refused or failed a batch. `refused` is true when it judged the
+    /// records themselves (an HTTP 4xx): the input's fault; otherwise the machine's or the
+    /// network's.
+    #[error("{}", if *refused { "the destination refused the batch" } else { "the destination failed" })]
+    Remote {
+        /// Whether the destination judged the records (rather than failing itself).
+        refused: bool,
+        /// What the destination said, or why it could not be reached.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Writing one batch of an import failed; `source` says why. Names the batch so that the
+    /// user knows how much of the file was written before it (all the batches before it).
+    #[error(
+        "{}: batch {batch} (records {first} to {last}; the {} before it were imported)",
+        path.display(),
+        first - 1
+    )]
+    Batch {
+        /// The input file.
+        path: PathBuf,
+        /// 1-based number of the batch in the file.
+        batch: u64,
+        /// 1-based number of the batch's first record among the file's good records.
+        first: u64,
+        /// 1-based number of its last record.
+        last: u64,
+        /// Why the batch was not written.
+        source: Box<IoError>,
+    },
     /// The Parquet or Arrow library failed on a file we write or read.
     #[error("{}: parquet: {reason}", path.display())]
     Parquet {
@@ -121,6 +151,8 @@ impl IoError {
     pub fn is_input_error(&self) -> bool {
         match self {
             IoError::BadRow(_) | IoError::BadFile { .. } | IoError::Unrepresentable { .. } => true,
+            IoError::Remote { refused, .. } => *refused,
+            IoError::Batch { source, .. } => source.is_input_error(),
             IoError::Io { .. }
             | IoError::Write(_)
             | IoError::Store(_)

@@ -6,15 +6,18 @@
 //! check pass costs a second read of the file; `check_first: false` skips it for trusted input.
 //! With `skip_bad`, bad rows are counted (the first few kept for the report) and the rest is
 //! imported in one pass.
+//!
+//! Where the batches go is an [`ImportSink`]: the local store, or whatever else implements it
+//! (the `recd` binary sends them to a running server). Reading, checking and batching are the
+//! same for every sink.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use recd_store::Store;
 use recd_types::{Event, Item, TimestampMs, User};
 
 use crate::read::{self, ReadRecord, RecordSource};
-use crate::{Format, IoError, ProgressFn, RowError};
+use crate::{Format, ImportSink, IoError, ProgressFn, RowError};
 
 /// How many bad rows a report keeps for display.
 pub const MAX_REPORTED_BAD_ROWS: usize = 10;
@@ -56,44 +59,39 @@ pub struct ImportReport {
     pub n_bytes: u64,
 }
 
-/// Imports events from `path` (read in `format`) into `store`.
+/// Imports events from `path` (read in `format`) into `sink`.
 pub fn import_events(
-    store: &Store,
+    sink: &(impl ImportSink + ?Sized),
     path: &Path,
     format: Format,
     options: &ImportOptions,
 ) -> Result<ImportReport, IoError> {
-    import::<Event>(path, format, options, |batch| {
-        store.append_events(batch)?;
-        Ok(())
-    })
+    import::<Event>(path, format, options, |batch| sink.append_events(batch))
 }
 
-/// Imports catalog items from `path` into `store` (upserts, stamped with the current time).
+/// Imports catalog items from `path` into `sink` (upserts, stamped with the current time).
 pub fn import_items(
-    store: &Store,
+    sink: &(impl ImportSink + ?Sized),
     path: &Path,
     format: Format,
     options: &ImportOptions,
 ) -> Result<ImportReport, IoError> {
     let at_ms = now_ms();
     import::<Item>(path, format, options, |batch| {
-        store.upsert_items(batch, at_ms)?;
-        Ok(())
+        sink.upsert_items(batch, at_ms)
     })
 }
 
-/// Imports user profiles from `path` into `store` (upserts, stamped with the current time).
+/// Imports user profiles from `path` into `sink` (upserts, stamped with the current time).
 pub fn import_users(
-    store: &Store,
+    sink: &(impl ImportSink + ?Sized),
     path: &Path,
     format: Format,
     options: &ImportOptions,
 ) -> Result<ImportReport, IoError> {
     let at_ms = now_ms();
     import::<User>(path, format, options, |batch| {
-        store.upsert_users(batch, at_ms)?;
-        Ok(())
+        sink.upsert_users(batch, at_ms)
     })
 }
 
@@ -117,7 +115,7 @@ fn import<T: ReadRecord>(
         // The first pass only validates; its progress counts the first half.
         let mut source = read::open::<T>(path, format)?;
         let half = |done: u64| done / 2;
-        drive(source.as_mut(), options, n_bytes, half, |_| Ok(()))?;
+        drive(source.as_mut(), path, options, n_bytes, half, |_| Ok(()))?;
     }
     let mut source = read::open::<T>(path, format)?;
     let second_half = |done: u64| {
@@ -127,7 +125,14 @@ fn import<T: ReadRecord>(
             done
         }
     };
-    let mut report = drive(source.as_mut(), options, n_bytes, second_half, &mut write)?;
+    let mut report = drive(
+        source.as_mut(),
+        path,
+        options,
+        n_bytes,
+        second_half,
+        &mut write,
+    )?;
     report.n_bytes = n_bytes;
     if let Some(progress) = &options.progress {
         progress(n_bytes, n_bytes);
@@ -136,9 +141,10 @@ fn import<T: ReadRecord>(
 }
 
 /// One pass over a source: batches of good records go to `write`; bad rows stop the pass or,
-/// with `skip_bad`, are counted.
+/// with `skip_bad`, are counted. A failed write names the file and the batch.
 fn drive<T>(
     source: &mut dyn RecordSource<T>,
+    path: &Path,
     options: &ImportOptions,
     n_bytes: u64,
     scale: impl Fn(u64) -> u64,
@@ -146,6 +152,18 @@ fn drive<T>(
 ) -> Result<ImportReport, IoError> {
     let batch_size = options.batch_size.max(1);
     let mut report = ImportReport::default();
+    let mut n_batches = 0u64;
+    let mut write = |batch: Vec<T>, n_before: u64| {
+        n_batches += 1;
+        let n = batch.len() as u64;
+        write(batch).map_err(|source| IoError::Batch {
+            path: path.to_path_buf(),
+            batch: n_batches,
+            first: n_before + 1,
+            last: n_before + n,
+            source: Box::new(source),
+        })
+    };
     let mut batch = Vec::with_capacity(batch_size);
     while let Some(next) = source.next_record() {
         match next {
@@ -159,26 +177,28 @@ fn drive<T>(
             Err(e) => return Err(e),
         }
         if batch.len() >= batch_size {
-            report.n_imported += batch.len() as u64;
-            write(std::mem::replace(
-                &mut batch,
-                Vec::with_capacity(batch_size),
-            ))?;
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+            let n = full.len() as u64;
+            write(full, report.n_imported)?;
+            report.n_imported += n;
             if let Some(progress) = &options.progress {
                 progress(scale(source.bytes_read()), n_bytes);
             }
         }
     }
     if !batch.is_empty() {
-        report.n_imported += batch.len() as u64;
-        write(batch)?;
+        let n = batch.len() as u64;
+        write(batch, report.n_imported)?;
+        report.n_imported += n;
     }
     Ok(report)
 }
 
 #[cfg(test)]
 mod tests {
-    use recd_store::StoreConfig;
+    use std::sync::Mutex;
+
+    use recd_store::{Store, StoreConfig};
 
     use super::*;
 
@@ -336,5 +356,53 @@ mod tests {
         assert_eq!(lines, vec![3, 4, 5]);
         assert!(report.bad_rows[0].reason.contains("`colour`"));
         assert_eq!(report.bad_rows[2].field.as_deref(), Some("type"));
+    }
+
+    /// Takes two batches, refuses the third.
+    #[derive(Default)]
+    struct RefusesThird(Mutex<Vec<usize>>);
+
+    impl ImportSink for RefusesThird {
+        fn append_events(&self, batch: Vec<Event>) -> Result<(), IoError> {
+            let mut seen = self.0.lock().unwrap();
+            if seen.len() == 2 {
+                return Err(IoError::Remote {
+                    refused: true,
+                    source: "no thanks".into(),
+                });
+            }
+            seen.push(batch.len());
+            Ok(())
+        }
+
+        fn upsert_items(&self, _: Vec<Item>, _: TimestampMs) -> Result<(), IoError> {
+            unreachable!("events only")
+        }
+
+        fn upsert_users(&self, _: Vec<User>, _: TimestampMs) -> Result<(), IoError> {
+            unreachable!("events only")
+        }
+    }
+
+    #[test]
+    fn a_refused_batch_names_the_file_the_batch_and_what_went_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{PROTOCOL}3,12,1,881250952\n4,12,1,881250953\n");
+        let path = write(&dir, "train.csv", &text);
+        let options = ImportOptions {
+            batch_size: 2,
+            ..ImportOptions::default()
+        };
+        let sink = RefusesThird::default();
+        let err = import_events(&sink, &path, Format::Csv, &options).unwrap_err();
+        assert_eq!(*sink.0.lock().unwrap(), vec![2, 2]);
+        assert!(err.is_input_error());
+        let msg = err.to_string();
+        assert!(
+            msg.ends_with("train.csv: batch 3 (records 5 to 5; the 4 before it were imported)"),
+            "{msg}"
+        );
+        let source = std::error::Error::source(&err).unwrap();
+        assert_eq!(source.to_string(), "the destination refused the batch");
     }
 }

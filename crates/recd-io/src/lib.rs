@@ -19,6 +19,9 @@
 //! - `parquet`: the event schema [`event_schema`] that [`export_events`] writes, partitioned
 //!   as `date=YYYY-MM-DD/part-NNNNN.parquet`.
 //!
+//! Imports write through an [`ImportSink`]: the local store here, or another destination the
+//! caller implements (the `recd` binary's running-server sink).
+//!
 //! Errors name `file:line[:column]: field `x`: reason` ([`RowError`]).
 
 mod columnar;
@@ -29,6 +32,7 @@ mod format;
 mod import;
 mod read;
 mod records;
+mod sink;
 mod time;
 mod write;
 
@@ -41,6 +45,7 @@ pub use import::{
     ImportOptions, ImportReport, MAX_REPORTED_BAD_ROWS, import_events, import_items, import_users,
 };
 pub use read::{Records, read_events, read_items, read_users};
+pub use sink::ImportSink;
 pub use time::{format_ms, parse_time_bound};
 pub use write::{
     CsvEventWriter, CsvItemWriter, CsvUserWriter, EVENT_HEADER, ITEM_HEADER, USER_HEADER,

@@ -34,12 +34,18 @@ pub struct DemoArgs {
     pub no_serve: bool,
 }
 
-/// Runs the subcommand.
+/// Runs the subcommand. A data dir another process owns (a server started by an earlier
+/// demo, say) is reported as such, whichever step found it.
 pub fn run(args: DemoArgs, file: Option<&Path>, store: StoreConfig) -> anyhow::Result<()> {
+    run_steps(&args, file, store)
+        .map_err(|e| super::in_use::explain(e, &args.data_dir, super::in_use::Doing::Write))
+}
+
+fn run_steps(args: &DemoArgs, file: Option<&Path>, store: StoreConfig) -> anyhow::Result<()> {
     let data = args.data_dir.display().to_string();
     let models = args.data_dir.join("models");
     if registry::current(&models)?.is_none() {
-        load_data(&args, &data, file)?;
+        load_data(args, &data, file)?;
         step(file, &["train", "--data-dir", &data])?;
     } else {
         println!("== {data} already has a model; delete it to start over");

@@ -143,8 +143,9 @@ fn at(path: &Path) -> String {
 /// window goes in plain batches of `STORE_BATCH` (a batch per day there would mean a thousand
 /// synced commits for nothing). The exact times stay in `created_at_ms` / `signup_ms`.
 fn write_store(generator: &Generator, dir: &Path, store: StoreConfig) -> anyhow::Result<GenStats> {
-    let store =
-        Store::open(dir, store).with_context(|| format!("opening data dir {}", dir.display()))?;
+    let store = Store::open(dir, store)
+        .with_context(|| format!("opening data dir {}", dir.display()))
+        .map_err(|e| super::in_use::explain(e, dir, super::in_use::Doing::Write))?;
     let config = generator.config();
     let items: Vec<(TimestampMs, u32)> = (0..config.n_items)
         .map(|i| (generator.item_truth(i).created_at_ms, i))

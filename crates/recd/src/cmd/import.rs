@@ -1,8 +1,13 @@
-//! `recd import`: load events, items and users from files into a data dir.
+//! `recd import`: load events, items and users from files into a data dir, or through the
+//! running server that owns one (`--server`).
 //!
-//! A thin wrapper over `recd_io::import_*`: it draws one progress bar per file (over bytes;
-//! indicatif hides it when stderr is not a terminal), prints bad rows it skipped, and a
-//! one-line summary on stdout.
+//! A thin wrapper over `recd_io::import_*`, which read, check and batch the files the same way
+//! whatever the destination (an [`recd_io::ImportSink`]: the local store, or
+//! [`http::ServerSink`]). It draws one progress bar per file (over bytes; indicatif hides it
+//! when stderr is not a terminal), prints bad rows it skipped, and a one-line summary on stdout.
+
+mod http;
+mod wire;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,15 +15,31 @@ use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use recd_io::{Format, ImportOptions, ImportReport, RecordKind};
+use recd_io::{Format, ImportOptions, ImportReport, ImportSink, RecordKind};
 use recd_store::{Store, StoreConfig};
+
+use super::in_use::{self, Doing};
 
 /// Flags of `recd import`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["data_dir", "server"])))]
 pub struct ImportArgs {
-    /// The data dir to import into (created if missing).
+    /// The data dir to import into (created if missing). No other process may have it open
+    /// for writing: import into a served data dir with --server.
     #[arg(long)]
-    pub data_dir: PathBuf,
+    pub data_dir: Option<PathBuf>,
+    /// Import through the `recd serve` at this URL (http://HOST:PORT): items and users are
+    /// PUT one by one, events POSTed in batches.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Sent as `Authorization: Bearer KEY` with every request to --server.
+    #[arg(
+        long,
+        env = "RECD_API_KEY",
+        hide_env_values = true,
+        requires = "server"
+    )]
+    pub api_key: Option<String>,
     /// File of interaction events.
     #[arg(long)]
     pub events: Option<PathBuf>,
@@ -38,7 +59,7 @@ pub struct ImportArgs {
     /// then stops the import with the rows before it already written).
     #[arg(long)]
     pub no_check: bool,
-    /// Records per durable append.
+    /// Records per durable append (with --server: per request of events, at most 10000).
     #[arg(long, default_value_t = 10_000)]
     pub batch_size: usize,
 }
@@ -53,13 +74,20 @@ pub fn run(args: ImportArgs, store: StoreConfig) -> anyhow::Result<()> {
         anyhow::bail!("nothing to import: pass --events, --items and/or --users");
     }
     let started = Instant::now();
-    let store = Store::open(&args.data_dir, store)
-        .with_context(|| format!("opening data dir {}", args.data_dir.display()))?;
-    let options = ImportOptions {
+    let mut options = ImportOptions {
         skip_bad: args.skip_bad,
         check_first: !args.no_check,
         batch_size: args.batch_size,
         progress: None,
+    };
+    let (sink, destination): (Box<dyn ImportSink>, String) = match (&args.data_dir, &args.server) {
+        (Some(dir), _) => (Box::new(open_store(dir, store)?), String::new()),
+        (None, Some(url)) => {
+            options.batch_size = options.batch_size.min(http::MAX_EVENTS_PER_REQUEST);
+            let sink = http::ServerSink::connect(url, args.api_key.as_deref())?;
+            (Box::new(sink), format!(" through {url}"))
+        }
+        (None, None) => anyhow::bail!("give --data-dir DIR or --server URL"),
     };
     // Catalog first, so a reader of the log sees an item before the events about it.
     let files = [
@@ -71,7 +99,8 @@ pub fn run(args: ImportArgs, store: StoreConfig) -> anyhow::Result<()> {
     let mut n_bad = 0;
     for (slot, (kind, path)) in files.into_iter().enumerate() {
         let Some(path) = path else { continue };
-        let report = import_file(&store, kind, path, args.format, &options)?;
+        let report = import_file(sink.as_ref(), kind, path, args.format, &options)
+            .with_context(|| format!("importing {}{destination}", kind.as_str()))?;
         print_bad_rows(&report);
         counts[slot] = report.n_imported;
         n_bad += report.n_bad;
@@ -84,8 +113,15 @@ pub fn run(args: ImportArgs, store: StoreConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Opens the data dir for writing; another process holding it gets advice, not a lock error.
+fn open_store(dir: &Path, config: StoreConfig) -> anyhow::Result<Store> {
+    Store::open(dir, config)
+        .with_context(|| format!("opening data dir {}", dir.display()))
+        .map_err(|e| in_use::explain(e, dir, Doing::Import))
+}
+
 fn import_file(
-    store: &Store,
+    sink: &dyn ImportSink,
     kind: RecordKind,
     path: &Path,
     format: Format,
@@ -99,12 +135,12 @@ fn import_file(
         progress_bar.set_position(done);
     }));
     let report = match kind {
-        RecordKind::Events => recd_io::import_events(store, path, format, &options),
-        RecordKind::Items => recd_io::import_items(store, path, format, &options),
-        RecordKind::Users => recd_io::import_users(store, path, format, &options),
+        RecordKind::Events => recd_io::import_events(sink, path, format, &options),
+        RecordKind::Items => recd_io::import_items(sink, path, format, &options),
+        RecordKind::Users => recd_io::import_users(sink, path, format, &options),
     };
     bar.finish_and_clear();
-    report.with_context(|| format!("importing {}", kind.as_str()))
+    Ok(report?)
 }
 
 fn progress_bar(kind: RecordKind, path: &Path) -> ProgressBar {

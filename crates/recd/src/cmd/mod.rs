@@ -8,6 +8,7 @@ pub mod events;
 pub mod export;
 pub mod gen_data;
 pub mod import;
+mod in_use;
 pub mod log;
 pub mod models;
 pub mod online;

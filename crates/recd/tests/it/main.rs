@@ -6,6 +6,7 @@ mod connections;
 mod export;
 mod r#gen;
 mod import;
+mod import_server;
 mod live;
 mod logs;
 mod metrics;
