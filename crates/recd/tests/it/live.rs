@@ -118,3 +118,55 @@ fn train_export_and_tail_run_beside_a_live_server() {
         Err(_) => panic!("the ingest thread still holds the server"),
     }
 }
+
+#[test]
+fn a_flipped_bit_costs_one_record_and_says_so_until_repaired() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = tmp.path().join("data");
+    small_data(&data, false);
+    let segment = std::fs::read_dir(data.join("log"))
+        .expect("log dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .expect("a segment");
+    let mut bytes = std::fs::read(&segment).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&segment, &bytes).expect("write");
+
+    let server = Server::start(&data, &[]);
+    let (status, ready) = server.get("/readyz");
+    assert_eq!(
+        status, 200,
+        "one flipped bit must not take the instance out: {ready}"
+    );
+    assert_eq!(ready["dependencies"]["log"]["up"], json!(false), "{ready}");
+    assert_eq!(
+        ready["dependencies"]["log"]["lost_records"],
+        json!(1),
+        "{ready}"
+    );
+    assert_eq!(server.get("/readyz?strict=true").0, 503);
+    let metrics = server.get_text("/metrics");
+    assert!(metrics.contains("recd_log_lost_records 1"), "{metrics}");
+    // Verify runs beside the server, read-only, and fails.
+    let verify = crate::util::recd(&["log", "verify", "--data-dir", arg(&data)]);
+    assert!(!verify.status.success());
+    let out = String::from_utf8_lossy(&verify.stdout);
+    assert!(out.contains("1 records lost"), "{out}");
+    // Repair needs the server stopped.
+    assert!(
+        !crate::util::recd(&["log", "repair", "--data-dir", arg(&data)])
+            .status
+            .success()
+    );
+    server.stop();
+    let repaired = recd_ok(&["log", "repair", "--data-dir", arg(&data)]);
+    assert!(repaired.contains("rewrote 1 segments"), "{repaired}");
+    let verified = recd_ok(&["log", "verify", "--data-dir", arg(&data)]);
+    assert!(verified.contains("0 damaged ranges"), "{verified}");
+    let server = Server::start(&data, &[]);
+    let (_, ready) = server.get("/readyz?strict=true");
+    assert_eq!(ready["dependencies"]["log"]["up"], json!(true), "{ready}");
+    server.stop();
+}
