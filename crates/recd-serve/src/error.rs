@@ -79,6 +79,14 @@ pub enum ApiError {
         /// The path asked for.
         path: String,
     },
+    /// The route is for operators and this caller may not use it (admin routes answer only on
+    /// loopback until API keys exist): the caller's.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request conflicts with the state of the resource (a training job already runs):
+    /// the caller's, to retry later.
+    #[error("{0}")]
+    Conflict(String),
     /// The write could not be made durable (the log refuses appends after a failed sync, or
     /// the disk failed): ours, and never answered with a 202. The client should retry later,
     /// or against another replica; nothing of the request was acknowledged.
@@ -111,6 +119,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::NotDurable(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_durable"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

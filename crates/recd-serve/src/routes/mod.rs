@@ -1,5 +1,6 @@
 //! The route table. One module per resource; `openapi.rs` documents every route of the table.
 
+mod admin;
 mod docs;
 mod events;
 mod extract;
