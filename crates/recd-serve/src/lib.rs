@@ -19,6 +19,7 @@ pub mod compute;
 mod config;
 mod convert;
 mod error;
+pub mod jobs;
 mod listener;
 mod metrics_http;
 pub mod model_watch;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub online: Arc<recommend::Online>,
     /// Whether `/readyz` has declared this instance ready (it stays ready once it has).
     pub readiness: Readiness,
+    /// Training runs started by this server (`None`: it runs none, e.g. in tests).
+    pub jobs: Option<Arc<jobs::Jobs>>,
 }
 
 /// The start-up hysteresis of `/readyz`: the instance becomes ready after

@@ -7,6 +7,7 @@ pub use recd_types::{EventWeights, Signal};
 use serde::{Deserialize, Serialize};
 
 use crate::als::AlsConfig;
+pub use crate::schedule::{JobConfig, ScheduleConfig};
 
 /// The `[train]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +52,10 @@ pub struct TrainConfig {
     /// At most this many hold-out users are evaluated (a deterministic sample): metrics need
     /// thousands of users, not millions, and each costs a full pipeline run.
     pub max_eval_users: usize,
+    /// When `recd serve` runs training by itself.
+    pub schedule: ScheduleConfig,
+    /// Limits of a training run started by the server.
+    pub job: JobConfig,
 }
 
 impl Default for TrainConfig {
@@ -73,6 +78,8 @@ impl Default for TrainConfig {
             refit_on_full: true,
             threads: 0,
             max_eval_users: 20_000,
+            schedule: ScheduleConfig::default(),
+            job: JobConfig::default(),
         }
     }
 }

@@ -27,6 +27,7 @@ mod mlp;
 mod progress;
 pub mod ranker;
 mod report;
+pub mod schedule;
 pub mod train;
 
 pub use build::build_model;

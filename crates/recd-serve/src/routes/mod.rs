@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 
 pub(crate) use extract::{IdPath, QueryParams, int_param, only_known};
 
@@ -44,8 +44,19 @@ fn table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
         ("/readyz", get(health::readyz)),
         ("/metrics", get(health::metrics)),
         ("/openapi.json", get(docs::openapi_json)),
+        ("/v1/admin/train", admin_only(post(admin::jobs::train))),
+        ("/v1/admin/jobs", admin_only(get(admin::jobs::list))),
+        (
+            "/v1/admin/jobs/{id}",
+            admin_only(delete(admin::jobs::cancel)),
+        ),
         ("/docs", get(docs::page)),
     ]
+}
+
+/// `route` behind the admin guard.
+fn admin_only(route: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
+    route.route_layer(axum::middleware::from_fn(admin::loopback_only))
 }
 
 /// The paths of the route table, in its order (for the test that compares them with the

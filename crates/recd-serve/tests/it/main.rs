@@ -1,5 +1,6 @@
 //! HTTP tests of recd-serve: the real Router over a real store in a temp dir.
 
+mod admin;
 mod catalog;
 mod http;
 mod invariants;

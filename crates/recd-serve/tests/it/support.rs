@@ -34,6 +34,7 @@ pub fn server(config: ServeConfig) -> Server {
         config,
         online: Default::default(),
         readiness: Default::default(),
+        jobs: None,
     });
     Server {
         _dir: dir,

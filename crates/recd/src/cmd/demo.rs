@@ -63,7 +63,14 @@ fn run_steps(args: &DemoArgs, file: Option<&Path>, store: StoreConfig) -> anyhow
     }
     step(
         file,
-        &["serve", "--data-dir", &data, "--listen", &args.listen],
+        &[
+            "serve",
+            "--data-dir",
+            &data,
+            "--listen",
+            &args.listen,
+            "--no-train-schedule",
+        ],
     )
 }
 

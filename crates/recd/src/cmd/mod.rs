@@ -35,7 +35,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args, loaded.config),
         Command::Recommend(args) => recommend::run(args, loaded.config.serve.recommend),
         Command::Models(command) => models::run(command),
-        Command::Serve(args) => serve::run(args, loaded.config),
+        Command::Serve(args) => serve::run(args, file, loaded.config),
         Command::Bench(args) => bench::run(args),
         Command::Config(command) => config::run(command, &loaded),
     }

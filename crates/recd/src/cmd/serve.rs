@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use recd_features::{EmbeddedStore, FeatureConfig, FeatureStore, RedisStore};
 use recd_serve::AppState;
+use recd_serve::jobs::{JobSettings, Jobs};
 use recd_store::Store;
 use recd_stream::{AlsFoldIn, CatalogCategories, SharedFactors, Updater};
 use tokio::sync::watch;
@@ -32,6 +33,10 @@ pub struct ServeArgs {
     /// `redis+cluster://host:port,host:port` (sets `features.store`).
     #[arg(long)]
     pub feature_store: Option<String>,
+    /// Do not run training on a schedule (sets `train.schedule.every` and `daily_at` to
+    /// "off"); `POST /v1/admin/train` still starts one.
+    #[arg(long)]
+    pub no_train_schedule: bool,
 }
 
 impl ServeArgs {
@@ -44,12 +49,24 @@ impl ServeArgs {
         if let Some(store) = &self.feature_store {
             res.push(config::flag("--feature-store", "features.store", store));
         }
+        if self.no_train_schedule {
+            res.push(config::flag(
+                "--no-train-schedule",
+                "train.schedule.every",
+                "off",
+            ));
+            res.push(config::flag(
+                "--no-train-schedule",
+                "train.schedule.daily_at",
+                "off",
+            ));
+        }
         res
     }
 }
 
 /// Runs the subcommand; reads `[serve]`, `[features]`, `[stream]` and `[store]`.
-pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
+pub fn run(args: ServeArgs, file: Option<&Path>, config: Config) -> anyhow::Result<()> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if config.serve.http_threads > 0 {
         runtime.worker_threads(config.serve.http_threads);
@@ -58,7 +75,34 @@ pub fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(&args.data_dir, config))
+    let jobs = training_jobs(&args.data_dir, file, &config.train)?;
+    runtime.block_on(serve(&args.data_dir, config, jobs))
+}
+
+/// How the server runs `recd train` (this binary) on its data dir: on `[train.schedule]`,
+/// within `[train.job]`'s limits, with the same config file (the environment is inherited).
+fn training_jobs(
+    data_dir: &Path,
+    file: Option<&Path>,
+    train: &recd_train::config::TrainConfig,
+) -> anyhow::Result<JobSettings> {
+    let program = std::env::current_exe().context("finding this program to run training")?;
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["train".into(), "--data-dir".into(), data_dir.into()];
+    if let Some(file) = file {
+        args.extend(["--config".into(), file.into()]);
+    }
+    Ok(JobSettings {
+        program,
+        args,
+        dir: data_dir.join("jobs"),
+        timeout: Duration::from_secs(train.job.timeout_secs),
+        memory_limit_bytes: train.job.memory_mb << 20,
+        nice: train.job.nice,
+        every: train.schedule.every.0,
+        daily_at: train.schedule.daily_at.0,
+        history: train.job.history,
+    })
 }
 
 fn open_features(config: FeatureConfig) -> anyhow::Result<Arc<dyn FeatureStore>> {
@@ -70,7 +114,7 @@ fn open_features(config: FeatureConfig) -> anyhow::Result<Arc<dyn FeatureStore>>
     Ok(Arc::new(store))
 }
 
-async fn serve(data_dir: &Path, config: Config) -> anyhow::Result<()> {
+async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Result<()> {
     let metrics = recd_serve::install_metrics_recorder();
     recd_serve::describe_metrics();
     recd_features::describe_metrics();
@@ -117,6 +161,8 @@ async fn serve(data_dir: &Path, config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr().context("reading the bound address")?;
     println!("listening on http://{addr}");
     let timeout = Duration::from_secs(config.serve.shutdown_timeout_secs);
+    let jobs = Jobs::open(jobs).context("opening the training jobs dir")?;
+    let _schedule = tokio::spawn(jobs.clone().run_schedule());
     let state = Arc::new(AppState {
         store: store.clone(),
         features,
@@ -126,6 +172,7 @@ async fn serve(data_dir: &Path, config: Config) -> anyhow::Result<()> {
         config: config.serve,
         online,
         readiness: Default::default(),
+        jobs: Some(jobs),
     });
 
     let (signalled_tx, mut signalled) = watch::channel(false);

@@ -21,6 +21,10 @@ pub struct TrainArgs {
     /// Train on all history, ignoring the configured window (unsets `train.window_days`).
     #[arg(long)]
     pub all: bool,
+    /// Also write the result (version, activation, the gate's numbers) as JSON to this file:
+    /// how a server that started the run learns how it went.
+    #[arg(long)]
+    pub outcome: Option<PathBuf>,
 }
 
 impl TrainArgs {
@@ -44,10 +48,12 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
     if !args.data_dir.is_dir() {
         anyhow::bail!("data dir {} does not exist", args.data_dir.display());
     }
+    let _lock = lock_training(&args.data_dir)?;
     // Read-only: training runs beside a server that owns the data dir.
     let log = Store::open_log_reader(&args.data_dir)
         .with_context(|| format!("opening the event log of {}", args.data_dir.display()))?;
     let models_dir = args.data_dir.join("models");
+    let current = current_ndcg(&models_dir);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
         .build()
@@ -66,7 +72,71 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
     );
     println!("{}", recd_train::report_table(&outcome.metrics));
     println!("{}", outcome.decision);
+    if let Some(path) = &args.outcome {
+        write_outcome(path, &outcome, current)?;
+    }
     Ok(())
+}
+
+/// Takes the data dir's training lock (`DATA/train.lock`, held until the process ends): two
+/// trainings never overlap, whoever started them.
+fn lock_training(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let path = data_dir.join("train.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another training is running on {} ({} is locked); wait for it to finish",
+            data_dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+/// The current version and its stored pipeline NDCG@10, as the gate will compare them.
+fn current_ndcg(models_dir: &std::path::Path) -> Option<(String, Option<f64>)> {
+    use recd_model::artifact::{Manifest, registry};
+    let version = registry::current(models_dir).ok().flatten()?;
+    let ndcg = Manifest::read(&registry::version_dir(models_dir, &version))
+        .ok()
+        .and_then(|m| m.pipeline_ndcg());
+    Some((version, ndcg))
+}
+
+fn write_outcome(
+    path: &std::path::Path,
+    outcome: &train::TrainOutcome,
+    current: Option<(String, Option<f64>)>,
+) -> anyhow::Result<()> {
+    let candidate_ndcg = outcome
+        .metrics
+        .iter()
+        .find(|(name, _)| name == "pipeline")
+        .map_or(0.0, |(_, m)| m.ndcg);
+    let (current_version, current_ndcg) = match current {
+        Some((v, n)) => (Some(v), n),
+        None => (None, None),
+    };
+    let out = recd_api::TrainOutcomeOut {
+        version: outcome.version.clone(),
+        activated: outcome.activated,
+        gate: recd_api::GateOut {
+            candidate_ndcg,
+            current_version,
+            current_ndcg,
+            decision: outcome.decision.clone(),
+        },
+    };
+    let text = serde_json::to_string_pretty(&out).context("encoding the outcome")?;
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 fn fmt_scores(scores: &[(String, f64)]) -> String {

@@ -7,6 +7,7 @@ mod export;
 mod r#gen;
 mod import;
 mod import_server;
+mod jobs;
 mod live;
 mod logs;
 mod metrics;

@@ -1,0 +1,71 @@
+//! `POST /v1/admin/train`, `GET /v1/admin/jobs`, `DELETE /v1/admin/jobs/{id}`: training runs
+//! started by the server (on its schedule or on request).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// One training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobOut {
+    /// Its number, counted up by this data dir's server.
+    pub id: u64,
+    /// What started it: `schedule` or `api`.
+    pub trigger: String,
+    /// `running`, `succeeded` (trained and published; see `activated`), `failed`,
+    /// `cancelled`, `timed_out` or `memory_exceeded`.
+    pub state: String,
+    /// When it started, ms since the epoch.
+    pub started_ms: i64,
+    /// When it ended, ms since the epoch (absent while running).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_ms: Option<i64>,
+    /// The model version it published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Whether the publish gate made that version current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activated: Option<bool>,
+    /// The publish gate's decision, with both numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateOut>,
+    /// Why it did not succeed: the last lines the training wrote, or the limit it passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Its output (progress and errors), in the data dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<String>,
+}
+
+/// The publish gate's decision on a new version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GateOut {
+    /// The new version's pipeline NDCG@10 on its hold-out.
+    pub candidate_ndcg: f64,
+    /// The version that was current when training started, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<String>,
+    /// Its stored pipeline NDCG@10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_ndcg: Option<f64>,
+    /// The decision in words.
+    pub decision: String,
+}
+
+/// Training runs, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobsOut {
+    /// Running and past runs.
+    pub jobs: Vec<JobOut>,
+}
+
+/// What `recd train --outcome FILE` writes when it has published a version: how the server
+/// learns the result of a run it started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOutcomeOut {
+    /// The version published.
+    pub version: String,
+    /// Whether it became current.
+    pub activated: bool,
+    /// The gate's decision.
+    pub gate: GateOut,
+}
