@@ -47,7 +47,7 @@ fn table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
         ("/v1/admin/train", admin_only(post(admin::jobs::train))),
         ("/v1/admin/jobs", admin_only(get(admin::jobs::list))),
         (
-            "/v1/admin/jobs/{id}",
+            "/v1/admin/jobs/{job_id}",
             admin_only(delete(admin::jobs::cancel)),
         ),
         ("/docs", get(docs::page)),

@@ -74,10 +74,10 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Jobs
 /// Cancels the running job: its process is stopped, and the job is returned as it ended.
 #[utoipa::path(
     delete,
-    path = "/v1/admin/jobs/{id}",
+    path = "/v1/admin/jobs/{job_id}",
     tag = "admin",
     operation_id = "cancel_job",
-    params(("id" = String, Path, description = "The job's id.")),
+    params(("job_id" = u64, Path, description = "The job's id.")),
     responses(
         (status = 200, description = "Stopped: the job, `cancelled`.", body = JobOut),
         (status = 400, description = "The id is not a number (`invalid_field`).", body = ErrorBody),
@@ -93,7 +93,7 @@ pub(crate) async fn cancel(
 ) -> Result<Json<JobOut>, ApiError> {
     let id: u64 = id.parse().map_err(|_| ApiError::InvalidField {
         index: None,
-        field: "id".into(),
+        field: "job_id".into(),
         message: format!("job id {id:?} is not a number"),
     })?;
     Ok(Json(jobs(&state)?.cancel(id).await?))
