@@ -44,6 +44,10 @@ pub struct TrainConfig {
     /// The publish gate: the new model's pipeline NDCG@10 may be at most this much below the
     /// current one's (absolute).
     pub gate_tolerance: f64,
+    /// The gate compares NDCG only over a hold-out of at least this many users with relevant
+    /// items; below it a new model is refused (or, the very first one, activated with a
+    /// warning).
+    pub gate_min_users: usize,
     /// After evaluation, refit the generators on the whole window (hold-out included) before
     /// publishing, so the published model knows the newest week.
     pub refit_on_full: bool,
@@ -75,6 +79,7 @@ impl Default for TrainConfig {
             candidates: CandidateConfig::default(),
             ranker: RankerParams::default(),
             gate_tolerance: 0.005,
+            gate_min_users: 100,
             refit_on_full: true,
             threads: 0,
             max_eval_users: 20_000,

@@ -142,7 +142,7 @@ pub fn run(
     )?;
     done(s);
 
-    let (activated, decision) = gate(models_dir, &version, &metrics, config.gate_tolerance, force)?;
+    let (activated, decision) = gate(models_dir, &version, &metrics, config, force)?;
     tracing::info!(version, activated, decision, "publish gate");
     Ok(TrainOutcome {
         version,
@@ -208,15 +208,38 @@ fn gate(
     models_dir: &Path,
     version: &str,
     metrics: &[(String, Metrics)],
-    tolerance: f64,
+    config: &TrainConfig,
     force: bool,
 ) -> Result<(bool, String), TrainError> {
-    let new = metrics
+    let tolerance = config.gate_tolerance;
+    let (new, users) = metrics
         .iter()
         .find(|(n, _)| n == "pipeline")
-        .map(|(_, m)| m.ndcg)
-        .unwrap_or(0.0);
+        .map_or((0.0, 0), |(_, m)| (m.ndcg, m.users));
     let current = registry::current(models_dir)?;
+    // An NDCG over a handful of users says nothing: no comparison is made on it.
+    if users < config.gate_min_users {
+        let few = format!(
+            "the hold-out has {users} users with relevant items, fewer than gate_min_users = {}: NDCG@10 {new:.4} is not a meaningful comparison",
+            config.gate_min_users
+        );
+        let (ok, why) = match current.as_deref() {
+            None => (
+                true,
+                format!("{few}; no current model, so activating {version} anyway"),
+            ),
+            Some(_) if force => (true, format!("{few}; --force: activating {version}")),
+            Some(cur) => (
+                false,
+                format!("{few}; keeping {cur} (use --force to override)"),
+            ),
+        };
+        tracing::warn!(users, min = config.gate_min_users, "{why}");
+        if ok {
+            registry::activate(models_dir, version)?;
+        }
+        return Ok((ok, why));
+    }
     let old = match &current {
         Some(v) => Manifest::read(&registry::version_dir(models_dir, v))
             .ok()

@@ -167,3 +167,33 @@ fn protocol_train_recommend_gate_and_rollback() {
     );
     assert_eq!(list.lines().count(), 3, "{list}");
 }
+
+#[test]
+fn a_hold_out_too_small_to_compare_refuses_a_new_model_but_not_the_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = arg(&data);
+    recd_ok(&[
+        "gen",
+        "--users",
+        "40",
+        "--items",
+        "30",
+        "--events",
+        "3000",
+        "--seed",
+        "2",
+        "--data-dir",
+        d,
+    ]);
+    let first = recd_ok(&["train", "--data-dir", d]);
+    assert!(first.contains("fewer than gate_min_users = 100"), "{first}");
+    assert!(first.contains("no current model, so activating"), "{first}");
+    let v1 = current(&data);
+    let second = recd_ok(&["train", "--data-dir", d]);
+    assert!(second.contains(&format!("keeping {v1}")), "{second}");
+    assert_eq!(current(&data), v1);
+    let forced = recd_ok(&["train", "--data-dir", d, "--force"]);
+    assert!(forced.contains("--force: activating"), "{forced}");
+    assert_ne!(current(&data), v1);
+}
