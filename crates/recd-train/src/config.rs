@@ -13,9 +13,11 @@ pub use crate::schedule::{JobConfig, ScheduleConfig};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
-    /// Days of history to read, counted back from the newest event in the log; `None` reads
-    /// everything. The seed's daily job uses 30; the default reads all so that a historical
-    /// dataset (MovieLens ends in 1998) is not cut to its last month.
+    /// Days of history to read, counted back from the newest event (the seed's daily job:
+    /// 30). A historical data set, whose newest event is older than the window (MovieLens
+    /// ends in 1998), is read whole rather than cut to its last month. `0` (what
+    /// `recd train --all` sets) reads everything.
+    #[serde(deserialize_with = "zero_is_all")]
     pub window_days: Option<f64>,
     /// Days at the end of the window held out for evaluation (seed: the last 7 days).
     pub holdout_days: f64,
@@ -62,10 +64,16 @@ pub struct TrainConfig {
     pub job: JobConfig,
 }
 
+/// `window_days`: a positive number of days, or 0 / absent-when-unset for all history.
+fn zero_is_all<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let days = Option::<f64>::deserialize(d)?;
+    Ok(days.filter(|d| *d > 0.0))
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
-            window_days: None,
+            window_days: Some(30.0),
             holdout_days: 7.0,
             ranker_label_fraction: 0.2,
             weights: EventWeights::default(),

@@ -112,7 +112,7 @@ impl Dataset {
             interactions,
             window_ms: (0, 0),
         };
-        ds.apply_window(config.window_days);
+        ds.apply_window(config.window_days, now_ms());
         ds.order_items_by_use(ds.window_ms.1 - (config.holdout_days * DAY_MS) as i64);
         Ok(ds)
     }
@@ -147,11 +147,24 @@ impl Dataset {
     }
 
     /// Keeps the last `days` before the newest event (all if `None`), and records the window.
-    pub fn apply_window(&mut self, days: Option<f64>) {
+    ///
+    /// Live data (its newest event within the window of `now_ms`) keeps the last `days` before
+    /// the newest event, the seed's daily job. A historical data set, whose newest event is
+    /// older than the window (MovieLens ends in 1998), is kept whole: cutting it to its last
+    /// month would train on a sliver of it. That choice is logged.
+    pub fn apply_window(&mut self, days: Option<f64>, now_ms: i64) {
         let end = self.interactions.iter().map(|i| i.ts).max().unwrap_or(0);
         if let Some(days) = days {
-            let from = end - (days * DAY_MS) as i64;
-            self.interactions.retain(|i| i.ts >= from);
+            let span = (days * DAY_MS) as i64;
+            if end < now_ms - span {
+                tracing::info!(
+                    window_days = days,
+                    newest_event_age_days = format!("{:.0}", (now_ms - end) as f64 / DAY_MS),
+                    "the newest event is older than the training window: a historical data set, training on all of it (`--all` says so explicitly)"
+                );
+            } else {
+                self.interactions.retain(|i| i.ts >= end - span);
+            }
         }
         let start = self.interactions.iter().map(|i| i.ts).min().unwrap_or(end);
         self.window_ms = (start, end);
@@ -162,6 +175,12 @@ impl Dataset {
         let cut = self.window_ms.1 - (days * DAY_MS) as i64;
         self.interactions.iter().partition(|i| i.ts <= cut)
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Splits each user's interactions at their newest `fraction` (by time, then item, as the
@@ -300,10 +319,17 @@ mod tests {
             interactions: (0..40).map(|d| i(0, 0, d * day)).collect(),
             ..Default::default()
         };
-        ds.apply_window(Some(30.0));
+        let historical = ds.clone();
+        // Live: the newest event is a day old.
+        ds.apply_window(Some(30.0), 40 * day);
         assert_eq!(ds.interactions.len(), 31);
         assert_eq!(ds.window_ms, (9 * day, 39 * day));
         let (train, holdout) = ds.split_holdout(7.0);
         assert_eq!((train.len(), holdout.len()), (24, 7));
+        // Historical: the newest event is older than the window, so all of it is kept.
+        let mut old = historical;
+        old.apply_window(Some(30.0), 400 * day);
+        assert_eq!(old.interactions.len(), 40);
+        assert_eq!(old.window_ms, (0, 39 * day));
     }
 }

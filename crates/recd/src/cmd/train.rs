@@ -18,7 +18,7 @@ pub struct TrainArgs {
     /// Make the new model current even if it evaluates worse than the current one.
     #[arg(long)]
     pub force: bool,
-    /// Train on all history, ignoring the configured window (unsets `train.window_days`).
+    /// Train on all history, ignoring the configured window (sets `train.window_days` to 0).
     #[arg(long)]
     pub all: bool,
     /// Also write the result (version, activation, the gate's numbers) as JSON to this file:
@@ -32,11 +32,7 @@ impl TrainArgs {
     pub fn overrides(&self) -> Vec<Override> {
         let mut res = Vec::new();
         if self.all {
-            res.push(Override {
-                flag: "--all",
-                key: "train.window_days",
-                value: None,
-            });
+            res.push(crate::config::flag("--all", "train.window_days", "0"));
         }
         res
     }

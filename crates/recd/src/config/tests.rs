@@ -92,7 +92,7 @@ fn environment_values_take_the_type_of_their_key() {
             // An enum by name, a float key from an integer, an optional key with no default.
             ("RECD__SERVE__RECOMMEND__DIVERSITY", "mmr"),
             ("RECD__TRAIN__HOLDOUT_DAYS", "3"),
-            ("RECD__TRAIN__WINDOW_DAYS", "30"),
+            ("RECD__TRAIN__WINDOW_DAYS", "14"),
             ("RECD__TRAIN__RANKER__HIDDEN", "[8, 4]"),
             ("RECD__STREAM__FOLD_IN__ENABLED", "false"),
             ("recd__store__segment_bytes", "1024"),
@@ -103,7 +103,7 @@ fn environment_values_take_the_type_of_their_key() {
     assert_eq!(c.serve.recommend.variant, "2");
     assert_eq!(c.serve.recommend.diversity, Diversity::Mmr);
     assert_eq!(c.train.holdout_days, 3.0);
-    assert_eq!(c.train.window_days, Some(30.0));
+    assert_eq!(c.train.window_days, Some(14.0));
     assert_eq!(c.train.ranker.hidden, vec![8, 4]);
     assert!(!c.stream.fold_in.enabled);
     assert_eq!(c.store, StoreConfig::default());
@@ -156,19 +156,24 @@ fn a_flag_can_unset_an_optional_key() {
     let path = dir.path().join("recd.toml");
     std::fs::write(&path, "[train]\nwindow_days = 30\n").unwrap();
     let all = Override {
-        flag: "--all",
-        key: "train.window_days",
+        flag: "--output-all",
+        key: "serve.recommend.candidates",
         value: None,
     };
     let loaded = load(Some(&path), env(&[]), &[all]).unwrap();
-    assert_eq!(loaded.config.train.window_days, None);
+    assert_eq!(loaded.config.serve.recommend.candidates, None);
     let shown = loaded.show().unwrap();
     assert!(
         shown
             .lines()
-            .any(|l| l.starts_with("# train.window_days unset") && l.ends_with("# flag --all")),
+            .any(|l| l.starts_with("# serve.recommend.candidates unset")
+                && l.ends_with("# flag --output-all")),
         "{shown}"
     );
+    // `recd train --all`: a window of 0 days is all history.
+    let all = flag("--all", "train.window_days", "0");
+    let loaded = load(Some(&path), env(&[]), &[all]).unwrap();
+    assert_eq!(loaded.config.train.window_days, None);
 }
 
 #[test]
