@@ -23,6 +23,11 @@ pub struct Updater {
     /// Item → category, from catalog records in the log and lookups; moved into the blocking
     /// reader for each batch and back.
     category_cache: HashMap<ItemId, Option<String>>,
+    /// How far back an empty store needs the log (the feature TTL), if it is bounded.
+    horizon_ms: Option<i64>,
+    /// Where the last replay into an empty store started (0, or the horizon's segment): a
+    /// store that has applied nothing yet is in sync at this position.
+    empty_start: Offset,
 }
 
 impl Updater {
@@ -42,7 +47,37 @@ impl Updater {
             config,
             position: None,
             category_cache: HashMap::new(),
+            horizon_ms: None,
+            empty_start: 0,
         }
+    }
+
+    /// Rebuilds an empty store from the records of the last `ms` only (the feature TTL:
+    /// older events are not applied anyway), skipping the log's segments that hold nothing
+    /// newer, instead of reading it from offset 0.
+    pub fn with_replay_horizon(mut self, ms: i64) -> Self {
+        self.horizon_ms = Some(ms);
+        self
+    }
+
+    /// Where an empty store starts: offset 0, or the first segment that may hold a record
+    /// within the horizon.
+    fn replay_start(&self) -> Offset {
+        let Some(horizon) = self.horizon_ms else {
+            return 0;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let from = self.log.offset_for_time(now.saturating_sub(horizon));
+        if from > 0 {
+            tracing::info!(
+                from,
+                horizon_ms = horizon,
+                "empty feature store: replaying only the segments that may hold events within the TTL"
+            );
+        }
+        from
     }
 
     /// The next offset to read, once known.
@@ -64,9 +99,13 @@ impl Updater {
                     log_end = end,
                     "feature store is ahead of the log; replaying from the start"
                 );
-                0
+                self.empty_start = self.replay_start();
+                self.empty_start
             }
-            None => 0,
+            None => {
+                self.empty_start = self.replay_start();
+                self.empty_start
+            }
         };
         if self.position != Some(from) {
             tracing::info!(
@@ -87,7 +126,8 @@ impl Updater {
             self.resync().await?;
             return Ok(true);
         };
-        if self.features.applied_offset().await? == Some(position) || position == 0 {
+        let applied = self.features.applied_offset().await?;
+        if applied == Some(position) || (applied.is_none() && position == self.empty_start) {
             return Ok(false);
         }
         metrics::counter!("recd_stream_resyncs_total").increment(1);

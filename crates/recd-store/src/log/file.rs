@@ -13,6 +13,7 @@ mod read_only;
 mod reader;
 mod repair;
 mod segment;
+mod times;
 mod walk;
 mod writer;
 
@@ -131,6 +132,8 @@ impl FileLog {
             });
         }
         let damage = Arc::new(DamageLog::new(Some(dir.join(QUARANTINE_DIR))));
+        // Whether the writer will have seen every record of the active segment.
+        let mut fresh = true;
         let (file, seg_len, end) = match segments.last() {
             Some(last) => {
                 let last_base = last.base;
@@ -139,6 +142,7 @@ impl FileLog {
                     damage.report(&last.path, damaged);
                 }
                 if recovered.format == Format::CURRENT {
+                    fresh = recovered.len == HEADER_LEN;
                     (recovered.file, recovered.len, recovered.next)
                 } else if recovered.next == last.base {
                     // An old-format segment with no record: nothing to keep, and the new one
@@ -184,6 +188,7 @@ impl FileLog {
             next: end,
             index,
             durable: publisher,
+            seg_times: fresh.then_some(None),
             publish_failed: false,
         };
         writer.publish();
@@ -300,9 +305,12 @@ impl EventLog for FileLog {
             return PendingAppend::ready(Err(self.closed()));
         };
         let (ack, pending) = PendingAppend::channel();
+        let stamps = records.iter().map(Record::timestamp_ms);
+        let times = (stamps.clone().min().unwrap_or(0), stamps.max().unwrap_or(0));
         let request = Request {
             frames,
             n_records: records.len() as u64,
+            times,
             ack,
         };
         // A failed send drops the request, whose completer then resolves `pending` to Closed;
@@ -338,6 +346,10 @@ impl EventLog for FileLog {
 
     fn damage(&self) -> Vec<LogDamage> {
         self.shared.damage.list()
+    }
+
+    fn offset_for_time(&self, ms: recd_types::TimestampMs) -> Offset {
+        times::offset_for_time(&self.shared.view().segments, ms)
     }
 }
 

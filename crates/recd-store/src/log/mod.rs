@@ -83,6 +83,14 @@ pub trait EventLog: Send + Sync {
     /// [`EventLog::damage`]), and nothing after them is renumbered.
     fn read_from(&self, offset: Offset) -> Result<LogIter<'_>, StoreError>;
 
+    /// An offset from which every record with a timestamp at or after `ms` is read: records
+    /// before it are all older (0 when the log cannot tell). Lets a consumer that only needs
+    /// recent records skip the rest.
+    fn offset_for_time(&self, ms: recd_types::TimestampMs) -> Offset {
+        let _ = ms;
+        0
+    }
+
     /// Damage that reads through this handle have found so far (the writer also walks the
     /// last segment on open). Empty for a healthy log.
     fn damage(&self) -> Vec<LogDamage> {

@@ -101,3 +101,41 @@ fn without_a_published_end_a_reader_stops_before_a_torn_tail() {
         "a reader wrote"
     );
 }
+
+#[test]
+fn closed_segments_carry_their_time_range_and_old_ones_are_skipped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = LogConfig {
+        segment_bytes: 1000,
+        group_commit_window: Duration::ZERO,
+    };
+    // record(_, seq) is stamped 1_700_000_000_000 + seq.
+    let t = |seq: u64| 1_700_000_000_000 + seq as i64;
+    {
+        let log = FileLog::open(dir.path(), config.clone()).expect("open");
+        for seq in 0..60 {
+            log.append(&[record("w", seq)]).expect("append");
+        }
+        assert_eq!(log.offset_for_time(0), 0);
+        let from = log.offset_for_time(t(40));
+        assert!(from > 0 && from <= 40, "{from}");
+        // Every record at or after the time is at or after the offset.
+        assert!(
+            read_all(&log, 0)
+                .iter()
+                .all(|(o, r)| r.timestamp_ms() < t(40) || *o >= from)
+        );
+        let reader = ReadOnlyLog::open(dir.path()).expect("reader");
+        assert_eq!(reader.offset_for_time(t(40)), from);
+    }
+    // The segment resumed after a reopen was not seen whole: it is never skipped.
+    let log = FileLog::open(dir.path(), config).expect("reopen");
+    let resumed = log.offset_for_time(i64::MAX);
+    for seq in 60..120 {
+        log.append(&[record("w", seq)]).expect("append");
+    }
+    assert!(
+        log.offset_for_time(t(100)) <= resumed,
+        "the resumed segment was skipped"
+    );
+}

@@ -126,6 +126,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         .context("opening the store")?
         .with_context(|| format!("opening data dir {}", data_dir.display()))?;
     let store = Arc::new(store);
+    let ttl_ms = config.features.user_ttl_ms();
     let features = open_features(config.features)?;
     tracing::info!(
         backend = features.backend(),
@@ -151,7 +152,8 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         Arc::new(CatalogCategories(store.clone())),
         Some(fold),
         config.stream,
-    );
+    )
+    .with_replay_horizon(ttl_ms);
     let updater_task = tokio::spawn(updater.run(wake, updater_stop, progress));
 
     let listen = config.serve.listen.clone();

@@ -170,4 +170,9 @@ impl EventLog for ReadOnlyLog {
     fn damage(&self) -> Vec<LogDamage> {
         self.damage.list()
     }
+
+    fn offset_for_time(&self, ms: recd_types::TimestampMs) -> Offset {
+        self.view()
+            .map_or(0, |v| super::times::offset_for_time(&v.segments, ms))
+    }
 }

@@ -27,12 +27,16 @@ use super::frame::{self, HEADER_LEN};
 use super::index::IndexBuilder;
 use super::reader::View;
 use super::segment::{self, Segment};
+use super::times;
 use crate::StoreError;
+use recd_types::TimestampMs;
 
 /// One queued append: its frames, already encoded, and where to send the acknowledgement.
 pub(super) struct Request {
     pub frames: Vec<u8>,
     pub n_records: u64,
+    /// The smallest and largest timestamp of its records.
+    pub times: (TimestampMs, TimestampMs),
     pub ack: AppendCompleter,
 }
 
@@ -98,6 +102,9 @@ pub(super) struct Writer {
     pub index: IndexBuilder,
     /// Where the durable end is published for readers in other processes.
     pub durable: Publisher,
+    /// Time range of the records in the active segment, when the writer has seen all of them
+    /// (it created the segment); `None` inside means none yet.
+    pub seg_times: Option<Option<(TimestampMs, TimestampMs)>>,
     /// Set once publishing the durable end failed (logged once; appends go on, since the
     /// records are durable and readers only lag).
     pub publish_failed: bool,
@@ -188,6 +195,9 @@ impl Writer {
             let start = buf.len();
             buf.extend_from_slice(&request.frames);
             frame::stamp_frames(&mut buf[start..], first);
+            if let Some(range) = &mut self.seg_times {
+                *range = times::merge(*range, request.times);
+            }
             n_buffered += request.n_records;
         }
         self.write_and_sync(buf, n_buffered)?;
@@ -225,6 +235,9 @@ impl Writer {
 
     /// Starts a new segment at the current end. The old one is already synced.
     fn roll(&mut self) -> Result<(), Failure> {
+        if let Some(Some(range)) = self.seg_times {
+            times::write(&self.active().path, range);
+        }
         let (segment, file) =
             segment::create_segment(&self.dir, self.next).map_err(|e| match e {
                 StoreError::Io { path, source } => Failure {
@@ -242,6 +255,7 @@ impl Writer {
         self.segments.push(segment);
         self.file = file;
         self.seg_len = HEADER_LEN;
+        self.seg_times = Some(None);
         self.publish();
         Ok(())
     }
