@@ -156,6 +156,7 @@ impl Jobs {
         let (cancel, cancelled) = oneshot::channel();
         state.running = Some((job.clone(), cancel));
         drop(state);
+        metrics::gauge!("recd_training_job_running").set(1.0);
         tracing::info!(id, trigger, "training job started");
         let jobs = self.clone();
         tokio::spawn(async move {
@@ -249,6 +250,12 @@ impl Jobs {
         };
         job.state = name.into();
         job.error = error;
+        metrics::counter!("recd_training_jobs_total", "state" => name).increment(1);
+        metrics::gauge!("recd_training_job_running").set(0.0);
+        if name == "succeeded" {
+            metrics::gauge!("recd_training_last_success_timestamp_seconds")
+                .set(now_ms() as f64 / 1e3);
+        }
         if job.state == "succeeded" {
             tracing::info!(
                 id = job.id,

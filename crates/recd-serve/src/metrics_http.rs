@@ -7,7 +7,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use metrics::{Unit, describe_counter, describe_histogram};
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Latency buckets in seconds: 25 µs to 5 s, dense where requests and their stages live
@@ -72,6 +72,19 @@ fn method_label(method: &Method) -> &'static str {
 /// Registers the help text of every metric this crate records with the recorder. Call once,
 /// after [`install_metrics_recorder`].
 pub fn describe_metrics() {
+    describe_counter!(
+        "recd_training_jobs_total",
+        "Training runs started by this server that ended, by state: succeeded, failed, cancelled, timed_out, memory_exceeded."
+    );
+    describe_gauge!(
+        "recd_training_job_running",
+        "1 while a training run started by this server is going, else 0."
+    );
+    describe_gauge!(
+        "recd_training_last_success_timestamp_seconds",
+        Unit::Seconds,
+        "When the last training run started by this server succeeded, in Unix seconds."
+    );
     describe_counter!(
         "recd_http_requests_total",
         "HTTP requests answered, by route template, method and status code."
