@@ -12,6 +12,11 @@
 # HOG="S L": in each rate run, a busy loop takes one core's worth of CPU from second S for L
 # seconds: a repeatable stand-in for the slow phases of this shared VM, which come and go and
 # cannot be asked for (e.g. HOG="3 4" with the default 10 s runs).
+# TRAIN="S": in each rate run, a real training starts at second S through the server
+# (POST /v1/admin/train: `recd train` as a child process at [train.job] nice), and a JSON line
+# per rate says when it ran (started_ms, ended_ms, state) beside the run's own start and end.
+# Compare with a run without TRAIN, in the same session, as a ratio: the batch layer beside the
+# speed layer on the same 2 cores.
 #
 # Prints one JSON line per run on stdout:
 # - rate R (RATES, default "500 1000 2000"): open loop, SECONDS (10) each, latency counted
@@ -44,6 +49,7 @@ compute_threads="${COMPUTE_THREADS:-0}"
 degrade_after="${DEGRADE_AFTER_MS:-2}"
 http_threads="${HTTP_THREADS:-}"
 hog="${HOG:-}"
+train="${TRAIN:-}"
 
 cargo build -q --release -p recd
 cargo build -q --release -p recd-serve --example reco_load
@@ -74,6 +80,8 @@ fi
 { [ -z "$http_threads" ] || printf '[serve]\nhttp_threads = %s\n' "$http_threads"
   printf '[serve.recommend]\ncache_ttl_ms = %s\ndeadline_ms = %s\ncompute_threads = %s\ndegrade_after_ms = %s\n' \
       "$cache_ttl" "$deadline" "$compute_threads" "$degrade_after"
+  # Trainings only when asked for (and builds before [train.schedule] refuse the key).
+  [ -z "$train" ] || printf '[train.schedule]\nevery = "off"\n'
 } > "$work/recd.toml"
 
 RUST_LOG=warn "$recd" serve --data-dir "$work/data" --listen 127.0.0.1:0 --config "$work/recd.toml" \
@@ -105,8 +113,31 @@ for r in $rates; do
         ( sleep "$hog_at"; timeout "$hog_for" sh -c 'while :; do :; done' || true ) &
         hog_pid=$!
     fi
+    train_pid=""
+    if [ -n "$train" ]; then
+        ( sleep "$train"; curl -sf -X POST "$url/v1/admin/train" > "$work/job.json" ) &
+        train_pid=$!
+    fi
+    run_start=$(date +%s%3N)
     "$load" "$url" rate "$r" "$seconds" "$users" "$unknown"
+    run_end=$(date +%s%3N)
     [ -z "$hog_pid" ] || wait "$hog_pid"
+    if [ -n "$train_pid" ]; then
+        wait "$train_pid"
+        id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$work/job.json")
+        # Wait for the run to end so the next rate starts without it.
+        for _ in $(seq 1 6000); do
+            curl -sf "$url/v1/admin/jobs" > "$work/jobs.json"
+            python3 -c 'import json,sys; j=[j for j in json.load(open(sys.argv[1]))["jobs"] if j["id"]==int(sys.argv[2])][0]; sys.exit(j["state"]=="running")' \
+                "$work/jobs.json" "$id" && break
+            sleep 0.1
+        done
+        python3 -c 'import json,sys
+j=[j for j in json.load(open(sys.argv[1]))["jobs"] if j["id"]==int(sys.argv[2])][0]
+print(json.dumps({"training_beside_rate":int(sys.argv[3]),"run_start_ms":int(sys.argv[4]),"run_end_ms":int(sys.argv[5]),
+  "train_started_ms":j["started_ms"],"train_ended_ms":j.get("ended_ms"),"state":j["state"]}))' \
+            "$work/jobs.json" "$id" "$r" "$run_start" "$run_end"
+    fi
 done
 "$load" "$url" saturate "$concurrency" "$seconds" "$users" "$unknown"
 curl -s "$url/metrics" | grep '^recd_recommend_stage_seconds' | awk '
