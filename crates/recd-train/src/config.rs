@@ -51,6 +51,26 @@ pub struct TrainConfig {
     /// At most this many hold-out users are evaluated (a deterministic sample): metrics need
     /// thousands of users, not millions, and each costs a full pipeline run.
     pub max_eval_users: usize,
+    /// Where a model that passes the publish gate goes: `direct` makes it `CURRENT` at once;
+    /// `candidate` makes it the registry's `CANDIDATE`, which servers load only once traffic
+    /// is routed to it and which `recd models promote` makes current (a gradual rollout). The
+    /// very first model becomes `CURRENT` either way: there is nothing to serve otherwise.
+    pub rollout: Rollout,
+    /// After each publish, model versions older than the newest this-many are deleted (never
+    /// `CURRENT`, the candidate or the rollback target); `recd models gc` does the same on
+    /// demand. 0 keeps every version.
+    pub keep_versions: usize,
+}
+
+/// The rollout policy of `[train] rollout`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rollout {
+    /// A model that passes the gate becomes `CURRENT`.
+    #[default]
+    Direct,
+    /// A model that passes the gate becomes the `CANDIDATE`.
+    Candidate,
 }
 
 impl Default for TrainConfig {
@@ -73,6 +93,8 @@ impl Default for TrainConfig {
             refit_on_full: true,
             threads: 0,
             max_eval_users: 20_000,
+            rollout: Rollout::Direct,
+            keep_versions: 10,
         }
     }
 }
