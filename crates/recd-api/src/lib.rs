@@ -19,6 +19,7 @@ mod events;
 mod features;
 mod health;
 mod items;
+mod models;
 mod recommendations;
 mod users;
 
@@ -30,5 +31,6 @@ pub use features::{
 };
 pub use health::{DependencyOut, HealthOut};
 pub use items::{ItemIn, ItemOut, ItemsPage};
+pub use models::{ModelRole, ModelVersionOut, ModelsOut};
 pub use recommendations::{RecommendationsOut, RecommendedItemOut, SimilarItemOut, SimilarOut};
 pub use users::{UserIn, UserOut};

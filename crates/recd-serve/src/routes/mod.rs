@@ -45,6 +45,10 @@ fn table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
         ("/metrics", get(health::metrics)),
         ("/openapi.json", get(docs::openapi_json)),
         ("/docs", get(docs::page)),
+        (
+            "/v1/admin/models",
+            get(admin::models::list).route_layer(axum::middleware::from_fn(admin::loopback_only)),
+        ),
     ]
 }
 

@@ -51,6 +51,7 @@ const ID_PATTERN: &str =
         super::health::metrics,
         super::docs::openapi_json,
         super::docs::page,
+        super::admin::models::list,
     ),
     tags(
         (name = "events", description = "Interactions in: views, clicks, purchases, ratings, searches."),
@@ -59,6 +60,7 @@ const ID_PATTERN: &str =
         (name = "recommendations", description = "Ranked, explained lists."),
         (name = "features", description = "Real-time features, as the streaming updater keeps them."),
         (name = "operations", description = "Health, readiness, metrics and this document."),
+        (name = "admin", description = "Operators' routes (training jobs, the model registry): loopback only until API keys exist."),
     )
 )]
 struct ApiDoc;
