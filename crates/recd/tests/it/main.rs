@@ -10,6 +10,7 @@ mod import_server;
 mod live;
 mod logs;
 mod metrics;
+mod models;
 mod protocol;
 mod readiness;
 mod recommend_http;
