@@ -25,6 +25,9 @@ pub struct JobOut {
     /// Whether the publish gate made that version current.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activated: Option<bool>,
+    /// Whether it became the registry's candidate instead (`[train] rollout = "candidate"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<bool>,
     /// The publish gate's decision, with both numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<GateOut>,
@@ -66,6 +69,9 @@ pub struct TrainOutcomeOut {
     pub version: String,
     /// Whether it became current.
     pub activated: bool,
+    /// Whether it became the candidate.
+    #[serde(default)]
+    pub candidate: bool,
     /// The gate's decision.
     pub gate: GateOut,
 }

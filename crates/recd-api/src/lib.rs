@@ -20,6 +20,7 @@ mod features;
 mod health;
 mod items;
 mod jobs;
+mod models;
 mod recommendations;
 mod users;
 
@@ -32,5 +33,6 @@ pub use features::{
 pub use health::{DependencyOut, HealthOut};
 pub use items::{ItemIn, ItemOut, ItemsPage};
 pub use jobs::{GateOut, JobOut, JobsOut, TrainOutcomeOut};
+pub use models::{ModelRole, ModelVersionOut, ModelsOut};
 pub use recommendations::{RecommendationsOut, RecommendedItemOut, SimilarItemOut, SimilarOut};
 pub use users::{UserIn, UserOut};

@@ -29,4 +29,8 @@ pub enum ModelError {
     /// damaged or from another format version; the operator must act (retrain or roll back).
     #[error("model artifact: {0}")]
     Artifact(String),
+    /// A registry change the registry's state does not allow (promote with no candidate,
+    /// roll back with no earlier version): the operator asked for it, nothing is damaged.
+    #[error("model registry: {0}")]
+    Registry(String),
 }

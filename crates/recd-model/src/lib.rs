@@ -2,7 +2,7 @@
 //!
 //! Job: everything the serving side needs without linking training code:
 //! - [`Model`]: a trained model in memory, loaded from a versioned artifact ([`artifact`]:
-//!   manifest, checksums, the registry with its atomic `CURRENT` pointer);
+//!   manifest, checksums, the registry: `CURRENT`, `CANDIDATE` and rollback history, changed atomically);
 //! - [`pipeline`]: the two-stage recommendation (signals, candidate generators, features,
 //!   ranker) used alike by the server, `recd recommend` and the trainer's evaluation, so the
 //!   ranker learns on exactly the features it is served with;

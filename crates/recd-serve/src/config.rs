@@ -40,6 +40,10 @@ pub struct ServeConfig {
     pub ready_max_lag_records: u64,
     /// ... on this many consecutive checks (then it stays ready; lag is reported in the body).
     pub ready_checks: u32,
+    /// Most model versions the server holds in memory at once (at least 1): `CURRENT`, plus
+    /// the registry's candidate while traffic is routed to it. A candidate that would exceed
+    /// the cap is not loaded (a warning says so) and its traffic is served by `CURRENT`.
+    pub max_resident_models: usize,
     /// `[serve.recommend]`: recommendation requests.
     pub recommend: crate::recommend::RecommendConfig,
 }
@@ -59,6 +63,7 @@ impl Default for ServeConfig {
             body_timeout_ms: 30_000,
             ready_max_lag_records: 10_000,
             ready_checks: 2,
+            max_resident_models: 2,
             recommend: Default::default(),
         }
     }

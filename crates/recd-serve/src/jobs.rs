@@ -149,6 +149,7 @@ impl Jobs {
             ended_ms: None,
             version: None,
             activated: None,
+            candidate: None,
             gate: None,
             error: None,
             log_file: Some(log_path.display().to_string()),
@@ -225,6 +226,7 @@ impl Jobs {
                 Ok(outcome) => {
                     job.version = Some(outcome.version);
                     job.activated = Some(outcome.activated);
+                    job.candidate = Some(outcome.candidate);
                     job.gate = Some(outcome.gate);
                     ("succeeded", None)
                 }

@@ -1,5 +1,6 @@
 //! Hot model swap: the model being served sits in an [`ModelSlot`] (an `arc-swap` cell), and a
-//! background task ([`ModelWatcher`]) polls `models/CURRENT` and swaps a new version in.
+//! background task ([`ModelWatcher`]) polls the registry (`models/STATE.json`, see
+//! `recd_model::artifact::registry`) and swaps a new `CURRENT` in.
 //!
 //! Readers take a snapshot (`Arc<Served>`) with one atomic load and keep it for the whole
 //! request, so a request that started on the old model finishes on it, and no request ever
@@ -8,6 +9,12 @@
 //! to load leaves the old model in place; it is logged once and retried only when `CURRENT`
 //! names another version (or the server restarts), so a broken artifact cannot cause a
 //! reload storm.
+//!
+//! The registry's `CANDIDATE` is loaded only while traffic is routed to it
+//! ([`ModelSlot::route_candidate`]): holding a second model costs as much memory as the first,
+//! and nothing routes traffic to a candidate yet (the experiments' canary will, and read it
+//! from [`ModelSlot::candidate`]). `[serve] max_resident_models` caps the versions held: a
+//! candidate that would exceed it is not loaded, and its traffic is answered by `CURRENT`.
 //!
 //! The same task refreshes the catalog view (availability, sponsored flags, items added after
 //! training) every `catalog_refresh_ms`, so deleted items stop being recommended within that
@@ -84,6 +91,8 @@ impl Served {
 pub struct ModelSlot {
     served: ArcSwapOption<Served>,
     catalog: ArcSwapOption<CatalogView>,
+    candidate: ArcSwapOption<Served>,
+    candidate_traffic: std::sync::atomic::AtomicBool,
 }
 
 impl ModelSlot {
@@ -108,6 +117,34 @@ impl ModelSlot {
     pub fn set_catalog(&self, view: Arc<CatalogView>) {
         self.catalog.store(Some(view));
     }
+
+    /// The registry's candidate, when it is loaded (only while traffic is routed to it).
+    pub fn candidate(&self) -> Option<Arc<Served>> {
+        self.candidate.load_full()
+    }
+
+    /// The hook of gradual rollout: whether some traffic goes to the candidate. While true,
+    /// the watcher loads the registry's candidate (within `max_resident_models`); when false
+    /// again, it drops it. Nothing calls this yet: the experiments' router will.
+    pub fn route_candidate(&self, on: bool) {
+        self.candidate_traffic
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether traffic is routed to the candidate.
+    pub fn candidate_routed(&self) -> bool {
+        self.candidate_traffic
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The versions held in memory: the served one, then the candidate if loaded.
+    pub fn resident(&self) -> Vec<String> {
+        [self.get(), self.candidate()]
+            .into_iter()
+            .flatten()
+            .map(|s| s.version().to_string())
+            .collect()
+    }
 }
 
 /// Settings of the watcher (from `[serve.recommend]`).
@@ -121,6 +158,8 @@ pub struct WatchConfig {
     pub catalog_refresh: Duration,
     /// Recompute file checksums when loading.
     pub verify: bool,
+    /// Most versions held at once (`[serve] max_resident_models`).
+    pub max_resident_models: usize,
 }
 
 /// Called with each newly served model (the binary uses it to hand the item factors to the
@@ -153,6 +192,7 @@ impl ModelWatcher {
             config,
             on_load,
             last_tried: None,
+            last_tried_candidate: None,
             last_catalog: Instant::now(),
         };
         state.tick().await;
@@ -179,16 +219,18 @@ struct Watch {
     on_load: Option<OnLoad>,
     /// The version named by `CURRENT` at the last attempt, loaded or not.
     last_tried: Option<String>,
+    /// The candidate at the last attempt to load one (or to refuse it over the cap).
+    last_tried_candidate: Option<String>,
     last_catalog: Instant,
 }
 
 impl Watch {
     async fn tick(&mut self) {
         let dir = self.config.models_dir.clone();
-        let current = match tokio::task::spawn_blocking(move || registry::current(&dir)).await {
-            Ok(Ok(v)) => v,
+        let state = match tokio::task::spawn_blocking(move || registry::state(&dir)).await {
+            Ok(Ok(state)) => state,
             Ok(Err(e)) => {
-                tracing::warn!(error = %e, "cannot read models/CURRENT; keeping the served model");
+                tracing::warn!(error = %e, "cannot read the model registry; keeping the served model");
                 return;
             }
             Err(e) => {
@@ -196,7 +238,15 @@ impl Watch {
                 return;
             }
         };
-        let Some(version) = current else { return };
+        // CURRENT first: a promoted candidate still resident is then reused, not reloaded.
+        if let Some(version) = state.current {
+            self.sync_current(version).await;
+        }
+        self.sync_candidate(state.candidate.as_deref()).await;
+    }
+
+    /// Loads `version` and swaps it in, unless it was the last one tried.
+    async fn sync_current(&mut self, version: String) {
         if self.last_tried.as_deref() == Some(version.as_str()) {
             return;
         }
@@ -208,11 +258,19 @@ impl Watch {
         );
         let v = version.clone();
         let started = Instant::now();
-        let loaded =
-            tokio::task::spawn_blocking(move || Served::load(&dir, &v, verify, &store)).await;
+        // A promoted candidate that is already resident is swapped in as it is, not loaded twice.
+        let resident = self.slot.candidate().filter(|c| c.version() == version);
+        let loaded = match resident {
+            Some(served) => Ok(Ok(served)),
+            None => {
+                tokio::task::spawn_blocking(move || {
+                    Served::load(&dir, &v, verify, &store).map(Arc::new)
+                })
+                .await
+            }
+        };
         match loaded {
             Ok(Ok(served)) => {
-                let served = Arc::new(served);
                 let (als, content) = (
                     served.model.als_index().summary(),
                     served.model.content_index().summary(),
@@ -242,6 +300,64 @@ impl Watch {
         }
     }
 
+    /// Loads or drops the candidate as [`candidate_step`] says.
+    async fn sync_candidate(&mut self, candidate: Option<&str>) {
+        let loaded = self.slot.candidate();
+        let step = candidate_step(
+            self.slot.candidate_routed(),
+            candidate,
+            loaded.as_ref().map(|s| s.version()),
+            self.config.max_resident_models,
+        );
+        match step {
+            CandidateStep::Keep => {}
+            CandidateStep::Drop => {
+                self.slot.candidate.store(None);
+                self.last_tried_candidate = None;
+                tracing::info!(
+                    "candidate model unloaded (no traffic routed to it, or no candidate)"
+                );
+            }
+            CandidateStep::OverCap(version) => {
+                if self.last_tried_candidate.as_deref() != Some(version) {
+                    self.last_tried_candidate = Some(version.to_string());
+                    tracing::warn!(
+                        model_version = version,
+                        max_resident_models = self.config.max_resident_models,
+                        "candidate not loaded: it would exceed max_resident_models; CURRENT answers its traffic"
+                    );
+                }
+            }
+            CandidateStep::Load(version) => {
+                if self.last_tried_candidate.as_deref() == Some(version) {
+                    return;
+                }
+                self.last_tried_candidate = Some(version.to_string());
+                let (dir, verify, store) = (
+                    self.config.models_dir.clone(),
+                    self.config.verify,
+                    self.store.clone(),
+                );
+                let v = version.to_string();
+                let loaded =
+                    tokio::task::spawn_blocking(move || Served::load(&dir, &v, verify, &store))
+                        .await;
+                match loaded {
+                    Ok(Ok(served)) => {
+                        self.slot.candidate.store(Some(Arc::new(served)));
+                        tracing::info!(model_version = version, "candidate model loaded");
+                    }
+                    Ok(Err(e)) => tracing::error!(
+                        model_version = version,
+                        error = %e,
+                        "candidate model failed to load; CURRENT answers its traffic"
+                    ),
+                    Err(e) => tracing::error!(error = %e, "candidate load task failed"),
+                }
+            }
+        }
+    }
+
     async fn refresh_catalog(&mut self) {
         self.last_catalog = Instant::now();
         let Some(served) = self.slot.get() else {
@@ -266,5 +382,65 @@ impl Watch {
             Ok(Err(e)) => tracing::warn!(error = %e, "catalog view not refreshed"),
             Err(e) => tracing::warn!(error = %e, "catalog view task failed"),
         }
+    }
+}
+
+/// What the watcher does about the candidate on one tick.
+#[derive(Debug, PartialEq, Eq)]
+enum CandidateStep<'a> {
+    /// Nothing to change.
+    Keep,
+    /// Unload the candidate held (traffic no longer routed to it, or it left the registry).
+    Drop,
+    /// Load this version.
+    Load(&'a str),
+    /// This version is wanted but the cap forbids a second resident model.
+    OverCap(&'a str),
+}
+
+/// The candidate is resident only while traffic is routed to it and the registry names it,
+/// and only if `CURRENT` plus the candidate fit in `max_resident_models`.
+fn candidate_step<'a>(
+    routed: bool,
+    registry: Option<&'a str>,
+    loaded: Option<&str>,
+    max_resident_models: usize,
+) -> CandidateStep<'a> {
+    match (routed.then_some(registry).flatten(), loaded) {
+        (None, None) => CandidateStep::Keep,
+        (None, Some(_)) => CandidateStep::Drop,
+        (Some(want), Some(have)) if want == have => CandidateStep::Keep,
+        // CURRENT always takes one slot; the candidate needs a second.
+        (Some(want), _) if max_resident_models.max(1) < 2 => CandidateStep::OverCap(want),
+        (Some(want), _) => CandidateStep::Load(want),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CandidateStep, candidate_step};
+
+    #[test]
+    fn the_candidate_is_resident_only_while_routed_and_within_the_cap() {
+        use CandidateStep::*;
+        let check = |routed, registry, loaded, cap, want| {
+            assert_eq!(
+                candidate_step(routed, registry, loaded, cap),
+                want,
+                "{routed} {registry:?} {loaded:?} {cap}"
+            );
+        };
+        // No traffic routed: never loaded, and dropped if it was.
+        check(false, Some("v2"), None, 2, Keep);
+        check(false, Some("v2"), Some("v2"), 2, Drop);
+        // Routed: loaded once, replaced when the registry names another, dropped when none.
+        check(true, Some("v2"), None, 2, Load("v2"));
+        check(true, Some("v2"), Some("v2"), 2, Keep);
+        check(true, Some("v3"), Some("v2"), 2, Load("v3"));
+        check(true, None, Some("v2"), 2, Drop);
+        check(true, None, None, 2, Keep);
+        // The cap: CURRENT alone fills one slot.
+        check(true, Some("v2"), None, 1, OverCap("v2"));
+        check(true, Some("v2"), None, 0, OverCap("v2"));
     }
 }

@@ -62,6 +62,26 @@ pub struct TrainConfig {
     pub schedule: ScheduleConfig,
     /// Limits of a training run started by the server.
     pub job: JobConfig,
+    /// Where a model that passes the publish gate goes: `direct` makes it `CURRENT` at once;
+    /// `candidate` makes it the registry's `CANDIDATE`, which servers load only once traffic
+    /// is routed to it and which `recd models promote` makes current (a gradual rollout). The
+    /// very first model becomes `CURRENT` either way: there is nothing to serve otherwise.
+    pub rollout: Rollout,
+    /// After each publish, model versions older than the newest this-many are deleted (never
+    /// `CURRENT`, the candidate or the rollback target); `recd models gc` does the same on
+    /// demand. 0 keeps every version.
+    pub keep_versions: usize,
+}
+
+/// The rollout policy of `[train] rollout`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rollout {
+    /// A model that passes the gate becomes `CURRENT`.
+    #[default]
+    Direct,
+    /// A model that passes the gate becomes the `CANDIDATE`.
+    Candidate,
 }
 
 /// `window_days`: a positive number of days, or 0 / absent-when-unset for all history.
@@ -93,6 +113,8 @@ impl Default for TrainConfig {
             max_eval_users: 20_000,
             schedule: ScheduleConfig::default(),
             job: JobConfig::default(),
+            rollout: Rollout::Direct,
+            keep_versions: 10,
         }
     }
 }

@@ -9,8 +9,10 @@
 //!    scored on the hold-out — each generator alone and the whole pipeline;
 //! 5. refit: generators are rebuilt on the whole window (so the model knows the newest days);
 //! 6. publish: files into `models/.tmp-<version>`, manifest with checksums, atomic rename;
-//! 7. gate: `CURRENT` moves only if the pipeline NDCG@10 is not worse than the current
-//!    model's by more than the tolerance (or `force`).
+//! 7. gate: the new version is placed only if the pipeline NDCG@10 is not worse than the
+//!    current model's by more than the tolerance (or `force`): as `CURRENT`, or as the
+//!    registry's `CANDIDATE` under `[train] rollout = "candidate"`;
+//! 8. retention: versions past the newest `[train] keep_versions` are deleted.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -20,7 +22,7 @@ use recd_model::artifact::{FORMAT_VERSION, Manifest, registry};
 use recd_store::EventLog;
 
 use crate::build::build_model;
-use crate::config::TrainConfig;
+use crate::config::{Rollout, TrainConfig};
 use crate::dataset::{Dataset, sample_users, split_user_tails};
 use crate::evaluate::{Metrics, evaluate, relevant_sets};
 pub use crate::progress::{LogProgress, Progress};
@@ -39,6 +41,8 @@ pub struct TrainOutcome {
     pub ranker: (String, Vec<(String, f64)>),
     /// Whether `CURRENT` now names the new version.
     pub activated: bool,
+    /// Whether the registry's `CANDIDATE` now names the new version.
+    pub candidate: bool,
     /// The gate's decision in words, with both numbers.
     pub decision: String,
 }
@@ -142,14 +146,22 @@ pub fn run(
     )?;
     done(s);
 
-    let (activated, decision) = gate(models_dir, &version, &metrics, config, force)?;
-    tracing::info!(version, activated, decision, "publish gate");
+    let (passed, why) = gate(models_dir, &version, &metrics, config, force)?;
+    let (placed, decision) = if passed {
+        place(models_dir, &version, config.rollout, why)?
+    } else {
+        (Placed::Nowhere, why)
+    };
+    let (activated, candidate) = (placed == Placed::Current, placed == Placed::Candidate);
+    tracing::info!(version, activated, candidate, decision, "publish gate");
+    retain(models_dir, config.keep_versions);
     Ok(TrainOutcome {
         version,
         dir,
         metrics,
         ranker: (trained.ranker.kind.clone(), trained.scores),
         activated,
+        candidate,
         decision,
     })
 }
@@ -203,7 +215,7 @@ fn publish(
     Ok(registry::publish(models_dir, &tmp, version)?)
 }
 
-/// Decides whether the new version becomes current.
+/// Decides whether the new version may be placed (as current or candidate); places nothing.
 fn gate(
     models_dir: &Path,
     version: &str,
@@ -226,18 +238,15 @@ fn gate(
         let (ok, why) = match current.as_deref() {
             None => (
                 true,
-                format!("{few}; no current model, so activating {version} anyway"),
+                format!("{few}; no current model, so {version} passes anyway"),
             ),
-            Some(_) if force => (true, format!("{few}; --force: activating {version}")),
+            Some(_) if force => (true, format!("{few}; --force: {version} passes")),
             Some(cur) => (
                 false,
                 format!("{few}; keeping {cur} (use --force to override)"),
             ),
         };
         tracing::warn!(users, min = config.gate_min_users, "{why}");
-        if ok {
-            registry::activate(models_dir, version)?;
-        }
         return Ok((ok, why));
     }
     let old = match &current {
@@ -249,22 +258,20 @@ fn gate(
     let (ok, why) = match (current.as_deref(), old) {
         (None, _) => (
             true,
-            format!("no current model; activating {version} (NDCG@10 {new:.4})"),
+            format!("no current model to compare with ({version}: NDCG@10 {new:.4})"),
         ),
         (Some(cur), None) => (
             true,
-            format!("current {cur} has no pipeline NDCG; activating {version} (NDCG@10 {new:.4})"),
+            format!("current {cur} has no pipeline NDCG; {version} passes (NDCG@10 {new:.4})"),
         ),
         (Some(cur), Some(old)) if new >= old - tolerance => (
             true,
-            format!(
-                "NDCG@10 {new:.4} vs current {cur} {old:.4} (tolerance {tolerance}): activating"
-            ),
+            format!("NDCG@10 {new:.4} vs current {cur} {old:.4} (tolerance {tolerance}): passes"),
         ),
         (Some(cur), Some(old)) if force => (
             true,
             format!(
-                "NDCG@10 {new:.4} is worse than current {cur} {old:.4} beyond tolerance {tolerance}; --force: activating anyway"
+                "NDCG@10 {new:.4} is worse than current {cur} {old:.4} beyond tolerance {tolerance}; --force: passing anyway"
             ),
         ),
         (Some(cur), Some(old)) => (
@@ -274,10 +281,63 @@ fn gate(
             ),
         ),
     };
-    if ok {
-        registry::activate(models_dir, version)?;
-    }
     Ok((ok, why))
+}
+
+/// Where a version that passed the gate went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placed {
+    Current,
+    Candidate,
+    Nowhere,
+}
+
+/// Places a version that passed the gate by the rollout policy; returns where, and the gate's
+/// reason completed with it.
+fn place(
+    models_dir: &Path,
+    version: &str,
+    rollout: Rollout,
+    why: String,
+) -> Result<(Placed, String), TrainError> {
+    let current = registry::current(models_dir)?;
+    match (rollout, current) {
+        (Rollout::Candidate, Some(cur)) => {
+            let staged = registry::stage_candidate(models_dir, version)?;
+            let replaced = staged
+                .replaced
+                .map_or(String::new(), |old| format!(" (replacing candidate {old})"));
+            Ok((
+                Placed::Candidate,
+                format!(
+                    "{why}; rollout = candidate: {version} is the CANDIDATE{replaced}, {cur} stays CURRENT until `recd models promote`"
+                ),
+            ))
+        }
+        (Rollout::Candidate, None) => {
+            registry::activate(models_dir, version)?;
+            tracing::warn!(
+                model_version = version,
+                "rollout = candidate, but there is no current model to roll out beside: activating directly"
+            );
+            Ok((
+                Placed::Current,
+                format!("{why}; no CURRENT to roll out beside, so it is CURRENT directly"),
+            ))
+        }
+        (Rollout::Direct, _) => {
+            registry::activate(models_dir, version)?;
+            Ok((Placed::Current, format!("{why}; {version} is now CURRENT")))
+        }
+    }
+}
+
+/// Retention after a publish. A failure is logged, not returned: the model is published and
+/// placed, and the next run (or `recd models gc`) retries.
+fn retain(models_dir: &Path, keep_versions: usize) {
+    if let Err(e) = registry::gc(models_dir, keep_versions) {
+        tracing::warn!(error = %e, keep_versions, "model retention failed; old versions stay for now");
+    }
 }
 
 fn now_ms() -> i64 {

@@ -44,7 +44,7 @@ pub enum Command {
     Train(cmd::train::TrainArgs),
     /// Batch recommendations for a list of users (the offline protocol's format).
     Recommend(cmd::recommend::RecommendArgs),
-    /// List, inspect and activate model versions.
+    /// List, inspect, activate, promote and roll back model versions; delete old ones.
     #[command(subcommand)]
     Models(cmd::models::ModelsCommand),
     /// Serve the HTTP API (events in, features and recommendations out).

@@ -9,8 +9,9 @@
 //!   per line; the line number is the row of every per-user or per-item array).
 //!
 //! The trainer writes into `models/.tmp-<version>/` and renames it into place, so a reader
-//! never sees half a model. `models/CURRENT` names the active version; it is replaced by an
-//! atomic rename (see [`registry`]).
+//! never sees half a model. `models/STATE.json` names the current version, the candidate
+//! waiting for rollout and the rollback history (`models/CURRENT` mirrors the current one);
+//! it is replaced by an atomic rename (see [`registry`]).
 
 pub mod arrays;
 mod manifest;

@@ -51,6 +51,10 @@ fn table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
             admin_only(delete(admin::jobs::cancel)),
         ),
         ("/docs", get(docs::page)),
+        (
+            "/v1/admin/models",
+            get(admin::models::list).route_layer(axum::middleware::from_fn(admin::loopback_only)),
+        ),
     ]
 }
 

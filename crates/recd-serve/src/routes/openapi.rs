@@ -54,6 +54,7 @@ const ID_PATTERN: &str =
         super::admin::jobs::train,
         super::admin::jobs::list,
         super::admin::jobs::cancel,
+        super::admin::models::list,
     ),
     tags(
         (name = "events", description = "Interactions in: views, clicks, purchases, ratings, searches."),

@@ -34,7 +34,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
         Command::Log(command) => log::run(command),
         Command::Train(args) => train::run(args, loaded.config),
         Command::Recommend(args) => recommend::run(args, loaded.config.serve.recommend),
-        Command::Models(command) => models::run(command),
+        Command::Models(command) => models::run(command, &loaded.config.train),
         Command::Serve(args) => serve::run(args, file, loaded.config),
         Command::Bench(args) => bench::run(args),
         Command::Config(command) => config::run(command, &loaded),
@@ -46,6 +46,7 @@ fn overrides(command: &Command) -> Vec<Override> {
     match command {
         Command::Serve(args) => args.overrides(),
         Command::Train(args) => args.overrides(),
+        Command::Models(command) => command.overrides(),
         _ => Vec::new(),
     }
 }

@@ -15,7 +15,7 @@ use recd_store::Store;
 use recd_stream::{ItemFactors, SharedFactors};
 use recd_types::{ItemId, UserId};
 
-/// Loads the current model (if any) and keeps watching `models/CURRENT`; the returned guard
+/// Loads the current model (if any) and keeps watching the model registry; the returned guard
 /// stops the watcher when dropped.
 pub async fn start(
     data_dir: &Path,
@@ -30,6 +30,7 @@ pub async fn start(
         poll: Duration::from_millis(rc.model_poll_ms.max(10)),
         catalog_refresh: Duration::from_millis(rc.catalog_refresh_ms.max(10)),
         verify: rc.verify_model,
+        max_resident_models: config.max_resident_models,
     };
     let on_load: OnLoad = Arc::new(move |served: &Arc<Served>| match item_factors(served) {
         Some(f) => factors.set(Some(f)),

@@ -124,6 +124,7 @@ fn write_outcome(
     let out = recd_api::TrainOutcomeOut {
         version: outcome.version.clone(),
         activated: outcome.activated,
+        candidate: outcome.candidate,
         gate: recd_api::GateOut {
             candidate_ndcg,
             current_version,

@@ -11,6 +11,7 @@ mod jobs;
 mod live;
 mod logs;
 mod metrics;
+mod models;
 mod protocol;
 mod readiness;
 mod recommend_http;

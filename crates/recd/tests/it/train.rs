@@ -188,12 +188,12 @@ fn a_hold_out_too_small_to_compare_refuses_a_new_model_but_not_the_first() {
     ]);
     let first = recd_ok(&["train", "--data-dir", d]);
     assert!(first.contains("fewer than gate_min_users = 100"), "{first}");
-    assert!(first.contains("no current model, so activating"), "{first}");
+    assert!(first.contains("no current model, so"), "{first}");
     let v1 = current(&data);
     let second = recd_ok(&["train", "--data-dir", d]);
     assert!(second.contains(&format!("keeping {v1}")), "{second}");
     assert_eq!(current(&data), v1);
     let forced = recd_ok(&["train", "--data-dir", d, "--force"]);
-    assert!(forced.contains("--force: activating"), "{forced}");
+    assert!(forced.contains("--force:"), "{forced}");
     assert_ne!(current(&data), v1);
 }

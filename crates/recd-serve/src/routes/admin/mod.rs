@@ -5,6 +5,7 @@
 //! `CURRENT`. [`loopback_only`] is the one guard every admin route goes through.
 
 pub(crate) mod jobs;
+pub(crate) mod models;
 
 use std::net::SocketAddr;
 

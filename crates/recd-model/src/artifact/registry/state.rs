@@ -1,0 +1,88 @@
+//! `models/STATE.json`: the registry's pointers in one file, replaced whole by rename.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::MAX_HISTORY;
+use super::files::{CURRENT, STATE, err};
+use crate::ModelError;
+
+/// Which version serves, which waits for rollout, and where a rollback goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryState {
+    /// The version servers answer with.
+    pub current: Option<String>,
+    /// A version that passed the publish gate under a gradual rollout policy and waits for
+    /// `recd models promote`; servers load it only while traffic is routed to it.
+    pub candidate: Option<String>,
+    /// Earlier `CURRENT`s, oldest first, at most [`MAX_HISTORY`]: a rollback returns to the
+    /// last one.
+    pub previous: Vec<String>,
+}
+
+impl RegistryState {
+    /// Reads the state of `models_dir`: `STATE.json`, else (a data dir from before the state
+    /// file) `CURRENT` alone, else the empty state. A state file that does not parse is an
+    /// error, never silently empty: treating it as "no model" would let the next training
+    /// activate itself without the gate.
+    pub fn read(models_dir: &Path) -> Result<Self, ModelError> {
+        let path = models_dir.join(STATE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| ModelError::Artifact(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::from_current(models_dir),
+            Err(e) => Err(err(&path, e)),
+        }
+    }
+
+    fn from_current(models_dir: &Path) -> Result<Self, ModelError> {
+        let path = models_dir.join(CURRENT);
+        let current = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text.trim().to_string()).filter(|v| !v.is_empty()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(err(&path, e)),
+        };
+        Ok(Self {
+            current,
+            ..Self::default()
+        })
+    }
+
+    /// The version a rollback would return to.
+    pub fn rollback_target(&self) -> Option<&str> {
+        self.previous.last().map(String::as_str)
+    }
+
+    /// Whether `version` is current, candidate or the rollback target: the versions retention
+    /// never deletes.
+    pub fn protects(&self, version: &str) -> bool {
+        [
+            self.current.as_deref(),
+            self.candidate.as_deref(),
+            self.rollback_target(),
+        ]
+        .contains(&Some(version))
+    }
+
+    /// Makes `version` current, remembering the old current for rollback and emptying the
+    /// candidate slot if it held `version`. Returns the old current.
+    pub(super) fn make_current(&mut self, version: &str) -> Option<String> {
+        if self.candidate.as_deref() == Some(version) {
+            self.candidate = None;
+        }
+        if self.current.as_deref() == Some(version) {
+            return self.current.clone();
+        }
+        let replaced = self.current.replace(version.to_string());
+        if let Some(old) = &replaced {
+            // A version appears once in the history: rolling back lands on its latest stint.
+            self.previous.retain(|v| v != old && v != version);
+            self.previous.push(old.clone());
+            let excess = self.previous.len().saturating_sub(MAX_HISTORY);
+            self.previous.drain(..excess);
+        }
+        replaced
+    }
+}
