@@ -117,7 +117,6 @@ impl Reader {
                 n_lost: following.base - cursor,
                 exact: true,
                 to_end: true,
-                torn: false,
                 reason: format!(
                     "the segment ends at offset {cursor} but the next one starts at offset {}",
                     following.base

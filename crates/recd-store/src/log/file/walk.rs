@@ -48,9 +48,6 @@ pub(super) struct Damaged {
     pub exact: bool,
     /// No intact frame follows in the readable bytes.
     pub to_end: bool,
-    /// The frame at `start` ran past the readable bytes: what a torn write looks like when
-    /// `to_end` is also true.
-    pub torn: bool,
     /// What was wrong with the frame at `start`.
     pub reason: String,
 }
@@ -153,7 +150,7 @@ impl Walker {
                         "the frame says offset {offset}, but offsets before {} were already read",
                         self.cursor
                     );
-                    return self.resync(start, reason, false).map(Step::Damage);
+                    return self.resync(start, reason).map(Step::Damage);
                 }
                 let base = (start - self.buf_start) as usize;
                 self.payload = base + payload.start..base + payload.end;
@@ -170,9 +167,9 @@ impl Walker {
                 let reason = format!(
                     "the frame needs {need} bytes but only {have} are there (torn or a damaged length)"
                 );
-                self.resync(start, reason, true).map(Step::Damage)
+                self.resync(start, reason).map(Step::Damage)
             }
-            Parsed::Bad(reason) => self.resync(start, reason, false).map(Step::Damage),
+            Parsed::Bad(reason) => self.resync(start, reason).map(Step::Damage),
         }
     }
 
@@ -212,7 +209,7 @@ impl Walker {
 
     /// Skips the damaged frame at `start`: finds the next intact frame after it (or the end)
     /// and reports what lies between.
-    fn resync(&mut self, start: u64, reason: String, torn: bool) -> std::io::Result<Damaged> {
+    fn resync(&mut self, start: u64, reason: String) -> std::io::Result<Damaged> {
         let first_lost = self.cursor;
         let found = match self.format.frames {
             1 => self.resync_v1(start)?,
@@ -226,7 +223,6 @@ impl Walker {
                 n_lost: next_offset - first_lost,
                 exact,
                 to_end: false,
-                torn,
                 reason,
             },
             None => {
@@ -238,7 +234,6 @@ impl Walker {
                     n_lost: end - first_lost,
                     exact: self.end_hint.is_some(),
                     to_end: true,
-                    torn,
                     reason,
                 }
             }
