@@ -44,8 +44,19 @@ pub struct ServeConfig {
     /// the registry's candidate while traffic is routed to it. A candidate that would exceed
     /// the cap is not loaded (a warning says so) and its traffic is served by `CURRENT`.
     pub max_resident_models: usize,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client, for rate
+    /// limits and the admin loopback rule; any other peer is the client itself.
+    pub trusted_proxies: Vec<String>,
     /// `[serve.recommend]`: recommendation requests.
     pub recommend: crate::recommend::RecommendConfig,
+    /// `[serve.auth]`: API keys.
+    pub auth: crate::auth::config::AuthConfig,
+    /// `[serve.rate_limit]`: requests per second per caller and per address.
+    pub rate_limit: crate::auth::config::RateLimitConfig,
+    /// `[serve.cors]`: browsers' cross-origin calls.
+    pub cors: crate::auth::config::CorsConfig,
+    /// `[serve.tls]`: TLS terminated by recd itself.
+    pub tls: crate::auth::config::TlsConfig,
 }
 
 impl Default for ServeConfig {
@@ -64,7 +75,12 @@ impl Default for ServeConfig {
             ready_max_lag_records: 10_000,
             ready_checks: 2,
             max_resident_models: 2,
+            trusted_proxies: Vec::new(),
             recommend: Default::default(),
+            auth: Default::default(),
+            rate_limit: Default::default(),
+            cors: Default::default(),
+            tls: Default::default(),
         }
     }
 }

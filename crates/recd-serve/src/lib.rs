@@ -12,6 +12,7 @@
 //! `recd-stream` is their only writer, and this crate must never depend on it), no training,
 //! no process setup (the `recd` binary builds an [`AppState`] and composes the roles).
 
+pub mod auth;
 mod body;
 mod catalog_view;
 mod cold;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub readiness: Readiness,
     /// Training runs started by this server (`None`: it runs none, e.g. in tests).
     pub jobs: Option<Arc<jobs::Jobs>>,
+    /// API keys, rate limits and trusted proxies.
+    pub security: Arc<auth::Security>,
 }
 
 /// The start-up hysteresis of `/readyz`: the instance becomes ready after

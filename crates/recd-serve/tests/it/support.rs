@@ -25,6 +25,7 @@ pub fn server(config: ServeConfig) -> Server {
     let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
     let (appended, _) = watch::channel(0);
     let (applied_tx, features_applied) = watch::channel(None);
+    let config_copy = config.clone();
     let state = Arc::new(AppState {
         store,
         features: Arc::new(EmbeddedStore::new(FeatureConfig::default())),
@@ -35,6 +36,7 @@ pub fn server(config: ServeConfig) -> Server {
         online: Default::default(),
         readiness: Default::default(),
         jobs: None,
+        security: Arc::new(recd_serve::auth::Security::new(&config_copy, None).unwrap()),
     });
     Server {
         _dir: dir,
@@ -62,11 +64,17 @@ impl Server {
         uri: &str,
         body: impl Into<Body>,
     ) -> (StatusCode, HeaderMap, Value) {
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(method)
             .uri(uri)
             .body(body.into())
             .unwrap();
+        // A client on loopback, as the listener would say: without API keys, admin routes
+        // (catalog writes among them) answer only there.
+        let local = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(local));
         let response = app(self.state.clone()).oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();

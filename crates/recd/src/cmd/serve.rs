@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// "off"); `POST /v1/admin/train` still starts one.
     #[arg(long)]
     pub no_train_schedule: bool,
+    /// Serve on a non-loopback address without API keys, open to anyone (sets
+    /// `serve.auth.insecure`).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 impl ServeArgs {
@@ -48,6 +52,13 @@ impl ServeArgs {
         }
         if let Some(store) = &self.feature_store {
             res.push(config::flag("--feature-store", "features.store", store));
+        }
+        if self.insecure {
+            res.push(Override {
+                flag: "--insecure",
+                key: "serve.auth.insecure",
+                value: Some(toml::Value::Boolean(true)),
+            });
         }
         if self.no_train_schedule {
             res.push(config::flag(
@@ -156,12 +167,24 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     .with_replay_horizon(ttl_ms);
     let updater_task = tokio::spawn(updater.run(wake, updater_stop, progress));
 
+    let security = Arc::new(
+        recd_serve::auth::Security::new(
+            &config.serve,
+            Some(super::keys::keys_file(data_dir, &config.serve)),
+        )
+        .context("reading the API keys")?,
+    );
     let listen = config.serve.listen.clone();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
+    let auth = auth_line(&security, addr, &config.serve)?;
+    tokio::spawn(security.clone().upkeep(Duration::from_secs(2)));
+    // The first line is the address (scripts and tests read it), then how callers are
+    // authenticated.
     println!("listening on http://{addr}");
+    println!("{auth}");
     let timeout = Duration::from_secs(config.serve.shutdown_timeout_secs);
     let jobs = Jobs::open(jobs).context("opening the training jobs dir")?;
     let _schedule = tokio::spawn(jobs.clone().run_schedule());
@@ -175,6 +198,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         online,
         readiness: Default::default(),
         jobs: Some(jobs),
+        security,
     });
 
     let (signalled_tx, mut signalled) = watch::channel(false);
@@ -204,6 +228,35 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     drop(store);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The start-up line that says how callers are authenticated, or the refusal to serve a
+/// non-loopback address to anyone without `--insecure`.
+fn auth_line(
+    security: &recd_serve::auth::Security,
+    addr: std::net::SocketAddr,
+    serve: &recd_serve::ServeConfig,
+) -> anyhow::Result<String> {
+    if security.enabled() {
+        return Ok(format!(
+            "auth: on, {} API key(s); admin routes need the admin scope",
+            security.key_count()
+        ));
+    }
+    if addr.ip().is_loopback() {
+        return Ok(
+            "auth: off (no API keys; admin routes answer only on loopback; `recd keys create` turns it on)"
+                .into(),
+        );
+    }
+    if serve.auth.insecure {
+        return Ok(format!(
+            "auth: OFF on {addr} (--insecure): anyone who can reach this address can write the catalog and read every user's features"
+        ));
+    }
+    anyhow::bail!(
+        "refusing to serve {addr} without API keys: anyone could write the catalog. Create a key (`recd keys create --data-dir DIR --scope admin`), listen on 127.0.0.1, or pass --insecure"
+    )
 }
 
 /// Resolves on SIGTERM or ctrl-c.
