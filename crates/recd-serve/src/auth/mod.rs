@@ -15,6 +15,7 @@ pub mod config;
 pub mod cors;
 pub mod keys;
 mod limit;
+pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

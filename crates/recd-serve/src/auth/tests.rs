@@ -103,8 +103,10 @@ fn without_keys_only_admin_routes_are_guarded_and_only_by_loopback() {
 
 #[test]
 fn the_client_address_comes_from_forwarded_for_only_behind_trusted_proxies() {
-    let mut config = ServeConfig::default();
-    config.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.0/8".into()];
+    let config = ServeConfig {
+        trusted_proxies: vec!["127.0.0.1".into(), "10.0.0.0/8".into()],
+        ..Default::default()
+    };
     let s = Security::new(&config, None).unwrap();
     let mut h = HeaderMap::new();
     h.append(

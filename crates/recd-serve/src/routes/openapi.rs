@@ -150,7 +150,12 @@ fn security(doc: &mut utoipa::openapi::OpenApi) {
         );
         let Some((scope, when)) = needs else { continue };
         let scheme = |name: &str| SecurityRequirement::new(name, Vec::<String>::new());
-        op.security = Some(vec![scheme("bearer"), scheme("api_key")]);
+        let mut schemes = vec![scheme("bearer"), scheme("api_key")];
+        if route.access == Access::Metrics {
+            // `{}`: anonymous callers are allowed too (unless protect_metrics is set).
+            schemes.push(SecurityRequirement::default());
+        }
+        op.security = Some(schemes);
         responses.insert(
             "401".into(),
             error(format!("No API key, or an unknown or revoked one (`unauthorized`), once keys are configured{when}.")).into(),

@@ -174,6 +174,8 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         )
         .context("reading the API keys")?,
     );
+    let tls = recd_serve::auth::tls::acceptor(&config.serve.tls)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listen = config.serve.listen.clone();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -183,7 +185,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     tokio::spawn(security.clone().upkeep(Duration::from_secs(2)));
     // The first line is the address (scripts and tests read it), then how callers are
     // authenticated.
-    println!("listening on http://{addr}");
+    println!("listening on {scheme}://{addr}");
     println!("{auth}");
     let timeout = Duration::from_secs(config.serve.shutdown_timeout_secs);
     let jobs = Jobs::open(jobs).context("opening the training jobs dir")?;
@@ -203,7 +205,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
 
     let (signalled_tx, mut signalled) = watch::channel(false);
     let app = recd_serve::app(state.clone());
-    let server = recd_serve::run(listener, app, &state.config, async move {
+    let server = recd_serve::run(listener, app, &state.config, tls, async move {
         shutdown_signal().await;
         tracing::info!("shutting down: no new connections, draining requests in flight");
         signalled_tx.send_replace(true);

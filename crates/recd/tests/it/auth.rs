@@ -233,3 +233,90 @@ fn a_public_address_needs_keys_or_insecure() {
     assert_eq!(server.get("/healthz").0, 200);
     server.stop();
 }
+
+/// A throwaway self-signed certificate for localhost and 127.0.0.1: (cert, key).
+fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-keyout", arg(&key), "-out", arg(&cert)])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl runs (.ci/run installs it)");
+    assert!(status.success());
+    (cert, key)
+}
+
+#[test]
+fn tls_is_terminated_by_recd_when_configured() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = tmp.path().join("data");
+    let (cert, key) = self_signed(tmp.path());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_recd"))
+        .args(["serve", "--data-dir", arg(&data), "--listen", "127.0.0.1:0"])
+        .env("RECD__SERVE__TLS__CERT_FILE", &cert)
+        .env("RECD__SERVE__TLS__KEY_FILE", &key)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("recd serve starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the listening line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on https://")
+        .unwrap_or_else(|| panic!("not https: {line:?}"))
+        .to_string();
+    let curl = |extra: &[&str]| {
+        std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "5", "--cacert", arg(&cert)])
+            .args(extra)
+            .output()
+            .expect("curl runs (.ci/run installs it)")
+    };
+    let url = format!("https://{addr}/healthz");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let out = curl(&[&url]);
+        if out.status.success() {
+            break String::from_utf8_lossy(&out.stdout).to_string();
+        }
+        assert!(Instant::now() < deadline, "no TLS answer: {out:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(body.contains("ok") || body.contains("status"), "{body}");
+    // The certificate is checked: a client that does not trust it is refused.
+    let untrusted = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "5", &url])
+        .output()
+        .expect("curl runs");
+    assert!(!untrusted.status.success());
+    // Plain HTTP on the TLS port gets no HTTP answer, and the server goes on.
+    let plain = curl(&[&format!("http://{addr}/healthz")]);
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"status\""));
+    assert!(curl(&[&url]).status.success());
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // Half a configuration is an error that names the key.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recd"))
+        .args(["serve", "--data-dir", arg(&data), "--listen", "127.0.0.1:0"])
+        .env("RECD__SERVE__TLS__CERT_FILE", &cert)
+        .output()
+        .expect("recd runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("serve.tls"), "{stderr}");
+}
