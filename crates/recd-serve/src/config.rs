@@ -35,6 +35,9 @@ pub struct ServeConfig {
     pub idle_timeout_secs: u64,
     /// A request's whole body must arrive within this long, else 408.
     pub body_timeout_ms: u64,
+    /// An event timestamped more than this far ahead of the server's clock is refused (400);
+    /// 0: no check.
+    pub max_future_skew_secs: u64,
     /// `/readyz` becomes ready once the feature updater, after its first catch-up, is within
     /// this many log records of the log's end ...
     pub ready_max_lag_records: u64,
@@ -72,6 +75,7 @@ impl Default for ServeConfig {
             header_read_timeout_ms: 10_000,
             idle_timeout_secs: 60,
             body_timeout_ms: 30_000,
+            max_future_skew_secs: 3600,
             ready_max_lag_records: 10_000,
             ready_checks: 2,
             max_resident_models: 2,

@@ -33,6 +33,9 @@ pub enum ApiError {
         /// What could not be read.
         message: String,
     },
+    /// The body's media type or content coding is not one this API reads: the caller's.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The body has nothing in it: the caller's fault.
     #[error("the request body is empty")]
     EmptyBody,
@@ -122,6 +125,9 @@ impl ApiError {
             ApiError::InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
             ApiError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::EmptyBody => (StatusCode::BAD_REQUEST, "empty_body"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }

@@ -49,11 +49,12 @@ pub(crate) async fn post(
         });
     }
     let received_ms = now_ms();
+    let max_future_ms = (state.config.max_future_skew_secs as i64).saturating_mul(1000);
     let mut events = Vec::with_capacity(values.len());
     for (index, value) in values.into_iter().enumerate() {
         let wire: EventIn = body::typed(value, Some(index))?;
-        let event =
-            convert::event(wire, received_ms).map_err(|e| ApiError::field(Some(index), e))?;
+        let event = convert::event(wire, received_ms, max_future_ms)
+            .map_err(|e| ApiError::field(Some(index), e))?;
         events.push(event);
     }
     let accepted = events.len();

@@ -14,14 +14,20 @@ use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 /// The rules of a path's `{id}`, shared by every route that takes one.
-pub(crate) const ID_DOC: &str = "External id: 1 to 256 bytes of UTF-8, no control characters, \
-    no leading or trailing whitespace. Percent-encode it in the path.";
+pub(crate) const ID_DOC: &str = "External id: 1 to 256 bytes of UTF-8, no control or invisible \
+    characters (zero-width, bidirectional controls), no leading or trailing whitespace, no `/` or \
+    `\\`, not `.` or `..`. Percent-encode it in the path.";
 
-/// The id rules as a pattern: no control character (Unicode `Cc`), no whitespace at either
-/// end. Its length limit counts characters where the server counts UTF-8 bytes, so an id of
-/// 256 characters can still be refused as too long.
-const ID_PATTERN: &str =
-    r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$";
+/// The id rules as a pattern: not `.` or `..`; no control character (Unicode `Cc`), invisible
+/// character, `/` or `\`; no whitespace at either end. Its length limit counts characters
+/// where the server counts UTF-8 bytes, so an id of 256 characters can still be refused as too
+/// long.
+const ID_PATTERN: &str = concat!(
+    r"^(?!\.{1,2}$)",
+    r"[^\s\x00-\x1f\x7f-\x9f/\\\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]",
+    r"(?:[^\x00-\x1f\x7f-\x9f/\\\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]*",
+    r"[^\s\x00-\x1f\x7f-\x9f/\\\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF])?$"
+);
 
 #[derive(OpenApi)]
 #[openapi(
@@ -144,6 +150,12 @@ fn security(doc: &mut utoipa::openapi::OpenApi) {
             Access::Scoped(scope) => Some((scope.as_str(), "")),
         };
         let responses = &mut op.responses.responses;
+        if matches!(route.method.as_str(), "POST" | "PUT") {
+            responses.insert(
+                "415".into(),
+                error("A body with a `Content-Type` other than JSON (or NDJSON for events), or with a `Content-Encoding` (`unsupported_media_type`).".into()).into(),
+            );
+        }
         responses.insert(
             "429".into(),
             error("Over a rate limit of `[serve.rate_limit]` (`rate_limited`); `Retry-After` says when to retry.".into()).into(),

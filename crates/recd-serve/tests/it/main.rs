@@ -3,6 +3,7 @@
 mod admin;
 mod catalog;
 mod http;
+mod input;
 mod invariants;
 mod openapi;
 mod support;

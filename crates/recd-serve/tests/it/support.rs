@@ -64,11 +64,22 @@ impl Server {
         uri: &str,
         body: impl Into<Body>,
     ) -> (StatusCode, HeaderMap, Value) {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(body.into())
-            .unwrap();
+        self.send(method, uri, &[], body).await
+    }
+
+    /// One request with `headers`; the status, response headers and body.
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request.body(body.into()).unwrap();
         // A client on loopback, as the listener would say: without API keys, admin routes
         // (catalog writes among them) answer only there.
         let local = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
