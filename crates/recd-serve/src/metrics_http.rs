@@ -119,4 +119,16 @@ pub fn describe_metrics() {
         "recd_catalog_view_builds_total",
         "Rebuilds of the serving view of the catalog (availability, sponsored, new items)."
     );
+    describe_counter!(
+        "recd_auth_refused_total",
+        "Requests refused by authentication, by reason: missing or invalid key (401), a key without the route's scope, an admin route off loopback without keys (403)."
+    );
+    describe_counter!(
+        "recd_rate_limited_total",
+        "Requests answered 429, by the limit they went over: a scope (per caller) or address."
+    );
+    describe_gauge!(
+        "recd_rate_limit_tracked_callers",
+        "Callers and addresses the rate limiters hold state for (idle ones are forgotten every minute)."
+    );
 }
