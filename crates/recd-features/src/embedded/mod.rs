@@ -44,13 +44,15 @@ impl EmbeddedStore {
         // Items get an eighth: a catalog's counters are a few hundred bytes each, and a user
         // flood, the growth this budget is for, only grows the users.
         let items_budget = budget / 8;
-        Self {
+        let store = Self {
             users: BoundedMap::new(shards, budget - items_budget),
             items: BoundedMap::new(shards, items_budget),
             categories: Mutex::default(),
             applied: Mutex::new(None),
             config,
-        }
+        };
+        store.report_memory();
+        store
     }
 
     /// Number of users held (expired ones included until evicted).
