@@ -92,6 +92,7 @@ impl ResultCache {
             Some(_) => {
                 if let Some((_, _, charge)) = entries.lru.pop(key) {
                     entries.used -= charge;
+                    metrics::gauge!("recd_answer_cache_memory_bytes").set(entries.used as f64);
                 }
                 None
             }
