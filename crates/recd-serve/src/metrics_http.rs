@@ -99,6 +99,20 @@ pub fn describe_metrics() {
         "Recommendation answers by outcome: ranked (full pipeline), ranked_light (degraded: light ranker), cached, deadline (precomputed fallback), no_model."
     );
     describe_counter!(
+        "recd_answer_cache_evictions_total",
+        "Cached recommendation answers dropped, least recently used first, to stay within [serve.recommend] cache_capacity and cache_memory_budget_mb."
+    );
+    describe_gauge!(
+        "recd_answer_cache_memory_bytes",
+        Unit::Bytes,
+        "Estimated bytes held by the cached recommendation answers."
+    );
+    describe_gauge!(
+        "recd_answer_cache_memory_budget_bytes",
+        Unit::Bytes,
+        "The answer cache's memory budget ([serve.recommend] cache_memory_budget_mb)."
+    );
+    describe_counter!(
         "recd_recommend_candidates_total",
         "Candidates proposed per generator (an item proposed by two counts for both)."
     );

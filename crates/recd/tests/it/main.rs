@@ -11,6 +11,7 @@ mod import_server;
 mod jobs;
 mod live;
 mod logs;
+mod memory;
 mod metrics;
 mod models;
 mod protocol;
