@@ -35,6 +35,9 @@ pub struct ServeConfig {
     pub idle_timeout_secs: u64,
     /// A request's whole body must arrive within this long, else 408.
     pub body_timeout_ms: u64,
+    /// Events about items missing from the catalog: `accept` (counted, logged once per item)
+    /// or `reject` (400).
+    pub unknown_items: crate::ingest::UnknownItems,
     /// An event timestamped more than this far ahead of the server's clock is refused (400);
     /// 0: no check.
     pub max_future_skew_secs: u64,
@@ -76,6 +79,7 @@ impl Default for ServeConfig {
             idle_timeout_secs: 60,
             body_timeout_ms: 30_000,
             max_future_skew_secs: 3600,
+            unknown_items: Default::default(),
             ready_max_lag_records: 10_000,
             ready_checks: 2,
             max_resident_models: 2,

@@ -20,6 +20,7 @@ pub mod compute;
 mod config;
 mod convert;
 mod error;
+pub mod ingest;
 pub mod jobs;
 mod listener;
 mod metrics_http;

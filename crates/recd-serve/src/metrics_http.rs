@@ -134,6 +134,10 @@ pub fn describe_metrics() {
         "Rebuilds of the serving view of the catalog (availability, sponsored, new items)."
     );
     describe_counter!(
+        "recd_events_unknown_item_total",
+        "Events accepted that name an item missing from the catalog ([serve] unknown_items = \"accept\")."
+    );
+    describe_counter!(
         "recd_auth_refused_total",
         "Requests refused by authentication, by reason: missing or invalid key (401), a key without the route's scope, an admin route off loopback without keys (403)."
     );

@@ -28,7 +28,7 @@ use crate::{ApiError, AppState, body, convert};
     )),
     responses(
         (status = 202, description = "Durable in the event log.", body = EventsAccepted),
-        (status = 400, description = "Empty body, bad JSON, or an event breaks a rule (`index` and `field` say which).", body = ErrorBody),
+        (status = 400, description = "Empty body, bad JSON, or an event breaks a rule (`index` and `field` say which; with `[serve] unknown_items = \"reject\"`, an item missing from the catalog).", body = ErrorBody),
         (status = 408, description = "The body did not arrive within `[serve] body_timeout_ms` (`body_timeout`).", body = ErrorBody),
         (status = 413, description = "Over `[serve] max_body_bytes` or `max_events_per_request`.", body = ErrorBody),
         (status = 500, description = "Another internal failure (see the server log).", body = ErrorBody),
@@ -59,7 +59,12 @@ pub(crate) async fn post(
     }
     let accepted = events.len();
     let store = state.store.clone();
-    let first_offset = blocking(move || Ok(store.append_events(events)?)).await?;
+    let unknown_items = state.config.unknown_items;
+    let first_offset = blocking(move || {
+        crate::ingest::check_items(&store, &events, unknown_items)?;
+        Ok(store.append_events(events)?)
+    })
+    .await?;
     state.appended.send_replace(state.store.log().end_offset());
     metrics::counter!("recd_events_accepted_total").increment(accepted as u64);
     Ok((

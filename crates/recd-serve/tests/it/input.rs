@@ -162,3 +162,41 @@ async fn timestamps_in_seconds_or_far_ahead_are_refused() {
     let (status, body) = open.post_events(event(now_ms() + 2 * 3_600_000)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 }
+
+#[tokio::test]
+async fn events_about_items_missing_from_the_catalog_are_counted_or_refused() {
+    let s = server(ServeConfig::default());
+    let item = r#"{"title":"Known"}"#;
+    assert!(
+        s.call(Method::PUT, "/v1/items/known", item)
+            .await
+            .0
+            .is_success()
+    );
+    let batch = r#"[{"user_id":"u","item_id":"known","type":"view"},{"user_id":"u","item_id":"ghost","type":"view"}]"#;
+    let (status, body) = s.post_events(batch).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (_, metrics) = s.get("/metrics").await;
+    let page = metrics.as_str().unwrap_or_default();
+    assert!(page.contains("recd_events_unknown_item_total"), "{page}");
+
+    let strict = server(ServeConfig {
+        unknown_items: recd_serve::ingest::UnknownItems::Reject,
+        ..Default::default()
+    });
+    assert!(
+        strict
+            .call(Method::PUT, "/v1/items/known", item)
+            .await
+            .0
+            .is_success()
+    );
+    let before = strict.log_len();
+    let (status, body) = strict.post_events(batch).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "item_id");
+    assert_eq!(body["error"]["index"], 1);
+    assert_eq!(strict.log_len(), before, "nothing of the batch was written");
+    let search = r#"{"user_id":"u","type":"search","query":"shoes"}"#;
+    assert_eq!(strict.post_events(search).await.0, StatusCode::ACCEPTED);
+}
