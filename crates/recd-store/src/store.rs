@@ -2,12 +2,14 @@
 //!
 //! Every write path of the engine goes through here, so the rules hold in one place:
 //! records are validated before anything is written; ids are interned (and synced) before the
-//! log append that names them; catalog changes go to the catalog and then to the log.
+//! log append that names them; catalog changes go to the catalog and then to the log, and a
+//! user's deletion goes to the log (the tombstone) and then to the catalog, so that a crash
+//! in between leaves the catalog holding at least what the log says.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use recd_types::{Event, Item, Record, TimestampMs, User};
+use recd_types::{Event, Item, Record, TimestampMs, User, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::{Catalog, EventLog, FileLog, IdMap, LogConfig, Offset, ReadOnlyLog, StoreError};
@@ -157,6 +159,26 @@ impl Store {
             .collect();
         Ok(self.log.append(&records)?)
     }
+
+    /// Deletes user `user`'s data at `at_ms`: appends a tombstone ([`Record::UserDeleted`]),
+    /// then removes the profile from the catalog. Returns the tombstone's offset, or `None`
+    /// (writing nothing) when no event or profile ever named the id.
+    ///
+    /// Deleting a deleted user again appends another tombstone: the call is idempotent in
+    /// effect, and the log says when each request was made.
+    pub fn delete_user(
+        &self,
+        user: UserId,
+        at_ms: TimestampMs,
+    ) -> Result<Option<Offset>, StoreError> {
+        if self.users.get(user.as_str()).is_none() {
+            return Ok(None);
+        }
+        let id = user.to_string();
+        let offset = self.log.append(&[Record::UserDeleted { at_ms, user }])?;
+        self.catalog.delete_user(&id)?;
+        Ok(Some(offset))
+    }
 }
 
 /// Why a batch write was refused or failed.
@@ -173,4 +195,48 @@ pub enum AppendError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use recd_types::{EventKind, ItemId};
+
+    use super::*;
+
+    fn click(user: &str) -> Event {
+        Event::new(
+            UserId::parse(user).unwrap(),
+            Some(ItemId::parse("i").unwrap()),
+            EventKind::Click,
+            1,
+        )
+    }
+
+    #[test]
+    fn deleting_a_user_logs_a_tombstone_and_removes_the_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+        let unknown = UserId::parse("nobody").unwrap();
+        assert_eq!(store.delete_user(unknown, 5).unwrap(), None);
+        assert_eq!(store.log().end_offset(), 0, "nothing written for an unknown id");
+
+        let u = UserId::parse("u").unwrap();
+        store.append_events(vec![click("u")]).unwrap();
+        store.upsert_users(vec![User::new(u.clone())], 2).unwrap();
+        assert_eq!(store.delete_user(u.clone(), 5).unwrap(), Some(2));
+        assert_eq!(store.catalog().get_user("u").unwrap(), None);
+        let last = store.log().read_from(2).unwrap().next().unwrap().unwrap();
+        assert_eq!(
+            last,
+            (
+                2,
+                Record::UserDeleted {
+                    at_ms: 5,
+                    user: u.clone()
+                }
+            )
+        );
+        // A user known only from events can be deleted too, and again.
+        assert_eq!(store.delete_user(u, 6).unwrap(), Some(3));
+    }
 }
