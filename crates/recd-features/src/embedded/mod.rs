@@ -158,6 +158,10 @@ impl FeatureStore for EmbeddedStore {
             .collect())
     }
 
+    async fn delete_user(&self, id: &UserId) -> Result<bool, FeatureError> {
+        Ok(self.shard(&self.users, id).remove(id).is_some())
+    }
+
     async fn evict_expired(&self, now_ms: TimestampMs) -> Result<usize, FeatureError> {
         let mut evicted = 0;
         for shard in &self.users {

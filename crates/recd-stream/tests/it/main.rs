@@ -3,3 +3,4 @@
 mod foldin;
 mod restart;
 mod support;
+mod tombstone;
