@@ -112,6 +112,10 @@ pub fn describe_metrics() {
         "Events made durable and acknowledged (202) by POST /v1/events."
     );
     describe_counter!(
+        "recd_users_deleted_total",
+        "Users deleted by DELETE /v1/users/{id} (tombstones appended)."
+    );
+    describe_counter!(
         "recd_model_swaps_total",
         "Times a new model version was loaded and swapped in."
     );

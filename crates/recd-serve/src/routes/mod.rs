@@ -37,7 +37,12 @@ fn table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
         ("/v1/items/{id}/similar", get(similar::get)),
         ("/v1/recommendations", get(recommendations::get)),
         ("/recommendations", get(recommendations::get)),
-        ("/v1/users/{id}", get(users::get).put(users::put)),
+        (
+            "/v1/users/{id}",
+            get(users::get)
+                .put(users::put)
+                .merge(admin_only(delete(users::delete))),
+        ),
         ("/v1/users/{id}/features", get(features::user)),
         ("/v1/trending", get(features::trending)),
         ("/healthz", get(health::healthz)),

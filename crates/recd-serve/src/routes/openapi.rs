@@ -44,6 +44,7 @@ const ID_PATTERN: &str =
         super::recommendations::get,
         super::users::get,
         super::users::put,
+        super::users::delete,
         super::features::user,
         super::features::trending,
         super::health::healthz,
