@@ -6,8 +6,9 @@
 //! user's deletion goes to the log (the tombstone) and then to the catalog, so that a crash
 //! in between leaves the catalog holding at least what the log says.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use recd_types::{Event, Item, Record, TimestampMs, User, UserId};
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,23 @@ pub struct Store {
     users: IdMap,
     items: IdMap,
     catalog: Catalog,
+    /// Every event id in the log, built on the first [`Store::append_events_once`].
+    event_ids: Mutex<Option<EventIds>>,
+}
+
+/// The event ids of the log up to an offset.
+struct EventIds {
+    ids: HashSet<String>,
+    until: Offset,
+}
+
+/// What [`Store::append_events_once`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedOnce {
+    /// The offset of the first event appended, if any was.
+    pub first_offset: Option<Offset>,
+    /// Events not appended: their `event_id` was in the log already (or earlier in the batch).
+    pub n_duplicates: usize,
 }
 
 impl Store {
@@ -67,6 +85,7 @@ impl Store {
             users: IdMap::open(ids_dir.join("users.ids"))?,
             items: IdMap::open(ids_dir.join("items.ids"))?,
             catalog: Catalog::open(dir.join("catalog.redb"))?,
+            event_ids: Mutex::new(None),
             dir,
         })
     }
@@ -120,6 +139,63 @@ impl Store {
         )?;
         let records: Vec<Record> = events.into_iter().map(Record::Event).collect();
         Ok(self.log.append(&records)?)
+    }
+
+    /// [`Store::append_events`] for events that may have been appended before (a file
+    /// imported again): events whose `event_id` the log already holds, or an earlier event of
+    /// the batch has, are left out. Events without an id are always appended.
+    ///
+    /// The first call reads every event id of the log into memory (about 100 bytes plus the
+    /// id each) and later calls read only what was appended since; the log, not a window, is
+    /// the reference, so this is for imports, not for the request path.
+    pub fn append_events_once(&self, events: Vec<Event>) -> Result<AppendedOnce, AppendError> {
+        for (index, event) in events.iter().enumerate() {
+            event
+                .validate()
+                .map_err(|source| AppendError::Invalid { index, source })?;
+        }
+        let mut guard = self.event_ids.lock().unwrap_or_else(|p| p.into_inner());
+        let known = guard.get_or_insert_with(|| EventIds {
+            ids: HashSet::new(),
+            until: 0,
+        });
+        for entry in self.log.read_from(known.until)? {
+            let (offset, record) = entry?;
+            known.until = offset + 1;
+            if let Record::Event(Event {
+                event_id: Some(id), ..
+            }) = record
+            {
+                known.ids.insert(id);
+            }
+        }
+        let n = events.len();
+        let mut batch_ids = HashSet::new();
+        let fresh: Vec<Event> = events
+            .into_iter()
+            .filter(|e| match &e.event_id {
+                Some(id) => !known.ids.contains(id) && batch_ids.insert(id.clone()),
+                None => true,
+            })
+            .collect();
+        let n_duplicates = n - fresh.len();
+        if fresh.is_empty() {
+            return Ok(AppendedOnce {
+                first_offset: None,
+                n_duplicates,
+            });
+        }
+        let n_fresh = fresh.len() as u64;
+        let first = self.append_events(fresh)?;
+        // Our own append needs no reading back, unless another writer appended in between.
+        if first == known.until {
+            known.ids.extend(batch_ids);
+            known.until = first + n_fresh;
+        }
+        Ok(AppendedOnce {
+            first_offset: Some(first),
+            n_duplicates,
+        })
     }
 
     /// Validates and upserts `items` (catalog first, then the log, stamped `at_ms`).
@@ -238,5 +314,40 @@ mod tests {
         );
         // A user known only from events can be deleted too, and again.
         assert_eq!(store.delete_user(u, 6).unwrap(), Some(3));
+    }
+
+    #[test]
+    fn events_with_ids_already_in_the_log_are_appended_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+        let with_id = |id: Option<&str>| {
+            let mut e = click("u");
+            e.event_id = id.map(String::from);
+            e
+        };
+        store.append_events(vec![with_id(Some("a"))]).unwrap();
+        let got = store
+            .append_events_once(vec![with_id(Some("a")), with_id(None), with_id(Some("b")), with_id(Some("b"))])
+            .unwrap();
+        assert_eq!(
+            got,
+            AppendedOnce {
+                first_offset: Some(1),
+                n_duplicates: 2
+            }
+        );
+        // Another writer's append is read before the next batch is filtered.
+        store.append_events(vec![with_id(Some("c"))]).unwrap();
+        let got = store
+            .append_events_once(vec![with_id(Some("b")), with_id(Some("c"))])
+            .unwrap();
+        assert_eq!(got.n_duplicates, 2);
+        assert_eq!(got.first_offset, None);
+        assert_eq!(store.log().end_offset(), 4);
+        // A new handle rebuilds the ids from the log.
+        drop(store);
+        let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+        let got = store.append_events_once(vec![with_id(Some("a"))]).unwrap();
+        assert_eq!(got.n_duplicates, 1);
     }
 }

@@ -31,10 +31,14 @@ pub fn server(config: ServeConfig) -> Server {
         appended,
         features_applied,
         metrics: recd_serve::install_metrics_recorder(),
-        config,
         online: Default::default(),
         readiness: Default::default(),
         jobs: None,
+        dedupe: Arc::new(recd_serve::dedupe::DedupeWindow::new(
+            config.dedupe_window_secs as i64 * 1000,
+            config.dedupe_max_entries,
+        )),
+        config,
     });
     Server {
         _dir: dir,
@@ -74,6 +78,25 @@ impl Server {
         let value = serde_json::from_slice(&bytes)
             .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, headers, value)
+    }
+
+    /// `POST /v1/events` with request headers.
+    pub async fn post_events_with(
+        &self,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(Method::POST).uri("/v1/events");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(body.into()).unwrap();
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
     }
 
     /// `GET uri`.
