@@ -422,7 +422,11 @@ mod tests {
         let report = export_events(store.log().as_ref(), &out, &ExportOptions::default()).unwrap();
         let (back, _) = read_back(&out);
         let of_gone: Vec<&Event> = back.iter().filter(|e| e.user_id == gone).collect();
-        assert_eq!(of_gone, vec![&again[0]], "only the new life, with its event id");
+        assert_eq!(
+            of_gone,
+            vec![&again[0]],
+            "only the new life, with its event id"
+        );
         assert_eq!(report.n_events, 60 + 1);
         assert_eq!(back.len(), 61);
     }

@@ -30,7 +30,10 @@ enum Entry {
     /// A request is appending it now.
     Pending,
     /// Durable at this offset; stamped at this time.
-    Done { offset: Offset, stamp_ms: TimestampMs },
+    Done {
+        offset: Offset,
+        stamp_ms: TimestampMs,
+    },
 }
 
 #[derive(Default)]
@@ -111,7 +114,9 @@ impl DedupeWindow {
         found.sort_by_key(|&(stamp_ms, offset, _)| (stamp_ms, offset));
         let mut inner = res.lock();
         for (stamp_ms, offset, id) in found {
-            inner.entries.insert(id.clone(), Entry::Done { offset, stamp_ms });
+            inner
+                .entries
+                .insert(id.clone(), Entry::Done { offset, stamp_ms });
             inner.order.push_back((id, stamp_ms));
         }
         res.trim(&mut inner, now_ms);

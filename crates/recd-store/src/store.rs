@@ -294,7 +294,11 @@ mod tests {
         let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
         let unknown = UserId::parse("nobody").unwrap();
         assert_eq!(store.delete_user(unknown, 5).unwrap(), None);
-        assert_eq!(store.log().end_offset(), 0, "nothing written for an unknown id");
+        assert_eq!(
+            store.log().end_offset(),
+            0,
+            "nothing written for an unknown id"
+        );
 
         let u = UserId::parse("u").unwrap();
         store.append_events(vec![click("u")]).unwrap();
@@ -327,7 +331,12 @@ mod tests {
         };
         store.append_events(vec![with_id(Some("a"))]).unwrap();
         let got = store
-            .append_events_once(vec![with_id(Some("a")), with_id(None), with_id(Some("b")), with_id(Some("b"))])
+            .append_events_once(vec![
+                with_id(Some("a")),
+                with_id(None),
+                with_id(Some("b")),
+                with_id(Some("b")),
+            ])
             .unwrap();
         assert_eq!(
             got,

@@ -344,7 +344,14 @@ mod tests {
         };
         // "gone" (row 1) deleted after position 3; "back" (row 2) deleted after position 2,
         // then active again at position 4.
-        let mut xs = vec![i(0, 0, 1), i(1, 0, 2), i(2, 0, 3), i(1, 1, 4), i(2, 1, 5), i(3, 0, 6)];
+        let mut xs = vec![
+            i(0, 0, 1),
+            i(1, 0, 2),
+            i(2, 0, 3),
+            i(1, 1, 4),
+            i(2, 1, 5),
+            i(3, 0, 6),
+        ];
         let deleted = HashMap::from([(1, 4), (2, 3)]);
         let names = forget_deleted(&mut xs, users, &deleted);
         assert_eq!(names, ["a", "back", "c"]);

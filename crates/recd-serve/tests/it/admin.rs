@@ -61,7 +61,9 @@ async fn admin_routes_refuse_every_peer_but_loopback() {
     let (status, body) = from(Some("127.0.0.1:5000"), Method::DELETE, "/v1/users/nobody").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(
-        from(Some("10.1.2.3:5000"), Method::GET, "/v1/users/nobody").await.0,
+        from(Some("10.1.2.3:5000"), Method::GET, "/v1/users/nobody")
+            .await
+            .0,
         StatusCode::NOT_FOUND
     );
     // Other routes do not care where a request comes from.

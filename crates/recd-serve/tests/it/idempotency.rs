@@ -21,7 +21,10 @@ async fn a_batch_with_event_ids_posted_twice_is_appended_once() {
     let batch = json!([view("u1", Some("e1")), view("u2", Some("e2"))]).to_string();
     let (status, first) = s.post_events(batch.clone()).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{first}");
-    assert_eq!(first, json!({"accepted": 2, "first_offset": 0, "duplicates": 0}));
+    assert_eq!(
+        first,
+        json!({"accepted": 2, "first_offset": 0, "duplicates": 0})
+    );
     assert_eq!(s.log_len(), 2);
 
     let (status, again) = s.post_events(batch).await;
@@ -34,7 +37,11 @@ async fn a_batch_with_event_ids_posted_twice_is_appended_once() {
     assert_eq!(s.log_len(), 2, "the log did not grow");
 
     // A new event beside an old one: only the new one is appended.
-    let mixed = json!([view("u3", None), view("u1", Some("e1")), view("u3", Some("e3"))]);
+    let mixed = json!([
+        view("u3", None),
+        view("u1", Some("e1")),
+        view("u3", Some("e3"))
+    ]);
     let (status, body) = s.post_events(mixed.to_string()).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(

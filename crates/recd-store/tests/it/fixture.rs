@@ -60,7 +60,11 @@ fn an_old_format_log_reads_back_and_takes_new_appends() {
         "appends start a new segment"
     );
     let header = std::fs::read(files.last().expect("new segment")).expect("read");
-    assert_eq!(&header[8..16], &[2, 0, 0, 0, 2, 0, 0, 0], "frame format 2, schema 2");
+    assert_eq!(
+        &header[8..16],
+        &[2, 0, 0, 0, 2, 0, 0, 0],
+        "frame format 2, schema 2"
+    );
     let mut all = want.clone();
     all.extend((26..).zip(new));
     assert_eq!(read_all(&log, 0), all);

@@ -217,7 +217,8 @@ async fn rebuild_dedupe(
     config: &recd_serve::ServeConfig,
 ) -> anyhow::Result<Arc<DedupeWindow>> {
     let log = store.log().clone();
-    let window_ms = i64::try_from(config.dedupe_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let window_ms =
+        i64::try_from(config.dedupe_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let max_entries = config.dedupe_max_entries;
     let started = std::time::Instant::now();
     let window = tokio::task::spawn_blocking(move || {

@@ -3,8 +3,10 @@
 mod bench;
 mod config;
 mod connections;
+mod deletion;
 mod export;
 mod r#gen;
+mod idempotency;
 mod import;
 mod import_server;
 mod jobs;

@@ -497,11 +497,26 @@ impl Server {
 
     /// [`Server::request`] with the body as text.
     pub fn request_text(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        self.request_with(method, path, &[], body)
+    }
+
+    /// [`Server::request_text`] with extra request headers.
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(&self.addr).expect("connect");
+        let extra: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
             self.addr,
             body.len()
         )

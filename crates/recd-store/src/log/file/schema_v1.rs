@@ -105,10 +105,7 @@ pub(super) mod tests {
         want.session_id = old.session_id.clone();
         want.dwell_ms = old.dwell_ms;
         want.request_id = old.request_id.clone();
-        (
-            postcard::to_allocvec(&OldRecord::Event(old)).unwrap(),
-            want,
-        )
+        (postcard::to_allocvec(&OldRecord::Event(old)).unwrap(), want)
     }
 
     #[test]

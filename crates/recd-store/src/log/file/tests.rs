@@ -433,7 +433,11 @@ fn a_last_segment_of_the_previous_schema_is_closed_and_appends_start_a_new_one()
         user: UserId::parse("u").unwrap(),
     };
     assert_eq!(log.append(std::slice::from_ref(&tombstone)).unwrap(), 3);
-    assert_eq!(n_segments(dir.path()), 2, "schemas are never mixed in a segment");
+    assert_eq!(
+        n_segments(dir.path()),
+        2,
+        "schemas are never mixed in a segment"
+    );
     let mut want: Vec<_> = (0..3).map(|o| (o, Record::Event(old.clone()))).collect();
     want.push((3, tombstone));
     assert_eq!(read_all(&log, 0), want);

@@ -213,7 +213,10 @@ impl Server {
         while let Some(mut chunk) = pending.pop() {
             let body = json(&chunk)?;
             let retry_safe = chunk.iter().all(|e| e.event_id.is_some());
-            match self.send(Method::POST, "/v1/events", body, retry_safe).await {
+            match self
+                .send(Method::POST, "/v1/events", body, retry_safe)
+                .await
+            {
                 Ok(answer) => {
                     n_sent += chunk.len();
                     // An answer without the count (an older server) counts no duplicate.
