@@ -109,20 +109,24 @@ pub(crate) async fn delete(
     let user = UserId::parse(id.clone()).map_err(|e| ApiError::field(None, e))?;
     let store = state.store.clone();
     let target = user.clone();
-    blocking(move || {
+    let tombstone = blocking(move || {
         store
             .delete_user(target, now_ms())
             .map_err(|e| ApiError::from(recd_store::AppendError::Store(e)))?
             .ok_or(ApiError::NotFound { what: "user", id })
     })
     .await?;
-    state.appended.send_replace(state.store.log().end_offset());
     // The tombstone is the durable truth and the updater applies it too: removing the
     // features here only makes the deletion visible at once, so a failure is not the caller's
-    // problem.
-    if let Err(e) = state.features.delete_user(&user).await {
+    // problem. Once the updater is past the tombstone it has deleted them itself, and a
+    // delete now could remove the state of events logged after the tombstone.
+    let applied = *state.features_applied.borrow();
+    if applied.is_none_or(|o| o <= tombstone)
+        && let Err(e) = state.features.delete_user(&user).await
+    {
         tracing::warn!(error = %e, "user features not removed now; the updater will when it applies the tombstone");
     }
+    state.appended.send_replace(state.store.log().end_offset());
     metrics::counter!("recd_users_deleted_total").increment(1);
     Ok(StatusCode::NO_CONTENT)
 }
