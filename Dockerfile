@@ -1,5 +1,6 @@
 # recd in a container: a multi-stage build, a slim runtime image, a non-root user.
 #   docker build -t recd .
+#   docker run --rm -v recd-data:/data recd keys create --data-dir /data --scope admin
 #   docker run -p 7878:7878 -v recd-data:/data recd
 # The image runs `recd serve` on /data with the configuration in /etc/recd/recd.toml (every
 # key can also be set with RECD__SECTION__KEY environment variables, e.g. RECD__SERVE__LISTEN).

@@ -7,8 +7,10 @@
 # Usage: .ci/schemathesis.sh PATH/TO/recd
 #   Builds nothing. Runs `schemathesis` from PATH, or the one named by $SCHEMATHESIS
 #   (pinned: pip install schemathesis==4.32.5). The server runs on a throwaway data dir
-#   (generated and trained here, ~20 s) on a loopback port. Every operation is fuzzed, the
-#   writing ones included; `POST /v1/admin/train`, the one route that starts work, is pointed
+#   (generated and trained here, ~20 s) on a loopback port, with API keys on: the fuzzer
+#   sends an admin key (which has every scope), and `ignored_auth` checks that each operation
+#   the document says needs a key refuses requests without one or with a wrong one. Every
+#   operation is fuzzed, the writing ones included; `POST /v1/admin/train`, the one route that starts work, is pointed
 #   at a harmless configuration: a training run is stopped at its first memory check.
 set -euo pipefail
 
@@ -29,6 +31,7 @@ echo "schemathesis: $("$st" --version)"
 export RUST_LOG=warn
 "$recd" gen --users 200 --items 100 --events 5000 --seed 1 --data-dir "$work/data" >/dev/null
 "$recd" train --data-dir "$work/data" >/dev/null
+key=$("$recd" keys create --data-dir "$work/data" --scope admin --name fuzzer 2>/dev/null)
 # A generous deadline: the fuzzer's requests share two cores with it; the deadline fallback
 # is the same response shape either way.
 cat >"$work/recd.toml" <<'EOF'
@@ -72,7 +75,8 @@ status=0
 (
   cd "$work"
   "$st" run "http://$addr/openapi.json" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection,unsupported_method \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection,unsupported_method,ignored_auth \
+    --header "Authorization: Bearer $key" \
     --max-examples 50 \
     --workers 1 \
     --max-time 150 \

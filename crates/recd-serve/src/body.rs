@@ -3,6 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -27,8 +28,24 @@ pub(crate) async fn read_within(
     next: Next,
 ) -> Response {
     // Most requests (every GET) have no body: no timer and no copy on their path.
-    if axum::body::HttpBody::size_hint(request.body()).exact() == Some(0) {
+    let hint = axum::body::HttpBody::size_hint(request.body());
+    if hint.exact() == Some(0) {
         return next.run(request).await;
+    }
+    let writes = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH
+    );
+    if writes && let Err(e) = acceptable(request.headers()) {
+        return e.into_response();
+    }
+    // A declared length over the limit is refused before any byte is read, so a client that
+    // sent `Expect: 100-continue` never gets its 100 and never sends the body.
+    if hint.lower() > reading.max_bytes as u64 {
+        return ApiError::PayloadTooLarge {
+            limit: reading.max_bytes,
+        }
+        .into_response();
     }
     let (parts, body) = request.into_parts();
     let read = axum::body::to_bytes(body, reading.max_bytes);
@@ -53,6 +70,46 @@ pub(crate) async fn read_within(
     }
 }
 
+/// Media types a body may have: JSON, or NDJSON for event batches. A body without
+/// `Content-Type` is read as JSON.
+const MEDIA_TYPES: [&str; 3] = [
+    "application/json",
+    "application/x-ndjson",
+    "application/ndjson",
+];
+
+/// Refuses bodies this API cannot read as sent: another media type, or any content coding
+/// (a gzip body must never be parsed as if it were plain JSON).
+fn acceptable(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+    for coding in headers.get_all(CONTENT_ENCODING) {
+        let coding = coding.to_str().unwrap_or("?").trim();
+        if !coding.eq_ignore_ascii_case("identity") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "Content-Encoding {coding:?} is not supported; send the body uncompressed"
+            )));
+        }
+    }
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let media = value
+        .to_str()
+        .unwrap_or("?")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if MEDIA_TYPES.contains(&media.as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type {media:?} is not accepted; send application/json (or application/x-ndjson for event batches)"
+        )))
+    }
+}
+
 /// Whether reading failed because the body passed the limit.
 fn is_length_limit(e: &axum::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
@@ -71,20 +128,20 @@ pub(crate) fn values(bytes: &[u8]) -> Result<Vec<Value>, ApiError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     match first {
         None => Err(ApiError::EmptyBody),
-        Some(b'[') => {
-            serde_json::from_slice::<Vec<Value>>(bytes).map_err(|e| ApiError::InvalidJson {
+        Some(b'[') => serde_json::from_slice::<Vec<Strict>>(bytes)
+            .map(|values| values.into_iter().map(|v| v.0).collect())
+            .map_err(|e| ApiError::InvalidJson {
                 index: None,
                 message: format!("invalid JSON array: {e}"),
-            })
-        }
+            }),
         Some(_) => {
             let mut out = Vec::new();
-            for value in serde_json::Deserializer::from_slice(bytes).into_iter::<Value>() {
+            for value in serde_json::Deserializer::from_slice(bytes).into_iter::<Strict>() {
                 let value = value.map_err(|e| ApiError::InvalidJson {
                     index: Some(out.len()),
                     message: format!("invalid JSON in entry {}: {e}", out.len()),
                 })?;
-                out.push(value);
+                out.push(value.0);
             }
             Ok(out)
         }
@@ -127,11 +184,81 @@ pub(crate) fn object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::EmptyBody);
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson {
+    let value: Strict = serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson {
         index: None,
         message: format!("invalid JSON: {e}"),
     })?;
-    typed(value, None)
+    typed(value.0, None)
+}
+
+/// A JSON value whose objects have no repeated key. `serde_json::Value` keeps the last of two
+/// values for one key, so `{"user_id":"a","user_id":"b"}` would be read as user b without a
+/// word; this refuses it, naming the key.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(value) = map.next_value()?;
+            if out.insert(key.clone(), value).is_some() {
+                return Err(serde::de::Error::custom(format!(
+                    "the key {key:?} appears twice in one object"
+                )));
+            }
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,9 @@ pub struct ServeConfig {
     pub idle_timeout_secs: u64,
     /// A request's whole body must arrive within this long, else 408.
     pub body_timeout_ms: u64,
+    /// An event timestamped more than this far ahead of the server's clock is refused (400);
+    /// 0: no check.
+    pub max_future_skew_secs: u64,
     /// `/readyz` becomes ready once the feature updater, after its first catch-up, is within
     /// this many log records of the log's end ...
     pub ready_max_lag_records: u64,
@@ -51,8 +54,19 @@ pub struct ServeConfig {
     /// Most event ids remembered (about 100 bytes plus the id each); past it the oldest are
     /// forgotten first. 0 turns dedupe off.
     pub dedupe_max_entries: usize,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client, for rate
+    /// limits and the admin loopback rule; any other peer is the client itself.
+    pub trusted_proxies: Vec<String>,
     /// `[serve.recommend]`: recommendation requests.
     pub recommend: crate::recommend::RecommendConfig,
+    /// `[serve.auth]`: API keys.
+    pub auth: crate::auth::config::AuthConfig,
+    /// `[serve.rate_limit]`: requests per second per caller and per address.
+    pub rate_limit: crate::auth::config::RateLimitConfig,
+    /// `[serve.cors]`: browsers' cross-origin calls.
+    pub cors: crate::auth::config::CorsConfig,
+    /// `[serve.tls]`: TLS terminated by recd itself.
+    pub tls: crate::auth::config::TlsConfig,
 }
 
 impl Default for ServeConfig {
@@ -68,12 +82,18 @@ impl Default for ServeConfig {
             header_read_timeout_ms: 10_000,
             idle_timeout_secs: 60,
             body_timeout_ms: 30_000,
+            max_future_skew_secs: 3600,
             ready_max_lag_records: 10_000,
             ready_checks: 2,
             max_resident_models: 2,
             dedupe_window_secs: 86_400,
             dedupe_max_entries: 1_000_000,
+            trusted_proxies: Vec::new(),
             recommend: Default::default(),
+            auth: Default::default(),
+            rate_limit: Default::default(),
+            cors: Default::default(),
+            tls: Default::default(),
         }
     }
 }

@@ -15,11 +15,38 @@ fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ValidationErr
     value.ok_or_else(|| ValidationError::new(field, "is required"))
 }
 
-/// A request event → an engine event, validated; `received_ms` stands in for a missing time.
-pub(crate) fn event(e: EventIn, received_ms: TimestampMs) -> Result<Event, ValidationError> {
+/// Below this many ms since the epoch (early 1973), a timestamp sent over HTTP is almost
+/// surely in seconds: refused with a hint rather than stored as a date in 1970.
+const SECONDS_NOT_MS_BELOW: TimestampMs = 100_000_000_000;
+
+/// A request event → an engine event, validated; `received_ms` stands in for a missing time,
+/// and a time more than `max_future_ms` after it is refused (a clock or unit mistake).
+pub(crate) fn event(
+    e: EventIn,
+    received_ms: TimestampMs,
+    max_future_ms: TimestampMs,
+) -> Result<Event, ValidationError> {
     let kind: EventKind = required(e.kind, "type")?.parse()?;
     let user = UserId::parse(required(e.user_id, "user_id")?)?;
     let item = e.item_id.map(ItemId::parse).transpose()?;
+    if let Some(t) = e.timestamp {
+        if (0..SECONDS_NOT_MS_BELOW).contains(&t) {
+            return Err(ValidationError::new(
+                "timestamp",
+                format!("{t} looks like seconds since the epoch; send milliseconds ({t}000)"),
+            ));
+        }
+        if max_future_ms > 0 && t > received_ms.saturating_add(max_future_ms) {
+            return Err(ValidationError::new(
+                "timestamp",
+                format!(
+                    "is {} s ahead of the server's clock; at most [serve] max_future_skew_secs ({}) is accepted",
+                    (t - received_ms) / 1000,
+                    max_future_ms / 1000
+                ),
+            ));
+        }
+    }
     let mut event = Event::new(user, item, kind, e.timestamp.unwrap_or(received_ms));
     event.value = e.value;
     event.query = e.query;

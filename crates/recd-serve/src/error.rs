@@ -33,6 +33,9 @@ pub enum ApiError {
         /// What could not be read.
         message: String,
     },
+    /// The body's media type or content coding is not one this API reads: the caller's.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The body has nothing in it: the caller's fault.
     #[error("the request body is empty")]
     EmptyBody,
@@ -79,8 +82,21 @@ pub enum ApiError {
         /// The path asked for.
         path: String,
     },
-    /// The route is for operators and this caller may not use it (admin routes answer only on
-    /// loopback until API keys exist): the caller's.
+    /// The route needs an API key and none (or an unknown or revoked one) was sent: the
+    /// caller's. The response carries `WWW-Authenticate: Bearer`.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller went over a rate limit: the caller's, to retry after `retry_after_secs`
+    /// (sent as `Retry-After`).
+    #[error("too many requests (the {limit} rate limit); retry after {retry_after_secs} s")]
+    RateLimited {
+        /// Which limit: a scope (`read`, `ingest`, `admin`) or `address`.
+        limit: &'static str,
+        /// Seconds until a request would be allowed.
+        retry_after_secs: u64,
+    },
+    /// This caller may not use the route (its key lacks the scope; or, without keys, an admin
+    /// route called from off loopback): the caller's.
     #[error("{0}")]
     Forbidden(String),
     /// The request conflicts with the state of the resource (a training job already runs):
@@ -109,6 +125,9 @@ impl ApiError {
             ApiError::InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid_field"),
             ApiError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::EmptyBody => (StatusCode::BAD_REQUEST, "empty_body"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
@@ -119,6 +138,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::NotDurable(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_durable"),
@@ -160,11 +181,24 @@ impl IntoResponse for ApiError {
                 index,
             },
         };
+        let retry_after = match &self {
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(HeaderValue::from(*retry_after_secs)),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                Some(HeaderValue::from_static(RETRY_AFTER_SECS))
+            }
+            _ => None,
+        };
+        let unauthorized = matches!(self, ApiError::Unauthorized(_));
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(value) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        if unauthorized {
             response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECS),
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"recd\""),
             );
         }
         response
@@ -226,5 +260,14 @@ mod tests {
         assert_eq!(response.headers()[header::RETRY_AFTER], RETRY_AFTER_SECS);
         let response = ApiError::EmptyBody.into_response();
         assert!(response.headers().get(header::RETRY_AFTER).is_none());
+        let response = ApiError::RateLimited {
+            limit: "read",
+            retry_after_secs: 3,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+        let response = ApiError::Unauthorized("no key".into()).into_response();
+        assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
     }
 }

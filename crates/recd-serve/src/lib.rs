@@ -12,6 +12,7 @@
 //! `recd-stream` is their only writer, and this crate must never depend on it), no training,
 //! no process setup (the `recd` binary builds an [`AppState`] and composes the roles).
 
+pub mod auth;
 mod body;
 mod catalog_view;
 mod cold;
@@ -66,6 +67,8 @@ pub struct AppState {
     /// Event ids seen lately, so a retried event is applied once (rebuilt from the log at
     /// start: [`dedupe::DedupeWindow::rebuild`]).
     pub dedupe: Arc<dedupe::DedupeWindow>,
+    /// API keys, rate limits and trusted proxies.
+    pub security: Arc<auth::Security>,
 }
 
 /// The start-up hysteresis of `/readyz`: the instance becomes ready after
@@ -114,13 +117,15 @@ pub fn route_paths() -> Vec<&'static str> {
     routes::paths()
 }
 
-/// Serves `app` on `listener` within `config`'s connection limits until `shutdown` resolves,
-/// then stops accepting and lets the requests in flight finish (an acknowledged event is
-/// durable before its 202 is sent, so draining loses nothing).
+/// Serves `app` on `listener` within `config`'s connection limits, over TLS when `tls` is
+/// given ([`auth::tls::acceptor`]), until `shutdown` resolves, then stops accepting and lets
+/// the requests in flight finish (an acknowledged event is durable before its 202 is sent, so
+/// draining loses nothing).
 pub async fn run(
     listener: TcpListener,
     app: Router,
     config: &ServeConfig,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let max_connections = match config.max_connections {
@@ -131,6 +136,7 @@ pub async fn run(
         max_connections,
         header_read_timeout: std::time::Duration::from_millis(config.header_read_timeout_ms.max(1)),
         idle_timeout: std::time::Duration::from_secs(config.idle_timeout_secs.max(1)),
+        tls,
     };
     tracing::info!(max_connections, "accepting connections");
     listener::serve(listener, app, limits, shutdown).await

@@ -29,7 +29,7 @@ use tokio::time::Sleep;
 use tower::ServiceExt;
 
 /// Limits on the server's connections (from `[serve]`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct ConnectionLimits {
     /// Most connections open at once.
     pub max_connections: usize,
@@ -37,6 +37,8 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// A connection on which nothing is read or written for this long is closed.
     pub idle_timeout: Duration,
+    /// TLS, when recd terminates it; the handshake must finish within `header_read_timeout`.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// How often the "connection limit reached" line may repeat.
@@ -92,22 +94,47 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(Idle::new(stream, limits.idle_timeout));
-        // The peer's address, for handlers that decide by it (admin routes: loopback only).
+        // The peer's address, for the guard that decides by it (rate limits, admin routes
+        // without keys).
         let service =
             app.clone()
                 .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
                     request
                 });
-        let conn = builder.serve_connection(io, TowerToHyperService::new(service));
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection closed with an error");
+        let service = TowerToHyperService::new(service);
+        match &limits.tls {
+            None => {
+                let io = TokioIo::new(Idle::new(stream, limits.idle_timeout));
+                let conn = graceful.watch(builder.serve_connection(io, service));
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection closed with an error");
+                    }
+                    drop(permit);
+                });
             }
-            drop(permit);
-        });
+            Some(acceptor) => {
+                // The handshake runs in the connection's task, so a slow one holds only its
+                // own permit; the connection is watched for shutdown once it is up.
+                let handshake = acceptor.accept(Idle::new(stream, limits.idle_timeout));
+                let (builder, watcher) = (builder.clone(), graceful.watcher());
+                let timeout = limits.header_read_timeout;
+                tokio::spawn(async move {
+                    match tokio::time::timeout(timeout, handshake).await {
+                        Ok(Ok(tls)) => {
+                            let conn = builder.serve_connection(TokioIo::new(tls), service);
+                            if let Err(e) = watcher.watch(conn).await {
+                                tracing::debug!(error = %e, "connection closed with an error");
+                            }
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                    drop(permit);
+                });
+            }
+        }
     }
     drop(listener);
     graceful.shutdown().await;

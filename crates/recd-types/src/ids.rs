@@ -21,7 +21,9 @@ macro_rules! string_id {
 
         impl $name {
             /// Validates and wraps an id: non-empty, at most [`MAX_ID_BYTES`] bytes, no control
-            /// characters and no surrounding whitespace (ids are compared byte for byte).
+            /// or invisible characters, no surrounding whitespace (ids are compared byte for
+            /// byte), no `/` or `\\`, and not `.` or `..` (ids end up in URLs, file names
+            /// and logs, where those would be read as paths).
             pub fn parse(raw: impl Into<String>) -> Result<Self, ValidationError> {
                 let raw = raw.into();
                 check_id($field, &raw)?;
@@ -83,8 +85,36 @@ pub(crate) fn check_id(field: &'static str, raw: &str) -> Result<(), ValidationE
     if raw.chars().any(char::is_control) {
         return Err(ValidationError::new(field, "contains a control character"));
     }
+    if let Some(c) = raw
+        .chars()
+        .find(|c| INVISIBLE.iter().any(|r| r.contains(c)))
+    {
+        return Err(ValidationError::new(
+            field,
+            format!("contains the invisible character U+{:04X}", c as u32),
+        ));
+    }
+    if raw.contains(['/', '\\']) {
+        return Err(ValidationError::new(
+            field,
+            "contains `/` or `\\` (ids are not paths)",
+        ));
+    }
+    if raw == "." || raw == ".." {
+        return Err(ValidationError::new(field, "must not be `.` or `..`"));
+    }
     Ok(())
 }
+
+/// Characters that print as nothing or reorder text (zero-width, bidirectional controls, the
+/// byte-order mark): two ids that look the same must be the same.
+const INVISIBLE: [std::ops::RangeInclusive<char>; 5] = [
+    '\u{200B}'..='\u{200F}',
+    '\u{202A}'..='\u{202E}',
+    '\u{2060}'..='\u{2064}',
+    '\u{2066}'..='\u{2069}',
+    '\u{FEFF}'..='\u{FEFF}',
+];
 
 #[cfg(test)]
 mod tests {
@@ -98,6 +128,20 @@ mod tests {
         assert!(ItemId::parse("a\tb").is_err());
         assert!(ItemId::parse("x".repeat(MAX_ID_BYTES + 1)).is_err());
         assert!(ItemId::parse("x".repeat(MAX_ID_BYTES)).is_ok());
+        for bad in [
+            "../../etc/passwd",
+            "a/b",
+            "a\\b",
+            ".",
+            "..",
+            "evil\u{202E}gpj",
+            "\u{200B}x",
+        ] {
+            assert!(ItemId::parse(bad).is_err(), "{bad:?}");
+        }
+        for good in ["a.b", "...", "file.txt", "ü-1", "SKU 12", "a..b"] {
+            assert!(ItemId::parse(good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

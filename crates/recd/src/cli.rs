@@ -54,6 +54,9 @@ pub enum Command {
     /// The effective configuration.
     #[command(subcommand)]
     Config(cmd::config::ConfigCommand),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
 }
 
 /// How log lines are written to stderr.

@@ -40,7 +40,7 @@ const PENDING_POLL: std::time::Duration = std::time::Duration::from_millis(50);
     tag = "events",
     operation_id = "post_events",
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Names this batch for safe retries: 1 to 200 bytes of visible ASCII or spaces, not at either end. Each event without an `event_id` gets the id `{key}#{index}`; send the same events in the same order when retrying."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Names this batch for safe retries: 1 to 200 bytes of visible ASCII or spaces, not at either end, no `/` or `\\`, not `.` or `..`. Each event without an `event_id` gets the id `{key}#{index}`; send the same events in the same order when retrying."),
     ),
     request_body(description = "One event, an array of events (JSON), or one event object per line (NDJSON).", content(
         (EventsIn = "application/json"),
@@ -71,14 +71,15 @@ pub(crate) async fn post(
         });
     }
     let received_ms = now_ms();
+    let max_future_ms = (state.config.max_future_skew_secs as i64).saturating_mul(1000);
     let mut events = Vec::with_capacity(values.len());
     for (index, value) in values.into_iter().enumerate() {
         let mut wire: EventIn = body::typed(value, Some(index))?;
         if let (Some(key), None) = (&key, &wire.event_id) {
             wire.event_id = Some(format!("{key}#{index}"));
         }
-        let event =
-            convert::event(wire, received_ms).map_err(|e| ApiError::field(Some(index), e))?;
+        let event = convert::event(wire, received_ms, max_future_ms)
+            .map_err(|e| ApiError::field(Some(index), e))?;
         events.push(event);
     }
     check_distinct_ids(&events)?;
@@ -121,9 +122,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES {
         return Err(bad(format!("must be 1 to {MAX_KEY_BYTES} bytes")));
     }
-    if key.trim() != key {
-        return Err(bad("has leading or trailing whitespace".into()));
-    }
+    // The key becomes part of event ids (`{key}#{index}`): it follows the id rules.
+    recd_types::UserId::parse(key).map_err(|e| bad(e.reason))?;
     Ok(Some(key.to_string()))
 }
 

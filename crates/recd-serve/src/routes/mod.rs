@@ -16,69 +16,122 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter};
 
 pub(crate) use extract::{IdPath, QueryParams, int_param, only_known};
 
 use crate::AppState;
+use crate::auth::Access;
+use crate::auth::keys::Scope;
 
-/// Every path and the handlers of its methods. The OpenAPI document (`openapi.rs`) describes
-/// exactly these; a test compares the two, so a route added here without its `#[utoipa::path]`
-/// fails it.
-fn table() -> Vec<(&'static str, MethodRouter<Arc<AppState>>)> {
+/// One method of one path: its handler and what it needs.
+pub(crate) struct Route {
+    pub(crate) path: &'static str,
+    pub(crate) method: Method,
+    pub(crate) access: Access,
+    handler: MethodRouter<Arc<AppState>>,
+}
+
+/// Every path and method, its handler, and what it needs ([`Access`]: the one place that
+/// decides who may call what; the OpenAPI document's security and 401/403/429 answers come
+/// from here too). The document (`openapi.rs`) describes exactly these routes; a test
+/// compares the two, so a route added here without its `#[utoipa::path]` fails it.
+pub(crate) fn table() -> Vec<Route> {
+    use Access::{Metrics, Probe, Public};
+    let read = Access::Scoped(Scope::Read);
+    let ingest = Access::Scoped(Scope::Ingest);
+    let admin = Access::Scoped(Scope::Admin);
     vec![
-        ("/v1/events", post(events::post)),
-        ("/v1/items", get(items::list)),
-        (
-            "/v1/items/{id}",
-            get(items::get).put(items::put).delete(items::delete),
+        route("/v1/events", ingest, Method::POST, events::post),
+        route("/v1/items", read, Method::GET, items::list),
+        route("/v1/items/{id}", read, Method::GET, items::get),
+        route("/v1/items/{id}", admin, Method::PUT, items::put),
+        route("/v1/items/{id}", admin, Method::DELETE, items::delete),
+        route(
+            "/v1/items/{id}/features",
+            admin,
+            Method::GET,
+            features::item,
         ),
-        ("/v1/items/{id}/features", get(features::item)),
-        ("/v1/items/{id}/similar", get(similar::get)),
-        ("/v1/recommendations", get(recommendations::get)),
-        ("/recommendations", get(recommendations::get)),
-        (
-            "/v1/users/{id}",
-            get(users::get)
-                .put(users::put)
-                .merge(admin_only(delete(users::delete))),
+        route("/v1/items/{id}/similar", read, Method::GET, similar::get),
+        route(
+            "/v1/recommendations",
+            read,
+            Method::GET,
+            recommendations::get,
         ),
-        ("/v1/users/{id}/features", get(features::user)),
-        ("/v1/trending", get(features::trending)),
-        ("/healthz", get(health::healthz)),
-        ("/readyz", get(health::readyz)),
-        ("/metrics", get(health::metrics)),
-        ("/openapi.json", get(docs::openapi_json)),
-        ("/v1/admin/train", admin_only(post(admin::jobs::train))),
-        ("/v1/admin/jobs", admin_only(get(admin::jobs::list))),
-        (
+        route("/recommendations", read, Method::GET, recommendations::get),
+        route("/v1/users/{id}", admin, Method::GET, users::get),
+        route("/v1/users/{id}", admin, Method::PUT, users::put),
+        route("/v1/users/{id}", admin, Method::DELETE, users::delete),
+        route(
+            "/v1/users/{id}/features",
+            admin,
+            Method::GET,
+            features::user,
+        ),
+        route("/v1/trending", read, Method::GET, features::trending),
+        route("/healthz", Probe, Method::GET, health::healthz),
+        route("/readyz", Probe, Method::GET, health::readyz),
+        route("/metrics", Metrics, Method::GET, health::metrics),
+        route("/openapi.json", Public, Method::GET, docs::openapi_json),
+        route("/docs", Public, Method::GET, docs::page),
+        route("/v1/admin/train", admin, Method::POST, admin::jobs::train),
+        route("/v1/admin/jobs", admin, Method::GET, admin::jobs::list),
+        route(
             "/v1/admin/jobs/{job_id}",
-            admin_only(delete(admin::jobs::cancel)),
+            admin,
+            Method::DELETE,
+            admin::jobs::cancel,
         ),
-        ("/docs", get(docs::page)),
-        (
-            "/v1/admin/models",
-            get(admin::models::list).route_layer(axum::middleware::from_fn(admin::loopback_only)),
-        ),
+        route("/v1/admin/models", admin, Method::GET, admin::models::list),
     ]
 }
 
-/// `route` behind the admin guard.
-fn admin_only(route: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
-    route.route_layer(axum::middleware::from_fn(admin::loopback_only))
+/// One method of `path`, answered by `handler` behind the guard of `access`.
+fn route<H, T>(path: &'static str, access: Access, method: Method, handler: H) -> Route
+where
+    H: axum::handler::Handler<T, Arc<AppState>>,
+    T: 'static,
+{
+    // The table uses only GET, PUT, POST and DELETE, which all have a filter.
+    let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+    let handler = axum::routing::on(filter, handler).route_layer(axum::middleware::from_fn(
+        move |request, next| crate::auth::guard(access, request, next),
+    ));
+    Route {
+        path,
+        method,
+        access,
+        handler,
+    }
 }
 
-/// The paths of the route table, in its order (for the test that compares them with the
-/// OpenAPI document).
+/// The paths of the route table, each once, in its order (for the test that compares them
+/// with the OpenAPI document).
 pub(crate) fn paths() -> Vec<&'static str> {
-    table().into_iter().map(|(path, _)| path).collect()
+    let mut paths: Vec<&'static str> = Vec::new();
+    for r in table() {
+        if !paths.contains(&r.path) {
+            paths.push(r.path);
+        }
+    }
+    paths
 }
 
 /// Builds the router over `state`. Unknown paths (404) and methods (405) answer with the
 /// JSON error body like every other error.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.config.max_body_bytes;
-    let router = table()
+    let mut by_path: Vec<(&'static str, MethodRouter<Arc<AppState>>)> = Vec::new();
+    for r in table() {
+        match by_path.iter_mut().find(|(path, _)| *path == r.path) {
+            Some((_, methods)) => *methods = std::mem::take(methods).merge(r.handler),
+            None => by_path.push((r.path, r.handler)),
+        }
+    }
+    let router = by_path
         .into_iter()
         .fold(Router::new(), |router, (path, methods)| {
             router.route(path, methods)
@@ -93,6 +146,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(axum::middleware::from_fn(crate::metrics_http::track))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::Extension(state.security.clone()))
+        // Outermost, so that a browser's preflight OPTIONS is answered before routing.
+        .layer(crate::auth::cors::layer(&state.config.cors))
         .with_state(state)
 }
 

@@ -8,18 +8,26 @@
 use std::sync::OnceLock;
 
 use utoipa::OpenApi;
+
+use crate::auth::Access;
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 /// The rules of a path's `{id}`, shared by every route that takes one.
-pub(crate) const ID_DOC: &str = "External id: 1 to 256 bytes of UTF-8, no control characters, \
-    no leading or trailing whitespace. Percent-encode it in the path.";
+pub(crate) const ID_DOC: &str = "External id: 1 to 256 bytes of UTF-8, no control or invisible \
+    characters (zero-width, bidirectional controls), no leading or trailing whitespace, no `/` or \
+    `\\`, not `.` or `..`. Percent-encode it in the path.";
 
-/// The id rules as a pattern: no control character (Unicode `Cc`), no whitespace at either
-/// end. Its length limit counts characters where the server counts UTF-8 bytes, so an id of
-/// 256 characters can still be refused as too long.
-const ID_PATTERN: &str =
-    r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$";
+/// The id rules as a pattern: not `.` or `..`; no control character (Unicode `Cc`), invisible
+/// character, `/` or `\`; no whitespace at either end. Its length limit counts characters
+/// where the server counts UTF-8 bytes, so an id of 256 characters can still be refused as too
+/// long.
+const ID_PATTERN: &str = concat!(
+    r"^(?!\.{1,2}$)",
+    r"[^\s\x00-\x1f\x7f-\x9f/\\\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]",
+    r"(?:[^\x00-\x1f\x7f-\x9f/\\\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]*",
+    r"[^\s\x00-\x1f\x7f-\x9f/\\\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF])?$"
+);
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,7 +38,10 @@ const ID_PATTERN: &str =
             `ErrorBody`: a stable machine `code`, a `message` for people and, when one is to \
             blame, the `field` (and the batch `index`). Unknown paths answer 404 \
             `no_such_route`, known paths asked with another method 405 `method_not_allowed` \
-            (with `Allow`). Times are integer milliseconds since the Unix epoch.",
+            (with `Allow`). Times are integer milliseconds since the Unix epoch.\n\n\
+            Once API keys are configured, every route but the probes, `/metrics` and this \
+            document needs a key (`Authorization: Bearer <key>` or `X-API-Key: <key>`) with \
+            the route's scope: `read`, `ingest` or `admin` (which includes the others).",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(
@@ -64,7 +75,7 @@ const ID_PATTERN: &str =
         (name = "recommendations", description = "Ranked, explained lists."),
         (name = "features", description = "Real-time features, as the streaming updater keeps them."),
         (name = "operations", description = "Health, readiness, metrics and this document."),
-        (name = "admin", description = "Operators: training jobs and the model registry. Only on loopback until API keys exist."),
+        (name = "admin", description = "Operators: training jobs and the model registry. The admin scope; while no API keys are configured, loopback only."),
     )
 )]
 struct ApiDoc;
@@ -86,6 +97,7 @@ pub(crate) fn document() -> utoipa::openapi::OpenApi {
         ];
         ops.into_iter().flatten().for_each(id_rules);
     }
+    security(&mut doc);
     if let Some(mut item) = doc.paths.paths.get(ALIAS.1).cloned() {
         if let Some(op) = item.get.as_mut() {
             op.operation_id = Some("get_recommendations_alias".into());
@@ -94,6 +106,86 @@ pub(crate) fn document() -> utoipa::openapi::OpenApi {
         doc.paths.paths.insert(ALIAS.0.to_string(), item);
     }
     doc
+}
+
+/// The security schemes, and on each operation what the route table says it needs: the
+/// schemes and 401/403 for routes of a scope, 429 for every rate-limited route.
+fn security(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::{
+        ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+    };
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    );
+    components.add_security_scheme(
+        "api_key",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+    );
+    let error = |description: String| {
+        let content = utoipa::openapi::ContentBuilder::new()
+            .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+            .build();
+        utoipa::openapi::ResponseBuilder::new()
+            .description(description)
+            .content("application/json", content)
+            .build()
+    };
+    for route in super::table() {
+        let Some(item) = doc.paths.paths.get_mut(route.path) else {
+            continue;
+        };
+        let op = match route.method.as_str() {
+            "GET" => item.get.as_mut(),
+            "PUT" => item.put.as_mut(),
+            "POST" => item.post.as_mut(),
+            "DELETE" => item.delete.as_mut(),
+            _ => None,
+        };
+        let Some(op) = op else { continue };
+        let needs = match route.access {
+            Access::Probe => continue,
+            Access::Public => None,
+            Access::Metrics => Some(("admin", " when `[serve.auth] protect_metrics` is set")),
+            Access::Scoped(scope) => Some((scope.as_str(), "")),
+        };
+        let responses = &mut op.responses.responses;
+        if matches!(route.method.as_str(), "POST" | "PUT") {
+            responses.insert(
+                "415".into(),
+                error("A body with a `Content-Type` other than JSON (or NDJSON for events), or with a `Content-Encoding` (`unsupported_media_type`).".into()).into(),
+            );
+        }
+        responses.insert(
+            "429".into(),
+            error("Over a rate limit of `[serve.rate_limit]` (`rate_limited`); `Retry-After` says when to retry.".into()).into(),
+        );
+        let Some((scope, when)) = needs else { continue };
+        let scheme = |name: &str| SecurityRequirement::new(name, Vec::<String>::new());
+        let mut schemes = vec![scheme("bearer"), scheme("api_key")];
+        if route.access == Access::Metrics {
+            // `{}`: anonymous callers are allowed too (unless protect_metrics is set).
+            schemes.push(SecurityRequirement::default());
+        }
+        op.security = Some(schemes);
+        responses.insert(
+            "401".into(),
+            error(format!("No API key, or an unknown or revoked one (`unauthorized`), once keys are configured{when}.")).into(),
+        );
+        let loopback = if scope == "admin" {
+            "; while no keys are configured, the client is not on loopback"
+        } else {
+            ""
+        };
+        responses.insert(
+            "403".into(),
+            error(format!(
+                "The key lacks the `{scope}` scope{when}{loopback} (`forbidden`)."
+            ))
+            .into(),
+        );
+    }
 }
 
 /// Puts the id schema on an operation's `{id}` path parameter and `user_id` query parameter.

@@ -79,7 +79,7 @@ pub(crate) async fn put(
 }
 
 /// Deletes a user's data: profile, online features, and their events for training and
-/// exports from now on (admin; loopback only until API keys exist).
+/// exports from now on (admin scope; loopback only while no API keys are configured).
 ///
 /// A tombstone is appended to the event log first (durable before the answer), then the
 /// profile is removed from the catalog and the features from the feature store; the feature
@@ -96,7 +96,6 @@ pub(crate) async fn put(
     responses(
         (status = 204, description = "Deleted: the tombstone is durable in the log, the profile and features are gone."),
         (status = 400, description = "The id breaks the id rules (`invalid_field`, `user_id`).", body = ErrorBody),
-        (status = 403, description = "Not an admin caller (`forbidden`): admin routes answer only on loopback.", body = ErrorBody),
         (status = 404, description = "No event or profile ever named this id (`not_found`).", body = ErrorBody),
         (status = 500, description = "The catalog could not be written.", body = ErrorBody),
         (status = 503, description = "The tombstone could not be made durable (`not_durable`): nothing was deleted; retry after `Retry-After` seconds.", body = ErrorBody),

@@ -25,20 +25,22 @@ pub fn server(config: ServeConfig) -> Server {
     let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
     let (appended, _) = watch::channel(0);
     let (applied_tx, features_applied) = watch::channel(None);
+    let config_copy = config.clone();
     let state = Arc::new(AppState {
         store,
         features: Arc::new(EmbeddedStore::new(FeatureConfig::default())),
         appended,
         features_applied,
         metrics: recd_serve::install_metrics_recorder(),
+        config,
         online: Default::default(),
         readiness: Default::default(),
         jobs: None,
         dedupe: Arc::new(recd_serve::dedupe::DedupeWindow::new(
-            config.dedupe_window_secs as i64 * 1000,
-            config.dedupe_max_entries,
+            config_copy.dedupe_window_secs as i64 * 1000,
+            config_copy.dedupe_max_entries,
         )),
-        config,
+        security: Arc::new(recd_serve::auth::Security::new(&config_copy, None).unwrap()),
     });
     Server {
         _dir: dir,
@@ -66,11 +68,28 @@ impl Server {
         uri: &str,
         body: impl Into<Body>,
     ) -> (StatusCode, HeaderMap, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(body.into())
-            .unwrap();
+        self.send(method, uri, &[], body).await
+    }
+
+    /// One request with `headers`; the status, response headers and body.
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request.body(body.into()).unwrap();
+        // A client on loopback, as the listener would say: without API keys, admin routes
+        // (catalog writes among them) answer only there.
+        let local = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(local));
         let response = app(self.state.clone()).oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();

@@ -9,6 +9,7 @@ pub mod export;
 pub mod gen_data;
 pub mod import;
 mod in_use;
+pub mod keys;
 pub mod log;
 pub mod models;
 pub mod online;
@@ -38,6 +39,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args, file, loaded.config),
         Command::Bench(args) => bench::run(args),
         Command::Config(command) => config::run(command, &loaded),
+        Command::Keys(command) => keys::run(command, &loaded.config.serve),
     }
 }
 

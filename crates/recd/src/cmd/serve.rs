@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// "off"); `POST /v1/admin/train` still starts one.
     #[arg(long)]
     pub no_train_schedule: bool,
+    /// Serve on a non-loopback address without API keys, open to anyone (sets
+    /// `serve.auth.insecure`).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 impl ServeArgs {
@@ -49,6 +53,13 @@ impl ServeArgs {
         }
         if let Some(store) = &self.feature_store {
             res.push(config::flag("--feature-store", "features.store", store));
+        }
+        if self.insecure {
+            res.push(Override {
+                flag: "--insecure",
+                key: "serve.auth.insecure",
+                value: Some(toml::Value::Boolean(true)),
+            });
         }
         if self.no_train_schedule {
             res.push(config::flag(
@@ -157,12 +168,26 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     .with_replay_horizon(ttl_ms);
     let updater_task = tokio::spawn(updater.run(wake, updater_stop, progress));
 
+    let security = Arc::new(
+        recd_serve::auth::Security::new(
+            &config.serve,
+            Some(super::keys::keys_file(data_dir, &config.serve)),
+        )
+        .context("reading the API keys")?,
+    );
+    let tls = recd_serve::auth::tls::acceptor(&config.serve.tls)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listen = config.serve.listen.clone();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    println!("listening on http://{addr}");
+    let auth = auth_line(&security, addr, &config.serve)?;
+    tokio::spawn(security.clone().upkeep(Duration::from_secs(2)));
+    // The first line is the address (scripts and tests read it), then how callers are
+    // authenticated.
+    println!("listening on {scheme}://{addr}");
+    println!("{auth}");
     let timeout = Duration::from_secs(config.serve.shutdown_timeout_secs);
     let jobs = Jobs::open(jobs).context("opening the training jobs dir")?;
     let dedupe = rebuild_dedupe(&store, &config.serve).await?;
@@ -178,11 +203,12 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         readiness: Default::default(),
         jobs: Some(jobs),
         dedupe,
+        security,
     });
 
     let (signalled_tx, mut signalled) = watch::channel(false);
     let app = recd_serve::app(state.clone());
-    let server = recd_serve::run(listener, app, &state.config, async move {
+    let server = recd_serve::run(listener, app, &state.config, tls, async move {
         shutdown_signal().await;
         tracing::info!("shutting down: no new connections, draining requests in flight");
         signalled_tx.send_replace(true);
@@ -239,6 +265,35 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The start-up line that says how callers are authenticated, or the refusal to serve a
+/// non-loopback address to anyone without `--insecure`.
+fn auth_line(
+    security: &recd_serve::auth::Security,
+    addr: std::net::SocketAddr,
+    serve: &recd_serve::ServeConfig,
+) -> anyhow::Result<String> {
+    if security.enabled() {
+        return Ok(format!(
+            "auth: on, {} API key(s); admin routes need the admin scope",
+            security.key_count()
+        ));
+    }
+    if addr.ip().is_loopback() {
+        return Ok(
+            "auth: off (no API keys; admin routes answer only on loopback; `recd keys create` turns it on)"
+                .into(),
+        );
+    }
+    if serve.auth.insecure {
+        return Ok(format!(
+            "auth: OFF on {addr} (--insecure): anyone who can reach this address can write the catalog and read every user's features"
+        ));
+    }
+    anyhow::bail!(
+        "refusing to serve {addr} without API keys: anyone could write the catalog. Create a key (`recd keys create --data-dir DIR --scope admin`), listen on 127.0.0.1, or pass --insecure"
+    )
 }
 
 /// Resolves on SIGTERM or ctrl-c.

@@ -133,3 +133,24 @@ fn at_the_connection_cap_new_connections_wait_until_one_closes() {
     drop(held);
     server.stop();
 }
+
+#[test]
+fn an_announced_body_over_the_limit_is_refused_before_it_is_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = server(tmp.path(), "max_body_bytes = 1000\n");
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        stream,
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\nExpect: 100-continue\r\n\r\n"
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = stream
+        .read(&mut buf)
+        .expect("an answer without sending the body");
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+}

@@ -12,7 +12,7 @@ fn log_len(data: &std::path::Path) -> u64 {
 }
 
 fn post(serve: &Server, headers: &[(&str, &str)], body: &str) -> Value {
-    let (status, text) = serve.request_with("POST", "/v1/events", headers, body);
+    let (status, _, text) = serve.request_with("POST", "/v1/events", body, headers);
     assert_eq!(status, 202, "{text}");
     serde_json::from_str(&text).unwrap()
 }

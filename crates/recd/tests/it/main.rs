@@ -1,5 +1,6 @@
 //! The `recd` binary's one integration-test binary: end-to-end tests of its subcommands.
 
+mod auth;
 mod bench;
 mod config;
 mod connections;

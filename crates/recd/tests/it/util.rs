@@ -497,17 +497,19 @@ impl Server {
 
     /// [`Server::request`] with the body as text.
     pub fn request_text(&self, method: &str, path: &str, body: &str) -> (u16, String) {
-        self.request_with(method, path, &[], body)
+        let (status, _, body) = self.request_with(method, path, body, &[]);
+        (status, body)
     }
 
-    /// [`Server::request_text`] with extra request headers.
+    /// One request with `headers` added; returns the status, the response head (status line
+    /// and headers, lowercased) and the body.
     pub fn request_with(
         &self,
         method: &str,
         path: &str,
-        headers: &[(&str, &str)],
         body: &str,
-    ) -> (u16, String) {
+        headers: &[(&str, &str)],
+    ) -> (u16, String, String) {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(&self.addr).expect("connect");
         let extra: String = headers
@@ -527,8 +529,8 @@ impl Server {
             .get(9..12)
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        (status, body.to_string())
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        (status, head.to_ascii_lowercase(), body.to_string())
     }
 
     /// `GET path`, the body as text (e.g. /metrics).

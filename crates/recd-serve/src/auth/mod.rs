@@ -1,0 +1,368 @@
+//! Who may call what, and how often: API keys with scopes, the client address behind trusted
+//! proxies, rate limits, and the one guard every route goes through.
+//!
+//! Each route of the table (`routes/mod.rs`) says what it needs as an [`Access`]. Authentication
+//! is on once at least one key is configured (in `[serve.auth] keys` or the keys file), and
+//! stays on for the life of the process even if every key is later revoked: a server that was
+//! protected never silently opens. Without keys, admin routes answer only to clients on
+//! loopback (../shared/DECISIONS.md §5) and `recd serve` refuses a non-loopback address unless
+//! `--insecure` is given.
+//!
+//! In a fleet, keys are configuration (the same config file or secret for every process);
+//! rate-limit counters are per process, so N instances allow N times the configured rate.
+
+pub mod config;
+pub mod cors;
+pub mod keys;
+mod limit;
+pub mod tls;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
+
+use crate::ApiError;
+use keys::{KeyEntry, KeysFile, Scope};
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Liveness and readiness probes: no key, no rate limit (a load balancer must always
+    /// get through).
+    Probe,
+    /// Open to anyone (the API document and its page), within the address limit.
+    Public,
+    /// `/metrics`: open, or admin when `[serve.auth] protect_metrics` is set.
+    Metrics,
+    /// A key with this scope.
+    Scoped(Scope),
+}
+
+/// The caller a request was let through as (in the request's extensions, for handlers and
+/// logs).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The key's id; `None` without authentication.
+    pub key_id: Option<String>,
+    /// The client's address (from `X-Forwarded-For` only behind trusted proxies).
+    pub address: Option<IpAddr>,
+}
+
+/// Why the server cannot start with its security settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SecurityError {
+    /// A key entry or the keys file is wrong.
+    #[error(transparent)]
+    Keys(#[from] keys::KeysError),
+    /// An origin of `[serve.cors] allow_origins` is not an origin.
+    #[error("{0}")]
+    Cors(String),
+    /// An entry of `[serve] trusted_proxies` is neither an address nor a CIDR range.
+    #[error("serve.trusted_proxies: {0:?} is neither an IP address nor a CIDR range (10.0.0.0/8)")]
+    Proxy(String),
+}
+
+/// The keys, limits and proxies of a server.
+pub struct Security {
+    config_keys: Vec<KeyEntry>,
+    keys_file: Option<PathBuf>,
+    /// Config keys and file keys together, replaced whole when the file changes.
+    keys: ArcSwap<Vec<KeyEntry>>,
+    /// The keys file's (mtime, length, inode) at the last read (inner `None`: it was missing).
+    file_stamp: std::sync::Mutex<Option<Option<(SystemTime, u64, u64)>>>,
+    enabled: AtomicBool,
+    protect_metrics: bool,
+    limits: limit::Limits,
+    proxies: Vec<IpNet>,
+}
+
+impl Security {
+    /// From `[serve]`; `keys_file` is where `recd keys` writes (None: config keys only).
+    pub fn new(
+        serve: &crate::ServeConfig,
+        keys_file: Option<PathBuf>,
+    ) -> Result<Self, SecurityError> {
+        keys::check(&serve.auth.keys, "serve.auth.keys")?;
+        cors::check(&serve.cors).map_err(SecurityError::Cors)?;
+        let proxies = serve
+            .trusted_proxies
+            .iter()
+            .map(|p| parse_net(p).ok_or_else(|| SecurityError::Proxy(p.clone())))
+            .collect::<Result<_, _>>()?;
+        let security = Self {
+            config_keys: serve.auth.keys.clone(),
+            keys_file,
+            keys: ArcSwap::from_pointee(Vec::new()),
+            file_stamp: Default::default(),
+            enabled: AtomicBool::new(false),
+            protect_metrics: serve.auth.protect_metrics,
+            limits: limit::Limits::new(&serve.rate_limit),
+            proxies,
+        };
+        security.install(Vec::new())?;
+        security.reload()?;
+        Ok(security)
+    }
+
+    /// No keys, no limits: what tests and tools that build a router by hand get.
+    pub fn open() -> Self {
+        Self {
+            config_keys: Vec::new(),
+            keys_file: None,
+            keys: ArcSwap::from_pointee(Vec::new()),
+            file_stamp: Default::default(),
+            enabled: AtomicBool::new(false),
+            protect_metrics: false,
+            limits: limit::Limits::new(&Default::default()),
+            proxies: Vec::new(),
+        }
+    }
+
+    /// Whether requests must carry a key.
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// How many keys are valid now.
+    pub fn key_count(&self) -> usize {
+        self.keys.load().len()
+    }
+
+    /// Re-reads the keys file if it changed since the last read; returns whether the key set
+    /// changed. A file that cannot be read or parsed keeps the previous keys (and is an error
+    /// for the caller to log): a half-edited file must not lock everyone out.
+    pub fn reload(&self) -> Result<bool, SecurityError> {
+        let Some(path) = &self.keys_file else {
+            return Ok(false);
+        };
+        let stamp = std::fs::metadata(path).ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            (
+                m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                m.len(),
+                m.ino(),
+            )
+        });
+        let mut last = self.file_stamp.lock().unwrap_or_else(|e| e.into_inner());
+        if last.as_ref() == Some(&stamp) {
+            return Ok(false);
+        }
+        let changed = self.install(KeysFile::read(path)?.keys)?;
+        *last = Some(stamp);
+        Ok(changed)
+    }
+
+    /// Makes the config keys and `file_keys` the valid keys; returns whether that changed them.
+    fn install(&self, file_keys: Vec<KeyEntry>) -> Result<bool, SecurityError> {
+        let mut all = self.config_keys.clone();
+        for k in file_keys {
+            if all.iter().any(|c| c.id == k.id) {
+                return Err(keys::KeysError::Invalid {
+                    where_: "serve.auth.keys and the keys file".into(),
+                    id: k.id,
+                    message: "two keys have this id".into(),
+                }
+                .into());
+            }
+            all.push(k);
+        }
+        let changed = **self.keys.load() != all;
+        if !all.is_empty() {
+            self.enabled.store(true, Ordering::Relaxed);
+        }
+        self.keys.store(Arc::new(all));
+        Ok(changed)
+    }
+
+    /// Re-reads the keys file every `every` and forgets idle rate-limit state; runs until the
+    /// process ends.
+    pub async fn upkeep(self: Arc<Self>, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        let mut since_limits = Duration::ZERO;
+        loop {
+            tick.tick().await;
+            match self.reload() {
+                Ok(true) => tracing::info!(
+                    keys = self.key_count(),
+                    "API keys reloaded; authentication is on"
+                ),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "keys file not reloaded; the previous keys stay valid")
+                }
+            }
+            since_limits += every;
+            if since_limits >= Duration::from_secs(60) {
+                since_limits = Duration::ZERO;
+                let tracked = self.limits.upkeep();
+                metrics::gauge!("recd_rate_limit_tracked_callers").set(tracked as f64);
+            }
+        }
+    }
+
+    /// The client's address: the peer, or, when the peer is a trusted proxy, the first
+    /// address of `X-Forwarded-For` from the right that is not a trusted proxy.
+    fn client_address(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        let mut address = peer?;
+        if self.proxies.is_empty() || !self.trusted(address) {
+            return Some(address);
+        }
+        let forwarded: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect();
+        for hop in forwarded.iter().rev() {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => {
+                    address = ip;
+                    if !self.trusted(ip) {
+                        break;
+                    }
+                }
+                // Garbage in the header: stop at the last address we could believe.
+                Err(_) => break,
+            }
+        }
+        Some(address)
+    }
+
+    fn trusted(&self, ip: IpAddr) -> bool {
+        self.proxies.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Decides a request: the caller it is let through as, or the error to answer.
+    fn check(
+        &self,
+        access: Access,
+        peer: Option<IpAddr>,
+        headers: &HeaderMap,
+    ) -> Result<Caller, ApiError> {
+        let address = self.client_address(peer, headers);
+        if access == Access::Probe {
+            return Ok(Caller {
+                key_id: None,
+                address,
+            });
+        }
+        if let Some(ip) = address {
+            self.limits.check_address(ip).map_err(limited)?;
+        }
+        let scope = match access {
+            Access::Probe | Access::Public => None,
+            Access::Metrics => self.protect_metrics.then_some(Scope::Admin),
+            Access::Scoped(scope) => Some(scope),
+        };
+        let Some(scope) = scope else {
+            return Ok(Caller {
+                key_id: None,
+                address,
+            });
+        };
+        let key_id = if self.enabled() {
+            let key = self.authenticate(headers)?;
+            if !key.allows(scope) {
+                metrics::counter!("recd_auth_refused_total", "reason" => "scope").increment(1);
+                return Err(ApiError::Forbidden(format!(
+                    "key {:?} lacks the {} scope this route needs",
+                    key.id,
+                    scope.as_str()
+                )));
+            }
+            Some(key.id)
+        } else {
+            if scope == Scope::Admin && !address.is_some_and(|a| a.is_loopback()) {
+                metrics::counter!("recd_auth_refused_total", "reason" => "not_loopback")
+                    .increment(1);
+                return Err(ApiError::Forbidden(
+                    "admin routes answer only to clients on loopback until API keys are configured"
+                        .into(),
+                ));
+            }
+            None
+        };
+        // Without keys, callers are told apart by address.
+        let caller = match (&key_id, address) {
+            (Some(id), _) => id.clone(),
+            (None, Some(ip)) => ip.to_string(),
+            (None, None) => String::new(),
+        };
+        self.limits.check_scope(scope, &caller).map_err(limited)?;
+        Ok(Caller { key_id, address })
+    }
+
+    /// The key a request presents (`Authorization: Bearer K` or `X-API-Key: K`).
+    fn authenticate(&self, headers: &HeaderMap) -> Result<KeyEntry, ApiError> {
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, rest) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        let Some(presented) = presented else {
+            metrics::counter!("recd_auth_refused_total", "reason" => "missing").increment(1);
+            return Err(ApiError::Unauthorized(
+                "this route needs an API key: send Authorization: Bearer <key> or X-API-Key: <key>"
+                    .into(),
+            ));
+        };
+        let keys = self.keys.load();
+        match keys::find(&keys, presented) {
+            Some(key) => Ok(key.clone()),
+            None => {
+                metrics::counter!("recd_auth_refused_total", "reason" => "invalid").increment(1);
+                Err(ApiError::Unauthorized(
+                    "the API key is not valid (unknown or revoked)".into(),
+                ))
+            }
+        }
+    }
+}
+
+fn limited((which, wait): (limit::Which, Duration)) -> ApiError {
+    metrics::counter!("recd_rate_limited_total", "limit" => which.label()).increment(1);
+    ApiError::RateLimited {
+        limit: which.label(),
+        retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+    }
+}
+
+fn parse_net(s: &str) -> Option<IpNet> {
+    s.parse::<IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// The guard of a route that needs `access`. The server's [`Security`] comes from the
+/// request's extensions (the router puts it there).
+pub(crate) async fn guard(access: Access, mut request: Request, next: Next) -> Response {
+    let Some(security) = request.extensions().get::<Arc<Security>>().cloned() else {
+        return ApiError::Internal("the router has no security settings".into()).into_response();
+    };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    match security.check(access, peer, request.headers()) {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
