@@ -31,6 +31,13 @@ pub struct FeatureConfig {
     pub low_rating_max: f32,
     /// Number of lock shards of the embedded backend (more shards, less contention).
     pub shards: usize,
+    /// Memory the embedded backend may hold, in MiB (0: a quarter of the machine's memory, or
+    /// of the container's limit when lower). Users' features get seven eighths of it and
+    /// items' trending counters one eighth; past that, the least recently active users (read
+    /// or written) and the least recently engaged items are dropped, as a TTL expiry would
+    /// drop them, and start again from their next events. The Redis backend ignores it:
+    /// there it is Redis's `maxmemory`.
+    pub memory_budget_mb: u64,
     /// Settings used only by the Redis backend.
     pub redis: RedisConfig,
 }
@@ -48,12 +55,19 @@ impl Default for FeatureConfig {
             session_pages: 10,
             low_rating_max: 2.0,
             shards: 16,
+            memory_budget_mb: 0,
             redis: RedisConfig::default(),
         }
     }
 }
 
 impl FeatureConfig {
+    /// The embedded backend's memory budget in bytes ([`FeatureConfig::memory_budget_mb`], or
+    /// its default share of memory).
+    pub fn memory_budget_bytes(&self) -> u64 {
+        crate::memory::budget_bytes(self.memory_budget_mb, 4)
+    }
+
     /// The user TTL in milliseconds.
     pub fn user_ttl_ms(&self) -> i64 {
         i64::try_from(self.user_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)

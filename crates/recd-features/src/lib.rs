@@ -4,7 +4,8 @@
 //! last queries, session context, negative items, counts per event type and the nearline
 //! folded-in vector; per item and per category sliding-window engagement counters (1 h, 24 h)
 //! for trending — behind one trait, [`FeatureStore`], with two backends:
-//! - [`EmbeddedStore`]: in memory, sharded; rebuilt at start by replaying the log.
+//! - [`EmbeddedStore`]: in memory, sharded, within a memory budget (least recently active
+//!   users dropped first); rebuilt at start by replaying the log.
 //! - [`RedisStore`]: `user:{id}:features` keys with TTLs, pipelined writes, a small local
 //!   cache in front for hot users and for reads while Redis is unreachable.
 //!
@@ -20,6 +21,8 @@ mod apply;
 mod config;
 mod embedded;
 mod error;
+pub mod heap;
+mod memory;
 mod redis_backend;
 mod store;
 mod telemetry;
@@ -32,6 +35,8 @@ pub mod testing;
 pub use config::{FeatureConfig, RedisConfig};
 pub use embedded::EmbeddedStore;
 pub use error::FeatureError;
+
+pub use memory::{available_memory_bytes, budget_bytes};
 pub use redis_backend::RedisStore;
 pub use telemetry::describe_metrics;
 

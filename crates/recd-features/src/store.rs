@@ -108,7 +108,8 @@ pub trait FeatureStore: Send + Sync {
     /// when the store holds nothing (new, or lost its data).
     async fn applied_offset(&self) -> Result<Option<Offset>, FeatureError>;
 
-    /// A user's features, or `None` if there are none or they expired by `now_ms`.
+    /// A user's features, or `None` if there are none, they expired by `now_ms`, or the store
+    /// dropped them to stay within its memory budget (the embedded backend).
     async fn user(
         &self,
         id: &UserId,

@@ -33,6 +33,20 @@ pub fn describe_metrics() {
         Unit::Seconds,
         "Latency of one round trip to the Redis feature store, by op (query: one command, pipeline: a batch)."
     );
+    describe_counter!(
+        "recd_feature_evictions_total",
+        "Users and items dropped from the embedded feature store, by state (user, item) and reason (budget: least recently active past the memory budget; expired: past the TTL). A dropped user starts again from their next event."
+    );
+    describe_gauge!(
+        "recd_feature_store_memory_bytes",
+        Unit::Bytes,
+        "Estimated heap bytes held by the embedded feature store's users and items (what its memory budget counts)."
+    );
+    describe_gauge!(
+        "recd_feature_store_memory_budget_bytes",
+        Unit::Bytes,
+        "The embedded feature store's memory budget ([features] memory_budget_mb)."
+    );
     describe_gauge!(
         "recd_dependency_up",
         "1 when the dependency answered its latest request, 0 when that request failed, by dependency."
@@ -50,4 +64,17 @@ pub(crate) fn redis_round_trip(op: &'static str, started: Instant, ok: bool) {
 pub(crate) fn cache_read(hit: bool) {
     metrics::counter!("recd_feature_cache_total", "result" => if hit { "hit" } else { "miss" })
         .increment(1);
+}
+
+/// Counts `n` users or items dropped from the embedded store.
+pub(crate) fn evicted(state: &'static str, reason: &'static str, n: usize) {
+    // Registered even at zero, so that the series exists from the first batch on.
+    metrics::counter!("recd_feature_evictions_total", "state" => state, "reason" => reason)
+        .increment(n as u64);
+}
+
+/// Publishes the embedded store's memory use and budget.
+pub(crate) fn memory(used: usize, budget: usize) {
+    metrics::gauge!("recd_feature_store_memory_bytes").set(used as f64);
+    metrics::gauge!("recd_feature_store_memory_budget_bytes").set(budget as f64);
 }

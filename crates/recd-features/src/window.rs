@@ -81,6 +81,11 @@ impl WindowCounters {
             .sum()
     }
 
+    /// Capacities of the minute and hour bucket vectors, for the memory estimate.
+    pub(crate) fn bucket_capacities(&self) -> (usize, usize) {
+        (self.minutes.capacity(), self.hours.capacity())
+    }
+
     /// Time of the newest bucket's end: after this plus a day, every count is zero.
     pub fn newest_ms(&self) -> Option<TimestampMs> {
         self.hours.last().map(|(h, _)| (h + 1) * HOUR_MS)

@@ -99,6 +99,20 @@ pub fn describe_metrics() {
         "Recommendation answers by outcome: ranked (full pipeline), ranked_light (degraded: light ranker), cached, deadline (precomputed fallback), no_model."
     );
     describe_counter!(
+        "recd_answer_cache_evictions_total",
+        "Cached recommendation answers dropped, least recently used first, to stay within [serve.recommend] cache_capacity and cache_memory_budget_mb."
+    );
+    describe_gauge!(
+        "recd_answer_cache_memory_bytes",
+        Unit::Bytes,
+        "Estimated bytes held by the cached recommendation answers."
+    );
+    describe_gauge!(
+        "recd_answer_cache_memory_budget_bytes",
+        Unit::Bytes,
+        "The answer cache's memory budget ([serve.recommend] cache_memory_budget_mb)."
+    );
+    describe_counter!(
         "recd_recommend_candidates_total",
         "Candidates proposed per generator (an item proposed by two counts for both)."
     );
@@ -126,5 +140,17 @@ pub fn describe_metrics() {
     describe_counter!(
         "recd_catalog_view_builds_total",
         "Rebuilds of the serving view of the catalog (availability, sponsored, new items)."
+    );
+    describe_counter!(
+        "recd_auth_refused_total",
+        "Requests refused by authentication, by reason: missing or invalid key (401), a key without the route's scope, an admin route off loopback without keys (403)."
+    );
+    describe_counter!(
+        "recd_rate_limited_total",
+        "Requests answered 429, by the limit they went over: a scope (per caller) or address."
+    );
+    describe_gauge!(
+        "recd_rate_limit_tracked_callers",
+        "Callers and addresses the rate limiters hold state for (idle ones are forgotten every minute)."
     );
 }

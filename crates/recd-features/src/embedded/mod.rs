@@ -1,13 +1,21 @@
-//! The embedded backend: features in this process's memory, sharded by key.
+//! The embedded backend: features in this process's memory, sharded by key, within a budget.
 //!
 //! Nothing is persisted: the event log is the source of truth, and the updater rebuilds this
 //! store at start by replaying the log over the TTL window. Locks are std `Mutex`es held only
 //! for a lookup or an update, never across an `.await`; sharding keeps the updater and
 //! concurrent readers from queueing on one lock.
+//!
+//! Users and items live in [`bounded::BoundedMap`]s, which drop their least recently used
+//! entries past the configured memory budget. Dropping a user is what a TTL expiry does early:
+//! their next event starts them from empty. It cannot make a replay apply an event twice,
+//! since the updater resumes at the store's applied offset, which eviction leaves alone, and
+//! the events past it are new to every state. Categories are not bounded: their names come
+//! from the catalog, so there are as many as the catalog has.
+
+mod bounded;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, RandomState};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use recd_types::{ItemId, TimestampMs, UserId};
@@ -15,48 +23,55 @@ use recd_types::{ItemId, TimestampMs, UserId};
 use crate::apply::{apply_counters, apply_user, both_counts, plan, top, trending_items};
 use crate::{
     Batch, CategoryCount, FeatureConfig, FeatureError, FeatureStore, FoldIn, ItemStats, Offset,
-    TrendingItem, TrendingQuery, UserFeatures, Window, WindowCounters,
+    TrendingItem, TrendingQuery, UserFeatures, Window, WindowCounters, telemetry,
 };
+use bounded::{BoundedMap, lock};
 
 /// In-memory, sharded feature store.
 pub struct EmbeddedStore {
     config: FeatureConfig,
-    hasher: RandomState,
-    users: Vec<Mutex<HashMap<UserId, UserFeatures>>>,
-    items: Vec<Mutex<HashMap<ItemId, WindowCounters>>>,
+    users: BoundedMap<UserId, UserFeatures>,
+    items: BoundedMap<ItemId, WindowCounters>,
     categories: Mutex<HashMap<String, WindowCounters>>,
     applied: Mutex<Option<Offset>>,
 }
 
 impl EmbeddedStore {
-    /// An empty store.
+    /// An empty store, within `config`'s memory budget.
     pub fn new(config: FeatureConfig) -> Self {
         let shards = config.shards.max(1);
-        Self {
-            hasher: RandomState::new(),
-            users: (0..shards).map(|_| Mutex::default()).collect(),
-            items: (0..shards).map(|_| Mutex::default()).collect(),
+        let budget = usize::try_from(config.memory_budget_bytes()).unwrap_or(usize::MAX);
+        // Items get an eighth: a catalog's counters are a few hundred bytes each, and a user
+        // flood, the growth this budget is for, only grows the users.
+        let items_budget = budget / 8;
+        let store = Self {
+            users: BoundedMap::new(shards, budget - items_budget),
+            items: BoundedMap::new(shards, items_budget),
             categories: Mutex::default(),
             applied: Mutex::new(None),
             config,
-        }
+        };
+        store.report_memory();
+        store
     }
 
     /// Number of users held (expired ones included until evicted).
     pub fn n_users(&self) -> usize {
-        self.users.iter().map(|s| lock(s).len()).sum()
+        self.users.len()
     }
 
-    fn shard<'a, K: Hash, V>(&self, shards: &'a [Mutex<V>], key: &K) -> MutexGuard<'a, V> {
-        let i = (self.hasher.hash_one(key) % shards.len() as u64) as usize;
-        lock(&shards[i])
+    /// Bytes the held users and items are estimated to take, and the budget.
+    pub fn memory_bytes(&self) -> (usize, usize) {
+        (
+            self.users.used_bytes() + self.items.used_bytes(),
+            self.users.budget_bytes() + self.items.budget_bytes(),
+        )
     }
-}
 
-/// Locks, ignoring poisoning: every update replaces whole values, so a panic in another
-/// holder cannot leave a half-written state behind.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    fn report_memory(&self) {
+        let (used, budget) = self.memory_bytes();
+        telemetry::memory(used, budget);
+    }
 }
 
 #[async_trait]
@@ -71,19 +86,23 @@ impl FeatureStore for EmbeddedStore {
 
     async fn apply(&self, batch: &Batch, fold: Option<&dyn FoldIn>) -> Result<(), FeatureError> {
         let plan = plan(batch, &self.config);
+        let (mut users_evicted, mut items_evicted) = (0, 0);
         for (id, events) in &plan.users {
             // Fold-in runs outside the shard lock: it is the costliest step of an update.
-            let stored = self.shard(&self.users, id).get(id).cloned();
+            let stored = self.users.read(id, UserFeatures::clone);
             if let Some(state) = apply_user(stored, id, events, &self.config, fold, batch.now_ms) {
-                self.shard(&self.users, id).insert(id.clone(), state);
+                users_evicted += self.users.insert(id.clone(), state);
             }
         }
         for (id, events) in &plan.items {
-            let mut shard = self.shard(&self.items, id);
-            if let Some(state) = apply_counters(shard.get(id).cloned(), events, true) {
-                shard.insert(id.clone(), state);
+            let stored = self.items.read(id, WindowCounters::clone);
+            if let Some(state) = apply_counters(stored, events, true) {
+                items_evicted += self.items.insert(id.clone(), state);
             }
         }
+        telemetry::evicted("user", "budget", users_evicted);
+        telemetry::evicted("item", "budget", items_evicted);
+        self.report_memory();
         let mut categories = lock(&self.categories);
         for (name, events) in &plan.categories {
             if let Some(state) = apply_counters(categories.get(name).cloned(), events, false) {
@@ -103,11 +122,12 @@ impl FeatureStore for EmbeddedStore {
         id: &UserId,
         now_ms: TimestampMs,
     ) -> Result<Option<UserFeatures>, FeatureError> {
-        let shard = self.shard(&self.users, id);
-        Ok(shard
-            .get(id)
-            .filter(|f| !f.is_expired(now_ms, &self.config))
-            .cloned())
+        Ok(self
+            .users
+            .read(id, |f| {
+                (!f.is_expired(now_ms, &self.config)).then(|| f.clone())
+            })
+            .flatten())
     }
 
     async fn item(
@@ -115,30 +135,29 @@ impl FeatureStore for EmbeddedStore {
         id: &ItemId,
         now_ms: TimestampMs,
     ) -> Result<Option<ItemStats>, FeatureError> {
-        let shard = self.shard(&self.items, id);
-        Ok(shard.get(id).and_then(|c| {
-            let (count_1h, count_24h) = both_counts(c, now_ms);
-            (count_24h > 0 || count_1h > 0).then(|| ItemStats {
-                item_id: id.clone(),
-                category: c.category.clone(),
-                count_1h,
-                count_24h,
+        Ok(self
+            .items
+            .read(id, |c| {
+                let (count_1h, count_24h) = both_counts(c, now_ms);
+                (count_24h > 0 || count_1h > 0).then(|| ItemStats {
+                    item_id: id.clone(),
+                    category: c.category.clone(),
+                    count_1h,
+                    count_24h,
+                })
             })
-        }))
+            .flatten())
     }
 
     async fn trending(&self, query: &TrendingQuery) -> Result<Vec<TrendingItem>, FeatureError> {
         // A scan of every item: fine for catalogs of some 100k items; a per-window top-k
         // index (as the Redis backend keeps) is the next step if it ever shows in a profile.
         let mut counts = Vec::new();
-        for shard in &self.items {
-            for (id, c) in lock(shard).iter() {
-                if query.category.is_some() && c.category != query.category {
-                    continue;
-                }
+        self.items.for_each(|id, c| {
+            if query.category.is_none() || c.category == query.category {
                 counts.push((id.clone(), c.count(query.window, query.now_ms)));
             }
-        }
+        });
         Ok(trending_items(top(counts, query.limit)))
     }
 
@@ -159,21 +178,18 @@ impl FeatureStore for EmbeddedStore {
     }
 
     async fn delete_user(&self, id: &UserId) -> Result<bool, FeatureError> {
-        Ok(self.shard(&self.users, id).remove(id).is_some())
+        let removed = self.users.remove(id);
+        self.report_memory();
+        Ok(removed)
     }
 
     async fn evict_expired(&self, now_ms: TimestampMs) -> Result<usize, FeatureError> {
-        let mut evicted = 0;
-        for shard in &self.users {
-            let mut shard = lock(shard);
-            let before = shard.len();
-            shard.retain(|_, f| !f.is_expired(now_ms, &self.config));
-            evicted += before - shard.len();
-        }
-        for shard in &self.items {
-            lock(shard).retain(|_, c| c.count(Window::Day, now_ms) > 0);
-        }
+        let evicted = self.users.retain(|f| !f.is_expired(now_ms, &self.config));
+        let items = self.items.retain(|c| c.count(Window::Day, now_ms) > 0);
         lock(&self.categories).retain(|_, c| c.count(Window::Day, now_ms) > 0);
+        telemetry::evicted("user", "expired", evicted);
+        telemetry::evicted("item", "expired", items);
+        self.report_memory();
         Ok(evicted)
     }
 }

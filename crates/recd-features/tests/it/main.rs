@@ -1,4 +1,5 @@
 //! Integration tests of recd-features: one contract suite, run against every backend.
 
+mod budget;
 mod contract;
 mod redis_outage;

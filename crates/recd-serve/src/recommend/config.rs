@@ -47,6 +47,10 @@ pub struct RecommendConfig {
     pub cache_ttl_ms: u64,
     /// Most answers kept in the cache (least recently used are dropped).
     pub cache_capacity: usize,
+    /// Most memory the cached answers may hold, in MiB (0: a thirty-second of the machine's
+    /// memory, or of the container's limit when lower); past it, least recently used answers
+    /// are dropped, as past `cache_capacity`.
+    pub cache_memory_budget_mb: u64,
     /// Name reported as `variant` in every answer.
     pub variant: String,
     /// Candidates per generator, the age of a new arrival and the cascade's head. Unset: the
@@ -81,6 +85,13 @@ pub struct RecommendConfig {
     pub verify_model: bool,
 }
 
+impl RecommendConfig {
+    /// The answer cache's memory budget in bytes.
+    pub fn cache_memory_budget_bytes(&self) -> u64 {
+        recd_features::budget_bytes(self.cache_memory_budget_mb, 32)
+    }
+}
+
 impl Default for RecommendConfig {
     fn default() -> Self {
         Self {
@@ -91,6 +102,7 @@ impl Default for RecommendConfig {
             degrade_after_ms: 2,
             cache_ttl_ms: 5_000,
             cache_capacity: 100_000,
+            cache_memory_budget_mb: 0,
             variant: "default".into(),
             candidates: None,
             diversity: Diversity::Cap,

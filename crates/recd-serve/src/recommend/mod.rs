@@ -461,6 +461,7 @@ impl Online {
             models: Default::default(),
             cache: ResultCache::new(
                 config.cache_capacity,
+                usize::try_from(config.cache_memory_budget_bytes()).unwrap_or(usize::MAX),
                 std::time::Duration::from_millis(config.cache_ttl_ms),
             ),
             compute: crate::compute::Compute::new(config.compute_threads),

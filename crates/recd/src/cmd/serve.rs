@@ -184,10 +184,10 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     let addr = listener.local_addr().context("reading the bound address")?;
     let auth = auth_line(&security, addr, &config.serve)?;
     tokio::spawn(security.clone().upkeep(Duration::from_secs(2)));
-    // The first line is the address (scripts and tests read it), then how callers are
-    // authenticated.
+    // stdout's one line is the address (scripts and tests read it, then may close the pipe);
+    // how callers are authenticated goes to stderr beside it.
     println!("listening on {scheme}://{addr}");
-    println!("{auth}");
+    eprintln!("{auth}");
     let timeout = Duration::from_secs(config.serve.shutdown_timeout_secs);
     let jobs = Jobs::open(jobs).context("opening the training jobs dir")?;
     let dedupe = rebuild_dedupe(&store, &config.serve).await?;

@@ -186,7 +186,7 @@ fn a_refused_request_names_the_file_the_batch_and_the_server_answer() {
     let events = dir.path().join("events.csv");
     std::fs::write(
         &events,
-        "user_id,item_id,type,timestamp_ms\nu1,a,view,1\nu1,a,click,2\nu2,a,view,nope\n",
+        "user_id,item_id,type,timestamp_ms\nu1,a,view,1700000000001\nu1,a,click,1700000000002\nu2,a,view,nope\n",
     )
     .unwrap();
     let output = recd(&[

@@ -13,6 +13,7 @@ mod import_server;
 mod jobs;
 mod live;
 mod logs;
+mod memory;
 mod metrics;
 mod models;
 mod protocol;
