@@ -82,6 +82,12 @@ pub struct EventIn {
     /// The recommendation response this event came from, for attribution.
     #[schema(max_length = 1024)]
     pub request_id: Option<String>,
+    /// The client's id of this event (1 to 256 bytes, no control characters, no leading or
+    /// trailing whitespace), kept in the log. An event whose id the server has seen within
+    /// `[serve] dedupe_window_secs` is not appended again: it is answered as a duplicate with
+    /// its original offset, so a client can retry safely.
+    #[schema(min_length = 1, max_length = 256)]
+    pub event_id: Option<String>,
 }
 
 /// Where an event happened.
@@ -100,12 +106,28 @@ pub struct ContextIn {
 }
 
 /// `202 Accepted`: the events are durable in the event log.
+///
+/// A retried event (its `event_id`, or its position under the batch's `Idempotency-Key`,
+/// seen within the dedupe window) is a duplicate: it is acknowledged with the offset it got
+/// the first time and not appended again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EventsAccepted {
-    /// Number of events accepted (all of the request's, or none and an error).
+    /// Number of events acknowledged: all of the request's, duplicates included (or none and
+    /// an error).
     pub accepted: usize,
-    /// Log offset of the first accepted event; the rest follow contiguously. Embedded log
-    /// only: with a partitioned event bus a position is per partition, and this field gives
-    /// way to a position token.
+    /// Log offset of the request's first event. Without duplicates the rest follow
+    /// contiguously. Embedded log only: with a partitioned event bus a position is per
+    /// partition, and this field gives way to a position token.
     pub first_offset: u64,
+    /// How many of the events were duplicates of events already in the log (not appended
+    /// again).
+    #[serde(default)]
+    pub duplicates: usize,
+    /// With duplicates only: the 0-based positions in the request of the duplicate events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicate_indexes: Vec<usize>,
+    /// With duplicates only: the log offset of every event of the request, in request order
+    /// (a duplicate's is its original one). Embedded log only, as `first_offset`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offsets: Vec<u64>,
 }

@@ -83,7 +83,8 @@ pub struct ItemStats {
 }
 
 /// Where real-time features live. One writer (the updater) calls [`FeatureStore::apply`];
-/// any number of readers call the rest. Every backend passes the same contract test suite.
+/// any number of readers call the rest, except [`FeatureStore::delete_user`], which the
+/// updater calls for a tombstone and the server for the deletion request itself. Every backend passes the same contract test suite.
 #[async_trait]
 pub trait FeatureStore: Send + Sync {
     /// Backend name for logs and health reports: `embedded` or `redis`.
@@ -132,6 +133,11 @@ pub trait FeatureStore: Send + Sync {
         now_ms: TimestampMs,
         limit: usize,
     ) -> Result<Vec<CategoryCount>, FeatureError>;
+
+    /// Removes every feature of user `id` (their data was deleted); returns whether there
+    /// were any. The next event of the id starts a new state. Item and category counters
+    /// keep the user's past engagement: they are counts that name no user.
+    async fn delete_user(&self, id: &UserId) -> Result<bool, FeatureError>;
 
     /// Drops users whose features expired by `now_ms`; returns how many. Backends whose
     /// storage expires keys by itself (Redis) return 0.

@@ -8,6 +8,7 @@
 //! - `context` holds only the free pairs, as `Map<Utf8, Utf8>` (empty when there are none);
 //!   `device` and `page` have their own columns because features and dashboards group by them.
 //! - No `date` column: the day is the `date=YYYY-MM-DD` directory (Hive partitioning).
+//! - `event_id` is last and optional on import: exports written before events had ids lack it.
 
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ use recd_types::{Context, Event, EventKind, ItemId, UserId};
 use crate::error::FieldError;
 
 /// Column names, in schema order.
-pub(crate) const COLUMNS: [&str; 12] = [
+pub(crate) const COLUMNS: [&str; 13] = [
     "user_id",
     "item_id",
     "type",
@@ -36,7 +37,11 @@ pub(crate) const COLUMNS: [&str; 12] = [
     "dwell_ms",
     "request_id",
     "context",
+    "event_id",
 ];
+
+/// Columns a file may lack (older exports).
+const OPTIONAL_COLUMNS: [&str; 1] = ["event_id"];
 
 /// The Arrow schema of exported events.
 pub fn event_schema() -> SchemaRef {
@@ -58,6 +63,7 @@ pub fn event_schema() -> SchemaRef {
         Field::new("dwell_ms", DataType::Int64, true),
         utf8("request_id", true),
         Field::new("context", context_type(), false),
+        utf8("event_id", true),
     ]))
 }
 
@@ -85,6 +91,7 @@ pub(crate) fn events_to_batch(events: &[Event]) -> Result<RecordBatch, ArrowErro
     let mut dwell_ms = Int64Builder::with_capacity(n);
     let mut request_id = StringBuilder::new();
     let mut context = context_builder();
+    let mut event_id = StringBuilder::new();
     for e in events {
         user_id.append_value(e.user_id.as_str());
         item_id.append_option(e.item_id.as_ref().map(ItemId::as_str));
@@ -97,6 +104,7 @@ pub(crate) fn events_to_batch(events: &[Event]) -> Result<RecordBatch, ArrowErro
         page.append_option(e.context.page.as_deref());
         dwell_ms.append_option(e.dwell_ms.map(i64::from));
         request_id.append_option(e.request_id.as_deref());
+        event_id.append_option(e.event_id.as_deref());
         for (k, v) in &e.context.extra {
             context.keys().append_value(k);
             context.values().append_value(v);
@@ -116,6 +124,7 @@ pub(crate) fn events_to_batch(events: &[Event]) -> Result<RecordBatch, ArrowErro
         Arc::new(dwell_ms.finish()),
         Arc::new(request_id.finish()),
         Arc::new(context.finish()),
+        Arc::new(event_id.finish()),
     ];
     RecordBatch::try_new(event_schema(), columns)
 }
@@ -138,7 +147,7 @@ pub(crate) fn check_schema(schema: &Schema) -> Result<(), String> {
         }
     }
     for name in COLUMNS {
-        if schema.field_with_name(name).is_err() {
+        if schema.field_with_name(name).is_err() && !OPTIONAL_COLUMNS.contains(&name) {
             problems.push(format!("missing column `{name}`"));
         }
     }
@@ -166,6 +175,7 @@ pub(crate) struct EventColumns<'a> {
     dwell_ms: &'a arrow_array::PrimitiveArray<Int64Type>,
     request_id: &'a StringArray,
     context: &'a MapArray,
+    event_id: Option<&'a StringArray>,
 }
 
 impl<'a> EventColumns<'a> {
@@ -185,6 +195,10 @@ impl<'a> EventColumns<'a> {
             dwell_ms: col("dwell_ms")?.as_primitive_opt()?,
             request_id: col("request_id")?.as_string_opt()?,
             context: col("context")?.as_map_opt()?,
+            event_id: match col("event_id") {
+                Some(c) => Some(c.as_string_opt()?),
+                None => None,
+            },
         })
     }
 
@@ -213,6 +227,7 @@ impl<'a> EventColumns<'a> {
         e.query = text(self.query);
         e.session_id = text(self.session_id);
         e.request_id = text(self.request_id);
+        e.event_id = self.event_id.and_then(text);
         if !self.dwell_ms.is_null(i) {
             let dwell = self.dwell_ms.value(i);
             e.dwell_ms = Some(
@@ -278,6 +293,7 @@ mod tests {
         a.value = Some(4.5);
         a.context.extra.insert("k".into(), "v".into());
         a.context.extra.insert("k2".into(), "v2".into());
+        a.event_id = Some("e-1".into());
         let mut b = Event::new(u, None, EventKind::Search, 1_704_067_200_000);
         b.query = Some("q".into());
         b.dwell_ms = Some(u32::MAX);
@@ -294,6 +310,11 @@ mod tests {
             .map(|i| cols.event(i).unwrap())
             .collect();
         assert_eq!(back, events());
+        // An export from before event ids had no such column: it still reads.
+        let old = batch.project(&(0..12).collect::<Vec<_>>()).unwrap();
+        check_schema(old.schema().as_ref()).unwrap();
+        let cols = EventColumns::new(&old).unwrap();
+        assert_eq!(cols.event(0).unwrap().event_id, None);
     }
 
     #[test]

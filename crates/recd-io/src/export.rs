@@ -4,6 +4,12 @@
 //! Polars read as a `date` column), schema in [`crate::event_schema`]. Only `Record::Event`s
 //! are exported; catalog and profile changes stay in the store.
 //!
+//! A deleted user's events logged before their tombstone (`Record::UserDeleted`) are not
+//! exported; events after it are a new user's and are. The log is read twice for that: once
+//! for the tombstones, once to write, because an event is written out before the log says
+//! whether a later tombstone forgets it. Partitions written by an earlier export are the lake
+//! owner's to rewrite: an export never touches a directory that already holds one.
+//!
 //! Memory is bounded whatever the log size and its time order: events wait in per-day buffers
 //! capped in total ([`ExportOptions::max_pending_rows`]); a day's buffer goes to its file when
 //! it is full or when it is the largest and the cap is hit. At most
@@ -14,6 +20,7 @@
 //! written under a `.tmp` name and renamed when complete, so a reader never sees half a file.
 
 use std::collections::HashMap;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +30,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use recd_store::EventLog;
-use recd_types::{Event, Record, TimestampMs};
+use recd_types::{Event, Record, TimestampMs, UserId};
 
 use crate::{IoError, ProgressFn, columnar, time};
 
@@ -88,6 +95,7 @@ pub fn export_events(
 ) -> Result<ExportReport, IoError> {
     prepare_out_dir(out)?;
     let end = log.end_offset();
+    let deleted = tombstones(log, end)?;
     let mut exporter = Exporter::new(out, options);
     let mut report = ExportReport::default();
     for next in log.read_from(0)? {
@@ -98,6 +106,7 @@ pub fn export_events(
         }
         report.n_records_read += 1;
         if let Record::Event(event) = record
+            && deleted.get(&event.user_id).is_none_or(|&at| offset > at)
             && options.since_ms.is_none_or(|t| event.timestamp_ms >= t)
             && options.until_ms.is_none_or(|t| event.timestamp_ms < t)
         {
@@ -114,6 +123,21 @@ pub fn export_events(
         progress(report.n_records_read, end);
     }
     Ok(report)
+}
+
+/// Each deleted user's last tombstone offset, before `end`.
+fn tombstones(log: &dyn EventLog, end: u64) -> Result<HashMap<UserId, u64>, IoError> {
+    let mut deleted = HashMap::new();
+    for next in log.read_from(0)? {
+        let (offset, record) = next?;
+        if offset >= end {
+            break;
+        }
+        if let Record::UserDeleted { user, .. } = record {
+            deleted.insert(user, offset);
+        }
+    }
+    Ok(deleted)
 }
 
 fn prepare_out_dir(out: &Path) -> Result<(), IoError> {
@@ -382,6 +406,29 @@ mod tests {
         back.sort_by_key(|e| e.timestamp_ms);
         files.sort();
         (back, files)
+    }
+
+    #[test]
+    fn a_deleted_users_events_before_the_tombstone_are_left_out() {
+        let all = events(70);
+        let (dir, store) = store_with(all.clone());
+        let gone = UserId::parse("u3").unwrap();
+        store.delete_user(gone.clone(), T0).unwrap().unwrap();
+        let mut again = events(1);
+        again[0].user_id = gone.clone();
+        again[0].event_id = Some("after".into());
+        store.append_events(again.clone()).unwrap();
+        let out = dir.path().join("out");
+        let report = export_events(store.log().as_ref(), &out, &ExportOptions::default()).unwrap();
+        let (back, _) = read_back(&out);
+        let of_gone: Vec<&Event> = back.iter().filter(|e| e.user_id == gone).collect();
+        assert_eq!(
+            of_gone,
+            vec![&again[0]],
+            "only the new life, with its event id"
+        );
+        assert_eq!(report.n_events, 60 + 1);
+        assert_eq!(back.len(), 61);
     }
 
     #[test]

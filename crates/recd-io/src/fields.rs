@@ -26,6 +26,7 @@ pub(crate) enum Field {
     Page,
     DwellMs,
     RequestId,
+    EventId,
     Context,
     Title,
     Category,
@@ -123,6 +124,7 @@ const EVENT_COLUMNS: &[Column] = &[
     col("dwell_ms", F::DwellMs),
     col("request_id", F::RequestId),
     col("context", F::Context),
+    col("event_id", F::EventId),
 ];
 
 /// Generic item columns; `imdb_url` is the one known extra (MovieLens 100K carries it).
@@ -208,6 +210,7 @@ pub(crate) fn field_of_validation(name: &str) -> Option<Field> {
         "timestamp" => F::Timestamp,
         "session_id" => F::SessionId,
         "request_id" => F::RequestId,
+        "event_id" => F::EventId,
         "context.device" => F::Device,
         "context.page" => F::Page,
         "context" => F::Context,

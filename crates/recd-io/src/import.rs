@@ -51,6 +51,9 @@ impl Default for ImportOptions {
 pub struct ImportReport {
     /// Records written to the store.
     pub n_imported: u64,
+    /// Events not written because the destination already had their `event_id` (a file
+    /// imported again).
+    pub n_duplicates: u64,
     /// Bad rows skipped (only with `skip_bad`).
     pub n_bad: u64,
     /// The first [`MAX_REPORTED_BAD_ROWS`] bad rows.
@@ -78,7 +81,7 @@ pub fn import_items(
 ) -> Result<ImportReport, IoError> {
     let at_ms = now_ms();
     import::<Item>(path, format, options, |batch| {
-        sink.upsert_items(batch, at_ms)
+        sink.upsert_items(batch, at_ms).map(|()| 0)
     })
 }
 
@@ -91,7 +94,7 @@ pub fn import_users(
 ) -> Result<ImportReport, IoError> {
     let at_ms = now_ms();
     import::<User>(path, format, options, |batch| {
-        sink.upsert_users(batch, at_ms)
+        sink.upsert_users(batch, at_ms).map(|()| 0)
     })
 }
 
@@ -105,7 +108,7 @@ fn import<T: ReadRecord>(
     path: &Path,
     format: Format,
     options: &ImportOptions,
-    mut write: impl FnMut(Vec<T>) -> Result<(), IoError>,
+    mut write: impl FnMut(Vec<T>) -> Result<u64, IoError>,
 ) -> Result<ImportReport, IoError> {
     let n_bytes = std::fs::metadata(path)
         .map_err(|e| IoError::io(path, e))?
@@ -115,7 +118,7 @@ fn import<T: ReadRecord>(
         // The first pass only validates; its progress counts the first half.
         let mut source = read::open::<T>(path, format)?;
         let half = |done: u64| done / 2;
-        drive(source.as_mut(), path, options, n_bytes, half, |_| Ok(()))?;
+        drive(source.as_mut(), path, options, n_bytes, half, |_| Ok(0))?;
     }
     let mut source = read::open::<T>(path, format)?;
     let second_half = |done: u64| {
@@ -140,15 +143,16 @@ fn import<T: ReadRecord>(
     Ok(report)
 }
 
-/// One pass over a source: batches of good records go to `write`; bad rows stop the pass or,
-/// with `skip_bad`, are counted. A failed write names the file and the batch.
+/// One pass over a source: batches of good records go to `write` (which returns how many of
+/// them were duplicates it left out); bad rows stop the pass or, with `skip_bad`, are counted.
+/// A failed write names the file and the batch.
 fn drive<T>(
     source: &mut dyn RecordSource<T>,
     path: &Path,
     options: &ImportOptions,
     n_bytes: u64,
     scale: impl Fn(u64) -> u64,
-    mut write: impl FnMut(Vec<T>) -> Result<(), IoError>,
+    mut write: impl FnMut(Vec<T>) -> Result<u64, IoError>,
 ) -> Result<ImportReport, IoError> {
     let batch_size = options.batch_size.max(1);
     let mut report = ImportReport::default();
@@ -165,6 +169,8 @@ fn drive<T>(
         })
     };
     let mut batch = Vec::with_capacity(batch_size);
+    // Records handed to `write` so far, duplicates included (what batch errors count).
+    let mut n_written = 0u64;
     while let Some(next) = source.next_record() {
         match next {
             Ok(record) => batch.push(record),
@@ -179,8 +185,10 @@ fn drive<T>(
         if batch.len() >= batch_size {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
             let n = full.len() as u64;
-            write(full, report.n_imported)?;
-            report.n_imported += n;
+            let n_duplicates = write(full, n_written)?;
+            n_written += n;
+            report.n_imported += n - n_duplicates;
+            report.n_duplicates += n_duplicates;
             if let Some(progress) = &options.progress {
                 progress(scale(source.bytes_read()), n_bytes);
             }
@@ -188,8 +196,9 @@ fn drive<T>(
     }
     if !batch.is_empty() {
         let n = batch.len() as u64;
-        write(batch, report.n_imported)?;
-        report.n_imported += n;
+        let n_duplicates = write(batch, n_written)?;
+        report.n_imported += n - n_duplicates;
+        report.n_duplicates += n_duplicates;
     }
     Ok(report)
 }
@@ -270,6 +279,36 @@ mod tests {
         assert_eq!(report.bad_rows[1].line, 6);
         assert!(report.bad_rows[1].reason.contains("expected 4 fields"));
         assert_eq!(store.log().end_offset(), 4);
+    }
+
+    #[test]
+    fn a_file_with_event_ids_imported_twice_is_counted_once() {
+        let (dir, store) = store();
+        let csv = write(
+            &dir,
+            "e.csv",
+            "user_id,item_id,type,timestamp_ms,event_id\nu,i,view,5,e1\nu,i,view,6,\nu,i,click,7,e2\n",
+        );
+        let jsonl = write(
+            &dir,
+            "e.jsonl",
+            "{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"view\",\"timestamp_ms\":8,\"event_id\":\"e2\"}\n{\"user_id\":\"u\",\"item_id\":\"i\",\"type\":\"view\",\"timestamp_ms\":9,\"event_id\":3}\n",
+        );
+        let o = ImportOptions {
+            batch_size: 2,
+            ..ImportOptions::default()
+        };
+        let first = import_events(&store, &csv, Format::Auto, &o).unwrap();
+        assert_eq!((first.n_imported, first.n_duplicates), (3, 0));
+        let again = import_events(&store, &csv, Format::Auto, &o).unwrap();
+        assert_eq!(
+            (again.n_imported, again.n_duplicates),
+            (1, 2),
+            "only the row without an id is written again"
+        );
+        let other = import_events(&store, &jsonl, Format::Auto, &o).unwrap();
+        assert_eq!((other.n_imported, other.n_duplicates), (1, 1));
+        assert_eq!(store.log().end_offset(), 5);
     }
 
     #[test]
@@ -363,7 +402,7 @@ mod tests {
     struct RefusesThird(Mutex<Vec<usize>>);
 
     impl ImportSink for RefusesThird {
-        fn append_events(&self, batch: Vec<Event>) -> Result<(), IoError> {
+        fn append_events(&self, batch: Vec<Event>) -> Result<u64, IoError> {
             let mut seen = self.0.lock().unwrap();
             if seen.len() == 2 {
                 return Err(IoError::Remote {
@@ -372,7 +411,7 @@ mod tests {
                 });
             }
             seen.push(batch.len());
-            Ok(())
+            Ok(0)
         }
 
         fn upsert_items(&self, _: Vec<Item>, _: TimestampMs) -> Result<(), IoError> {

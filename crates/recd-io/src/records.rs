@@ -46,6 +46,7 @@ pub(crate) fn event(row: &Row<'_>, rules: RowRules) -> Result<Event, FieldError>
     event.query = row.optional(Field::Query, |c| c.text())?;
     event.session_id = row.optional(Field::SessionId, |c| c.text())?;
     event.request_id = row.optional(Field::RequestId, |c| c.text())?;
+    event.event_id = row.optional(Field::EventId, |c| c.text())?;
     event.dwell_ms = row.optional(Field::DwellMs, |c| {
         c.parse::<u32>("a whole number of milliseconds")
     })?;
@@ -297,9 +298,11 @@ mod tests {
                 ("dwell_ms", "1500"),
                 ("request_id", "r"),
                 ("context", r#"{"ab":"b"}"#),
+                ("event_id", "e-9"),
             ],
         );
         let e = event(&r, RowRules::default()).unwrap();
+        assert_eq!(e.event_id.as_deref(), Some("e-9"));
         assert_eq!(e.kind, EventKind::Click);
         assert_eq!(e.timestamp_ms, 1_704_067_200_123);
         assert_eq!(e.context.device.as_deref(), Some("mobile"));

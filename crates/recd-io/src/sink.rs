@@ -12,8 +12,9 @@ use crate::IoError;
 /// A destination for imported records, one batch at a time. Each call is all or nothing for
 /// its batch and returns once the batch is durable; the importer calls them in file order.
 pub trait ImportSink {
-    /// Appends events to the log.
-    fn append_events(&self, batch: Vec<Event>) -> Result<(), IoError>;
+    /// Appends events to the log, except those whose `event_id` the destination already has
+    /// (a file imported again); returns how many it left out for that reason.
+    fn append_events(&self, batch: Vec<Event>) -> Result<u64, IoError>;
     /// Creates or replaces catalog items, written at `at_ms` (a remote sink may use its own
     /// clock instead, as any client write does).
     fn upsert_items(&self, batch: Vec<Item>, at_ms: TimestampMs) -> Result<(), IoError>;
@@ -22,9 +23,14 @@ pub trait ImportSink {
 }
 
 impl ImportSink for Store {
-    fn append_events(&self, batch: Vec<Event>) -> Result<(), IoError> {
-        Store::append_events(self, batch)?;
-        Ok(())
+    /// Events with ids are checked against every event id in the log
+    /// ([`Store::append_events_once`]); a batch without ids skips that.
+    fn append_events(&self, batch: Vec<Event>) -> Result<u64, IoError> {
+        if batch.iter().all(|e| e.event_id.is_none()) {
+            Store::append_events(self, batch)?;
+            return Ok(0);
+        }
+        Ok(Store::append_events_once(self, batch)?.n_duplicates as u64)
     }
 
     fn upsert_items(&self, batch: Vec<Item>, at_ms: TimestampMs) -> Result<(), IoError> {

@@ -12,7 +12,7 @@ use recd_types::{Event, Gender, Item, User};
 use crate::IoError;
 
 /// Header of the events CSV the writer produces.
-pub const EVENT_HEADER: [&str; 12] = [
+pub const EVENT_HEADER: [&str; 13] = [
     "user_id",
     "item_id",
     "type",
@@ -25,6 +25,7 @@ pub const EVENT_HEADER: [&str; 12] = [
     "dwell_ms",
     "request_id",
     "context",
+    "event_id",
 ];
 
 /// Header of the items CSV the writer produces.
@@ -82,6 +83,7 @@ impl<W: Write> CsvEventWriter<W> {
             opt_display(e.dwell_ms),
             opt_text("request_id", e.request_id.as_deref())?,
             map_cell(&e.context.extra),
+            opt_text("event_id", e.event_id.as_deref())?,
         ];
         self.inner.write_record(&row).map_err(write_err)
     }
@@ -239,6 +241,7 @@ mod tests {
         let mut click = Event::new(user, item, EventKind::Click, 1_704_067_200_000);
         click.session_id = Some("s1".into());
         click.request_id = Some("r1".into());
+        click.event_id = Some("e1".into());
         click.dwell_ms = Some(u32::MAX);
         click.context.device = Some("mobile".into());
         click.context.page = Some("home".into());

@@ -50,6 +50,13 @@ pub struct ServeConfig {
     /// the registry's candidate while traffic is routed to it. A candidate that would exceed
     /// the cap is not loaded (a warning says so) and its traffic is served by `CURRENT`.
     pub max_resident_models: usize,
+    /// How long `POST /v1/events` remembers an `event_id` (or an `Idempotency-Key`'s events):
+    /// a retry within it is answered with the first attempt's offsets and not appended again.
+    /// Rebuilt from the log's tail at start.
+    pub dedupe_window_secs: u64,
+    /// Most event ids remembered (about 100 bytes plus the id each); past it the oldest are
+    /// forgotten first. 0 turns dedupe off.
+    pub dedupe_max_entries: usize,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client, for rate
     /// limits and the admin loopback rule; any other peer is the client itself.
     pub trusted_proxies: Vec<String>,
@@ -83,6 +90,8 @@ impl Default for ServeConfig {
             ready_max_lag_records: 10_000,
             ready_checks: 2,
             max_resident_models: 2,
+            dedupe_window_secs: 86_400,
+            dedupe_max_entries: 1_000_000,
             trusted_proxies: Vec::new(),
             recommend: Default::default(),
             auth: Default::default(),

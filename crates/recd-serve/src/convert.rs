@@ -54,6 +54,7 @@ pub(crate) fn event(
     event.context = e.context.map(context).unwrap_or_default();
     event.dwell_ms = e.dwell_ms;
     event.request_id = e.request_id;
+    event.event_id = e.event_id;
     event.validate()?;
     Ok(event)
 }

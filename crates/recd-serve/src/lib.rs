@@ -19,6 +19,7 @@ mod cold;
 pub mod compute;
 mod config;
 mod convert;
+pub mod dedupe;
 mod error;
 pub mod ingest;
 pub mod jobs;
@@ -64,6 +65,9 @@ pub struct AppState {
     pub readiness: Readiness,
     /// Training runs started by this server (`None`: it runs none, e.g. in tests).
     pub jobs: Option<Arc<jobs::Jobs>>,
+    /// Event ids seen lately, so a retried event is applied once (rebuilt from the log at
+    /// start: [`dedupe::DedupeWindow::rebuild`]).
+    pub dedupe: Arc<dedupe::DedupeWindow>,
     /// API keys, rate limits and trusted proxies.
     pub security: Arc<auth::Security>,
 }

@@ -126,6 +126,14 @@ pub fn describe_metrics() {
         "Events made durable and acknowledged (202) by POST /v1/events."
     );
     describe_counter!(
+        "recd_events_duplicate_total",
+        "Events of POST /v1/events whose event id was seen within the dedupe window: acknowledged with their original offsets, not appended again."
+    );
+    describe_counter!(
+        "recd_users_deleted_total",
+        "Users deleted by DELETE /v1/users/{id} (tombstones appended)."
+    );
+    describe_counter!(
         "recd_model_swaps_total",
         "Times a new model version was loaded and swapped in."
     );

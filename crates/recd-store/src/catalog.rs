@@ -3,7 +3,8 @@
 //! Why redb: get and scan must work without loading a million profiles into memory, writes
 //! come in batches (one durable transaction per batch), and it is pure Rust with a short build.
 //! The store writes here first and then appends the change to the event log (see `Store`), so
-//! the catalog always holds at least what the log says.
+//! the catalog always holds at least what the log says; a deletion goes the other way (the
+//! tombstone first, then the removal here), for the same reason.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,6 +63,17 @@ impl Catalog {
     /// Inserts or replaces `users` in one durable transaction.
     pub fn upsert_users(&self, users: &[User]) -> Result<(), StoreError> {
         self.put(USERS, users.iter().map(|u| (u.id.as_str(), u)))
+    }
+
+    /// Removes the profile of user `id` in one durable transaction; false if there was none.
+    pub fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let removed = {
+            let mut t = txn.open_table(USERS).map_err(db_err)?;
+            t.remove(id).map_err(db_err)?.is_some()
+        };
+        txn.commit().map_err(db_err)?;
+        Ok(removed)
     }
 
     /// The item with this id.

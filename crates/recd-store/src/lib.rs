@@ -23,4 +23,4 @@ pub use log::{
     EventLog, FileLog, LogConfig, LogDamage, LogStats, Offset, PendingAppend, ReadOnlyLog,
     RepairReport, VerifyReport, repair, verify,
 };
-pub use store::{AppendError, Store, StoreConfig};
+pub use store::{AppendError, AppendedOnce, Store, StoreConfig};

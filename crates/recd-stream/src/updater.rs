@@ -1,4 +1,10 @@
 //! The updater: reads the event log in order and applies it to the feature store.
+//!
+//! A tombstone (`Record::UserDeleted`) ends the batch before it and is applied on its own:
+//! the user's state is deleted, then an empty batch moves the applied offset past the
+//! tombstone. Events before it are applied before the deletion and events after it start a
+//! new state, so a replay of the log ends where the live run did; a crash between the two
+//! steps replays the tombstone, and deleting twice is harmless.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -6,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use recd_features::{Batch, FeatureStore, FoldIn, LoggedEvent, Offset};
 use recd_store::EventLog;
-use recd_types::{ItemId, Record, TimestampMs};
+use recd_types::{ItemId, Record, TimestampMs, UserId};
 use tokio::sync::watch;
 
 use crate::{CategoryLookup, StreamConfig, StreamError};
@@ -148,7 +154,10 @@ impl Updater {
             return Ok(0);
         }
         let started = Instant::now();
-        let batch = self.read_batch(from).await?;
+        let batch = match self.read_batch(from).await? {
+            Read::Batch(batch) => batch,
+            Read::Tombstone(at, user) => return self.delete_user(from, at, &user).await,
+        };
         let n_records = (batch.next_offset - from) as usize;
         let fold = self.fold.as_deref();
         if let Err(e) = self.features.apply(&batch, fold).await {
@@ -162,6 +171,36 @@ impl Updater {
         Ok(n_records)
     }
 
+    /// Applies the tombstone of `user` at `offset`, the first record from `from` (a gap may
+    /// lie between): deletes their state, then records the offset after it as applied.
+    async fn delete_user(
+        &mut self,
+        from: Offset,
+        offset: Offset,
+        user: &UserId,
+    ) -> Result<usize, StreamError> {
+        let past = Batch {
+            first_offset: from,
+            events: Vec::new(),
+            next_offset: offset + 1,
+            now_ms: now_ms(),
+        };
+        let applied = match self.features.delete_user(user).await {
+            Ok(_) => self.features.apply(&past, None).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = applied {
+            self.position = None;
+            return Err(e.into());
+        }
+        tracing::debug!(offset, "user tombstone applied");
+        self.position = Some(past.next_offset);
+        let n_records = past.next_offset - from;
+        metrics::counter!("recd_stream_records_applied_total").increment(n_records);
+        metrics::gauge!("recd_stream_applied_offset").set(past.next_offset as f64);
+        Ok(n_records as usize)
+    }
+
     /// Applies everything in the log as of now. Returns the offset reached.
     pub async fn catch_up(&mut self) -> Result<Offset, StreamError> {
         while self.step().await? > 0 {}
@@ -170,7 +209,7 @@ impl Updater {
 
     /// Reads up to a batch of records from `from` on a blocking thread (the log is files),
     /// resolving item categories there too (the catalog is a file as well).
-    async fn read_batch(&mut self, from: Offset) -> Result<Batch, StreamError> {
+    async fn read_batch(&mut self, from: Offset) -> Result<Read, StreamError> {
         let log = self.log.clone();
         let lookup = self.categories.clone();
         let max = self.config.batch_max_records.max(1);
@@ -183,13 +222,16 @@ impl Updater {
         .map_err(|e| StreamError::Task(e.to_string()))?;
         let (res, cache) = joined;
         self.category_cache = cache;
-        let (events, next_offset) = res?;
-        Ok(Batch {
+        let (events, next_offset) = match res? {
+            Stretch::Events(events, next_offset) => (events, next_offset),
+            Stretch::Tombstone(at, user) => return Ok(Read::Tombstone(at, user)),
+        };
+        Ok(Read::Batch(Batch {
             first_offset: from,
             events,
             next_offset,
             now_ms: now_ms(),
-        })
+        }))
     }
 
     /// Runs until `shutdown` turns true: applies new records whenever `wake` changes (the
@@ -273,19 +315,40 @@ impl Updater {
     }
 }
 
-/// Reads up to `max` records from `from`; returns the events with categories and the offset
-/// after the last record read.
+/// What one read of the log found at the updater's position.
+enum Read {
+    /// A stretch of records to apply as a batch.
+    Batch(Batch),
+    /// The first record from the position is this user's tombstone, at this offset.
+    Tombstone(Offset, UserId),
+}
+
+/// What [`read_records`] found: events with categories and the offset after the last record
+/// taken, or a tombstone as the first record.
+enum Stretch {
+    Events(Vec<LoggedEvent>, Offset),
+    Tombstone(Offset, UserId),
+}
+
+/// Reads up to `max` records from `from`, stopping before a tombstone unless it is the first
+/// record (tombstones are applied on their own, between the batches around them).
 fn read_records(
     log: &dyn EventLog,
     lookup: &dyn CategoryLookup,
     cache: &mut HashMap<ItemId, Option<String>>,
     from: Offset,
     max: usize,
-) -> Result<(Vec<LoggedEvent>, Offset), StreamError> {
+) -> Result<Stretch, StreamError> {
     let mut events = Vec::new();
     let mut next = from;
-    for entry in log.read_from(from)?.take(max) {
+    for (n_read, entry) in log.read_from(from)?.take(max).enumerate() {
         let (offset, record) = entry?;
+        if let Record::UserDeleted { user, .. } = record {
+            if n_read == 0 {
+                return Ok(Stretch::Tombstone(offset, user));
+            }
+            break;
+        }
         next = offset + 1;
         match record {
             Record::Event(event) => {
@@ -304,10 +367,10 @@ fn read_records(
             Record::Item { item, .. } => {
                 cache.insert(item.id.clone(), item.category.clone());
             }
-            Record::User { .. } => {}
+            Record::User { .. } | Record::UserDeleted { .. } => {}
         }
     }
-    Ok((events, next))
+    Ok(Stretch::Events(events, next))
 }
 
 /// Wall-clock time in ms since the epoch.

@@ -7,6 +7,11 @@
 //! Everything comes from the log alone, catalog included (the last `Record::Item` of each
 //! id is the item as it is): training opens the log read-only beside a running server,
 //! which holds the catalog database (one process at a time can open it).
+//!
+//! A user's tombstone (`Record::UserDeleted`) removes every interaction of that user logged
+//! before it: the model never learns from a deleted user. Events of the same id after the
+//! tombstone are kept, as a new user's: the id is the caller's, and a caller that reuses it
+//! (or a user who comes back) starts from nothing.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -71,6 +76,8 @@ impl Dataset {
         let mut catalog = BTreeMap::new();
         let mut users = Ids::default();
         let mut interactions = Vec::new();
+        // User row → how many interactions were read when their last tombstone came.
+        let mut deleted: HashMap<u32, usize> = HashMap::new();
         for entry in log.read_from(0)? {
             let (_, record) = entry?;
             let event = match record {
@@ -80,6 +87,12 @@ impl Dataset {
                     continue;
                 }
                 Record::User { .. } => continue,
+                Record::UserDeleted { user, .. } => {
+                    if let Some(&row) = users.rows.get(user.as_str()) {
+                        deleted.insert(row, interactions.len());
+                    }
+                    continue;
+                }
             };
             let Some(item) = &event.item_id else { continue };
             let signal = match config.weights.signal(event.kind, event.value) {
@@ -94,6 +107,7 @@ impl Dataset {
                 signal,
             });
         }
+        let users = forget_deleted(&mut interactions, users, &deleted);
         // Rows: catalog items by id, then the others in order of first appearance.
         let mut items = Ids::default();
         for id in catalog.keys() {
@@ -106,7 +120,7 @@ impl Dataset {
         let mut rows: Vec<Option<Item>> = catalog.into_values().map(Some).collect();
         rows.resize(items.names.len(), None);
         let mut ds = Dataset {
-            users: users.names,
+            users,
             items: items.names,
             catalog: rows,
             interactions,
@@ -175,6 +189,40 @@ impl Dataset {
         let cut = self.window_ms.1 - (days * DAY_MS) as i64;
         self.interactions.iter().partition(|i| i.ts <= cut)
     }
+}
+
+/// Drops each deleted user's interactions read before their last tombstone (`deleted`: user
+/// row → position in `interactions` at the tombstone), then numbers the users that still have
+/// interactions again, in their old order. Returns the user ids by new row.
+fn forget_deleted(
+    interactions: &mut Vec<Interaction>,
+    users: Ids,
+    deleted: &HashMap<u32, usize>,
+) -> Vec<String> {
+    if deleted.is_empty() {
+        return users.names;
+    }
+    let mut position = 0usize;
+    interactions.retain(|i| {
+        let keep = deleted.get(&i.user).is_none_or(|&end| position >= end);
+        position += 1;
+        keep
+    });
+    let mut row_of = vec![u32::MAX; users.names.len()];
+    for i in interactions.iter() {
+        row_of[i.user as usize] = 0;
+    }
+    let mut names = Vec::new();
+    for (old, name) in users.names.into_iter().enumerate() {
+        if row_of[old] == 0 {
+            row_of[old] = names.len() as u32;
+            names.push(name);
+        }
+    }
+    for i in interactions.iter_mut() {
+        i.user = row_of[i.user as usize];
+    }
+    names
 }
 
 fn now_ms() -> i64 {
@@ -286,6 +334,28 @@ mod tests {
         );
         assert_eq!(ds.catalog[1].as_ref().map(|c| c.id.as_str()), Some("b"));
         assert!(ds.catalog[0].is_none());
+    }
+
+    #[test]
+    fn a_tombstone_drops_the_users_earlier_interactions_only() {
+        let users = Ids {
+            rows: HashMap::new(),
+            names: ["a", "gone", "back", "c"].map(String::from).to_vec(),
+        };
+        // "gone" (row 1) deleted after position 3; "back" (row 2) deleted after position 2,
+        // then active again at position 4.
+        let mut xs = vec![
+            i(0, 0, 1),
+            i(1, 0, 2),
+            i(2, 0, 3),
+            i(1, 1, 4),
+            i(2, 1, 5),
+            i(3, 0, 6),
+        ];
+        let deleted = HashMap::from([(1, 4), (2, 3)]);
+        let names = forget_deleted(&mut xs, users, &deleted);
+        assert_eq!(names, ["a", "back", "c"]);
+        assert_eq!(xs, vec![i(0, 0, 1), i(1, 1, 5), i(2, 0, 6)]);
     }
 
     #[test]

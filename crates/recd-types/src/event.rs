@@ -145,6 +145,9 @@ pub struct Event {
     pub dwell_ms: Option<u32>,
     /// The recommendation response this event came from, for attribution.
     pub request_id: Option<String>,
+    /// The client's id of this event, so that a retried event is applied once (record
+    /// schema 2; schema 1 records have none). Validated like a user or item id.
+    pub event_id: Option<String>,
 }
 
 impl Event {
@@ -166,6 +169,7 @@ impl Event {
             context: Context::default(),
             dwell_ms: None,
             request_id: None,
+            event_id: None,
         }
     }
 
@@ -239,6 +243,9 @@ impl Event {
         check_text("query", self.query.as_deref())?;
         check_text("session_id", self.session_id.as_deref())?;
         check_text("request_id", self.request_id.as_deref())?;
+        if let Some(id) = &self.event_id {
+            crate::ids::check_id("event_id", id)?;
+        }
         self.validate_context()
     }
 
@@ -350,6 +357,19 @@ mod tests {
         assert_eq!(field_of(&e), "timestamp");
         e.timestamp_ms = -1;
         assert_eq!(field_of(&e), "timestamp");
+    }
+
+    #[test]
+    fn event_ids_follow_the_id_rules() {
+        let mut e = view();
+        e.event_id = Some("e-1".into());
+        e.validate().unwrap();
+        for bad in ["", " e", "a\nb"] {
+            e.event_id = Some(bad.into());
+            assert_eq!(field_of(&e), "event_id", "{bad:?}");
+        }
+        e.event_id = Some("x".repeat(crate::MAX_ID_BYTES + 1));
+        assert_eq!(field_of(&e), "event_id");
     }
 
     #[test]

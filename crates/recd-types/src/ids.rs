@@ -66,7 +66,7 @@ string_id!(
     "item_id"
 );
 
-fn check_id(field: &'static str, raw: &str) -> Result<(), ValidationError> {
+pub(crate) fn check_id(field: &'static str, raw: &str) -> Result<(), ValidationError> {
     if raw.is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }

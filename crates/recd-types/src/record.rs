@@ -2,10 +2,13 @@
 //!
 //! Catalog and profile changes go through the log too, so the batch layer can see catalog
 //! history (when an item appeared, when it went out of stock) from one ordered source.
+//!
+//! Changing this type (or `Event`) changes the log's wire format: bump the record schema in
+//! `recd-store` and freeze the old shape there, so older segments still decode.
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Event, Item, TimestampMs, User, ValidationError};
+use crate::{Event, Item, TimestampMs, User, UserId, ValidationError};
 
 /// One entry of the event log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +29,15 @@ pub enum Record {
         /// The profile as it is from then on.
         user: User,
     },
+    /// A user's data was deleted at `at_ms` (a tombstone, record schema 2): their profile and
+    /// online features are gone, and training and exports leave out their events before this
+    /// record. Events of the same id after it are a new user.
+    UserDeleted {
+        /// When the deletion was made.
+        at_ms: TimestampMs,
+        /// Whose data.
+        user: UserId,
+    },
 }
 
 impl Record {
@@ -33,7 +45,9 @@ impl Record {
     pub fn timestamp_ms(&self) -> TimestampMs {
         match self {
             Record::Event(e) => e.timestamp_ms,
-            Record::Item { at_ms, .. } | Record::User { at_ms, .. } => *at_ms,
+            Record::Item { at_ms, .. }
+            | Record::User { at_ms, .. }
+            | Record::UserDeleted { at_ms, .. } => *at_ms,
         }
     }
 
@@ -43,6 +57,7 @@ impl Record {
             Record::Event(e) => e.validate(),
             Record::Item { item, .. } => item.validate(),
             Record::User { user, .. } => user.validate(),
+            Record::UserDeleted { user, .. } => user.validate(),
         }
     }
 }

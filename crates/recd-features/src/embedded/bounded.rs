@@ -100,6 +100,22 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> BoundedMap<K, V> {
         evicted
     }
 
+    /// Removes `key`'s entry, giving back its charge; false if there was none.
+    pub fn remove<Q>(&self, key: &Q) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut shard = self.shard(key);
+        let Some((_, charge)) = shard.entries.pop(key) else {
+            return false;
+        };
+        shard.used -= charge;
+        drop(shard);
+        self.account(0, charge);
+        true
+    }
+
     /// Keeps only the entries for which `keep` is true; returns how many were dropped.
     pub fn retain(&self, mut keep: impl FnMut(&V) -> bool) -> usize
     where
@@ -207,6 +223,10 @@ mod tests {
         assert_eq!(map.used_bytes(), 10 * per_entry);
         assert_eq!(map.retain(|v| *v >= 5), 4);
         assert_eq!(map.used_bytes(), 6 * per_entry);
+        // A removed entry gives its charge back.
+        assert!(map.remove("k009"));
+        assert!(!map.remove("k009"));
+        assert_eq!((map.len(), map.used_bytes()), (5, 5 * per_entry));
     }
 
     #[test]

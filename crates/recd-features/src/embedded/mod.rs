@@ -177,6 +177,12 @@ impl FeatureStore for EmbeddedStore {
             .collect())
     }
 
+    async fn delete_user(&self, id: &UserId) -> Result<bool, FeatureError> {
+        let removed = self.users.remove(id);
+        self.report_memory();
+        Ok(removed)
+    }
+
     async fn evict_expired(&self, now_ms: TimestampMs) -> Result<usize, FeatureError> {
         let evicted = self.users.retain(|f| !f.is_expired(now_ms, &self.config));
         let items = self.items.retain(|c| c.count(Window::Day, now_ms) > 0);

@@ -429,6 +429,15 @@ impl FeatureStore for RedisStore {
             .collect())
     }
 
+    async fn delete_user(&self, id: &UserId) -> Result<bool, FeatureError> {
+        // The local cache goes first: while Redis is unreachable it would serve the entry
+        // whatever its age. Other processes' caches drop it when their updater applies the
+        // tombstone, or after the cache TTL.
+        self.cache.remove(id);
+        let removed: i64 = self.conn.query(&cmd1("DEL", &user_key(id))).await?;
+        Ok(removed > 0)
+    }
+
     async fn evict_expired(&self, _now_ms: TimestampMs) -> Result<usize, FeatureError> {
         Ok(0) // Redis expires the keys itself (PXAT).
     }

@@ -359,6 +359,29 @@ pub async fn the_folded_vector_is_kept_with_the_user(store: &dyn FeatureStore) {
     );
 }
 
+pub async fn a_deleted_user_is_gone_and_starts_afresh(store: &dyn FeatureStore) {
+    let events = vec![
+        (event("gone", EventKind::View, Some("a"), t0()), Some("c1")),
+        (event("kept", EventKind::View, Some("a"), t0() + 1), None),
+    ];
+    store
+        .apply(&batch(0, events, t0() + 2), None)
+        .await
+        .unwrap();
+    let gone = UserId::parse("gone").unwrap();
+    assert!(store.delete_user(&gone).await.unwrap());
+    assert_eq!(user(store, "gone", t0() + 2).await, None);
+    assert!(!store.delete_user(&gone).await.unwrap(), "nothing left");
+    assert!(user(store, "kept", t0() + 2).await.is_some(), "others stay");
+    assert_eq!(store.applied_offset().await.unwrap(), Some(2));
+    // The next event of the id is a new user's first.
+    let later = vec![(event("gone", EventKind::View, Some("b"), t0() + 3), None)];
+    store.apply(&batch(2, later, t0() + 4), None).await.unwrap();
+    let back = user(store, "gone", t0() + 4).await.unwrap();
+    assert_eq!(views(&back), ["b"]);
+    assert_eq!(back.last_offset, 2);
+}
+
 macro_rules! contract {
     ($backend:ident) => {
         mod $backend {
@@ -381,7 +404,8 @@ macro_rules! contract {
                 every_user_feature_round_trips,
                 features_expire_after_the_ttl,
                 trending_counts_engagement_per_window_and_category,
-                the_folded_vector_is_kept_with_the_user
+                the_folded_vector_is_kept_with_the_user,
+                a_deleted_user_is_gone_and_starts_afresh
             );
         }
     };

@@ -64,6 +64,7 @@ pub(crate) fn table() -> Vec<Route> {
         route("/recommendations", read, Method::GET, recommendations::get),
         route("/v1/users/{id}", admin, Method::GET, users::get),
         route("/v1/users/{id}", admin, Method::PUT, users::put),
+        route("/v1/users/{id}", admin, Method::DELETE, users::delete),
         route(
             "/v1/users/{id}/features",
             admin,

@@ -55,6 +55,7 @@ const ID_PATTERN: &str = concat!(
         super::recommendations::get,
         super::users::get,
         super::users::put,
+        super::users::delete,
         super::features::user,
         super::features::trending,
         super::health::healthz,

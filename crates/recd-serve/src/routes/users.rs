@@ -1,4 +1,4 @@
-//! User profiles: `GET` and `PUT /v1/users/{id}`.
+//! User profiles: `GET`, `PUT` and `DELETE /v1/users/{id}`.
 
 use std::sync::Arc;
 
@@ -6,6 +6,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
 use recd_api::{ErrorBody, UserIn, UserOut};
 use recd_types::UserId;
 
@@ -75,4 +76,56 @@ pub(crate) async fn put(
     blocking(move || Ok(store.upsert_users(vec![user], now_ms())?)).await?;
     state.appended.send_replace(state.store.log().end_offset());
     Ok(Json(out))
+}
+
+/// Deletes a user's data: profile, online features, and their events for training and
+/// exports from now on (admin scope; loopback only while no API keys are configured).
+///
+/// A tombstone is appended to the event log first (durable before the answer), then the
+/// profile is removed from the catalog and the features from the feature store; the feature
+/// updater applies the same tombstone, so a replay of the log agrees. Training and `recd
+/// export` leave out every event of the user logged before the tombstone; events of the same
+/// id after it are a new user's. The served model keeps what it learnt until the next
+/// training. Deleting a deleted user again is allowed (another tombstone).
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{id}",
+    tag = "users",
+    operation_id = "delete_user",
+    params(("id" = String, Path, description = super::openapi::ID_DOC)),
+    responses(
+        (status = 204, description = "Deleted: the tombstone is durable in the log, the profile and features are gone."),
+        (status = 400, description = "The id breaks the id rules (`invalid_field`, `user_id`).", body = ErrorBody),
+        (status = 404, description = "No event or profile ever named this id (`not_found`).", body = ErrorBody),
+        (status = 500, description = "The catalog could not be written.", body = ErrorBody),
+        (status = 503, description = "The tombstone could not be made durable (`not_durable`): nothing was deleted; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn delete(
+    State(state): State<Arc<AppState>>,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    let user = UserId::parse(id.clone()).map_err(|e| ApiError::field(None, e))?;
+    let store = state.store.clone();
+    let target = user.clone();
+    let tombstone = blocking(move || {
+        store
+            .delete_user(target, now_ms())
+            .map_err(|e| ApiError::from(recd_store::AppendError::Store(e)))?
+            .ok_or(ApiError::NotFound { what: "user", id })
+    })
+    .await?;
+    // The tombstone is the durable truth and the updater applies it too: removing the
+    // features here only makes the deletion visible at once, so a failure is not the caller's
+    // problem. Once the updater is past the tombstone it has deleted them itself, and a
+    // delete now could remove the state of events logged after the tombstone.
+    let applied = *state.features_applied.borrow();
+    if applied.is_none_or(|o| o <= tombstone)
+        && let Err(e) = state.features.delete_user(&user).await
+    {
+        tracing::warn!(error = %e, "user features not removed now; the updater will when it applies the tombstone");
+    }
+    state.appended.send_replace(state.store.log().end_offset());
+    metrics::counter!("recd_users_deleted_total").increment(1);
+    Ok(StatusCode::NO_CONTENT)
 }

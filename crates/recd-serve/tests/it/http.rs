@@ -18,7 +18,7 @@ async fn events_are_accepted_as_object_array_or_ndjson() {
         (status, body),
         (
             StatusCode::ACCEPTED,
-            json!({"accepted": 1, "first_offset": 0})
+            json!({"accepted": 1, "first_offset": 0, "duplicates": 0})
         )
     );
     let array = json!([
@@ -30,7 +30,7 @@ async fn events_are_accepted_as_object_array_or_ndjson() {
         (status, body),
         (
             StatusCode::ACCEPTED,
-            json!({"accepted": 2, "first_offset": 1})
+            json!({"accepted": 2, "first_offset": 1, "duplicates": 0})
         )
     );
     let ndjson = "{\"user_id\":\"u3\",\"item_id\":\"i1\",\"type\":\"rating\",\"value\":4.5}\n{\"user_id\":\"u3\",\"item_id\":\"i1\",\"type\":\"like\"}\n";

@@ -3,6 +3,7 @@
 mod admin;
 mod catalog;
 mod http;
+mod idempotency;
 mod input;
 mod invariants;
 mod openapi;

@@ -36,6 +36,10 @@ pub fn server(config: ServeConfig) -> Server {
         online: Default::default(),
         readiness: Default::default(),
         jobs: None,
+        dedupe: Arc::new(recd_serve::dedupe::DedupeWindow::new(
+            config_copy.dedupe_window_secs as i64 * 1000,
+            config_copy.dedupe_max_entries,
+        )),
         security: Arc::new(recd_serve::auth::Security::new(&config_copy, None).unwrap()),
     });
     Server {
@@ -93,6 +97,25 @@ impl Server {
         let value = serde_json::from_slice(&bytes)
             .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, headers, value)
+    }
+
+    /// `POST /v1/events` with request headers.
+    pub async fn post_events_with(
+        &self,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(Method::POST).uri("/v1/events");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(body.into()).unwrap();
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
     }
 
     /// `GET uri`.

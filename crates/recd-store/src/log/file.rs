@@ -12,6 +12,7 @@ mod index;
 mod read_only;
 mod reader;
 mod repair;
+mod schema_v1;
 mod segment;
 mod times;
 mod walk;

@@ -1,11 +1,12 @@
-//! A log written by an older build (frame format 1, no offsets in frames; `tests/fixtures/
-//! log-v1`, committed as that build wrote it) still reads back record for record, and a
-//! writer opening it closes the old segment and appends in the current format after it.
+//! A log written by an older build (frame format 1, no offsets in frames, record schema 1:
+//! no event ids or tombstones; `tests/fixtures/log-v1`, committed as that build wrote it)
+//! still reads back record for record, and a writer opening it closes the old segment and
+//! appends in the current format and schema after it, so one log mixes both.
 
 use std::path::{Path, PathBuf};
 
 use recd_store::{EventLog, FileLog, LogConfig, ReadOnlyLog};
-use recd_types::Record;
+use recd_types::{Record, UserId};
 
 use super::{read_all, record, segment_files};
 
@@ -50,16 +51,24 @@ fn an_old_format_log_reads_back_and_takes_new_appends() {
     let old_segments = segment_files(dir.path());
     let log = FileLog::open(dir.path(), LogConfig::default()).expect("open for writing");
     assert_eq!(log.end_offset(), 26);
-    assert_eq!(log.append(&[record("new", 0)]).expect("append"), 26);
+    let new = schema_2_records();
+    assert_eq!(log.append(&new).expect("append"), 26);
     let files = segment_files(dir.path());
     assert_eq!(
         files.len(),
         old_segments.len() + 1,
         "appends start a new segment"
     );
+    let header = std::fs::read(files.last().expect("new segment")).expect("read");
+    assert_eq!(
+        &header[8..16],
+        &[2, 0, 0, 0, 2, 0, 0, 0],
+        "frame format 2, schema 2"
+    );
     let mut all = want.clone();
-    all.push((26, record("new", 0)));
+    all.extend((26..).zip(new));
     assert_eq!(read_all(&log, 0), all);
+    assert_eq!(read_all(&log, 25), all[25..].to_vec());
     drop(log);
     for (old, copy) in segment_files(&fixture().join("log"))
         .iter()
@@ -73,4 +82,20 @@ fn an_old_format_log_reads_back_and_takes_new_appends() {
     }
     let log = FileLog::open(dir.path(), LogConfig::default()).expect("reopen");
     assert_eq!(read_all(&log, 0), all);
+    drop(log);
+    let reader = ReadOnlyLog::open(dir.path()).expect("open the mixed log read-only");
+    assert_eq!(read_all(&reader, 0), all);
+}
+
+/// Records only schema 2 can hold: an event with an id, and a tombstone.
+fn schema_2_records() -> Vec<Record> {
+    let mut with_id = record("new", 0);
+    if let Record::Event(e) = &mut with_id {
+        e.event_id = Some("evt-1".into());
+    }
+    let tombstone = Record::UserDeleted {
+        at_ms: 1_700_000_000_001,
+        user: UserId::parse("user-new").expect("valid id"),
+    };
+    vec![with_id, tombstone, record("new", 1)]
 }

@@ -4,3 +4,4 @@ mod eviction;
 mod foldin;
 mod restart;
 mod support;
+mod tombstone;

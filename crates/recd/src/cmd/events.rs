@@ -89,6 +89,9 @@ fn human(offset: u64, record: &Record) -> String {
             if let Some(dwell) = e.dwell_ms {
                 line += &format!(" dwell_ms={dwell}");
             }
+            if let Some(id) = &e.event_id {
+                line += &format!(" event_id={id}");
+            }
             line
         }
         Record::Item { item, .. } => {
@@ -98,5 +101,6 @@ fn human(offset: u64, record: &Record) -> String {
             )
         }
         Record::User { user, .. } => format!("{offset}\t{time}\tuser\tid={}", user.id),
+        Record::UserDeleted { user, .. } => format!("{offset}\t{time}\tuser_deleted\tid={user}"),
     }
 }

@@ -97,6 +97,7 @@ pub fn run(args: ImportArgs, store: StoreConfig) -> anyhow::Result<()> {
     ];
     let mut counts = [0u64; 3];
     let mut n_bad = 0;
+    let mut n_duplicates = 0;
     for (slot, (kind, path)) in files.into_iter().enumerate() {
         let Some(path) = path else { continue };
         let report = import_file(sink.as_ref(), kind, path, args.format, &options)
@@ -104,10 +105,17 @@ pub fn run(args: ImportArgs, store: StoreConfig) -> anyhow::Result<()> {
         print_bad_rows(&report);
         counts[slot] = report.n_imported;
         n_bad += report.n_bad;
+        n_duplicates += report.n_duplicates;
     }
     let [n_items, n_users, n_events] = counts;
+    // Said only when it happens: a file imported again whose rows carry event ids.
+    let duplicates = if n_duplicates > 0 {
+        format!(", {n_duplicates} events already imported skipped")
+    } else {
+        String::new()
+    };
     println!(
-        "imported {n_events} events, {n_users} users, {n_items} items ({n_bad} bad rows skipped) in {:.1} s",
+        "imported {n_events} events, {n_users} users, {n_items} items ({n_bad} bad rows skipped{duplicates}) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use recd_features::{EmbeddedStore, FeatureConfig, FeatureStore, RedisStore};
 use recd_serve::AppState;
+use recd_serve::dedupe::DedupeWindow;
 use recd_serve::jobs::{JobSettings, Jobs};
 use recd_store::Store;
 use recd_stream::{AlsFoldIn, CatalogCategories, SharedFactors, Updater};
@@ -189,6 +190,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     eprintln!("{auth}");
     let timeout = Duration::from_secs(config.serve.shutdown_timeout_secs);
     let jobs = Jobs::open(jobs).context("opening the training jobs dir")?;
+    let dedupe = rebuild_dedupe(&store, &config.serve).await?;
     let _schedule = tokio::spawn(jobs.clone().run_schedule());
     let state = Arc::new(AppState {
         store: store.clone(),
@@ -200,6 +202,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         online,
         readiness: Default::default(),
         jobs: Some(jobs),
+        dedupe,
         security,
     });
 
@@ -230,6 +233,38 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     drop(store);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The event ids of the log's tail within `[serve] dedupe_window_secs`, so that a retry after
+/// a restart is still recognised. Before the listener answers: a retry arriving during the
+/// rebuild would otherwise be appended twice.
+async fn rebuild_dedupe(
+    store: &Arc<Store>,
+    config: &recd_serve::ServeConfig,
+) -> anyhow::Result<Arc<DedupeWindow>> {
+    let log = store.log().clone();
+    let window_ms =
+        i64::try_from(config.dedupe_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let max_entries = config.dedupe_max_entries;
+    let started = std::time::Instant::now();
+    let window = tokio::task::spawn_blocking(move || {
+        DedupeWindow::rebuild(log.as_ref(), window_ms, max_entries, now_ms())
+    })
+    .await
+    .context("rebuilding the dedupe window")?
+    .context("reading the log's tail for event ids")?;
+    tracing::info!(
+        n_ids = window.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "dedupe window rebuilt from the log"
+    );
+    Ok(Arc::new(window))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The start-up line that says how callers are authenticated, or the refusal to serve a

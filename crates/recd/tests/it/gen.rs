@@ -121,6 +121,7 @@ fn a_data_dir_receives_items_users_and_events() {
                 assert!(at_ms >= user.signup_ms.unwrap());
             }
             Record::Event(_) => events += 1,
+            Record::UserDeleted { .. } => panic!("gen deletes no user"),
         }
     }
     assert_eq!((items, users, events), (150, 200, 3000));

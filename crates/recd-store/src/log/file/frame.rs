@@ -34,7 +34,10 @@ const MAGIC: [u8; 8] = *b"RECDLOG\0";
 /// The frame format this build writes.
 pub(super) const FRAME_FORMAT: u32 = 2;
 /// The record schema this build writes.
-pub(super) const RECORD_SCHEMA: u32 = 1;
+///
+/// 1: the first `Record` (frozen in `schema_v1`). 2: events carry an optional `event_id`,
+/// and `Record::UserDeleted` (a tombstone) exists.
+pub(super) const RECORD_SCHEMA: u32 = 2;
 /// Largest payload we write or accept. A length above it on disk is corruption (a torn or
 /// overwritten length field), and refusing it keeps a bad length from making us allocate
 /// gigabytes. Real records are a few hundred bytes; catalog items with long descriptions stay
@@ -266,17 +269,22 @@ pub(super) fn offset_field(bytes: &[u8]) -> Option<Offset> {
 /// Decodes a frame's payload written under record `schema`; trailing bytes mean the frame is
 /// not what we wrote.
 ///
-/// One arm per schema this build can find on disk. Schema 1 is today's `Record`; a build that
-/// changes `Record` freezes the old shape as a type of its own, decodes schema 1 into it and
-/// converts, and adds an arm for the new number.
+/// One arm per schema this build can find on disk: schema 2 is today's `Record`; schema 1 is
+/// decoded into its frozen shape (`schema_v1`) and converted. A build that changes `Record`
+/// freezes today's shape the same way and adds an arm for the new number.
 pub(super) fn decode_record(schema: u32, payload: &[u8]) -> Result<Record, String> {
     match schema {
-        1 => match postcard::take_from_bytes::<Record>(payload) {
-            Ok((record, [])) => Ok(record),
-            Ok((_, rest)) => Err(format!("{} unexpected bytes after the record", rest.len())),
-            Err(e) => Err(format!("cannot decode the record: {e}")),
-        },
+        1 => decode_exact::<super::schema_v1::Record>(payload).map(Record::from),
+        2 => decode_exact::<Record>(payload),
         other => Err(format!("record schema {other} is not known to this build")),
+    }
+}
+
+fn decode_exact<'a, T: serde::Deserialize<'a>>(payload: &'a [u8]) -> Result<T, String> {
+    match postcard::take_from_bytes::<T>(payload) {
+        Ok((record, [])) => Ok(record),
+        Ok((_, rest)) => Err(format!("{} unexpected bytes after the record", rest.len())),
+        Err(e) => Err(format!("cannot decode the record: {e}")),
     }
 }
 
@@ -396,6 +404,34 @@ mod tests {
             check_header(&old, 7).unwrap(),
             Format {
                 frames: 1,
+                schema: 1
+            }
+        );
+    }
+
+    #[test]
+    fn each_schema_decodes_with_its_own_shape() {
+        let (v1, want) = super::super::schema_v1::tests::schema_1_event_bytes();
+        assert_eq!(decode_record(1, &v1).unwrap(), Record::Event(want.clone()));
+        // The same bytes are not a schema-2 record: the event id is missing at the end.
+        assert!(decode_record(2, &v1).is_err());
+        let mut with_id = want;
+        with_id.event_id = Some("e1".into());
+        let tombstone = Record::UserDeleted {
+            at_ms: 9,
+            user: UserId::parse("u").unwrap(),
+        };
+        for record in [Record::Event(with_id), tombstone] {
+            let bytes = postcard::to_allocvec(&record).unwrap();
+            assert_eq!(decode_record(2, &bytes).unwrap(), record);
+        }
+        assert!(decode_record(3, &v1).unwrap_err().contains("schema 3"));
+        let mut header = segment_header(0);
+        header[12] = 1;
+        assert_eq!(
+            check_header(&header, 0).unwrap(),
+            Format {
+                frames: 2,
                 schema: 1
             }
         );

@@ -328,7 +328,7 @@ fn reads_from_the_middle_of_large_segments_use_the_index_and_agree_with_a_full_s
         }
     };
     {
-        let log = FileLog::open(dir.path(), config(512 << 10)).unwrap();
+        let log = FileLog::open(dir.path(), config(600 << 10)).unwrap();
         for s in (0..n).step_by(100) {
             log.append(&records(3, s..s + 100)).unwrap();
         }
@@ -339,7 +339,7 @@ fn reads_from_the_middle_of_large_segments_use_the_index_and_agree_with_a_full_s
         check(&log);
     }
     // After a reopen, the last segment is indexed by recovery and older ones on first read.
-    let log = FileLog::open(dir.path(), config(512 << 10)).unwrap();
+    let log = FileLog::open(dir.path(), config(600 << 10)).unwrap();
     let sizes = index_sizes(&log);
     assert_eq!(sizes[0], 1, "older segments start unindexed: {sizes:?}");
     assert!(*sizes.last().unwrap() > 3, "{sizes:?}");
@@ -398,5 +398,50 @@ fn when_a_roll_fails_mid_group_the_part_already_synced_is_still_acknowledged() {
     }
     assert_eq!(log.end_offset(), n_ok as u64);
     let want: Vec<_> = (0..n_ok as u64).map(|s| (s, record(0, s))).collect();
+    assert_eq!(read_all(&log, 0), want);
+}
+
+/// A segment in today's frame format whose payloads are schema 1 (what the build before
+/// event ids wrote), holding `n` copies of the schema-1 test event.
+fn write_schema_1_segment(dir: &Path, n: u64) -> Event {
+    let (payload, event) = super::schema_v1::tests::schema_1_event_bytes();
+    let mut bytes = frame::segment_header(0).to_vec();
+    bytes[12..16].copy_from_slice(&1u32.to_le_bytes());
+    for offset in 0..n {
+        let len = (payload.len() as u32).to_le_bytes();
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&len);
+        hasher.update(&payload);
+        hasher.update(&offset.to_le_bytes());
+        bytes.extend_from_slice(&len);
+        bytes.extend_from_slice(&hasher.finalize().to_le_bytes());
+        bytes.extend_from_slice(&offset.to_le_bytes());
+        bytes.extend_from_slice(&payload);
+    }
+    std::fs::write(segment::segment_path(dir, 0), bytes).unwrap();
+    event
+}
+
+#[test]
+fn a_last_segment_of_the_previous_schema_is_closed_and_appends_start_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = write_schema_1_segment(dir.path(), 3);
+    let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
+    assert_eq!(log.end_offset(), 3);
+    let tombstone = Record::UserDeleted {
+        at_ms: 7,
+        user: UserId::parse("u").unwrap(),
+    };
+    assert_eq!(log.append(std::slice::from_ref(&tombstone)).unwrap(), 3);
+    assert_eq!(
+        n_segments(dir.path()),
+        2,
+        "schemas are never mixed in a segment"
+    );
+    let mut want: Vec<_> = (0..3).map(|o| (o, Record::Event(old.clone()))).collect();
+    want.push((3, tombstone));
+    assert_eq!(read_all(&log, 0), want);
+    drop(log);
+    let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
     assert_eq!(read_all(&log, 0), want);
 }

@@ -8,7 +8,8 @@
 //!
 //! Retries are bounded ([`MAX_ATTEMPTS`]): a 503 (nothing was made durable) after its
 //! `Retry-After`, a 408 or 429, a connection that could not be made, and, for the idempotent
-//! PUTs, a connection lost mid-request or a request without an answer in time. A POST of
+//! PUTs and for events that all carry an `event_id` (the server applies a retried id once), a
+//! connection lost mid-request or a request without an answer in time. Any other POST of
 //! events whose answer was lost is not retried: the server may have written it, and sending
 //! it again would import those events twice, so the import stops and says so.
 //!
@@ -94,7 +95,7 @@ impl ServerSink {
 }
 
 impl ImportSink for ServerSink {
-    fn append_events(&self, batch: Vec<Event>) -> Result<(), IoError> {
+    fn append_events(&self, batch: Vec<Event>) -> Result<u64, IoError> {
         let events = batch.into_iter().map(wire::event).collect();
         let result = self.runtime.block_on(self.server.post_events(events));
         result.map_err(Failure::into_io)
@@ -184,7 +185,8 @@ impl Puts {
 
 /// How one attempt ended.
 enum Attempt {
-    Done,
+    /// Answered with success; the response body.
+    Done(Bytes),
     /// Worth another attempt after `wait`.
     Retry {
         wait: Duration,
@@ -202,14 +204,25 @@ struct Server {
 
 impl Server {
     /// Posts `events` in order, splitting a request the server finds too large.
-    async fn post_events(&self, events: Vec<recd_api::EventIn>) -> Result<(), Failure> {
+    /// Sends the events; returns how many the server answered as duplicates (ids it had).
+    async fn post_events(&self, events: Vec<recd_api::EventIn>) -> Result<u64, Failure> {
         // Chunks still to send, the next one last.
         let mut pending = vec![events];
         let mut n_sent = 0;
+        let mut n_duplicates = 0;
         while let Some(mut chunk) = pending.pop() {
             let body = json(&chunk)?;
-            match self.send(Method::POST, "/v1/events", body, false).await {
-                Ok(()) => n_sent += chunk.len(),
+            let retry_safe = chunk.iter().all(|e| e.event_id.is_some());
+            match self
+                .send(Method::POST, "/v1/events", body, retry_safe)
+                .await
+            {
+                Ok(answer) => {
+                    n_sent += chunk.len();
+                    // An answer without the count (an older server) counts no duplicate.
+                    n_duplicates += serde_json::from_slice::<recd_api::EventsAccepted>(&answer)
+                        .map_or(0, |a| a.duplicates as u64);
+                }
                 Err(Failure::TooLarge(_)) if chunk.len() > 1 => {
                     let second = chunk.split_off(chunk.len() / 2);
                     pending.push(second);
@@ -219,7 +232,7 @@ impl Server {
                 Err(failure) => return Err(failure),
             }
         }
-        Ok(())
+        Ok(n_duplicates)
     }
 
     /// PUTs each `(id, body)` to `/v1/{collection}/{id}`, a few at a time. The first failure
@@ -248,7 +261,7 @@ impl Server {
             }
             let path = format!("/v1/{collection}/{}", wire::path_segment(&id));
             let server = Arc::clone(&self);
-            tasks.spawn(async move { server.send(Method::PUT, &path, body, true).await });
+            tasks.spawn(async move { server.send(Method::PUT, &path, body, true).await.map(drop) });
         }
         while !tasks.is_empty() {
             puts.record(join_one(&mut tasks).await);
@@ -267,7 +280,7 @@ impl Server {
         path: &str,
         body: Bytes,
         idempotent: bool,
-    ) -> Result<(), Failure> {
+    ) -> Result<Bytes, Failure> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 1;
         loop {
@@ -275,7 +288,7 @@ impl Server {
                 .once(method.clone(), &url, body.clone(), attempt, idempotent)
                 .await;
             match outcome {
-                Attempt::Done => return Ok(()),
+                Attempt::Done(body) => return Ok(body),
                 Attempt::Stop(failure) => return Err(failure),
                 Attempt::Retry { why, .. } if attempt >= MAX_ATTEMPTS => {
                     return Err(Failure::Failed(format!(
@@ -354,7 +367,7 @@ fn classify(
     attempt: u32,
 ) -> Attempt {
     if status.is_success() {
-        return Attempt::Done;
+        return Attempt::Done(Bytes::copy_from_slice(body));
     }
     let message = format!("{method} {url} answered {status}: {}", quote(body));
     match status {
@@ -458,7 +471,7 @@ mod tests {
                 1,
             )
         };
-        assert!(matches!(check(202, None), Attempt::Done));
+        assert!(matches!(check(202, None), Attempt::Done(_)));
         match check(503, Some("2")) {
             Attempt::Retry { wait, why } => {
                 assert_eq!(wait, Duration::from_secs(2));

@@ -25,6 +25,7 @@ pub fn event(e: Event) -> EventIn {
         }),
         dwell_ms: e.dwell_ms,
         request_id: e.request_id,
+        event_id: e.event_id,
     }
 }
 
