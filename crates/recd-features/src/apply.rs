@@ -44,12 +44,14 @@ pub(crate) fn plan<'a>(batch: &'a Batch, config: &FeatureConfig) -> Plan<'a> {
     }
 }
 
-/// Trending counts engagement: every item event except the negative ones.
+/// Trending counts engagement: every item event except the negative ones and those flagged
+/// at ingest (a bot's views must not make an item trend).
 fn counts_as_engagement(e: &LoggedEvent) -> bool {
-    !matches!(
-        e.event.kind,
-        EventKind::Dislike | EventKind::Skip | EventKind::Search
-    )
+    e.event.is_trusted()
+        && !matches!(
+            e.event.kind,
+            EventKind::Dislike | EventKind::Skip | EventKind::Search
+        )
 }
 
 /// Applies a user's events to their stored state (dropped first if it expired) and folds in a

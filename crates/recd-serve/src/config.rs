@@ -38,6 +38,8 @@ pub struct ServeConfig {
     /// Events about items missing from the catalog: `accept` (counted, logged once per item)
     /// or `reject` (400).
     pub unknown_items: crate::ingest::UnknownItems,
+    /// `[serve.bots]`: the per-user rate ceiling that flags a bot's events.
+    pub bots: crate::ingest::bots::BotConfig,
     /// An event timestamped more than this far ahead of the server's clock is refused (400);
     /// 0: no check.
     pub max_future_skew_secs: u64,
@@ -87,6 +89,7 @@ impl Default for ServeConfig {
             body_timeout_ms: 30_000,
             max_future_skew_secs: 3600,
             unknown_items: Default::default(),
+            bots: Default::default(),
             ready_max_lag_records: 10_000,
             ready_checks: 2,
             max_resident_models: 2,

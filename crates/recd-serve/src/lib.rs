@@ -68,6 +68,8 @@ pub struct AppState {
     /// Event ids seen lately, so a retried event is applied once (rebuilt from the log at
     /// start: [`dedupe::DedupeWindow::rebuild`]).
     pub dedupe: Arc<dedupe::DedupeWindow>,
+    /// The per-user rate ceiling that flags a bot's events at ingest (`[serve.bots]`).
+    pub bots: Arc<ingest::bots::BotFilter>,
     /// API keys, rate limits and trusted proxies.
     pub security: Arc<auth::Security>,
 }

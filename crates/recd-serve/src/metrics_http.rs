@@ -146,6 +146,10 @@ pub fn describe_metrics() {
         "Events accepted that name an item missing from the catalog ([serve] unknown_items = \"accept\")."
     );
     describe_counter!(
+        "recd_events_flagged_total",
+        "Events accepted but flagged at ingest (reason: rate = over [serve.bots] max_events_per_user_per_min); training and trending leave them out."
+    );
+    describe_counter!(
         "recd_auth_refused_total",
         "Requests refused by authentication, by reason: missing or invalid key (401), a key without the route's scope, an admin route off loopback without keys (403)."
     );

@@ -94,6 +94,10 @@ impl Dataset {
                     continue;
                 }
             };
+            // Events flagged at ingest (a bot's pace) teach nothing.
+            if !event.is_trusted() {
+                continue;
+            }
             let Some(item) = &event.item_id else { continue };
             let signal = match config.weights.signal(event.kind, event.value) {
                 Signal::Positive(c) => c,
@@ -401,5 +405,39 @@ mod tests {
         old.apply_window(Some(30.0), 400 * day);
         assert_eq!(old.interactions.len(), 40);
         assert_eq!(old.window_ms, (0, 39 * day));
+    }
+}
+
+#[cfg(test)]
+mod flagged {
+    use recd_store::{Store, StoreConfig};
+    use recd_types::{Event, EventFlag, EventKind, ItemId, UserId};
+
+    use super::*;
+
+    #[test]
+    fn events_flagged_at_ingest_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+        let event = |user: &str, item: &str, flag| {
+            let mut e = Event::new(
+                UserId::parse(user).unwrap(),
+                Some(ItemId::parse(item).unwrap()),
+                EventKind::Purchase,
+                1_700_000_000_000,
+            );
+            e.flag = flag;
+            e
+        };
+        store
+            .append_events(vec![
+                event("person", "a", None),
+                event("bot", "b", Some(EventFlag::RateCeiling)),
+                event("bot", "c", Some(EventFlag::RateCeiling)),
+            ])
+            .unwrap();
+        let ds = Dataset::load(store.log().as_ref(), &TrainConfig::default()).unwrap();
+        assert_eq!(ds.interactions.len(), 1);
+        assert_eq!(ds.users, ["person"]);
     }
 }

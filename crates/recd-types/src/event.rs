@@ -148,6 +148,17 @@ pub struct Event {
     /// The client's id of this event, so that a retried event is applied once (record
     /// schema 2; schema 1 records have none). Validated like a user or item id.
     pub event_id: Option<String>,
+    /// Set by the server at ingest, never by clients: why the event looks like no person's
+    /// (record schema 2). A flagged event stays in the log; training and trending leave it out.
+    pub flag: Option<EventFlag>,
+}
+
+/// Why an event was flagged at ingest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventFlag {
+    /// Its user produced events faster than `[serve.bots] max_events_per_user_per_min`.
+    RateCeiling,
 }
 
 impl Event {
@@ -170,7 +181,13 @@ impl Event {
             dwell_ms: None,
             request_id: None,
             event_id: None,
+            flag: None,
         }
+    }
+
+    /// Whether the batch and speed layers should learn from this event (it is not flagged).
+    pub fn is_trusted(&self) -> bool {
+        self.flag.is_none()
     }
 
     /// Checks every rule of an event; the error names the first field that breaks one.

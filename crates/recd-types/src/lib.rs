@@ -13,7 +13,7 @@ mod user;
 mod weights;
 
 pub use error::ValidationError;
-pub use event::{Context, Event, EventKind, RATING_MAX, RATING_MIN};
+pub use event::{Context, Event, EventFlag, EventKind, RATING_MAX, RATING_MIN};
 pub use ids::{ItemId, MAX_ID_BYTES, UserId};
 pub use item::Item;
 pub use record::Record;

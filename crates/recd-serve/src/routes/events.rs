@@ -86,11 +86,14 @@ pub(crate) async fn post(
     let accepted = events.len();
     let store = state.store.clone();
     let unknown_items = state.config.unknown_items;
-    let events = blocking(move || {
+    let mut events = blocking(move || {
         crate::ingest::check_items(&store, &events, unknown_items)?;
         Ok(events)
     })
     .await?;
+    for i in state.bots.over_ceiling(&events) {
+        events[i].flag = Some(recd_types::EventFlag::RateCeiling);
+    }
     let answer = if events.iter().any(|e| e.event_id.is_some()) {
         append_once(&state, events).await?
     } else {

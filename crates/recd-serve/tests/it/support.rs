@@ -41,6 +41,9 @@ pub fn server(config: ServeConfig) -> Server {
             config_copy.dedupe_max_entries,
         )),
         security: Arc::new(recd_serve::auth::Security::new(&config_copy, None).unwrap()),
+        bots: Arc::new(recd_serve::ingest::bots::BotFilter::new(
+            config_copy.bots.clone(),
+        )),
     });
     Server {
         _dir: dir,

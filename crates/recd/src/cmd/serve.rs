@@ -191,6 +191,9 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     let timeout = Duration::from_secs(config.serve.shutdown_timeout_secs);
     let jobs = Jobs::open(jobs).context("opening the training jobs dir")?;
     let dedupe = rebuild_dedupe(&store, &config.serve).await?;
+    let bots = Arc::new(recd_serve::ingest::bots::BotFilter::new(
+        config.serve.bots.clone(),
+    ));
     let _schedule = tokio::spawn(jobs.clone().run_schedule());
     let state = Arc::new(AppState {
         store: store.clone(),
@@ -203,6 +206,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         readiness: Default::default(),
         jobs: Some(jobs),
         dedupe,
+        bots,
         security,
     });
 

@@ -2,6 +2,7 @@
 
 mod auth;
 mod bench;
+mod bots;
 mod config;
 mod connections;
 mod deletion;

@@ -1,6 +1,8 @@
 //! Ingest policies applied to a batch of events before it is appended: what to do with events
 //! about items the catalog does not have (`[serve] unknown_items`).
 
+pub mod bots;
+
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 
