@@ -41,7 +41,6 @@ impl From<JobError> for ApiError {
     operation_id = "start_training",
     responses(
         (status = 202, description = "Started: the job, `running`. Poll `GET /v1/admin/jobs` for its end.", body = JobOut),
-        (status = 403, description = "Not from loopback (admin routes answer only there until API keys exist).", body = ErrorBody),
         (status = 409, description = "A training run is already going (`conflict`).", body = ErrorBody),
         (status = 503, description = "This server does not run training jobs.", body = ErrorBody),
     )
@@ -61,7 +60,6 @@ pub(crate) async fn train(
     operation_id = "list_jobs",
     responses(
         (status = 200, description = "Running and past training runs, with the gate's decision and both NDCG numbers.", body = JobsOut),
-        (status = 403, description = "Not from loopback.", body = ErrorBody),
         (status = 503, description = "This server does not run training jobs.", body = ErrorBody),
     )
 )]
@@ -81,7 +79,6 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Jobs
     responses(
         (status = 200, description = "Stopped: the job, `cancelled`.", body = JobOut),
         (status = 400, description = "The id is not a number (`invalid_field`).", body = ErrorBody),
-        (status = 403, description = "Not from loopback.", body = ErrorBody),
         (status = 404, description = "No such job.", body = ErrorBody),
         (status = 409, description = "The job has already ended.", body = ErrorBody),
         (status = 503, description = "This server does not run training jobs.", body = ErrorBody),

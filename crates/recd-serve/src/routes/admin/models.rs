@@ -21,7 +21,6 @@ use crate::{ApiError, AppState};
     operation_id = "list_models",
     responses(
         (status = 200, description = "The registry: `current`, `candidate`, the rollback history, every version with its creation time and pipeline NDCG@10, and the versions resident in this server's memory.", body = ModelsOut),
-        (status = 403, description = "The client is not on loopback (`forbidden`): admin routes answer only there until API keys exist.", body = ErrorBody),
         (status = 500, description = "The registry could not be read (`internal`).", body = ErrorBody),
     )
 )]
