@@ -8,6 +8,8 @@ mod jsonl;
 mod lines;
 mod ml100k;
 mod parquet;
+#[cfg(test)]
+mod parquet_panics;
 
 use std::path::Path;
 
