@@ -10,6 +10,8 @@ mod ml100k;
 mod parquet;
 #[cfg(test)]
 mod parquet_panics;
+#[cfg(test)]
+mod proptests;
 
 use std::path::Path;
 

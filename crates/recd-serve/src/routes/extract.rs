@@ -153,6 +153,9 @@ pub(crate) async fn method_not_allowed(method: Method, OriginalUri(uri): Origina
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -21,6 +21,8 @@ pub use read_only::ReadOnlyLog;
 pub use repair::{RepairReport, VerifyReport, repair, verify};
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::fs::{File, OpenOptions, TryLockError};
