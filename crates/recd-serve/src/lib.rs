@@ -20,6 +20,9 @@ pub mod compute;
 mod config;
 mod convert;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jobs;
 mod listener;
 mod metrics_http;

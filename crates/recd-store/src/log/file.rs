@@ -8,6 +8,8 @@
 mod damage;
 mod durable;
 mod frame;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod index;
 mod read_only;
 mod reader;
