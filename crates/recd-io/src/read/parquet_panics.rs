@@ -6,7 +6,10 @@
 //! test `damaged_parquet_is_read_without_a_panic` and the `parquet_import` fuzz target
 //! (`bench/runs/2026-12-03-fuzz.md`): byte 12 xor 4 (a division by zero in the byte-array
 //! reader), byte 98 xor 255 (`offset + len out of bounds`), byte 160 xor 1 (`Decoder for dict
-//! should have been set`).
+//! should have been set`). `row-count-overflow.parquet` came from the fuzz target (edits to
+//! a 40-event export): its row counts overflow a `usize` sum when the reader is built, which
+//! panics where overflow checks are on (debug builds, tests) and wraps silently where they are
+//! off.
 
 use std::path::PathBuf;
 
@@ -37,6 +40,7 @@ fn files_that_make_the_parquet_crate_panic_are_reported_as_corrupt() {
         "divide-by-zero.parquet",
         "offset-out-of-bounds.parquet",
         "no-dictionary-decoder.parquet",
+        "row-count-overflow.parquet",
     ] {
         let (path, err) = error_reading(name);
         let IoError::Parquet { path: named, reason } = &err else {
