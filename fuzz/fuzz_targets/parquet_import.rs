@@ -67,10 +67,11 @@ fn valid_file() -> &'static [u8] {
 }
 
 /// libFuzzer's panic hook aborts on every panic, even one that is caught. A panic inside the
-/// parquet crate, or the arrow and snap crates under it, is caught by recd-io's reader and
-/// reported as an error naming the file (what this target checks), so the hook lets those
-/// through, printing each place once (`caught parquet panic at ...` in the log); any other
-/// panic still aborts, as a crash.
+/// parquet crate is caught by recd-io's reader and reported as an error naming the file (what
+/// this target checks), so the hook lets those through, printing each place once (`caught
+/// parquet panic at ...` in the log); any other panic still aborts, as a crash. A panic is
+/// the library's when it is raised in the parquet, arrow or snap sources or, for one raised in
+/// `core` (an arithmetic overflow in a `sum`, say), when parquet code is on its stack.
 fn let_library_panics_through() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -79,12 +80,15 @@ fn let_library_panics_through() {
         std::panic::set_hook(Box::new(move |info| {
             let place = info
                 .location()
-                .map(|l| format!("{}:{}", l.file(), l.line()));
-            if let Some(place) = place.filter(|p| {
-                ["/parquet-", "/arrow-", "/snap-"]
-                    .iter()
-                    .any(|c| p.contains(c))
-            }) {
+                .map(|l| format!("{}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let in_library = ["/parquet-", "/arrow-", "/snap-"]
+                .iter()
+                .any(|c| place.contains(c))
+                || std::backtrace::Backtrace::force_capture()
+                    .to_string()
+                    .contains("parquet::");
+            if in_library {
                 if seen.lock().unwrap().insert(place.clone()) {
                     eprintln!("caught parquet panic at {place}: {info}");
                 }
