@@ -43,13 +43,20 @@ fn files_that_make_the_parquet_crate_panic_are_reported_as_corrupt() {
         "row-count-overflow.parquet",
     ] {
         let (path, err) = error_reading(name);
-        let IoError::Parquet { path: named, reason } = &err else {
+        let IoError::Parquet {
+            path: named,
+            reason,
+        } = &err
+        else {
             panic!("{name}: {err:?}");
         };
         assert_eq!(named, &path);
         assert!(err.to_string().starts_with(&path.display().to_string()));
         // When a parquet release stops panicking on one of these, its error replaces this
         // message: keep the file, drop the name from this check.
-        assert!(reason.contains("the parquet library panicked"), "{name}: {reason}");
+        assert!(
+            reason.contains("the parquet library panicked"),
+            "{name}: {reason}"
+        );
     }
 }
