@@ -262,6 +262,9 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use recd_api::EventIn;
 

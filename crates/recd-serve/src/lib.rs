@@ -21,6 +21,9 @@ mod config;
 mod convert;
 pub mod dedupe;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ingest;
 pub mod jobs;
 mod listener;

@@ -8,6 +8,10 @@ mod jsonl;
 mod lines;
 mod ml100k;
 mod parquet;
+#[cfg(test)]
+mod parquet_panics;
+#[cfg(test)]
+mod proptests;
 
 use std::path::Path;
 

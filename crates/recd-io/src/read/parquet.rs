@@ -17,6 +17,34 @@ use crate::columnar::{self, EventColumns};
 /// Rows decoded per batch: large enough to amortise decoding, small enough to bound memory.
 const BATCH_ROWS: usize = 8192;
 
+/// Runs a call into the parquet crate that decodes bytes of the file at `path`, turning a
+/// panic into an error naming the file.
+///
+/// The parquet crate checks much of what it reads but not everything: some corrupt files make
+/// it panic (a slice index or an arithmetic overflow in a decoder) where it should return an
+/// error. An import must report a bad file, not abort the whole `recd import` (or a server's
+/// import job) with a backtrace, so every such call goes through here. After a panic the
+/// reader is not used again (`ParquetEventSource::done`), so no state the panic interrupted
+/// is read. The panic hook still prints the panic: that is a bug report for the parquet crate.
+fn guarded<T>(path: &Path, call: impl FnOnce() -> Result<T, IoError>) -> Result<T, IoError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        Ok(res) => res,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(IoError::parquet(
+                path,
+                format!(
+                    "the parquet library panicked reading this file, which must be corrupt: {what}"
+                ),
+            ))
+        }
+    }
+}
+
 /// Reads events from a Parquet file.
 pub(crate) struct ParquetEventSource {
     path: PathBuf,
@@ -34,14 +62,19 @@ impl ParquetEventSource {
     pub fn open(path: &Path) -> Result<Self, IoError> {
         let file = File::open(path).map_err(|e| IoError::io(path, e))?;
         let file_bytes = file.metadata().map_err(|e| IoError::io(path, e))?.len();
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| IoError::bad_file(path, format!("not a readable Parquet file: {e}")))?;
-        columnar::check_schema(builder.schema()).map_err(|r| IoError::bad_file(path, r))?;
-        let total_rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-        let reader = builder
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(|e| IoError::parquet(path, e))?;
+        let (reader, total_rows) = guarded(path, || {
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+                IoError::bad_file(path, format!("not a readable Parquet file: {e}"))
+            })?;
+            columnar::check_schema(builder.schema()).map_err(|r| IoError::bad_file(path, r))?;
+            let total_rows =
+                u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+            let reader = builder
+                .with_batch_size(BATCH_ROWS)
+                .build()
+                .map_err(|e| IoError::parquet(path, e))?;
+            Ok((reader, total_rows))
+        })?;
         Ok(Self {
             path: path.to_path_buf(),
             reader,
@@ -61,7 +94,8 @@ impl ParquetEventSource {
             .as_ref()
             .is_none_or(|b| self.index >= b.num_rows())
         {
-            match self.reader.next() {
+            let reader = &mut self.reader;
+            match guarded(&self.path, || Ok(reader.next()))? {
                 Some(Ok(batch)) => {
                     self.batch = Some(batch);
                     self.index = 0;

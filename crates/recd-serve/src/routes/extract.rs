@@ -48,7 +48,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 }
 
 /// Parses `application/x-www-form-urlencoded` query text strictly.
-fn parse_query(query: &str) -> Result<HashMap<String, String>, ApiError> {
+pub(crate) fn parse_query(query: &str) -> Result<HashMap<String, String>, ApiError> {
     let mut params = HashMap::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -74,7 +74,7 @@ fn parse_query(query: &str) -> Result<HashMap<String, String>, ApiError> {
 
 /// Percent-decodes `text`, refusing a `%` not followed by two hex digits and bytes that are
 /// not UTF-8.
-fn decode(text: &str) -> Result<String, String> {
+pub(crate) fn decode(text: &str) -> Result<String, String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -151,6 +151,9 @@ pub(crate) async fn method_not_allowed(method: Method, OriginalUri(uri): Origina
         path: uri.path().to_string(),
     }
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 mod admin;
 mod docs;
 mod events;
-mod extract;
+pub(crate) mod extract;
 mod features;
 mod health;
 mod items;

@@ -8,6 +8,8 @@
 mod damage;
 mod durable;
 mod frame;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod index;
 mod read_only;
 mod reader;
@@ -21,6 +23,8 @@ mod writer;
 pub use read_only::ReadOnlyLog;
 pub use repair::{RepairReport, VerifyReport, repair, verify};
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;
 

@@ -7,6 +7,9 @@
 mod file;
 mod pending;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use file::fuzzing;
 pub use file::{
     FileLog, LogConfig, LogStats, ReadOnlyLog, RepairReport, VerifyReport, repair, verify,
 };
