@@ -182,12 +182,16 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    let auth = auth_line(&security, addr, &config.serve)?;
+    let (open_to_anyone, auth) = auth_line(&security, addr, &config.serve)?;
     tokio::spawn(security.clone().upkeep(Duration::from_secs(2)));
     // stdout's one line is the address (scripts and tests read it, then may close the pipe);
-    // how callers are authenticated goes to stderr beside it.
+    // how callers are authenticated is a log line beside it, a warning when anyone may write.
     println!("listening on {scheme}://{addr}");
-    eprintln!("{auth}");
+    if open_to_anyone {
+        tracing::warn!("{auth}");
+    } else {
+        tracing::info!("{auth}");
+    }
     let timeout = Duration::from_secs(config.serve.shutdown_timeout_secs);
     let jobs = Jobs::open(jobs).context("opening the training jobs dir")?;
     let dedupe = rebuild_dedupe(&store, &config.serve).await?;
@@ -271,28 +275,36 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The start-up line that says how callers are authenticated, or the refusal to serve a
-/// non-loopback address to anyone without `--insecure`.
+/// The start-up line that says how callers are authenticated (and whether anyone who can
+/// reach the address may write), or the refusal to serve a non-loopback address to anyone
+/// without `--insecure`.
 fn auth_line(
     security: &recd_serve::auth::Security,
     addr: std::net::SocketAddr,
     serve: &recd_serve::ServeConfig,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(bool, String)> {
     if security.enabled() {
-        return Ok(format!(
-            "auth: on, {} API key(s); admin routes need the admin scope",
-            security.key_count()
+        return Ok((
+            false,
+            format!(
+                "auth: on, {} API key(s); admin routes need the admin scope",
+                security.key_count()
+            ),
         ));
     }
     if addr.ip().is_loopback() {
-        return Ok(
+        return Ok((
+            false,
             "auth: off (no API keys; admin routes answer only on loopback; `recd keys create` turns it on)"
                 .into(),
-        );
+        ));
     }
     if serve.auth.insecure {
-        return Ok(format!(
-            "auth: OFF on {addr} (--insecure): anyone who can reach this address can write the catalog and read every user's features"
+        return Ok((
+            true,
+            format!(
+                "auth: OFF on {addr} (--insecure): anyone who can reach this address can write the catalog and read every user's features"
+            ),
         ));
     }
     anyhow::bail!(
