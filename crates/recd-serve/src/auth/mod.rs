@@ -47,8 +47,7 @@ pub enum Access {
     Scoped(Scope),
 }
 
-/// The caller a request was let through as (in the request's extensions, for handlers and
-/// logs).
+/// The caller a request was let through as.
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The key's id; `None` without authentication.
@@ -111,20 +110,6 @@ impl Security {
         security.install(Vec::new())?;
         security.reload()?;
         Ok(security)
-    }
-
-    /// No keys, no limits: what tests and tools that build a router by hand get.
-    pub fn open() -> Self {
-        Self {
-            config_keys: Vec::new(),
-            keys_file: None,
-            keys: ArcSwap::from_pointee(Vec::new()),
-            file_stamp: Default::default(),
-            enabled: AtomicBool::new(false),
-            protect_metrics: false,
-            limits: limit::Limits::new(&Default::default()),
-            proxies: Vec::new(),
-        }
     }
 
     /// Whether requests must carry a key.
@@ -347,7 +332,7 @@ fn parse_net(s: &str) -> Option<IpNet> {
 
 /// The guard of a route that needs `access`. The server's [`Security`] comes from the
 /// request's extensions (the router puts it there).
-pub(crate) async fn guard(access: Access, mut request: Request, next: Next) -> Response {
+pub(crate) async fn guard(access: Access, request: Request, next: Next) -> Response {
     let Some(security) = request.extensions().get::<Arc<Security>>().cloned() else {
         return ApiError::Internal("the router has no security settings".into()).into_response();
     };
@@ -356,10 +341,7 @@ pub(crate) async fn guard(access: Access, mut request: Request, next: Next) -> R
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     match security.check(access, peer, request.headers()) {
-        Ok(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
-        }
+        Ok(_) => next.run(request).await,
         Err(e) => e.into_response(),
     }
 }
