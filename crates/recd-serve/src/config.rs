@@ -63,7 +63,7 @@ pub struct ServeConfig {
     /// limits and the admin loopback rule; any other peer is the client itself.
     pub trusted_proxies: Vec<String>,
     /// `[serve.recommend]`: recommendation requests.
-    pub recommend: crate::recommend::RecommendConfig,
+    pub recommend: recd_online::RecommendConfig,
     /// `[serve.auth]`: API keys.
     pub auth: crate::auth::config::AuthConfig,
     /// `[serve.rate_limit]`: requests per second per caller and per address.

@@ -246,6 +246,25 @@ impl From<recd_features::FeatureError> for ApiError {
     }
 }
 
+/// The engine's failures, by who is to blame: the request's (unknown category or item), the
+/// deployment's (no model yet), a dependency's (the feature store) or ours.
+impl From<recd_online::OnlineError> for ApiError {
+    fn from(e: recd_online::OnlineError) -> Self {
+        use recd_online::OnlineError as E;
+        match e {
+            E::UnknownCategory(_) => ApiError::InvalidField {
+                index: None,
+                field: "category".into(),
+                message: e.to_string(),
+            },
+            E::UnknownItem(id) => ApiError::NotFound { what: "item", id },
+            E::NoModel => ApiError::Unavailable(e.to_string()),
+            E::Features(f) => f.into(),
+            E::Failed(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

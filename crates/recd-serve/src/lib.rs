@@ -6,7 +6,8 @@
 //! (unknown routes and methods included), the OpenAPI 3.1 document of every route
 //! ([`openapi`], served at `/openapi.json` and rendered at `/docs`), and [`run`] with
 //! graceful shutdown. Wire shapes come from `recd-api` and are converted to
-//! engine types here, at the edge.
+//! engine types here, at the edge. Recommendations and similar items are answered by the
+//! transport-free engine (`recd-online`); the handlers validate, call it and render.
 //!
 //! Non-goals: no feature writes (features are read through [`FeatureStore`]; the updater in
 //! `recd-stream` is their only writer, and this crate must never depend on it), no training,
@@ -14,9 +15,6 @@
 
 pub mod auth;
 mod body;
-mod catalog_view;
-mod cold;
-pub mod compute;
 mod config;
 mod convert;
 pub mod dedupe;
@@ -28,9 +26,6 @@ pub mod ingest;
 pub mod jobs;
 mod listener;
 mod metrics_http;
-pub mod model_watch;
-mod postprocess;
-pub mod recommend;
 mod routes;
 mod scrape;
 
@@ -62,8 +57,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// The `[serve]` settings.
     pub config: ServeConfig,
-    /// The served model (hot-swapped) and the answer cache; `Default` starts without a model.
-    pub online: Arc<recommend::Online>,
+    /// The online engine: served model (hot-swapped), answer cache, compute pool.
+    pub online: Arc<recd_online::Online>,
     /// Whether `/readyz` has declared this instance ready (it stays ready once it has).
     pub readiness: Readiness,
     /// Training runs started by this server (`None`: it runs none, e.g. in tests).

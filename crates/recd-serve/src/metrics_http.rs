@@ -72,6 +72,7 @@ fn method_label(method: &Method) -> &'static str {
 /// Registers the help text of every metric this crate records with the recorder. Call once,
 /// after [`install_metrics_recorder`].
 pub fn describe_metrics() {
+    recd_online::describe_metrics();
     describe_counter!(
         "recd_training_jobs_total",
         "Training runs started by this server that ended, by state: succeeded, failed, cancelled, timed_out, memory_exceeded."
@@ -95,33 +96,6 @@ pub fn describe_metrics() {
         "Time from a request's arrival to its response, by route template."
     );
     describe_counter!(
-        "recd_recommendations_total",
-        "Recommendation answers by outcome: ranked (full pipeline), ranked_light (degraded: light ranker), cached, deadline (precomputed fallback), no_model."
-    );
-    describe_counter!(
-        "recd_answer_cache_evictions_total",
-        "Cached recommendation answers dropped, least recently used first, to stay within [serve.recommend] cache_capacity and cache_memory_budget_mb."
-    );
-    describe_gauge!(
-        "recd_answer_cache_memory_bytes",
-        Unit::Bytes,
-        "Estimated bytes held by the cached recommendation answers."
-    );
-    describe_gauge!(
-        "recd_answer_cache_memory_budget_bytes",
-        Unit::Bytes,
-        "The answer cache's memory budget ([serve.recommend] cache_memory_budget_mb)."
-    );
-    describe_counter!(
-        "recd_recommend_candidates_total",
-        "Candidates proposed per generator (an item proposed by two counts for both)."
-    );
-    describe_histogram!(
-        "recd_recommend_stage_seconds",
-        Unit::Seconds,
-        "Time spent in each stage of answering a recommendation request."
-    );
-    describe_counter!(
         "recd_events_accepted_total",
         "Events made durable and acknowledged (202) by POST /v1/events."
     );
@@ -132,14 +106,6 @@ pub fn describe_metrics() {
     describe_counter!(
         "recd_users_deleted_total",
         "Users deleted by DELETE /v1/users/{id} (tombstones appended)."
-    );
-    describe_counter!(
-        "recd_model_swaps_total",
-        "Times a new model version was loaded and swapped in."
-    );
-    describe_counter!(
-        "recd_catalog_view_builds_total",
-        "Rebuilds of the serving view of the catalog (availability, sponsored, new items)."
     );
     describe_counter!(
         "recd_events_unknown_item_total",

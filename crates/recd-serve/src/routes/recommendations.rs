@@ -1,28 +1,18 @@
-//! `GET /v1/recommendations` (and the alias `GET /recommendations`).
-//!
-//! The handler validates the parameters, reads the user's real-time features (async), then
-//! runs the CPU work on the compute pool (`compute.rs`) under the deadline. A request that
-//! misses the deadline, or whose job waited more than half of it in the pool's queue (shed
-//! without running), gets the precomputed popular list for its context with `fallback: true`;
-//! a computation that started still finishes and fills the cache (unless it was degraded to
-//! the light ranker), so the user's next request is personal again. Without a loaded model the
-//! answer is the feature store's trending items (24 h window), also marked `fallback: true`
-//! with `model_version: null`: a new deployment answers something sensible before its first
-//! training instead of failing.
+//! `GET /v1/recommendations` (and the alias `GET /recommendations`): the query validated
+//! here, the answer made by the engine ([`recd_online::Online::recommend`], in serving mode:
+//! deadline, fallback, light ranker when behind, answer cache), the page of it rendered.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
 use recd_api::{ErrorBody, RecommendationsOut, RecommendedItemOut};
-use recd_features::{TrendingQuery, Window};
+use recd_online::{Answer, Mode, Request};
 use recd_types::UserId;
 
 use super::{QueryParams, now_ms};
-use crate::recommend::{self, Answer, AnswerItem, CacheKey, Known, Params};
 use crate::{ApiError, AppState};
 
 const PARAMS: [&str; 7] = [
@@ -61,29 +51,10 @@ fn token(params: &HashMap<String, String>, field: &str) -> Result<Option<String>
     }
 }
 
-/// A new request id: unique within the process and unlikely to repeat across restarts.
-fn new_request_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    let start = *START.get_or_init(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-    });
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{:016x}",
-        crate::postprocess::mix(start ^ crate::postprocess::mix(n))
-    )
-}
-
 /// A validated request: what to compute, and which part of it to answer.
 struct Parsed {
     /// `n` is `num_results + offset`: the list is ranked to that depth.
-    params: Params,
-    /// The client sent `request_id` (the answer is then neither read from nor kept for the
-    /// cache under another id).
-    explicit_id: bool,
+    request: Request,
     /// Leading items of the ranked list left out of the answer.
     offset: usize,
 }
@@ -98,7 +69,7 @@ fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<Parsed, A
             ),
         ));
     }
-    let config = &state.config.recommend;
+    let config = state.online.config();
     let user_id = params
         .get("user_id")
         .ok_or_else(|| bad("user_id", "is required".into()))?;
@@ -133,11 +104,9 @@ fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<Parsed, A
                 )
             })?,
     };
-    let given_id = token(params, "request_id")?;
-    let explicit_id = given_id.is_some();
     Ok(Parsed {
-        params: Params {
-            user_id: user_id.to_string(),
+        request: Request {
+            user_id,
             n: n + offset,
             context: token(params, "context")?.unwrap_or_else(|| "homepage".into()),
             device: token(params, "device")?,
@@ -147,10 +116,10 @@ fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<Parsed, A
                 }
                 c => c.cloned(),
             },
-            request_id: given_id.unwrap_or_else(new_request_id),
+            request_id: token(params, "request_id")?,
             now_ms: now_ms(),
+            mode: Mode::Serving,
         },
-        explicit_id,
         offset,
     })
 }
@@ -159,7 +128,7 @@ fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<Parsed, A
 fn out(answer: &Answer, request: &Parsed, variant: &str, started: Instant) -> RecommendationsOut {
     RecommendationsOut {
         request_id: answer.request_id.clone(),
-        user_id: request.params.user_id.clone(),
+        user_id: request.request.user_id.to_string(),
         model_version: answer.model_version.clone(),
         variant: variant.to_string(),
         fallback: answer.fallback,
@@ -217,153 +186,8 @@ pub(crate) async fn get(
     QueryParams(query): QueryParams,
 ) -> Result<Json<RecommendationsOut>, ApiError> {
     let started = Instant::now();
-    let request = parse(&state, &query)?;
-    let (params, explicit_id) = (&request.params, request.explicit_id);
-    let variant = state.config.recommend.variant.clone();
-    let Some(served) = state.online.models.get() else {
-        let answer = without_model(&state, params).await?;
-        metrics::counter!("recd_recommendations_total", "outcome" => "no_model").increment(1);
-        return Ok(Json(out(&answer, &request, &variant, started)));
-    };
-    if let Err(recommend::UnknownCategory(c)) = recommend::category_of(&served, params) {
-        return Err(bad(
-            "category",
-            format!("unknown category {c:?} (not in the model's catalog)"),
-        ));
-    }
-    let uid = UserId::parse(params.user_id.clone()).map_err(|e| ApiError::field(None, e))?;
-    let features = match state.features.user(&uid, params.now_ms).await {
-        Ok(f) => f,
-        Err(e) => {
-            // Degrade to what the model knows rather than failing the request.
-            tracing::warn!(error = %e, "feature store read failed; recommending without real-time features");
-            None
-        }
-    };
-    let key = CacheKey {
-        user_id: params.user_id.clone(),
-        context: (
-            params.context.clone(),
-            params.device.clone(),
-            params.category.clone(),
-        ),
-        n: params.n,
-        model_version: served.version().to_string(),
-        user_offset: features.as_ref().map_or(0, |f| f.last_offset),
-    };
-    let online = state.online.clone();
-    if !explicit_id && let Some(answer) = online.cache.get(&key) {
-        metrics::counter!("recd_recommendations_total", "outcome" => "cached").increment(1);
-        return Ok(Json(out(&answer, &request, &variant, started)));
-    }
-    let deadline = Duration::from_millis(state.config.recommend.deadline_ms);
-    let config = state.config.recommend.clone();
-    let store = state.store.clone();
-    let (task_served, task_params) = (served.clone(), params.clone());
-    let known = Known {
-        features,
-        profile: None,
-    };
-    let exclude_features = known.features.clone();
-    let compute = online.clone();
-    let task = compute.compute.run(move || {
-        // Shed a job that waited more than half the deadline in the queue; its request gets
-        // the fallback now. Shedding only past the whole deadline let an overload settle
-        // where every job ran just before its deadline and finished after it (work wasted,
-        // the backlog kept): on the 1M x 100k benchmark a transient slowdown under load
-        // turned into seconds of answers at the deadline. With half a deadline of queue at
-        // most, a job that runs still answers in time.
-        let waited = started.elapsed();
-        if waited > deadline / 2 {
-            return None;
-        }
-        // Behind by more than `degrade_after_ms`: rank with the light ranker, which costs a
-        // fraction of the MLP, over fewer candidates (no content generator: a large share of
-        // the candidate stage), so the queue drains instead of growing into fallbacks.
-        let light = waited >= Duration::from_millis(config.degrade_after_ms);
-        let catalog = online.models.catalog(&task_served);
-        let uid = task_params.user_id.clone();
-        let profile = move || store.catalog().get_user(&uid).ok().flatten();
-        let answer = Arc::new(recommend::recommend(
-            &task_served,
-            catalog.as_deref(),
-            &task_params,
-            &known,
-            &profile,
-            &config,
-            light,
-        ));
-        // A degraded answer is not cached: it would be served for the whole TTL, also after
-        // the server has caught up, while recomputing it costs only the light ranking.
-        if !answer.degraded {
-            online.cache.put(key, answer.clone());
-        }
-        Some(answer)
-    });
-    let remaining = deadline.saturating_sub(started.elapsed());
-    let outcome = tokio::time::timeout(remaining, task).await;
-    // An answer that arrives after the deadline is as late as none: `timeout` polls the task
-    // before its timer, so a finished task would otherwise win even past the deadline.
-    let late = started.elapsed() > deadline;
-    let answer = match outcome {
-        Ok(Some(Some(answer))) if !late => {
-            let outcome = if answer.degraded {
-                "ranked_light"
-            } else {
-                "ranked"
-            };
-            metrics::counter!("recd_recommendations_total", "outcome" => outcome).increment(1);
-            answer
-        }
-        Ok(None) => {
-            return Err(ApiError::Internal("recommendation task failed".into()));
-        }
-        Ok(Some(_)) | Err(_) => {
-            metrics::counter!("recd_recommendations_total", "outcome" => "deadline").increment(1);
-            let st = recommend::state::user_state(
-                &served.model,
-                &params.user_id,
-                exclude_features.as_ref(),
-                served.manifest.data_window_ms.1,
-            );
-            let catalog = state.online.models.catalog(&served);
-            Arc::new(recommend::fallback(
-                &served,
-                catalog.as_deref(),
-                params,
-                &st.exclude,
-            ))
-        }
-    };
-    Ok(Json(out(&answer, &request, &variant, started)))
-}
-
-/// No model yet: the feature store's most engaged items of the last 24 hours.
-async fn without_model(state: &AppState, params: &Params) -> Result<Answer, ApiError> {
-    let query = TrendingQuery {
-        window: Window::Day,
-        category: params.category.clone(),
-        now_ms: params.now_ms,
-        limit: params.n,
-    };
-    let items = state.features.trending(&query).await?;
-    let best = items.first().map_or(1, |t| t.count.max(1)) as f32;
-    Ok(Answer {
-        request_id: params.request_id.clone(),
-        model_version: None,
-        fallback: true,
-        degraded: false,
-        items: items
-            .into_iter()
-            .map(|t| AnswerItem {
-                item_id: t.item_id.to_string(),
-                score: t.count as f32 / best,
-                source: "trending",
-                reason: match &params.category {
-                    Some(c) => format!("trending in {c}"),
-                    None => "trending".into(),
-                },
-            })
-            .collect(),
-    })
+    let parsed = parse(&state, &query)?;
+    let answer = state.online.recommend(parsed.request.clone()).await?;
+    let variant = &state.online.config().variant;
+    Ok(Json(out(&answer, &parsed, variant, started)))
 }

@@ -1,14 +1,19 @@
-//! Architecture invariant: serving never links training or the feature writer.
-//! `recd-serve` must not reach `recd-train` or `recd-stream` through any dependency, dev
-//! dependencies included (ARCHITECTURE: the updater is the only writer of online features).
+//! Architecture invariants over the crate graph (`cargo metadata`), dev dependencies
+//! included for the crate itself (its tests link them):
+//! - serving never links training or the feature writer: `recd-serve` must not reach
+//!   `recd-train` or `recd-stream` (ARCHITECTURE: the updater is the only writer of online
+//!   features);
+//! - the online engine is transport-free: `recd-online` reaches no HTTP crate (it is what the
+//!   HTTP edge, `recd recommend` and evaluation share) and no training code either.
 
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
 
 use serde_json::Value;
 
-#[test]
-fn recd_serve_cannot_reach_recd_train_or_recd_stream() {
+/// Every package `start` reaches, by name (its own dev dependencies followed, not those of
+/// the crates below it).
+fn reachable(start_name: &str) -> HashSet<String> {
     let output = Command::new(env!("CARGO"))
         .args(["metadata", "--format-version", "1", "--offline"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -26,8 +31,6 @@ fn recd_serve_cannot_reach_recd_train_or_recd_stream() {
         let p = packages.iter().find(|p| p["id"] == id).unwrap();
         p["name"].as_str().unwrap().to_string()
     };
-    // Each package's dependencies, with whether they are dev-only (those count for
-    // recd-serve itself, whose tests link them, but not for the crates below it).
     let deps: HashMap<&str, Vec<(&str, bool)>> = nodes
         .iter()
         .map(|n| {
@@ -47,20 +50,15 @@ fn recd_serve_cannot_reach_recd_train_or_recd_stream() {
         .collect();
     let start = deps
         .keys()
-        .find(|id| name_of(id) == "recd-serve")
+        .find(|id| name_of(id) == start_name)
         .copied()
-        .unwrap();
+        .unwrap_or_else(|| panic!("{start_name} is in the workspace"));
     let mut seen = HashSet::new();
     let mut stack = vec![start];
     while let Some(id) = stack.pop() {
         if !seen.insert(id) {
             continue;
         }
-        let name = name_of(id);
-        assert!(
-            name != "recd-train" && name != "recd-stream",
-            "recd-serve reaches {name}"
-        );
         let follow = deps.get(id).into_iter().flatten();
         stack.extend(
             follow
@@ -68,9 +66,39 @@ fn recd_serve_cannot_reach_recd_train_or_recd_stream() {
                 .map(|(d, _)| *d),
         );
     }
+    seen.into_iter().map(name_of).collect()
+}
+
+#[test]
+fn recd_serve_cannot_reach_recd_train_or_recd_stream() {
+    let seen = reachable("recd-serve");
     assert!(
         seen.len() > 10,
         "walked the graph ({} packages)",
         seen.len()
     );
+    assert!(seen.contains("recd-online"), "serving uses the engine");
+    for forbidden in ["recd-train", "recd-stream"] {
+        assert!(!seen.contains(forbidden), "recd-serve reaches {forbidden}");
+    }
+}
+
+#[test]
+fn the_online_engine_reaches_no_http_crate_and_no_training_code() {
+    let seen = reachable("recd-online");
+    assert!(seen.contains("recd-model"), "walked the graph: {seen:?}");
+    for forbidden in [
+        "axum",
+        "hyper",
+        "tower",
+        "tower-http",
+        "http",
+        "recd-api",
+        "utoipa",
+        "recd-serve",
+        "recd-train",
+        "recd-stream",
+    ] {
+        assert!(!seen.contains(forbidden), "recd-online reaches {forbidden}");
+    }
 }

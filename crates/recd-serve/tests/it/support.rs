@@ -26,14 +26,21 @@ pub fn server(config: ServeConfig) -> Server {
     let (appended, _) = watch::channel(0);
     let (applied_tx, features_applied) = watch::channel(None);
     let config_copy = config.clone();
+    let features: Arc<dyn recd_features::FeatureStore> =
+        Arc::new(EmbeddedStore::new(FeatureConfig::default()));
+    let online = Arc::new(recd_online::Online::new(
+        config.recommend.clone(),
+        features.clone(),
+        store.clone(),
+    ));
     let state = Arc::new(AppState {
         store,
-        features: Arc::new(EmbeddedStore::new(FeatureConfig::default())),
+        features,
         appended,
         features_applied,
         metrics: recd_serve::install_metrics_recorder(),
         config,
-        online: Default::default(),
+        online,
         readiness: Default::default(),
         jobs: None,
         dedupe: Arc::new(recd_serve::dedupe::DedupeWindow::new(

@@ -34,7 +34,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
         Command::Events(command) => events::run(command),
         Command::Log(command) => log::run(command),
         Command::Train(args) => train::run(args, loaded.config),
-        Command::Recommend(args) => recommend::run(args, loaded.config.serve.recommend),
+        Command::Recommend(args) => recommend::run(args, loaded.config),
         Command::Models(command) => models::run(command, &loaded.config.train),
         Command::Serve(args) => serve::run(args, file, loaded.config),
         Command::Bench(args) => bench::run(args),

@@ -1,17 +1,19 @@
-//! `recd serve`'s online layer wiring: start the model watcher, and hand each newly served
-//! model's item factors to the nearline fold-in (`recd-stream`), which `recd-serve` may not
-//! link. Kept apart from `serve.rs` so the two roles' setup can change independently.
+//! The online layer's wiring, shared by `recd serve` and `recd recommend`: the feature store
+//! named by the config, the model watcher, and each newly served model's item factors handed
+//! to the nearline fold-in (`recd-stream`), which the engine may not link. Kept apart from
+//! `serve.rs` so the roles' setup can change independently.
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
+use recd_features::{EmbeddedStore, FeatureConfig, FeatureStore, RedisStore};
 use recd_model::als::Gram;
+use recd_online::Online;
+use recd_online::model_watch::{ModelWatcher, OnLoad, Served, WatchConfig};
 use recd_serve::ServeConfig;
-use recd_serve::model_watch::{ModelWatcher, OnLoad, Served, WatchConfig};
-use recd_serve::recommend::Online;
-use recd_store::Store;
 use recd_stream::{ItemFactors, SharedFactors};
 use recd_types::{ItemId, UserId};
 
@@ -21,7 +23,6 @@ pub async fn start(
     data_dir: &Path,
     config: &ServeConfig,
     online: &Online,
-    store: &Arc<Store>,
     factors: Arc<SharedFactors>,
 ) -> ModelWatcher {
     let rc = &config.recommend;
@@ -39,12 +40,18 @@ pub async fn start(
             "no readable ALS parameters or event weights in the manifest; the fold-in keeps the previous factors"
         ),
     });
-    ModelWatcher::start(online.models.clone(), store.clone(), watch, Some(on_load)).await
+    ModelWatcher::start(
+        online.models.clone(),
+        online.catalog_source(),
+        watch,
+        Some(on_load),
+    )
+    .await
 }
 
 /// The fold-in's view of a model: item factors, their Gram matrix with the training λ, α,
 /// and who was trained until when.
-fn item_factors(served: &Served) -> Option<ItemFactors> {
+pub fn item_factors(served: &Served) -> Option<ItemFactors> {
     let model = &served.model;
     let als = served.manifest.params.get("als")?;
     let regularization = als.get("regularization")?.as_f64()? as f32;
@@ -67,4 +74,14 @@ fn item_factors(served: &Served) -> Option<ItemFactors> {
         trained_users,
         weights,
     })
+}
+
+/// The feature store `[features] store` names: the embedded one, or Redis.
+pub fn open_features(config: FeatureConfig) -> anyhow::Result<Arc<dyn FeatureStore>> {
+    if config.store == "embedded" {
+        return Ok(Arc::new(EmbeddedStore::new(config)));
+    }
+    let url = config.store.clone();
+    let store = RedisStore::open(&url, config).with_context(|| format!("feature store {url:?}"))?;
+    Ok(Arc::new(store))
 }

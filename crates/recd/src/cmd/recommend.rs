@@ -1,21 +1,35 @@
-//! `recd recommend`: batch recommendations for a list of users through the same two-stage
-//! pipeline the server uses, written as `user_id,item_id,rank` (the offline protocol's format).
+//! `recd recommend`: batch recommendations for a list of users, answered by the same engine
+//! as `recd serve` (`recd-online`, in its deterministic mode), written as
+//! `user_id,item_id,rank,score,source,reason,request_id` (the offline protocol's three
+//! columns first).
+//!
+//! It reads the data dir as every reader does, beside a running server or without one: the
+//! log up to its published durable end, the catalog and profiles rebuilt from the log's
+//! records, and the user state from the configured feature store — Redis as the server's
+//! updater keeps it, or, embedded, the log replayed into a fresh store by the same updater
+//! (within the feature TTL, fold-in included). Each user's request id is derived from the
+//! user id and written out: asking the server with that `request_id` returns the same list
+//! for the same state.
 
-use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
-use rayon::prelude::*;
-use recd_model::Model;
-use recd_model::artifact::{Manifest, registry};
-use recd_model::pipeline::{self, UserState};
-use recd_serve::recommend::RecommendConfig;
+use recd_model::artifact::registry;
+use recd_online::catalog_view::CatalogView;
+use recd_online::model_watch::Served;
+use recd_online::{Answer, LogCatalog, Mode, Online, Request};
+use recd_store::{EventLog, Store};
+use recd_stream::{AlsFoldIn, CategoryLookup, SharedFactors, Updater};
+use recd_types::{ItemId, UserId};
+
+use crate::config::Config;
 
 /// Flags of `recd recommend`.
 #[derive(Debug, clap::Args)]
 pub struct RecommendArgs {
-    /// The data dir whose current model is used.
+    /// The data dir whose current model, log and features are used.
     #[arg(long)]
     pub data_dir: PathBuf,
     /// A CSV file with a `user_id` column (other columns are ignored; duplicates are fine).
@@ -30,14 +44,28 @@ pub struct RecommendArgs {
     /// Use this model version instead of the current one.
     #[arg(long)]
     pub model: Option<String>,
+    /// The `context` of every request (pinned items are per context).
+    #[arg(long, default_value = "homepage")]
+    pub context: String,
 }
 
+/// Requests in flight at once: enough to keep every compute thread busy.
+const IN_FLIGHT: usize = 64;
+
 /// Runs the subcommand.
-/// The candidate quotas are the model's own unless `[serve.recommend.candidates]` sets them,
-/// as for the server.
-pub fn run(args: RecommendArgs, config: RecommendConfig) -> anyhow::Result<()> {
+pub fn run(args: RecommendArgs, config: Config) -> anyhow::Result<()> {
+    anyhow::ensure!(args.n > 0, "--n must be at least 1");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(batch(args, config))
+}
+
+async fn batch(args: RecommendArgs, config: Config) -> anyhow::Result<()> {
+    let users = read_user_ids(&args.users)?;
     let models_dir = args.data_dir.join("models");
-    let version = match args.model {
+    let version = match args.model.clone() {
         Some(v) => v,
         None => registry::current(&models_dir)?.with_context(|| {
             format!(
@@ -46,53 +74,156 @@ pub fn run(args: RecommendArgs, config: RecommendConfig) -> anyhow::Result<()> {
             )
         })?,
     };
-    let dir = registry::version_dir(&models_dir, &version);
-    let model = Model::load(&dir, false).with_context(|| format!("loading model {version}"))?;
-    let quotas = match config.candidates {
-        Some(quotas) => quotas,
-        None => Manifest::read(&dir)?.candidates()?,
-    };
-    let users = read_user_ids(&args.users)?;
-    let lists: Vec<(String, Vec<u32>)> = users
-        .par_iter()
-        .map(|user| {
-            // A user the model has never seen gets the pipeline's cold-start answer.
-            let state = model
-                .users
-                .get(user)
-                .map_or_else(UserState::default, |row| UserState::from_model(&model, row));
-            let items = pipeline::recommend(&model, &state, &quotas, args.n)
-                .into_iter()
-                .map(|s| s.item)
-                .collect();
-            (user.clone(), items)
-        })
-        .collect();
-    let file = std::fs::File::create(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let mut w = std::io::BufWriter::new(file);
-    writeln!(w, "user_id,item_id,rank")?;
-    for (user, items) in &lists {
-        for (rank, item) in items.iter().enumerate() {
-            writeln!(w, "{user},{},{}", model.items.name(*item), rank + 1)?;
+    let dir = args.data_dir.clone();
+    let (log, catalog) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let log = Store::open_log_reader(&dir)
+            .with_context(|| format!("opening the log of {}", dir.display()))?;
+        let catalog = LogCatalog::read(&log)
+            .with_context(|| format!("reading the catalog from the log of {}", dir.display()))?;
+        Ok((Arc::new(log) as Arc<dyn EventLog>, Arc::new(catalog)))
+    })
+    .await??;
+    let (m, v, c) = (models_dir.clone(), version.clone(), catalog.clone());
+    let served = tokio::task::spawn_blocking(move || Served::load(&m, &v, false, &*c))
+        .await?
+        .with_context(|| format!("loading model {version}"))?;
+    let view = CatalogView::build(&served.model, &*catalog)?;
+    let served = Arc::new(served);
+    let ttl_ms = config.features.user_ttl_ms();
+    let embedded = config.features.store == "embedded";
+    let features = super::online::open_features(config.features)?;
+    if embedded {
+        let factors = Arc::new(SharedFactors::default());
+        factors.set(super::online::item_factors(&served));
+        let mut updater = Updater::new(
+            log,
+            features.clone(),
+            Arc::new(LogCategories(catalog.clone())),
+            Some(Arc::new(AlsFoldIn::new(
+                factors,
+                config.stream.fold_in.clone(),
+            ))),
+            config.stream,
+        )
+        .with_replay_horizon(ttl_ms);
+        updater
+            .catch_up()
+            .await
+            .context("replaying the log into the feature store")?;
+    }
+    let online = Arc::new(Online::new(config.serve.recommend, features, catalog));
+    online.models.set(Some(served.clone()));
+    online.models.set_catalog(Arc::new(view));
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let mut answers: Vec<(UserId, Arc<Answer>)> = Vec::with_capacity(users.len());
+    for chunk in users.chunks(IN_FLIGHT) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (k, user) in chunk.iter().enumerate() {
+            let request = Request {
+                user_id: user.clone(),
+                n: args.n,
+                context: args.context.clone(),
+                device: None,
+                category: None,
+                request_id: Some(request_id_of(user)),
+                now_ms,
+                mode: Mode::Deterministic,
+            };
+            let online = online.clone();
+            tasks.spawn(async move { (k, online.recommend(request).await) });
+        }
+        let mut done = tasks.join_all().await;
+        done.sort_by_key(|(k, _)| *k);
+        for ((_, answer), user) in done.into_iter().zip(chunk) {
+            let answer = answer.with_context(|| format!("recommending for user {user}"))?;
+            answers.push((user.clone(), answer));
         }
     }
-    w.flush()?;
+    write(&args.out, &answers)?;
     let known = users
         .iter()
-        .filter(|u| model.users.get(u).is_some())
+        .filter(|u| served.model.users.get(u.as_str()).is_some())
         .count();
+    let rc = online.config();
+    let exploration = if rc.exploration_share > 0.0 {
+        format!(
+            "exploration {} of the slots, seeded by each request id",
+            rc.exploration_share
+        )
+    } else {
+        "exploration off".to_string()
+    };
     println!(
-        "wrote {} recommendations for {} users ({} known to model {version}) to {}",
-        lists.iter().map(|(_, l)| l.len()).sum::<usize>(),
-        lists.len(),
+        "wrote {} recommendations for {} users ({} known to model {}) to {}; engine in deterministic mode (no deadline, no answer cache), {exploration}, diversity {:?}",
+        answers.iter().map(|(_, a)| a.items.len()).sum::<usize>(),
+        answers.len(),
         known,
-        args.out.display()
+        served.version(),
+        args.out.display(),
+        rc.diversity,
     );
     Ok(())
 }
 
-fn read_user_ids(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+/// The request id of a user's batch answer: derived from the user id, so that a rerun (and a
+/// request to the server with this id) replays the same exploration slots.
+pub fn request_id_of(user: &UserId) -> String {
+    let h = user
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("batch-{h:016x}")
+}
+
+fn write(path: &Path, answers: &[(UserId, Arc<Answer>)]) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    w.write_record([
+        "user_id",
+        "item_id",
+        "rank",
+        "score",
+        "source",
+        "reason",
+        "request_id",
+    ])?;
+    for (user, answer) in answers {
+        for (rank, item) in answer.items.iter().enumerate() {
+            w.write_record([
+                user.as_str(),
+                &item.item_id,
+                &(rank + 1).to_string(),
+                &item.score.to_string(),
+                item.source,
+                &item.reason,
+                &answer.request_id,
+            ])?;
+        }
+    }
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    let mut inner = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("writing {}: {}", path.display(), e.error()))?;
+    inner.flush()?;
+    Ok(())
+}
+
+/// Item categories (for the features' session and trending state) from the log's catalog.
+struct LogCategories(Arc<LogCatalog>);
+
+impl CategoryLookup for LogCategories {
+    fn category(&self, item: &ItemId) -> Option<String> {
+        self.0.item(item.as_str()).and_then(|i| i.category.clone())
+    }
+}
+
+/// The distinct user ids of the file's `user_id` column, in id order; a bad id is an error
+/// naming its line.
+fn read_user_ids(path: &Path) -> anyhow::Result<Vec<UserId>> {
     let mut reader =
         csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
     let col = reader
@@ -101,17 +232,19 @@ fn read_user_ids(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
         .iter()
         .position(|h| h.trim() == "user_id")
         .with_context(|| format!("{}:1: no `user_id` column in the header", path.display()))?;
-    let mut users = BTreeSet::new();
+    let mut users = std::collections::BTreeSet::new();
     for (k, row) in reader.records().enumerate() {
-        let row = row.with_context(|| format!("{}:{}: bad CSV row", path.display(), k + 2))?;
+        let line = k + 2;
+        let row = row.with_context(|| format!("{}:{line}: bad CSV row", path.display()))?;
         let id = row.get(col).map(str::trim).unwrap_or("");
-        anyhow::ensure!(
-            !id.is_empty(),
-            "{}:{}: field `user_id` is empty",
-            path.display(),
-            k + 2
-        );
-        users.insert(id.to_string());
+        let id = UserId::parse(id.to_string()).map_err(|e| {
+            anyhow::anyhow!(
+                "{}:{line}:{}: field `user_id`: {e}",
+                path.display(),
+                col + 1
+            )
+        })?;
+        users.insert(id);
     }
     Ok(users.into_iter().collect())
 }

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use recd_features::{EmbeddedStore, FeatureConfig, FeatureStore, RedisStore};
 use recd_serve::AppState;
 use recd_serve::dedupe::DedupeWindow;
 use recd_serve::jobs::{JobSettings, Jobs};
@@ -117,15 +116,6 @@ fn training_jobs(
     })
 }
 
-fn open_features(config: FeatureConfig) -> anyhow::Result<Arc<dyn FeatureStore>> {
-    if config.store == "embedded" {
-        return Ok(Arc::new(EmbeddedStore::new(config)));
-    }
-    let url = config.store.clone();
-    let store = RedisStore::open(&url, config).with_context(|| format!("feature store {url:?}"))?;
-    Ok(Arc::new(store))
-}
-
 async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Result<()> {
     let metrics = recd_serve::install_metrics_recorder();
     recd_serve::describe_metrics();
@@ -139,7 +129,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         .with_context(|| format!("opening data dir {}", data_dir.display()))?;
     let store = Arc::new(store);
     let ttl_ms = config.features.user_ttl_ms();
-    let features = open_features(config.features)?;
+    let features = super::online::open_features(config.features)?;
     tracing::info!(
         backend = features.backend(),
         log_end = store.log().end_offset(),
@@ -154,9 +144,13 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     let factors = Arc::new(SharedFactors::default());
     // The current model is loaded before serving (and before the updater, so the fold-in has
     // factors from the start); the watcher then swaps in each new version.
-    let online = Arc::new(recd_serve::recommend::Online::new(&config.serve.recommend));
+    let online = Arc::new(recd_online::Online::new(
+        config.serve.recommend.clone(),
+        features.clone(),
+        store.clone(),
+    ));
     let _model_watcher =
-        super::online::start(data_dir, &config.serve, &online, &store, factors.clone()).await;
+        super::online::start(data_dir, &config.serve, &online, factors.clone()).await;
     let fold = Arc::new(AlsFoldIn::new(factors, config.stream.fold_in.clone()));
     let updater = Updater::new(
         store.log().clone(),

@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 
-use recd_serve::recommend::Diversity;
+use recd_online::Diversity;
 
 use super::*;
 

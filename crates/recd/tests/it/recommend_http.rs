@@ -700,3 +700,127 @@ fn a_model_swap_under_load_fails_no_request() {
         "both swaps were seen under load ({first} first): {versions:?}"
     );
 }
+
+/// `recd recommend` and `GET /v1/recommendations` are one engine: for the same data dir, state
+/// and request id, the batch file holds the HTTP answer item for item — scores, sources and
+/// reasons included — for trained users, a user known only from live events (features and a
+/// folded-in vector), a user nobody knows (cold start), with an item added after training in
+/// the catalog (new-item slots). The batch runs beside the live server, reading the data dir
+/// as a reader does.
+#[test]
+fn recd_recommend_writes_the_http_answers() {
+    let (tmp, data, _) = trained_copy();
+    // Degrading to the light ranker depends on queueing, which a batch run has none of: off,
+    // so the comparison is of full answers on both sides.
+    let config = tmp.path().join("same.toml");
+    std::fs::write(
+        &config,
+        TEST_CONFIG.replace(
+            "deadline_ms = 10000\n",
+            "deadline_ms = 10000\ndegrade_after_ms = 10000\n",
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&data, &["--config", arg(&config)]);
+    let facts = facts();
+    let before = catalog_view_builds(&server);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let like = dataset()
+        .item_rows()
+        .into_iter()
+        .find(|i| i.id == facts.viewed[0])
+        .unwrap();
+    let item = json!({"title": format!("New {}", like.title), "category": like.category,
+                      "tags": like.tags, "created_at": now_ms});
+    let (status, body) = server.request("PUT", "/v1/items/new-one", &item.to_string());
+    assert!(status == 200 || status == 201, "{status} {body}");
+    for item in &facts.viewed {
+        let event = json!({"user_id": "live-viewer", "item_id": item, "type": "view"});
+        assert_eq!(
+            server.request("POST", "/v1/events", &event.to_string()).0,
+            202
+        );
+    }
+    server.wait_until(
+        || {
+            let (_, f) = server.get("/v1/users/live-viewer/features");
+            f["recent_views"].as_array().is_some_and(|v| v.len() == 3)
+                && catalog_view_builds(&server) > before
+        },
+        "the live events applied and the new item in the catalog view",
+    );
+    let mut users: Vec<String> = facts.users.iter().take(30).cloned().collect();
+    users.extend(["live-viewer".to_string(), "nobody-here".to_string()]);
+    let users_csv = tmp.path().join("users.csv");
+    std::fs::write(&users_csv, format!("user_id\n{}\n", users.join("\n"))).unwrap();
+    let out = tmp.path().join("recs.csv");
+    recd_ok(&[
+        "recommend",
+        "--config",
+        arg(&config),
+        "--data-dir",
+        arg(&data),
+        "--users",
+        arg(&users_csv),
+        "--n",
+        "10",
+        "--out",
+        arg(&out),
+    ]);
+    let mut reader = csv::Reader::from_path(&out).unwrap();
+    let mut batch: HashMap<String, (String, Vec<Value>)> = HashMap::new();
+    for row in reader.records() {
+        let row = row.unwrap();
+        let entry = batch
+            .entry(row[0].to_string())
+            .or_insert_with(|| (row[6].to_string(), Vec::new()));
+        assert_eq!(row[2], (entry.1.len() + 1).to_string(), "ranks in order");
+        entry.1.push(json!({
+            "item_id": &row[1],
+            "score": row[3].parse::<f32>().unwrap(),
+            "source": &row[4],
+            "reason": &row[5],
+        }));
+    }
+    assert_eq!(batch.len(), users.len(), "every user has a list");
+    let mut saw_new_item = false;
+    for user in &users {
+        let (request_id, items) = &batch[user];
+        let body = recommend(
+            &server,
+            &format!("user_id={user}&num_results=10&request_id={request_id}"),
+        );
+        assert_eq!(body["fallback"], false, "{body}");
+        assert_eq!(body["degraded"], false, "{body}");
+        let http: Vec<Value> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                json!({
+                    "item_id": i["item_id"],
+                    "score": i["score"].as_f64().unwrap() as f32,
+                    "source": i["source"],
+                    "reason": i["reason"],
+                })
+            })
+            .collect();
+        assert_eq!(&http, items, "user {user}: HTTP {body}");
+        saw_new_item |= items.iter().any(|i| i["item_id"] == "new-one");
+    }
+    assert!(
+        saw_new_item,
+        "the item added after training has a slot in some list"
+    );
+    let live = &batch["live-viewer"].1;
+    assert!(
+        live.iter().any(|i| facts
+            .viewed_titles
+            .iter()
+            .any(|t| i["reason"] == format!("because you watched {t}"))),
+        "the live-only user's list comes from their live events: {live:?}"
+    );
+}

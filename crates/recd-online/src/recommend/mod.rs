@@ -1,8 +1,8 @@
 //! The online recommendation path, without HTTP: user state → candidates → ranker →
 //! post-processing → reasons in words, plus the cold-start blend and the fallback list.
 //!
-//! Everything here is synchronous CPU work on one `Arc<Served>` snapshot; the route runs it on
-//! a blocking thread under the request deadline (`routes/recommendations.rs`).
+//! Everything here is synchronous CPU work on one `Arc<Served>` snapshot; the engine
+//! ([`crate::Online::recommend`]) runs it on the compute pool under the request deadline.
 
 mod cache;
 mod config;
@@ -441,36 +441,5 @@ fn render(
         fallback,
         degraded: false,
         items,
-    }
-}
-
-/// The online layer's shared state: the served model and the answer cache.
-pub struct Online {
-    /// The model being served (hot-swapped by the watcher).
-    pub models: std::sync::Arc<crate::model_watch::ModelSlot>,
-    /// Recent answers.
-    pub cache: ResultCache,
-    /// The threads that run recommendation and similar-item work.
-    pub compute: crate::compute::Compute,
-}
-
-impl Online {
-    /// Empty (no model yet) with the cache sized by `config`.
-    pub fn new(config: &RecommendConfig) -> Self {
-        Self {
-            models: Default::default(),
-            cache: ResultCache::new(
-                config.cache_capacity,
-                usize::try_from(config.cache_memory_budget_bytes()).unwrap_or(usize::MAX),
-                std::time::Duration::from_millis(config.cache_ttl_ms),
-            ),
-            compute: crate::compute::Compute::new(config.compute_threads),
-        }
-    }
-}
-
-impl Default for Online {
-    fn default() -> Self {
-        Self::new(&RecommendConfig::default())
     }
 }

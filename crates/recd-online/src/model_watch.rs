@@ -28,8 +28,8 @@ use arc_swap::ArcSwapOption;
 use recd_model::Model;
 use recd_model::artifact::{Manifest, registry};
 use recd_model::pipeline::CandidateConfig;
-use recd_store::Store;
 
+use crate::catalog::CatalogSource;
 use crate::catalog_view::CatalogView;
 use crate::cold::Lists;
 use crate::postprocess::Live;
@@ -61,19 +61,19 @@ impl Served {
         config.candidates.unwrap_or(self.candidates)
     }
 
-    /// Loads `version` from `models_dir` and derives its lists; `store` supplies the user
+    /// Loads `version` from `models_dir` and derives its lists; `catalog` supplies the user
     /// profiles for the demographic segments.
     pub fn load(
         models_dir: &Path,
         version: &str,
         verify: bool,
-        store: &Store,
+        catalog: &dyn CatalogSource,
     ) -> Result<Self, recd_model::ModelError> {
         let dir = registry::version_dir(models_dir, version);
         let manifest = Manifest::read(&dir)?;
         let model = Model::load(&dir, verify)?;
         let candidates = manifest.candidates()?;
-        let lists = Lists::build(&model, store);
+        let lists = Lists::build(&model, catalog);
         // Sorted lists, item records and indexes, off the request path.
         model.prepare();
         Ok(Self {
@@ -182,13 +182,13 @@ impl ModelWatcher {
     /// trained model answers its first request with it, then keeps watching in the background.
     pub async fn start(
         slot: Arc<ModelSlot>,
-        store: Arc<Store>,
+        catalog: Arc<dyn CatalogSource>,
         config: WatchConfig,
         on_load: Option<OnLoad>,
     ) -> Self {
         let mut state = Watch {
             slot,
-            store,
+            catalog,
             config,
             on_load,
             last_tried: None,
@@ -214,7 +214,7 @@ impl ModelWatcher {
 
 struct Watch {
     slot: Arc<ModelSlot>,
-    store: Arc<Store>,
+    catalog: Arc<dyn CatalogSource>,
     config: WatchConfig,
     on_load: Option<OnLoad>,
     /// The version named by `CURRENT` at the last attempt, loaded or not.
@@ -254,7 +254,7 @@ impl Watch {
         let (dir, verify, store) = (
             self.config.models_dir.clone(),
             self.config.verify,
-            self.store.clone(),
+            self.catalog.clone(),
         );
         let v = version.clone();
         let started = Instant::now();
@@ -264,7 +264,7 @@ impl Watch {
             Some(served) => Ok(Ok(served)),
             None => {
                 tokio::task::spawn_blocking(move || {
-                    Served::load(&dir, &v, verify, &store).map(Arc::new)
+                    Served::load(&dir, &v, verify, &*store).map(Arc::new)
                 })
                 .await
             }
@@ -336,11 +336,11 @@ impl Watch {
                 let (dir, verify, store) = (
                     self.config.models_dir.clone(),
                     self.config.verify,
-                    self.store.clone(),
+                    self.catalog.clone(),
                 );
                 let v = version.to_string();
                 let loaded =
-                    tokio::task::spawn_blocking(move || Served::load(&dir, &v, verify, &store))
+                    tokio::task::spawn_blocking(move || Served::load(&dir, &v, verify, &*store))
                         .await;
                 match loaded {
                     Ok(Ok(served)) => {
@@ -363,7 +363,7 @@ impl Watch {
         let Some(served) = self.slot.get() else {
             return;
         };
-        let generation = self.store.catalog().items_generation();
+        let generation = self.catalog.items_generation();
         if self
             .slot
             .catalog(&served)
@@ -371,9 +371,9 @@ impl Watch {
         {
             return;
         }
-        let store = self.store.clone();
+        let store = self.catalog.clone();
         let built =
-            tokio::task::spawn_blocking(move || CatalogView::build(&served.model, &store)).await;
+            tokio::task::spawn_blocking(move || CatalogView::build(&served.model, &*store)).await;
         match built {
             Ok(Ok(view)) => {
                 self.slot.set_catalog(Arc::new(view));

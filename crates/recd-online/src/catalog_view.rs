@@ -11,8 +11,9 @@
 //! content neighbours and new-arrival slots before the next training.
 
 use recd_model::{Model, NO_CATEGORY};
-use recd_store::{Store, StoreError};
+use recd_store::StoreError;
 
+use crate::catalog::CatalogSource;
 use crate::postprocess::Live;
 
 /// An item that is in the catalog but not in the served model.
@@ -33,7 +34,7 @@ pub struct NewItem {
 pub struct CatalogView {
     /// The model version whose rows index the vectors below.
     pub model_version: String,
-    /// [`recd_store::Catalog::items_generation`] when the scan started: the view is current
+    /// [`CatalogSource::items_generation`] when the scan started: the view is current
     /// while the catalog still reports it.
     pub catalog_generation: u64,
     /// Per row: whether the item may be recommended now (catalog's `available`; as the
@@ -50,16 +51,16 @@ pub struct CatalogView {
 
 impl CatalogView {
     /// Scans the catalog once.
-    pub fn build(model: &Model, store: &Store) -> Result<Self, StoreError> {
+    pub fn build(model: &Model, catalog: &dyn CatalogSource) -> Result<Self, StoreError> {
         let n = model.n_items();
         let mut view = CatalogView {
             model_version: model.version.clone(),
-            catalog_generation: store.catalog().items_generation(),
+            catalog_generation: catalog.items_generation(),
             rows: Self::trained_rows(model),
             titles: vec![String::new(); n],
             new_items: Vec::new(),
         };
-        store.catalog().for_each_item(|item| {
+        catalog.for_each_item(&mut |item| {
             let created = item.created_at_ms;
             match model.items.get(item.id.as_str()) {
                 Some(row) => {

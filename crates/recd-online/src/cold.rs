@@ -7,9 +7,9 @@
 
 use std::collections::HashMap;
 
+use crate::catalog::CatalogSource;
 use recd_model::pipeline::top_n;
 use recd_model::{Model, NO_CATEGORY};
-use recd_store::Store;
 use recd_types::{Gender, User};
 
 /// Length of each precomputed list.
@@ -85,9 +85,9 @@ fn scaled(mut list: Vec<(u32, f32)>) -> Vec<(u32, f32)> {
 }
 
 impl Lists {
-    /// Builds every list; profiles come from `store`'s catalog (a failure to read them only
+    /// Builds every list; profiles come from `catalog` (a failure to read them only
     /// loses the segment lists, and is logged).
-    pub fn build(model: &Model, store: &Store) -> Self {
+    pub fn build(model: &Model, catalog: &dyn CatalogSource) -> Self {
         let n_cat = model.meta.categories.len() as u32;
         let mut res = Lists {
             popular: ranked(model, &model.popularity, None),
@@ -100,7 +100,7 @@ impl Lists {
                 .collect(),
             by_segment: HashMap::new(),
         };
-        match segments(model, store) {
+        match segments(model, catalog) {
             Ok(s) => res.by_segment = s,
             Err(e) => tracing::warn!(error = %e, "no segment lists: cannot read profiles"),
         }
@@ -119,11 +119,11 @@ impl Lists {
 /// Per segment, the share of its trained users who interacted positively with each item.
 fn segments(
     model: &Model,
-    store: &Store,
+    catalog: &dyn CatalogSource,
 ) -> Result<HashMap<Segment, Vec<(u32, f32)>>, recd_store::StoreError> {
     let n = model.n_items();
     let mut counts: HashMap<Segment, (usize, Vec<f32>)> = HashMap::new();
-    store.catalog().for_each_user(|user| {
+    catalog.for_each_user(&mut |user| {
         let (Some(seg), Some(row)) = (Segment::of(&user), model.users.get(user.id.as_str())) else {
             return;
         };

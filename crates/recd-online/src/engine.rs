@@ -1,0 +1,316 @@
+//! [`Online`]: the one entry point of the online layer. A request in, an answer out, the same
+//! for every caller: the HTTP edge (`recd serve`), `recd recommend` and evaluation.
+//!
+//! `recommend` reads the user's real-time features (async), then runs the CPU work on the
+//! compute pool (`compute.rs`). In [`Mode::Serving`] it works under the deadline: a request
+//! that misses it, or whose job waited more than half of it in the pool's queue (shed without
+//! running), gets the precomputed popular list for its context with `fallback: true`; a
+//! computation that started still finishes and fills the cache (unless it was degraded to the
+//! light ranker), so the user's next request is personal again. In [`Mode::Deterministic`]
+//! every answer is computed in full (no deadline, no light ranker, no cache), and the
+//! exploration slots come from the request id: the same request id, data and model give the
+//! same list, which is what batch output and evaluation need. Without a loaded model the answer
+//! is the feature store's trending items (24 h window), also marked `fallback: true` with
+//! `model_version: None`: a new deployment answers something sensible before its first
+//! training instead of failing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use recd_features::{FeatureStore, TrendingQuery, Window};
+use recd_types::UserId;
+
+use crate::catalog::CatalogSource;
+use crate::compute::Compute;
+use crate::model_watch::ModelSlot;
+use crate::recommend::{self, Answer, AnswerItem, CacheKey, Known, Params, RecommendConfig};
+use crate::{OnlineError, ResultCache};
+
+/// How an answer is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Live traffic: the deadline and its fallback, shedding, the light ranker when the
+    /// compute threads are behind, and the answer cache.
+    Serving,
+    /// Every answer in full and never cached, exploration seeded by the request id: batch
+    /// output and evaluation, where answers must be reproducible.
+    Deterministic,
+}
+
+/// A recommendation request, validated by the caller.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The user.
+    pub user_id: UserId,
+    /// Results wanted (the list is ranked to this depth).
+    pub n: usize,
+    /// `homepage`, `item_page`, ... (pinned items are per context).
+    pub context: String,
+    /// Client device, if sent.
+    pub device: Option<String>,
+    /// Restrict to one category.
+    pub category: Option<String>,
+    /// The request id; a new one is made when `None`. Given, the answer is neither read from
+    /// nor kept in the cache (it replays that id's exploration).
+    pub request_id: Option<String>,
+    /// Wall-clock time of the request (the clock of TTLs and new arrivals).
+    pub now_ms: i64,
+    /// How to compute the answer.
+    pub mode: Mode,
+}
+
+/// The online layer: the served model, the answer cache, the compute threads, and where the
+/// user's state and the catalog are read.
+pub struct Online {
+    /// The model being served (hot-swapped by the watcher).
+    pub models: Arc<ModelSlot>,
+    /// Recent answers.
+    pub cache: ResultCache,
+    /// The threads that run recommendation and similar-item work.
+    pub compute: Compute,
+    features: Arc<dyn FeatureStore>,
+    catalog: Arc<dyn CatalogSource>,
+    config: RecommendConfig,
+}
+
+impl Online {
+    /// An engine without a model yet, its cache and compute pool sized by `config`.
+    pub fn new(
+        config: RecommendConfig,
+        features: Arc<dyn FeatureStore>,
+        catalog: Arc<dyn CatalogSource>,
+    ) -> Self {
+        Self {
+            models: Default::default(),
+            cache: ResultCache::new(
+                config.cache_capacity,
+                usize::try_from(config.cache_memory_budget_bytes()).unwrap_or(usize::MAX),
+                Duration::from_millis(config.cache_ttl_ms),
+            ),
+            compute: Compute::new(config.compute_threads),
+            features,
+            catalog,
+            config,
+        }
+    }
+
+    /// The `[serve.recommend]` settings it answers with.
+    pub fn config(&self) -> &RecommendConfig {
+        &self.config
+    }
+
+    /// Where it reads the catalog and profiles (the model watcher builds views from it).
+    pub fn catalog_source(&self) -> Arc<dyn CatalogSource> {
+        self.catalog.clone()
+    }
+
+    /// The ranked, explained list for one user (see the module docs for the modes).
+    pub async fn recommend(self: &Arc<Self>, request: Request) -> Result<Arc<Answer>, OnlineError> {
+        let started = Instant::now();
+        let explicit_id = request.request_id.is_some();
+        let mode = request.mode;
+        let params = Params {
+            user_id: request.user_id.to_string(),
+            n: request.n,
+            context: request.context,
+            device: request.device,
+            category: request.category,
+            request_id: request.request_id.unwrap_or_else(new_request_id),
+            now_ms: request.now_ms,
+        };
+        let Some(served) = self.models.get() else {
+            let answer = self.without_model(&params).await?;
+            count("no_model");
+            return Ok(Arc::new(answer));
+        };
+        if let Err(recommend::UnknownCategory(c)) = recommend::category_of(&served, &params) {
+            return Err(OnlineError::UnknownCategory(c));
+        }
+        let features = match self.features.user(&request.user_id, params.now_ms).await {
+            Ok(f) => f,
+            Err(e) => {
+                // Degrade to what the model knows rather than failing the request.
+                tracing::warn!(error = %e, "feature store read failed; recommending without real-time features");
+                None
+            }
+        };
+        let key = CacheKey {
+            user_id: params.user_id.clone(),
+            context: (
+                params.context.clone(),
+                params.device.clone(),
+                params.category.clone(),
+            ),
+            n: params.n,
+            model_version: served.version().to_string(),
+            user_offset: features.as_ref().map_or(0, |f| f.last_offset),
+        };
+        let cached = mode == Mode::Serving && !explicit_id;
+        if cached && let Some(answer) = self.cache.get(&key) {
+            count("cached");
+            return Ok(answer);
+        }
+        let deadline = Duration::from_millis(self.config.deadline_ms);
+        let (engine, task_served, task_params) = (self.clone(), served.clone(), params.clone());
+        let known = Known {
+            features,
+            profile: None,
+        };
+        let exclude_features = known.features.clone();
+        let task = self.compute.run(move || {
+            let waited = started.elapsed();
+            // Shed a job that waited more than half the deadline in the queue; its request
+            // gets the fallback now. Shedding only past the whole deadline let an overload
+            // settle where every job ran just before its deadline and finished after it (work
+            // wasted, the backlog kept). With half a deadline of queue at most, a job that
+            // runs still answers in time.
+            if mode == Mode::Serving && waited > deadline / 2 {
+                return None;
+            }
+            // Behind by more than `degrade_after_ms`: rank with the light ranker, which costs
+            // a fraction of the MLP, over fewer candidates (no content generator), so the
+            // queue drains instead of growing into fallbacks.
+            let config = &engine.config;
+            let light =
+                mode == Mode::Serving && waited >= Duration::from_millis(config.degrade_after_ms);
+            let catalog = engine.models.catalog(&task_served);
+            let uid = task_params.user_id.clone();
+            let source = engine.catalog.clone();
+            let profile = move || source.user(&uid).ok().flatten();
+            let answer = Arc::new(recommend::recommend(
+                &task_served,
+                catalog.as_deref(),
+                &task_params,
+                &known,
+                &profile,
+                config,
+                light,
+            ));
+            // A degraded answer is not cached: it would be served for the whole TTL, also
+            // after the server has caught up, while recomputing it costs only the light
+            // ranking.
+            if cached && !answer.degraded {
+                engine.cache.put(key, answer.clone());
+            }
+            Some(answer)
+        });
+        let outcome = match mode {
+            Mode::Deterministic => Ok(task.await),
+            Mode::Serving => {
+                let remaining = deadline.saturating_sub(started.elapsed());
+                tokio::time::timeout(remaining, task).await
+            }
+        };
+        // An answer that arrives after the deadline is as late as none: `timeout` polls the
+        // task before its timer, so a finished task would otherwise win even past it.
+        let late = mode == Mode::Serving && started.elapsed() > deadline;
+        match outcome {
+            Ok(Some(Some(answer))) if !late => {
+                count(if answer.degraded {
+                    "ranked_light"
+                } else {
+                    "ranked"
+                });
+                Ok(answer)
+            }
+            Ok(None) => Err(OnlineError::Failed("recommendation")),
+            Ok(Some(_)) | Err(_) => {
+                count("deadline");
+                let state = recommend::state::user_state(
+                    &served.model,
+                    &params.user_id,
+                    exclude_features.as_ref(),
+                    served.manifest.data_window_ms.1,
+                );
+                let catalog = self.models.catalog(&served);
+                Ok(Arc::new(recommend::fallback(
+                    &served,
+                    catalog.as_deref(),
+                    &params,
+                    &state.exclude,
+                )))
+            }
+        }
+    }
+
+    /// Items like `item_id`, most similar first (`crate::similar`).
+    pub async fn similar(&self, item_id: &str, n: usize) -> Result<Similar, OnlineError> {
+        let served = self.models.get().ok_or(OnlineError::NoModel)?;
+        let catalog = self.models.catalog(&served);
+        let (task_served, id) = (served.clone(), item_id.to_string());
+        let items = self
+            .compute
+            .run(move || crate::similar::similar(&task_served, catalog.as_deref(), &id, n))
+            .await
+            .ok_or(OnlineError::Failed("similar-items"))?
+            .ok_or_else(|| OnlineError::UnknownItem(item_id.to_string()))?;
+        Ok(Similar {
+            item_id: item_id.to_string(),
+            model_version: served.version().to_string(),
+            items,
+        })
+    }
+
+    /// No model yet: the feature store's most engaged items of the last 24 hours.
+    async fn without_model(&self, params: &Params) -> Result<Answer, OnlineError> {
+        let query = TrendingQuery {
+            window: Window::Day,
+            category: params.category.clone(),
+            now_ms: params.now_ms,
+            limit: params.n,
+        };
+        let items = self.features.trending(&query).await?;
+        let best = items.first().map_or(1, |t| t.count.max(1)) as f32;
+        Ok(Answer {
+            request_id: params.request_id.clone(),
+            model_version: None,
+            fallback: true,
+            degraded: false,
+            items: items
+                .into_iter()
+                .map(|t| AnswerItem {
+                    item_id: t.item_id.to_string(),
+                    score: t.count as f32 / best,
+                    source: "trending",
+                    reason: match &params.category {
+                        Some(c) => format!("trending in {c}"),
+                        None => "trending".into(),
+                    },
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Neighbours of one item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Similar {
+    /// The item asked about.
+    pub item_id: String,
+    /// The model that answered.
+    pub model_version: String,
+    /// Most similar first.
+    pub items: Vec<AnswerItem>,
+}
+
+/// `recd_recommendations_total{outcome}`.
+fn count(outcome: &'static str) {
+    metrics::counter!("recd_recommendations_total", "outcome" => outcome).increment(1);
+}
+
+/// A new request id: unique within the process and unlikely to repeat across restarts.
+fn new_request_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{:016x}",
+        crate::postprocess::mix(start ^ crate::postprocess::mix(n))
+    )
+}
