@@ -17,7 +17,9 @@ pub struct UserFeaturesOut {
     pub recent_queries: Vec<QueryOut>,
     /// The current session, if any.
     pub session: Option<SessionOut>,
-    /// Items the user disliked, skipped or rated low, newest first.
+    /// Items the user disliked, skipped, rated low or only glanced at (a view or click shorter
+    /// than the served model's `short_dwell_ms`), newest first: derived from the recent
+    /// interactions under the served model's event weights.
     pub negative_items: Vec<NegativeItemOut>,
     /// Number of events per type while the features lived (keys are event types).
     pub counts: BTreeMap<String, u64>,

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use recd_types::{EventKind, ItemId, TimestampMs, UserId};
+use recd_types::{ItemId, TimestampMs, UserId};
 
 use crate::{
     Batch, FeatureConfig, FoldIn, LoggedEvent, TrendingItem, UserFeatures, Window, WindowCounters,
@@ -44,14 +44,10 @@ pub(crate) fn plan<'a>(batch: &'a Batch, config: &FeatureConfig) -> Plan<'a> {
     }
 }
 
-/// Trending counts engagement: every item event except the negative ones and those flagged
-/// at ingest (a bot's views must not make an item trend).
+/// Trending counts engagement (`recd_types::counts_as_engagement`), except events flagged at
+/// ingest (a bot's views must not make an item trend).
 fn counts_as_engagement(e: &LoggedEvent) -> bool {
-    e.event.is_trusted()
-        && !matches!(
-            e.event.kind,
-            EventKind::Dislike | EventKind::Skip | EventKind::Search
-        )
+    e.event.is_trusted() && recd_types::counts_as_engagement(e.event.kind)
 }
 
 /// Applies a user's events to their stored state (dropped first if it expired) and folds in a

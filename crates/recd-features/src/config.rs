@@ -18,17 +18,15 @@ pub struct FeatureConfig {
     pub recent_views: usize,
     /// How many search queries to keep per user.
     pub recent_queries: usize,
-    /// How many negative items (disliked, skipped, rated low) to keep per user.
-    pub negative_items: usize,
-    /// How many recent interactions to keep per user for the nearline fold-in.
+    /// How many recent item interactions to keep per user, raw (the fold-in and the online
+    /// engine read them, and the user's negatives are derived from them under the served
+    /// model's weights).
     pub recent_interactions: usize,
     /// A gap without events longer than this starts a new session (when the client sends no
     /// session id, or the same one).
     pub session_gap_secs: u64,
     /// How many distinct pages to keep per session.
     pub session_pages: usize,
-    /// A rating at or below this counts as a negative signal.
-    pub low_rating_max: f32,
     /// Number of lock shards of the embedded backend (more shards, less contention).
     pub shards: usize,
     /// Memory the embedded backend may hold, in MiB (0: a quarter of the machine's memory, or
@@ -49,11 +47,9 @@ impl Default for FeatureConfig {
             user_ttl_secs: 24 * 3600,
             recent_views: 5,
             recent_queries: 5,
-            negative_items: 20,
             recent_interactions: 50,
             session_gap_secs: 30 * 60,
             session_pages: 10,
-            low_rating_max: 2.0,
             shards: 16,
             memory_budget_mb: 0,
             redis: RedisConfig::default(),

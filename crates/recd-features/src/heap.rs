@@ -121,7 +121,6 @@ impl HeapSize for UserFeatures {
             + vec(&self.recent_views)
             + vec(&self.recent_queries)
             + self.session.heap_bytes()
-            + vec(&self.negative_items)
             + small_btree(&self.counts)
             + vec(&self.recent_interactions)
             + self.vector.heap_bytes()

@@ -1,8 +1,8 @@
 //! Per-user real-time features and the one function that updates them from an event.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use recd_types::{Event, EventKind, ItemId, TimestampMs, UserId};
+use recd_types::{Event, EventKind, EventWeights, ItemId, Signal, TimestampMs, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::{FeatureConfig, Offset};
@@ -16,18 +16,22 @@ pub struct Stamped<T> {
     pub timestamp_ms: TimestampMs,
 }
 
-/// An item the user reacted badly to.
+/// An item the user reacted badly to (derived from [`UserFeatures::recent_interactions`]
+/// under a model's weights: [`UserFeatures::negatives`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NegativeItem {
     /// The item.
     pub item_id: ItemId,
-    /// `Dislike`, `Skip`, or `Rating` (a low one).
+    /// What the user did: a dislike, a skip, a low rating, or a glance (a view or click
+    /// shorter than the weights' `short_dwell_ms`).
     pub reason: EventKind,
     /// Event time.
     pub timestamp_ms: TimestampMs,
 }
 
-/// One recent interaction with an item, kept raw so the fold-in can weigh it its own way.
+/// One recent interaction with an item, kept raw: what it means (positive with a confidence,
+/// negative, nothing) is decided when it is read, by the weights of the model that reads it
+/// (`recd_types::EventWeights`, from the model's manifest).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interaction {
     /// The item.
@@ -36,6 +40,9 @@ pub struct Interaction {
     pub kind: EventKind,
     /// The rating, for rating events.
     pub value: Option<f32>,
+    /// How long the user stayed, ms, when the client said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dwell_ms: Option<u32>,
     /// Event time.
     pub timestamp_ms: TimestampMs,
 }
@@ -83,12 +90,10 @@ pub struct UserFeatures {
     pub recent_queries: Vec<Stamped<String>>,
     /// The current session.
     pub session: Option<Session>,
-    /// Disliked, skipped or low-rated items, newest first, each item once. A later positive
-    /// signal on the same item (like, purchase, good rating) takes it off the list.
-    pub negative_items: Vec<NegativeItem>,
     /// Events per type since the features were created.
     pub counts: BTreeMap<EventKind, u64>,
-    /// Recent item interactions, newest first, for the nearline fold-in.
+    /// Recent item interactions, newest first, raw (the fold-in, the negatives and the
+    /// online engine weigh them when they read them).
     pub recent_interactions: Vec<Interaction>,
     /// Time of the newest event applied.
     pub last_event_ms: TimestampMs,
@@ -106,7 +111,6 @@ impl UserFeatures {
             recent_views: Vec::new(),
             recent_queries: Vec::new(),
             session: None,
-            negative_items: Vec::new(),
             counts: BTreeMap::new(),
             recent_interactions: Vec::new(),
             last_event_ms: TimestampMs::MIN,
@@ -123,6 +127,28 @@ impl UserFeatures {
     /// True when the features have outlived their TTL at `now_ms`.
     pub fn is_expired(&self, now_ms: TimestampMs, config: &FeatureConfig) -> bool {
         self.expires_at_ms(config) <= now_ms
+    }
+
+    /// Items whose newest signal-bearing interaction is negative under `weights` (a dislike,
+    /// a skip, a low rating, a glance), newest first, each item once: a later positive signal
+    /// on the same item takes it off the list. Only the kept `recent_interactions` count.
+    pub fn negatives(&self, weights: &EventWeights) -> Vec<NegativeItem> {
+        let mut decided: HashSet<&ItemId> = HashSet::new();
+        let mut out = Vec::new();
+        for i in &self.recent_interactions {
+            let signal = weights.signal(i.kind, i.value, i.dwell_ms);
+            if signal == Signal::None || !decided.insert(&i.item_id) {
+                continue;
+            }
+            if signal == Signal::Negative {
+                out.push(NegativeItem {
+                    item_id: i.item_id.clone(),
+                    reason: i.kind,
+                    timestamp_ms: i.timestamp_ms,
+                });
+            }
+        }
+        out
     }
 
     /// True when nothing has been applied yet.
@@ -173,23 +199,6 @@ impl UserFeatures {
             push_stamped(&mut self.recent_views, item.clone(), ts);
             self.recent_views.truncate(config.recent_views);
         }
-        match signal(kind, event.value, config) {
-            Signal::Negative => {
-                self.negative_items.retain(|n| &n.item_id != item);
-                let at = insertion_point(self.negative_items.iter().map(|n| n.timestamp_ms), ts);
-                self.negative_items.insert(
-                    at,
-                    NegativeItem {
-                        item_id: item.clone(),
-                        reason: kind,
-                        timestamp_ms: ts,
-                    },
-                );
-                self.negative_items.truncate(config.negative_items);
-            }
-            Signal::Positive => self.negative_items.retain(|n| &n.item_id != item),
-            Signal::Neutral => {}
-        }
         let at = insertion_point(self.recent_interactions.iter().map(|i| i.timestamp_ms), ts);
         self.recent_interactions.insert(
             at,
@@ -197,6 +206,7 @@ impl UserFeatures {
                 item_id: item.clone(),
                 kind,
                 value: event.value,
+                dwell_ms: event.dwell_ms,
                 timestamp_ms: ts,
             },
         );
@@ -242,27 +252,6 @@ impl UserFeatures {
             s.pages.retain(|q| q != p);
             s.pages.insert(0, p.clone());
             s.pages.truncate(config.session_pages);
-        }
-    }
-}
-
-/// How an event speaks of the user's taste for its item.
-enum Signal {
-    Positive,
-    Negative,
-    Neutral,
-}
-
-fn signal(kind: EventKind, value: Option<f32>, config: &FeatureConfig) -> Signal {
-    match kind {
-        EventKind::Dislike | EventKind::Skip => Signal::Negative,
-        EventKind::Rating => match value {
-            Some(v) if v <= config.low_rating_max => Signal::Negative,
-            _ => Signal::Positive,
-        },
-        EventKind::Like | EventKind::Purchase => Signal::Positive,
-        EventKind::View | EventKind::Click | EventKind::AddToCart | EventKind::Search => {
-            Signal::Neutral
         }
     }
 }
@@ -346,26 +335,46 @@ mod tests {
     }
 
     #[test]
-    fn positive_signal_clears_a_negative_one() {
+    fn negatives_follow_the_weights_and_a_later_positive_clears_one() {
         let config = FeatureConfig::default();
+        let weights = EventWeights::default();
         let mut f = UserFeatures::new(UserId::parse("u").unwrap());
         f.apply(0, &ev(EventKind::Dislike, Some("a"), 1), None, &config);
         let mut low = ev(EventKind::Rating, Some("b"), 2);
-        low.value = Some(1.0);
+        low.value = Some(2.5);
         f.apply(1, &low, None, &config);
-        let reasons: Vec<_> = f
-            .negative_items
-            .iter()
-            .map(|n| (n.item_id.as_str(), n.reason))
-            .collect();
+        let mut glance = ev(EventKind::View, Some("c"), 3);
+        glance.dwell_ms = Some(800);
+        f.apply(2, &glance, None, &config);
+        let reasons = |f: &UserFeatures, w: &EventWeights| -> Vec<(String, EventKind)> {
+            f.negatives(w)
+                .into_iter()
+                .map(|n| (n.item_id.as_str().to_string(), n.reason))
+                .collect()
+        };
         assert_eq!(
-            reasons,
-            [("b", EventKind::Rating), ("a", EventKind::Dislike)]
+            reasons(&f, &weights),
+            [
+                ("c".to_string(), EventKind::View),
+                ("b".to_string(), EventKind::Rating),
+                ("a".to_string(), EventKind::Dislike)
+            ]
         );
-        f.apply(2, &ev(EventKind::Like, Some("a"), 3), None, &config);
-        assert_eq!(f.negative_items.len(), 1);
+        // The store kept the raw events: other weights read them otherwise.
+        let lenient = EventWeights {
+            rating_positive_from: 2.0,
+            short_dwell_ms: 0,
+            ..EventWeights::default()
+        };
+        assert_eq!(
+            reasons(&f, &lenient),
+            [("a".to_string(), EventKind::Dislike)]
+        );
+        f.apply(3, &ev(EventKind::Like, Some("a"), 4), None, &config);
+        assert_eq!(reasons(&f, &weights).len(), 2);
         assert_eq!(f.counts[&EventKind::Dislike], 1);
-        assert_eq!(f.recent_interactions.len(), 3);
+        assert_eq!(f.recent_interactions.len(), 4);
+        assert_eq!(f.recent_interactions[1].dwell_ms, Some(800));
     }
 
     #[test]

@@ -219,6 +219,7 @@ impl Online {
                 count("deadline");
                 let state = recommend::state::user_state(
                     &served.model,
+                    &served.meaning(),
                     &params.user_id,
                     exclude_features.as_ref(),
                     served.manifest.data_window_ms.1,

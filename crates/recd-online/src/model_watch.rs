@@ -28,6 +28,7 @@ use arc_swap::ArcSwapOption;
 use recd_model::Model;
 use recd_model::artifact::{Manifest, registry};
 use recd_model::pipeline::CandidateConfig;
+use recd_types::EventWeights;
 
 use crate::catalog::CatalogSource;
 use crate::catalog_view::CatalogView;
@@ -48,12 +49,25 @@ pub struct Served {
     pub(crate) trained_live: Vec<Live>,
     /// The candidate quotas the model was evaluated with (its manifest's `[train.candidates]`).
     pub candidates: CandidateConfig,
+    /// What each event means, as the model was trained (its manifest's `[train.weights]`):
+    /// real-time history and negatives are read with these.
+    pub weights: EventWeights,
+    /// The scale of its history weights (`Manifest::relevance_confidence`).
+    pub relevance_confidence: f32,
 }
 
 impl Served {
     /// The version string.
     pub fn version(&self) -> &str {
         &self.model.version
+    }
+
+    /// How it reads events (real-time history, negatives).
+    pub fn meaning(&self) -> crate::recommend::state::Meaning<'_> {
+        crate::recommend::state::Meaning {
+            weights: &self.weights,
+            relevance_confidence: self.relevance_confidence,
+        }
     }
 
     /// The quotas to serve with: `[serve.recommend.candidates]` when set, else the model's own.
@@ -73,6 +87,8 @@ impl Served {
         let manifest = Manifest::read(&dir)?;
         let model = Model::load(&dir, verify)?;
         let candidates = manifest.candidates()?;
+        let weights = manifest.event_weights()?;
+        let relevance_confidence = manifest.relevance_confidence();
         let lists = Lists::build(&model, catalog);
         // Sorted lists, item records and indexes, off the request path.
         model.prepare();
@@ -82,6 +98,8 @@ impl Served {
             manifest,
             lists,
             candidates,
+            weights,
+            relevance_confidence,
         })
     }
 }

@@ -152,7 +152,12 @@ pub(crate) fn user_out(u: User) -> UserOut {
 }
 
 /// Stored user features → the debug read-out.
-pub(crate) fn features_out(f: UserFeatures, config: &FeatureConfig) -> UserFeaturesOut {
+pub(crate) fn features_out(
+    f: UserFeatures,
+    config: &FeatureConfig,
+    weights: &recd_types::EventWeights,
+) -> UserFeaturesOut {
+    let negatives = f.negatives(weights);
     UserFeaturesOut {
         user_id: f.user_id.to_string(),
         expires_at: f.expires_at_ms(config),
@@ -181,8 +186,7 @@ pub(crate) fn features_out(f: UserFeatures, config: &FeatureConfig) -> UserFeatu
             pages: s.pages,
             device: s.device,
         }),
-        negative_items: f
-            .negative_items
+        negative_items: negatives
             .into_iter()
             .map(|n| NegativeItemOut {
                 item_id: n.item_id.to_string(),

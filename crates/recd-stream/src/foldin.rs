@@ -76,7 +76,8 @@ impl AlsFoldIn {
     /// Summed weights per factor row of the user's recent positive interactions with items
     /// the model knows, leaving out items the user has since reacted badly to.
     fn values(&self, user: &UserFeatures, model: &ItemFactors) -> BTreeMap<u32, f32> {
-        let negative: HashSet<&ItemId> = user.negative_items.iter().map(|n| &n.item_id).collect();
+        let negatives = user.negatives(&model.weights);
+        let negative: HashSet<&ItemId> = negatives.iter().map(|n| &n.item_id).collect();
         let mut values = BTreeMap::new();
         for i in &user.recent_interactions {
             if negative.contains(&i.item_id) {
@@ -84,7 +85,7 @@ impl AlsFoldIn {
             }
             // Negatives are left out, as training leaves them out of ALS.
             let (Signal::Positive(w), Some(&row)) = (
-                model.weights.signal(i.kind, i.value),
+                model.weights.signal(i.kind, i.value, i.dwell_ms),
                 model.item_index.get(&i.item_id),
             ) else {
                 continue;

@@ -12,7 +12,7 @@ use recd_model::ids::IdIndex;
 use recd_model::ranker::{Layer, Ranker};
 use recd_model::{ItemMeta, Model, NO_CATEGORY, UNKNOWN_TIME};
 
-use crate::config::TrainConfig;
+use crate::config::{Signal, TrainConfig};
 use crate::dataset::{Dataset, Interaction};
 use crate::{CsrBuilder, TrainError, als, knn};
 
@@ -111,17 +111,16 @@ pub fn build_model(
         "item neighbours built"
     );
 
-    let confidence_scale = config.relevance_min_confidence.max(f32::MIN_POSITIVE);
+    // The same weights the online engine gives real-time history (`Signal::history_weight`).
+    let scale = config.relevance_min_confidence;
     let history = ModelCsr::from_rows(pairs.iter().map(|list| {
         list.iter().map(move |p| {
-            (
-                p.item,
-                if p.negative {
-                    -1.0
-                } else {
-                    p.confidence / confidence_scale
-                },
-            )
+            let signal = if p.negative {
+                Signal::Negative
+            } else {
+                Signal::Positive(p.confidence)
+            };
+            (p.item, signal.history_weight(scale).unwrap_or(0.0))
         })
     }));
     let mut user_last_ms = vec![0i64; n_users];

@@ -99,7 +99,10 @@ impl Dataset {
                 continue;
             }
             let Some(item) = &event.item_id else { continue };
-            let signal = match config.weights.signal(event.kind, event.value) {
+            let signal = match config
+                .weights
+                .signal(event.kind, event.value, event.dwell_ms)
+            {
                 Signal::Positive(c) => c,
                 Signal::Negative => -1.0,
                 Signal::None => continue,

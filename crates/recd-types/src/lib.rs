@@ -18,7 +18,7 @@ pub use ids::{ItemId, MAX_ID_BYTES, UserId};
 pub use item::Item;
 pub use record::Record;
 pub use user::{Gender, User};
-pub use weights::{EventWeights, Signal};
+pub use weights::{EventWeights, Signal, counts_as_engagement};
 
 /// Milliseconds since the Unix epoch, UTC. Signed so that arithmetic on differences is plain.
 pub type TimestampMs = i64;

@@ -184,8 +184,8 @@ pub async fn every_user_feature_round_trips(store: &dyn FeatureStore) {
         .unwrap();
     let f = user(store, "u1", t0() + 10).await.unwrap();
     assert_eq!(f.recent_queries[0].value, format!("query {}", t0() + 1));
-    let neg: Vec<_> = f
-        .negative_items
+    let negatives = f.negatives(&recd_types::EventWeights::default());
+    let neg: Vec<_> = negatives
         .iter()
         .map(|n| (n.item_id.as_str(), n.reason))
         .collect();

@@ -111,6 +111,16 @@ impl Manifest {
         self.param("weights")
     }
 
+    /// The confidence at which an item counts as relevant (`[train] relevance_min_confidence`):
+    /// the scale of the history weights the model was trained with, which real-time history
+    /// must share (`recd_types::Signal::history_weight`). 1 for a manifest without it.
+    pub fn relevance_confidence(&self) -> f32 {
+        self.params
+            .get("relevance_min_confidence")
+            .and_then(serde_json::Value::as_f64)
+            .map_or(1.0, |v| v as f32)
+    }
+
     /// One training parameter section, typed; its default when the manifest lacks it.
     fn param<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T, ModelError> {
         match self.params.get(key) {

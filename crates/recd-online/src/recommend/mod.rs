@@ -115,6 +115,7 @@ pub fn recommend(
     let started = Instant::now();
     let state = state::user_state(
         model,
+        &served.meaning(),
         &params.user_id,
         known.features.as_ref(),
         served.manifest.data_window_ms.1,
@@ -162,8 +163,8 @@ fn seen_ids(features: Option<&UserFeatures>) -> HashSet<&str> {
     f.recent_views
         .iter()
         .map(|v| v.value.as_str())
+        // Every item event, negatives included.
         .chain(f.recent_interactions.iter().map(|i| i.item_id.as_str()))
-        .chain(f.negative_items.iter().map(|n| n.item_id.as_str()))
         .collect()
 }
 

@@ -6,28 +6,14 @@
 use recd_features::UserFeatures;
 use recd_model::Model;
 use recd_model::pipeline::{ItemSet, UserState};
-use recd_types::EventKind;
+use recd_types::EventWeights;
 
-/// A rating at or below this is a negative signal, as in the feature store's default.
-const LOW_RATING_MAX: f32 = 2.0;
-
-/// The weight a real-time interaction gets in the history: 1 for a positive signal, -1 for a
-/// negative one, `None` for neutral (searches, middling ratings).
-fn weight(kind: EventKind, value: Option<f32>) -> Option<f32> {
-    match kind {
-        EventKind::View
-        | EventKind::Click
-        | EventKind::AddToCart
-        | EventKind::Purchase
-        | EventKind::Like => Some(1.0),
-        EventKind::Rating => match value {
-            Some(r) if r <= LOW_RATING_MAX => Some(-1.0),
-            Some(r) if r >= 4.0 => Some(1.0),
-            _ => None,
-        },
-        EventKind::Dislike | EventKind::Skip => Some(-1.0),
-        EventKind::Search => None,
-    }
+/// How the served model reads events: its training weights and history scale.
+pub struct Meaning<'a> {
+    /// What each event means (the manifest's `[train.weights]`).
+    pub weights: &'a EventWeights,
+    /// The scale of history weights (`Manifest::relevance_confidence`).
+    pub relevance_confidence: f32,
 }
 
 /// The state of `user_id` for `model`. `now_ms` is the request's wall-clock time; the state's
@@ -36,6 +22,7 @@ fn weight(kind: EventKind, value: Option<f32>) -> Option<f32> {
 /// from today), else `fallback_now_ms` (the end of the model's data window).
 pub fn user_state(
     model: &Model,
+    meaning: &Meaning<'_>,
     user_id: &str,
     features: Option<&UserFeatures>,
     fallback_now_ms: i64,
@@ -58,8 +45,11 @@ pub fn user_state(
         if i.timestamp_ms <= trained_until {
             continue;
         }
-        let (Some(item), Some(w)) = (model.items.get(i.item_id.as_str()), weight(i.kind, i.value))
-        else {
+        let signal = meaning.weights.signal(i.kind, i.value, i.dwell_ms);
+        let (Some(item), Some(w)) = (
+            model.items.get(i.item_id.as_str()),
+            signal.history_weight(meaning.relevance_confidence),
+        ) else {
             continue;
         };
         state.history.push((item, w));
@@ -71,9 +61,10 @@ pub fn user_state(
     state
         .exclude
         .extend(rows(&mut f.recent_views.iter().map(|v| v.value.as_str())));
-    state.exclude.extend(rows(
-        &mut f.negative_items.iter().map(|n| n.item_id.as_str()),
-    ));
+    let negatives = f.negatives(meaning.weights);
+    state
+        .exclude
+        .extend(rows(&mut negatives.iter().map(|n| n.item_id.as_str())));
     if let Some(v) = &f.vector
         && v.model_version == model.version
         && v.values.len() == model.item_factors.n_factors()

@@ -38,9 +38,17 @@ pub(crate) async fn user(
         what: "user features",
         id,
     })?;
+    // Negatives are read with the served model's weights, as the engine reads them.
+    let weights = state
+        .online
+        .models
+        .get()
+        .map(|s| s.weights.clone())
+        .unwrap_or_default();
     Ok(Json(convert::features_out(
         features,
         state.features.config(),
+        &weights,
     )))
 }
 
