@@ -235,6 +235,37 @@ impl Online {
         }
     }
 
+    /// The precomputed popular list for the request's context, without the items the user's
+    /// state excludes (history, recent views, negatives): the baseline evaluations compare the
+    /// engine with.
+    pub async fn popular(&self, request: Request) -> Result<Arc<Answer>, OnlineError> {
+        let served = self.models.get().ok_or(OnlineError::NoModel)?;
+        let features = self.features.user(&request.user_id, request.now_ms).await?;
+        let params = Params {
+            user_id: request.user_id.to_string(),
+            n: request.n,
+            context: request.context,
+            device: request.device,
+            category: request.category,
+            request_id: request.request_id.unwrap_or_else(new_request_id),
+            now_ms: request.now_ms,
+        };
+        let state = recommend::state::user_state(
+            &served.model,
+            &served.meaning(),
+            &params.user_id,
+            features.as_ref(),
+            served.manifest.data_window_ms.1,
+        );
+        let catalog = self.models.catalog(&served);
+        Ok(Arc::new(recommend::fallback(
+            &served,
+            catalog.as_deref(),
+            &params,
+            &state.exclude,
+        )))
+    }
+
     /// Items like `item_id`, most similar first (`crate::similar`).
     pub async fn similar(&self, item_id: &str, n: usize) -> Result<Similar, OnlineError> {
         let served = self.models.get().ok_or(OnlineError::NoModel)?;

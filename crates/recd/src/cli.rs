@@ -44,6 +44,9 @@ pub enum Command {
     Train(cmd::train::TrainArgs),
     /// Batch recommendations for a list of users (the offline protocol's format).
     Recommend(cmd::recommend::RecommendArgs),
+    /// Evaluate the engine: `replay` walks the hold-out's sessions event by event.
+    #[command(subcommand)]
+    Eval(cmd::eval::EvalCommand),
     /// List, inspect, activate, promote and roll back model versions; delete old ones.
     #[command(subcommand)]
     Models(cmd::models::ModelsCommand),

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod eval;
 pub mod events;
 pub mod export;
 pub mod gen_data;
@@ -35,6 +36,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
         Command::Log(command) => log::run(command),
         Command::Train(args) => train::run(args, loaded.config),
         Command::Recommend(args) => recommend::run(args, loaded.config),
+        Command::Eval(command) => eval::run(command, loaded.config),
         Command::Models(command) => models::run(command, &loaded.config.train),
         Command::Serve(args) => serve::run(args, file, loaded.config),
         Command::Bench(args) => bench::run(args),

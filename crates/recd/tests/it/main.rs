@@ -20,6 +20,7 @@ mod models;
 mod protocol;
 mod readiness;
 mod recommend_http;
+mod replay;
 mod serve;
 mod train;
 mod util;
