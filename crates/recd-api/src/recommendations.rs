@@ -39,7 +39,8 @@ pub struct RecommendedItemOut {
     /// What proposed it: `item_knn`, `als`, `content`, `popular`, `trending`, `new_arrivals`,
     /// `segment` (popular in the user's demographic segment), `exploration` or `pinned`.
     pub source: String,
-    /// Why, in words: "because you watched X", "similar to your recent views",
+    /// Why, in words: "because you bought X" (the verb per `[serve.recommend.reasons]`),
+    /// "something different: C" (an exploration slot), "similar to your recent views",
     /// "trending in C", "new arrival", "popular with people like you", "popular".
     pub reason: String,
 }

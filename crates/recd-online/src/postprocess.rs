@@ -31,6 +31,8 @@ pub enum Reason {
     Trending(u32),
     /// "new arrival".
     NewArrival,
+    /// "something different: C": an exploration slot, from outside the usual categories.
+    Exploration(u32),
     /// "popular".
     Popular,
     /// "featured" (a pinned item).
@@ -169,7 +171,7 @@ pub fn finish(
     };
     out.extend(fill);
     taken.extend(out.iter().map(|p| p.item));
-    explore(model, &ranked, &mut out, &taken, n_explore, req);
+    explore(model, &ranked, &mut out, &taken, n_explore, cap, req);
     out.truncate(req.n);
     out
 }
@@ -289,14 +291,16 @@ pub fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// Inserts `k` items from outside the usual categories (at most one per category) at
-/// positions chosen from the seed; without such items the slots go to the next best.
+/// Inserts `k` items from outside the usual categories (at most one per category, none of a
+/// category the list already holds `cap` of) at positions chosen from the seed; without such
+/// items the slots go to the next best within the cap.
 fn explore(
     model: &Model,
     ranked: &[Pick],
     out: &mut Vec<Pick>,
     taken: &ItemSet,
     k: usize,
+    cap: usize,
     req: &Request<'_>,
 ) {
     const POOL: usize = 100;
@@ -308,12 +312,19 @@ fn explore(
     } else {
         req.usual_categories
     };
+    let mut per_cat: ItemMap<usize> = ItemMap::default();
+    for p in out.iter() {
+        *per_cat.entry(cat(p.item)).or_default() += 1;
+    }
+    let full = |per_cat: &ItemMap<usize>, c: u32| {
+        c != NO_CATEGORY && per_cat.get(&c).is_some_and(|n| *n >= cap)
+    };
     let mut pool: Vec<Pick> = ranked
         .iter()
         .filter(|p| !taken.contains(&p.item))
         .filter(|p| {
             let c = cat(p.item);
-            c != NO_CATEGORY && !usual.contains(&c)
+            c != NO_CATEGORY && !usual.contains(&c) && !full(&per_cat, c)
         })
         .take(POOL)
         .copied()
@@ -324,16 +335,20 @@ fn explore(
         let h = mix(req.seed ^ mix(slot));
         let pick = if pool.is_empty() {
             // Nothing outside the usual categories: the slot keeps plain ranked order.
-            match rest.find(|p| !out.iter().any(|o| o.item == p.item)) {
+            match rest
+                .find(|p| !out.iter().any(|o| o.item == p.item) && !full(&per_cat, cat(p.item)))
+            {
                 Some(p) => p,
                 None => return,
             }
         } else {
             let mut p = pool.swap_remove((h % pool.len() as u64) as usize);
             p.source = "exploration";
+            p.reason = Reason::Exploration(cat(p.item));
             pool.retain(|q| cat(q.item) != cat(p.item));
             p
         };
+        *per_cat.entry(cat(pick.item)).or_default() += 1;
         // Never the first slots: exploration should not cost the head of the list.
         let lo = (out.len() / 4).min(out.len());
         let pos = lo + ((h >> 32) as usize) % (out.len() - lo + 1);
@@ -342,4 +357,4 @@ fn explore(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -13,7 +13,7 @@ use super::*;
 
 const N: u32 = 12;
 
-fn model() -> Model {
+pub(crate) fn model() -> Model {
     let n = N as usize;
     let dim = 4;
     let mut content = vec![0f32; n * dim];
@@ -236,6 +236,30 @@ fn exploration_takes_slots_outside_usual_categories_deterministically() {
         2,
         "the request id decides which item explores"
     );
+}
+
+#[test]
+fn the_category_cap_holds_after_the_exploration_slots_and_they_say_so() {
+    for seed in 0..32 {
+        let mut c = Case {
+            n: 10,
+            usual: [0, 1].into_iter().collect(),
+            seed,
+            ..Case::default()
+        };
+        c.config.exploration_share = 0.2;
+        c.config.diversity = Diversity::Cap;
+        // At most 3 of a category in 10.
+        c.config.max_per_category = 6;
+        let out = check(c);
+        for cat in 0..3 {
+            let n = out.iter().filter(|p| p.item % 3 == cat).count();
+            assert!(n <= 3, "category {cat} has {n}: {out:?}");
+        }
+        let explored: Vec<&Pick> = out.iter().filter(|p| p.source == "exploration").collect();
+        assert_eq!(explored.len(), 1, "{out:?}");
+        assert_eq!(explored[0].reason, Reason::Exploration(2), "{out:?}");
+    }
 }
 
 #[test]

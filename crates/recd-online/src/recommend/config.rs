@@ -74,6 +74,8 @@ pub struct RecommendConfig {
     /// Slots per answer given to catalog items added since the served model was trained
     /// (new arrivals by the same age limit), most similar to the user's recent items first.
     pub new_item_slots: usize,
+    /// The words of the reasons, per catalog ("watched" for films, "bought" for a shop).
+    pub reasons: ReasonWords,
     /// Items placed first, in order, per context (`homepage = ["item1"]`).
     pub pinned: BTreeMap<String, Vec<String>>,
     /// How often `models/CURRENT` is checked for a new version.
@@ -112,10 +114,84 @@ impl Default for RecommendConfig {
             sponsored_boost: 1.2,
             new_arrival_boost: 1.1,
             new_item_slots: 1,
+            reasons: ReasonWords::default(),
             pinned: BTreeMap::new(),
             model_poll_ms: 1_000,
             catalog_refresh_ms: 5_000,
             verify_model: true,
         }
+    }
+}
+
+/// `[serve.recommend.reasons]`: the verb of "because you <verb> X" for each thing the user did
+/// (real-time events carry their type), and for the history the model was trained on (whose
+/// event types the model does not keep).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReasonWords {
+    /// A view.
+    pub view: String,
+    /// A click.
+    pub click: String,
+    /// An add-to-cart.
+    pub add_to_cart: String,
+    /// A purchase.
+    pub purchase: String,
+    /// A like.
+    pub like: String,
+    /// A (positive) rating.
+    pub rating: String,
+    /// Trained history (any positive interaction before the model's cut).
+    pub history: String,
+}
+
+impl Default for ReasonWords {
+    fn default() -> Self {
+        Self {
+            view: "viewed".into(),
+            click: "viewed".into(),
+            add_to_cart: "added to your cart".into(),
+            purchase: "bought".into(),
+            like: "liked".into(),
+            rating: "rated".into(),
+            history: "liked".into(),
+        }
+    }
+}
+
+impl ReasonWords {
+    /// The verb for an interaction of `kind` (`None`: trained history).
+    pub fn verb(&self, kind: Option<recd_types::EventKind>) -> &str {
+        use recd_types::EventKind as K;
+        match kind {
+            Some(K::View) => &self.view,
+            Some(K::Click) => &self.click,
+            Some(K::AddToCart) => &self.add_to_cart,
+            Some(K::Purchase) => &self.purchase,
+            Some(K::Like) => &self.like,
+            Some(K::Rating) => &self.rating,
+            // Negative kinds and searches never explain an item; the history word is safe.
+            Some(K::Dislike | K::Skip | K::Search) | None => &self.history,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReasonWords;
+    use recd_types::EventKind;
+
+    #[test]
+    fn reasons_name_what_the_user_did() {
+        let w = ReasonWords::default();
+        assert_eq!(w.verb(Some(EventKind::Purchase)), "bought");
+        assert_eq!(w.verb(Some(EventKind::AddToCart)), "added to your cart");
+        assert_eq!(w.verb(Some(EventKind::View)), "viewed");
+        assert_eq!(w.verb(None), "liked");
+        let films = ReasonWords {
+            view: "watched".into(),
+            ..ReasonWords::default()
+        };
+        assert_eq!(films.verb(Some(EventKind::View)), "watched");
     }
 }

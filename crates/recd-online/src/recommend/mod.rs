@@ -15,10 +15,10 @@ use std::time::Instant;
 
 use recd_features::UserFeatures;
 use recd_model::pipeline::{self, Search, Source, UserState};
-use recd_types::User;
+use recd_types::{EventKind, Signal, User};
 
 pub use cache::{CacheKey, ResultCache};
-pub use config::{Diversity, RecommendConfig};
+pub use config::{Diversity, ReasonWords, RecommendConfig};
 
 use crate::catalog_view::CatalogView;
 use crate::cold::{Segment, category_index, category_name};
@@ -138,7 +138,12 @@ pub fn recommend(
     let picks = post(
         served, catalog, ranked, &state, &usual, category, params, config,
     );
-    let mut answer = render(served, catalog, params, picks, false);
+    let kinds = kinds(served, known.features.as_ref());
+    let words = Words {
+        kinds: &kinds,
+        words: &config.reasons,
+    };
+    let mut answer = render(served, catalog, params, picks, false, &words);
     answer.degraded = personal && light_ranker.is_some();
     if let Some(c) = catalog {
         let seen = seen_ids(known.features.as_ref());
@@ -148,11 +153,49 @@ pub fn recommend(
             now_ms: params.now_ms,
             days: served.quotas(config).new_arrival_days,
             slots: config.new_item_slots,
+            cap: category_cap(config, params),
         };
         new_items::splice(model, c, &slots, &mut answer.items);
     }
     observe("post_processing", started);
     answer
+}
+
+/// Most items of one category in a list of `params.n` (`usize::MAX`: no cap), as
+/// post-processing applies it.
+fn category_cap(config: &RecommendConfig, params: &Params) -> usize {
+    if params.category.is_some() || config.diversity == Diversity::None {
+        usize::MAX
+    } else {
+        (config.max_per_category * params.n).div_ceil(20).max(1)
+    }
+}
+
+/// What the reasons need to name what the user did.
+struct Words<'a> {
+    /// Per item row, the type of the user's newest positive real-time interaction with it.
+    kinds: &'a ItemMap<EventKind>,
+    /// The catalog's verbs.
+    words: &'a ReasonWords,
+}
+
+/// The type of the newest positive real-time interaction per item row (newest first in the
+/// store), under the served model's weights.
+fn kinds(served: &Served, features: Option<&UserFeatures>) -> ItemMap<EventKind> {
+    let mut out = ItemMap::default();
+    let Some(f) = features else {
+        return out;
+    };
+    for i in &f.recent_interactions {
+        let positive = matches!(
+            served.weights.signal(i.kind, i.value, i.dwell_ms),
+            Signal::Positive(_)
+        );
+        if let (true, Some(row)) = (positive, served.model.items.get(i.item_id.as_str())) {
+            out.entry(row).or_insert(i.kind);
+        }
+    }
+    out
 }
 
 /// External ids of the items the user viewed, interacted with or rejected in real time.
@@ -194,7 +237,12 @@ pub fn fallback(
             reason: Reason::Popular,
         })
         .collect();
-    render(served, catalog, params, picks, true)
+    let (kinds, words) = (ItemMap::default(), ReasonWords::default());
+    let words = Words {
+        kinds: &kinds,
+        words: &words,
+    };
+    render(served, catalog, params, picks, true, &words)
 }
 
 /// `recd_recommend_candidates_total{source}`: candidates proposed by each generator (an item
@@ -407,6 +455,7 @@ fn render(
     params: &Params,
     picks: Vec<Pick>,
     fallback: bool,
+    words: &Words<'_>,
 ) -> Answer {
     let model = &served.model;
     let title = |i: u32| {
@@ -423,7 +472,11 @@ fn render(
             score: p.score,
             source: p.source,
             reason: match p.reason {
-                Reason::Because(j) => format!("because you watched {}", title(j)),
+                Reason::Because(j) => format!(
+                    "because you {} {}",
+                    words.words.verb(words.kinds.get(&j).copied()),
+                    title(j)
+                ),
                 Reason::LikeYou => "popular with people like you".into(),
                 Reason::SimilarRecent => "similar to your recent views".into(),
                 Reason::Trending(_) => match category_name(model, p.item) {
@@ -431,6 +484,10 @@ fn render(
                     None => "trending".into(),
                 },
                 Reason::NewArrival => "new arrival".into(),
+                Reason::Exploration(_) => match category_name(model, p.item) {
+                    Some(c) => format!("something different: {c}"),
+                    None => "something different".into(),
+                },
                 Reason::Popular => "popular".into(),
                 Reason::Pinned => "featured".into(),
             },

@@ -8,9 +8,9 @@
 //! (so a sci-fi viewer's slot goes to the new sci-fi film), else newest first. They go at evenly
 //! spaced positions of the list, each taking the score of the item it moves down.
 
-use recd_model::Model;
 use recd_model::content::{dot, normalize};
 use recd_model::pipeline::UserState;
+use recd_model::{Model, NO_CATEGORY};
 
 use super::AnswerItem;
 use crate::catalog_view::CatalogView;
@@ -31,6 +31,8 @@ pub struct Slots<'a> {
     pub days: f64,
     /// How many slots to fill.
     pub slots: usize,
+    /// Most items of one category in the list (the post-processing cap).
+    pub cap: usize,
 }
 
 /// Splices up to `req.slots` new catalog items into `items` (keeping its length).
@@ -57,7 +59,37 @@ pub fn splice(model: &Model, catalog: &CatalogView, req: &Slots<'_>, items: &mut
     chosen.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let n = items.len();
     let take = slots.min(chosen.len()).min(n);
+    // The category cap holds after the splice: a new item whose category is full in the list
+    // takes the place of the lowest-ranked item of that category, instead of pushing the
+    // list's last item out.
+    let cat_of = |item: &AnswerItem| {
+        model
+            .items
+            .get(&item.item_id)
+            .map(|r| model.meta.category[r as usize])
+            .or_else(|| {
+                catalog
+                    .new_items
+                    .iter()
+                    .find(|x| x.id == item.item_id)
+                    .map(|x| x.category)
+            })
+            .unwrap_or(NO_CATEGORY)
+    };
     for (s, &(_, k)) in chosen.iter().take(take).enumerate() {
+        let c = eligible[k].category;
+        let kept = &items[..n.min(items.len())];
+        let same: Vec<usize> = kept
+            .iter()
+            .enumerate()
+            .filter(|(_, it)| c != NO_CATEGORY && cat_of(it) == c)
+            .map(|(i, _)| i)
+            .collect();
+        if same.len() >= req.cap
+            && let Some(&last) = same.last()
+        {
+            items.remove(last);
+        }
         let at = ((s + 1) * n / (take + 1)).min(items.len());
         let score = items.get(at).map_or(0.0, |i| i.score);
         items.insert(
@@ -93,4 +125,66 @@ fn profile(model: &Model, state: &UserState) -> Option<Vec<f32>> {
         normalize(&mut p);
         p
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog_view::NewItem;
+
+    fn item(id: &str) -> AnswerItem {
+        AnswerItem {
+            item_id: id.into(),
+            score: 1.0,
+            source: "als",
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_new_item_of_a_full_category_takes_the_place_of_its_weakest_item() {
+        // Categories are row % 3: i0, i3, i6 fill category 0's cap of 3.
+        let model = crate::postprocess::tests::model();
+        let mut items: Vec<AnswerItem> =
+            ["i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7", "i8", "i10"]
+                .into_iter()
+                .map(item)
+                .collect();
+        let catalog = CatalogView {
+            new_items: vec![NewItem {
+                id: "fresh".into(),
+                category: 0,
+                created_ms: Some(1_000),
+                content: vec![1.0, 0.0, 0.0, 0.0],
+            }],
+            ..CatalogView::default()
+        };
+        let state = UserState::default();
+        let seen = std::collections::HashSet::new();
+        let slots = Slots {
+            state: &state,
+            seen: &seen,
+            now_ms: 2_000,
+            days: 1.0,
+            slots: 1,
+            cap: 3,
+        };
+        splice(&model, &catalog, &slots, &mut items);
+        let ids: Vec<&str> = items.iter().map(|i| i.item_id.as_str()).collect();
+        assert_eq!(ids.len(), 10);
+        assert!(ids.contains(&"fresh"), "{ids:?}");
+        assert!(
+            !ids.contains(&"i6"),
+            "the weakest of category 0 made room: {ids:?}"
+        );
+        assert!(ids.contains(&"i10"), "the list's last item stays: {ids:?}");
+        // With room in the category, the last item is pushed out as before.
+        let mut items: Vec<AnswerItem> = ["i0", "i1", "i2", "i4", "i5", "i7"]
+            .into_iter()
+            .map(item)
+            .collect();
+        splice(&model, &catalog, &slots, &mut items);
+        let ids: Vec<&str> = items.iter().map(|i| i.item_id.as_str()).collect();
+        assert_eq!(ids, ["i0", "i1", "i2", "fresh", "i4", "i5"]);
+    }
 }

@@ -19,8 +19,10 @@ use crate::util::{Server, arg, dataset, recd_ok};
 
 /// A generous deadline: these tests check answers, not latency, and run beside other tests
 /// on two cores. The deadline fallback has its own test with a deadline of zero.
-const TEST_CONFIG: &str =
-    "[serve.recommend]\ndeadline_ms = 10000\nmodel_poll_ms = 100\ncatalog_refresh_ms = 200\n";
+/// The reasons speak of films ("because you watched X"), as a film catalog would configure.
+/// `[serve.recommend]` comes last, so that tests can append keys to it.
+const TEST_CONFIG: &str = "[serve.recommend.reasons]\nview = \"watched\"\nrating = \"watched\"\nhistory = \"watched\"\n\
+     [serve.recommend]\ndeadline_ms = 10000\nmodel_poll_ms = 100\ncatalog_refresh_ms = 200\n";
 
 /// What the tests ask of the dataset: named on ml-100k, found in the data when generated.
 struct Facts {
@@ -222,9 +224,20 @@ fn an_unknown_user_gets_popular_items_with_reasons() {
         .map(|i| i["reason"].as_str().unwrap())
         .collect();
     assert!(
-        reasons
+        reasons.iter().all(|r| *r == "popular"
+            || r.starts_with("trending")
+            || r.starts_with("something different: ")),
+        "{body}"
+    );
+    // The exploration slot says it is one.
+    assert!(
+        items
             .iter()
-            .all(|r| *r == "popular" || r.starts_with("trending")),
+            .filter(|i| i["source"] == "exploration")
+            .all(|i| i["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("something different")),
         "{body}"
     );
     // Star Wars is the most rated film of ml-100k (and generated data has its own most
