@@ -37,7 +37,8 @@ pub struct RecommendedItemOut {
     /// Ranking score (the ranker's probability, after business-rule boosts); higher is better.
     pub score: f32,
     /// What proposed it: `item_knn`, `als`, `content`, `popular`, `trending`, `new_arrivals`,
-    /// `segment` (popular in the user's demographic segment), `exploration` or `pinned`.
+    /// `segment` (popular in the user's demographic segment), `search` (matches a recent search),
+    /// `exploration` or `pinned`.
     pub source: String,
     /// Why, in words: "because you bought X" (the verb per `[serve.recommend.reasons]`),
     /// "something different: C" (an exploration slot), "similar to your recent views",

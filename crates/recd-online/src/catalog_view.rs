@@ -15,6 +15,7 @@ use recd_store::StoreError;
 
 use crate::catalog::CatalogSource;
 use crate::postprocess::Live;
+use crate::search::SearchIndex;
 
 /// An item that is in the catalog but not in the served model.
 #[derive(Debug, Clone)]
@@ -47,6 +48,9 @@ pub struct CatalogView {
     pub titles: Vec<String>,
     /// Available catalog items without a model row, newest first.
     pub new_items: Vec<NewItem>,
+    /// The model rows' titles, tags and categories by word (the user's searches become
+    /// candidates through it).
+    pub search: SearchIndex,
 }
 
 impl CatalogView {
@@ -59,6 +63,7 @@ impl CatalogView {
             rows: Self::trained_rows(model),
             titles: vec![String::new(); n],
             new_items: Vec::new(),
+            search: SearchIndex::default(),
         };
         catalog.for_each_item(&mut |item| {
             let created = item.created_at_ms;
@@ -70,6 +75,13 @@ impl CatalogView {
                         available: item.available,
                         sponsored: item.sponsored,
                     };
+                    if item.available {
+                        let texts = [item.title.as_str()]
+                            .into_iter()
+                            .chain(item.tags.iter().map(String::as_str))
+                            .chain(item.category.as_deref());
+                        view.search.add(row as u32, texts);
+                    }
                     view.titles[row] = item.title;
                 }
                 None if item.available => view.new_items.push(NewItem {

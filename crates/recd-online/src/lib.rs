@@ -23,6 +23,7 @@ mod error;
 pub mod model_watch;
 mod postprocess;
 pub mod recommend;
+pub mod search;
 mod similar;
 mod telemetry;
 

@@ -33,6 +33,8 @@ pub enum Reason {
     NewArrival,
     /// "something different: C": an exploration slot, from outside the usual categories.
     Exploration(u32),
+    /// "because you searched for Q": the item matches the user's `n`-th newest search.
+    Searched(u8),
     /// "popular".
     Popular,
     /// "featured" (a pinned item).
@@ -293,7 +295,8 @@ pub fn mix(mut x: u64) -> u64 {
 
 /// Inserts `k` items from outside the usual categories (at most one per category, none of a
 /// category the list already holds `cap` of) at positions chosen from the seed; without such
-/// items the slots go to the next best within the cap.
+/// items the slots go to the next best within the cap, or, when the candidates cannot keep
+/// it, to the next best.
 fn explore(
     model: &Model,
     ranked: &[Pick],
@@ -334,10 +337,16 @@ fn explore(
     for slot in 0..k as u64 {
         let h = mix(req.seed ^ mix(slot));
         let pick = if pool.is_empty() {
-            // Nothing outside the usual categories: the slot keeps plain ranked order.
-            match rest
-                .find(|p| !out.iter().any(|o| o.item == p.item) && !full(&per_cat, cat(p.item)))
-            {
+            // Nothing outside the usual categories: the slot keeps plain ranked order, within
+            // the cap where the candidates allow it (as the fill does: the cap never leaves
+            // the list short).
+            let free = |p: &Pick| !out.iter().any(|o| o.item == p.item);
+            let within = ranked
+                .iter()
+                .filter(|p| !taken.contains(&p.item))
+                .find(|p| free(p) && !full(&per_cat, cat(p.item)))
+                .copied();
+            match within.or_else(|| rest.find(|p| free(p))) {
                 Some(p) => p,
                 None => return,
             }

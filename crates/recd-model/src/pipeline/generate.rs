@@ -383,6 +383,27 @@ pub(super) fn merge(
             }
         }
     }
+    // Proposed items (search matches) are content matches of what the user asked for; the
+    // features compute their content score like any candidate's without one.
+    let available = &model.meta.available;
+    for &item in &state.proposed {
+        let usable = (item as usize) < available.len()
+            && available[item as usize]
+            && !state.exclude.contains(&item);
+        if !usable {
+            continue;
+        }
+        let k = *slot.entry(item).or_insert_with(|| {
+            out.push(Merged {
+                item,
+                sources: 0,
+                als: f32::NAN,
+                content: f32::NAN,
+            });
+            out.len() - 1
+        });
+        out[k].sources |= Source::Content.bit();
+    }
     out
 }
 

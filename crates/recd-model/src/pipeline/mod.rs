@@ -53,6 +53,10 @@ pub struct UserState {
     pub exclude: ItemSet,
     /// The request time (features such as item age and hour of day use it).
     pub now_ms: i64,
+    /// Items the caller proposes besides the generators' (the online engine: the catalog
+    /// items matching the user's recent searches), merged as content candidates and ranked
+    /// like every other candidate.
+    pub proposed: Vec<u32>,
 }
 
 impl UserState {
@@ -73,6 +77,7 @@ impl UserState {
                 .get(user_row as usize)
                 .copied()
                 .unwrap_or(0),
+            proposed: Vec::new(),
         }
     }
 }

@@ -74,6 +74,13 @@ pub struct RecommendConfig {
     /// Slots per answer given to catalog items added since the served model was trained
     /// (new arrivals by the same age limit), most similar to the user's recent items first.
     pub new_item_slots: usize,
+    /// Items the newest searches propose as candidates, per search (0 turns search
+    /// candidates off): the catalog items whose title, tags or category match its words best.
+    pub search_candidates: usize,
+    /// How many of the user's newest searches (within the features' TTL) propose candidates.
+    pub search_queries: usize,
+    /// Score multiplier of the items matching a recent search, once ranked.
+    pub search_boost: f32,
     /// The words of the reasons, per catalog ("watched" for films, "bought" for a shop).
     pub reasons: ReasonWords,
     /// Items placed first, in order, per context (`homepage = ["item1"]`).
@@ -114,6 +121,9 @@ impl Default for RecommendConfig {
             sponsored_boost: 1.2,
             new_arrival_boost: 1.1,
             new_item_slots: 1,
+            search_candidates: 50,
+            search_queries: 2,
+            search_boost: 1.5,
             reasons: ReasonWords::default(),
             pinned: BTreeMap::new(),
             model_poll_ms: 1_000,

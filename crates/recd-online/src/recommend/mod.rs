@@ -113,20 +113,28 @@ pub fn recommend(
 ) -> Answer {
     let model = &served.model;
     let started = Instant::now();
-    let state = state::user_state(
+    let mut state = state::user_state(
         model,
         &served.meaning(),
         &params.user_id,
         known.features.as_ref(),
         served.manifest.data_window_ms.1,
     );
+    let searches = searches(catalog, known.features.as_ref(), config);
+    state.proposed = searches
+        .iter()
+        .flat_map(|(_, m)| m.iter().copied())
+        .collect();
     observe("user_state", started);
     let category = category_of(served, params).ok().flatten();
     let started = Instant::now();
     let light_ranker = model.light_ranker.as_ref().filter(|_| light);
-    let personal = state::is_personal(&state);
+    // A search is something personal to go on, even without any item event.
+    let personal = state::is_personal(&state) || !state.proposed.is_empty();
     let ranked = if personal {
-        ranked(served, &state, config, light_ranker, params.n)
+        let mut r = ranked(served, &state, config, light_ranker, params.n);
+        mark_searched(&mut r, &searches, config.search_boost);
+        r
     } else {
         let p = known.profile.clone().or_else(profile);
         let r = cold(served, p.as_ref(), category);
@@ -139,9 +147,11 @@ pub fn recommend(
         served, catalog, ranked, &state, &usual, category, params, config,
     );
     let kinds = kinds(served, known.features.as_ref());
+    let queries: Vec<String> = searches.into_iter().map(|(q, _)| q).collect();
     let words = Words {
         kinds: &kinds,
         words: &config.reasons,
+        queries: &queries,
     };
     let mut answer = render(served, catalog, params, picks, false, &words);
     answer.degraded = personal && light_ranker.is_some();
@@ -177,6 +187,56 @@ struct Words<'a> {
     kinds: &'a ItemMap<EventKind>,
     /// The catalog's verbs.
     words: &'a ReasonWords,
+    /// The searches behind `Reason::Searched`, newest first.
+    queries: &'a [String],
+}
+
+/// The user's newest searches (at most `search_queries`) with the items each proposes: the
+/// catalog view's best matches for its words.
+fn searches(
+    catalog: Option<&CatalogView>,
+    features: Option<&UserFeatures>,
+    config: &RecommendConfig,
+) -> Vec<(String, Vec<u32>)> {
+    let (Some(c), Some(f)) = (catalog, features) else {
+        return Vec::new();
+    };
+    if config.search_candidates == 0 {
+        return Vec::new();
+    }
+    f.recent_queries
+        .iter()
+        .take(config.search_queries.min(usize::from(u8::MAX)))
+        .map(|q| {
+            let rows = c
+                .search
+                .matches(&q.value, config.search_candidates)
+                .into_iter()
+                .map(|(row, _)| row)
+                .collect();
+            (q.value.clone(), rows)
+        })
+        .filter(|(_, rows): &(String, Vec<u32>)| !rows.is_empty())
+        .collect()
+}
+
+/// Ranked items that match a recent search: their score boosted, and the search named as
+/// their reason (the newest search they match).
+fn mark_searched(picks: &mut [Pick], searches: &[(String, Vec<u32>)], boost: f32) {
+    if searches.is_empty() {
+        return;
+    }
+    let sets: Vec<ItemSet> = searches
+        .iter()
+        .map(|(_, rows)| rows.iter().copied().collect())
+        .collect();
+    for p in picks.iter_mut() {
+        if let Some(k) = sets.iter().position(|s| s.contains(&p.item)) {
+            p.score *= boost;
+            p.source = "search";
+            p.reason = Reason::Searched(k as u8);
+        }
+    }
 }
 
 /// The type of the newest positive real-time interaction per item row (newest first in the
@@ -241,6 +301,7 @@ pub fn fallback(
     let words = Words {
         kinds: &kinds,
         words: &words,
+        queries: &[],
     };
     render(served, catalog, params, picks, true, &words)
 }
@@ -294,9 +355,15 @@ fn ranked(
     let started = Instant::now();
     // The head re-ranked and passed on; with the cascade off (`rerank = 0`), every
     // candidate, which `pipeline::ranked` then ranks by the ranker alone.
+    // Search matches pass on whatever their rank: the search boost comes after ranking.
+    let depth = if state.proposed.is_empty() {
+        head
+    } else {
+        usize::MAX
+    };
     let scored: Vec<(u32, f32)> = match light {
-        Some(ranker) => pipeline::ranked_by(ranker, &c, head),
-        None => pipeline::ranked(model, &c, head, head),
+        Some(ranker) => pipeline::ranked_by(ranker, &c, depth),
+        None => pipeline::ranked(model, &c, head, depth),
     };
     observe("ranking", started);
     scored
@@ -484,6 +551,10 @@ fn render(
                     None => "trending".into(),
                 },
                 Reason::NewArrival => "new arrival".into(),
+                Reason::Searched(k) => match words.queries.get(usize::from(k)) {
+                    Some(q) => format!("because you searched for {q}"),
+                    None => "matches your search".into(),
+                },
                 Reason::Exploration(_) => match category_name(model, p.item) {
                     Some(c) => format!("something different: {c}"),
                     None => "something different".into(),

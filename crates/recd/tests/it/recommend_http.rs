@@ -837,3 +837,67 @@ fn recd_recommend_writes_the_http_answers() {
         "the live-only user's list comes from their live events: {live:?}"
     );
 }
+
+/// A search moves the items it names up the user's next list, with the search as the reason:
+/// "toy story" on ml-100k brings Toy Story in; on generated data, an item's own title.
+#[test]
+fn a_search_moves_what_it_names_up_the_next_list() {
+    let (_tmp, data, config) = trained_copy();
+    let server = Server::start(&data, &["--config", arg(&config)]);
+    let facts = facts();
+    let items = dataset().item_rows();
+    let (target, query) = if dataset().is_ml100k {
+        ("1".to_string(), "toy story".to_string())
+    } else {
+        let it = items.iter().find(|i| i.id == facts.other_item).unwrap();
+        (it.id.clone(), it.title.clone())
+    };
+    let user = facts
+        .users
+        .iter()
+        .find(|u| !facts.seen[*u].contains(&target))
+        .unwrap()
+        .clone();
+    let before = item_ids(&recommend(
+        &server,
+        &format!("user_id={user}&num_results=20"),
+    ));
+    let rank_before = before.iter().position(|i| *i == target);
+    let event = json!({"user_id": user, "type": "search", "query": query});
+    assert_eq!(
+        server.request("POST", "/v1/events", &event.to_string()).0,
+        202
+    );
+    server.wait_until(
+        || {
+            let (_, f) = server.get(&format!("/v1/users/{user}/features"));
+            f["recent_queries"]
+                .as_array()
+                .is_some_and(|q| !q.is_empty())
+        },
+        "the search in the user's features",
+    );
+    let after = recommend(&server, &format!("user_id={user}&num_results=20"));
+    let rank_after = item_ids(&after).iter().position(|i| *i == target);
+    let moved_up = match (rank_before, rank_after) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(b), Some(a)) => a < b,
+    };
+    assert!(
+        moved_up,
+        "{target} from {rank_before:?} to {rank_after:?}: {after}"
+    );
+    let slot = after["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["item_id"] == target)
+        .unwrap();
+    assert_eq!(
+        slot["reason"],
+        format!("because you searched for {query}"),
+        "{after}"
+    );
+    assert_eq!(slot["source"], "search", "{after}");
+}
