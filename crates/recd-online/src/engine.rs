@@ -149,7 +149,11 @@ impl Online {
         let cached = mode == Mode::Serving && !explicit_id;
         if cached && let Some(answer) = self.cache.get(&key) {
             count("cached");
-            return Ok(answer);
+            // Every answer is its own request: a reused list gets this request's id, so the
+            // events that cite it are attributed to this showing, not to the first.
+            let mut answer = Answer::clone(&answer);
+            answer.request_id = params.request_id.clone();
+            return Ok(Arc::new(answer));
         }
         let deadline = Duration::from_millis(self.config.deadline_ms);
         let (engine, task_served, task_params) = (self.clone(), served.clone(), params.clone());

@@ -901,3 +901,24 @@ fn a_search_moves_what_it_names_up_the_next_list() {
     );
     assert_eq!(slot["source"], "search", "{after}");
 }
+
+/// A list served from the answer cache is still its own answer: same items, a new request id
+/// (events citing it are attributed to this showing).
+#[test]
+fn a_cached_answer_gets_its_own_request_id() {
+    let (_tmp, data, config) = trained_copy();
+    let server = Server::start(&data, &["--config", arg(&config)]);
+    let user = &facts().users[2];
+    let query = format!("user_id={user}&num_results=10");
+    let first = recommend(&server, &query);
+    let second = recommend(&server, &query);
+    assert_eq!(item_ids(&first), item_ids(&second), "{first} {second}");
+    assert_ne!(first["request_id"], second["request_id"], "{second}");
+    let metrics = server.get_text("/metrics");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("recd_recommendations_total{outcome=\"cached\"}")),
+        "the second answer came from the cache: {metrics}"
+    );
+}
