@@ -1,6 +1,7 @@
 //! The route table. One module per resource; `openapi.rs` documents every route of the table.
 
 mod admin;
+mod dashboard;
 mod docs;
 mod events;
 pub(crate) mod extract;
@@ -77,6 +78,8 @@ pub(crate) fn table() -> Vec<Route> {
         route("/metrics", Metrics, Method::GET, health::metrics),
         route("/openapi.json", Public, Method::GET, docs::openapi_json),
         route("/docs", Public, Method::GET, docs::page),
+        route("/dashboard", Public, Method::GET, dashboard::page),
+        route("/", Public, Method::GET, dashboard::root),
         route("/v1/admin/train", admin, Method::POST, admin::jobs::train),
         route("/v1/admin/jobs", admin, Method::GET, admin::jobs::list),
         route(

@@ -63,6 +63,8 @@ const ID_PATTERN: &str = concat!(
         super::health::metrics,
         super::docs::openapi_json,
         super::docs::page,
+        super::dashboard::page,
+        super::dashboard::root,
         super::admin::jobs::train,
         super::admin::jobs::list,
         super::admin::jobs::cancel,

@@ -11,7 +11,7 @@ use crate::util::{Server, arg, recd_ok, small_data};
 /// Paths that answer without a key: probes, metrics (unless protected) and the API document.
 const OPEN: [&str; 5] = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"];
 
-fn create_key(data: &std::path::Path, name: &str, scope: &str) -> String {
+pub(crate) fn create_key(data: &std::path::Path, name: &str, scope: &str) -> String {
     let out = recd_ok(&[
         "keys",
         "create",

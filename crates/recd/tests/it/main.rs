@@ -5,6 +5,7 @@ mod bench;
 mod bots;
 mod config;
 mod connections;
+mod dashboard;
 mod deletion;
 mod export;
 mod r#gen;

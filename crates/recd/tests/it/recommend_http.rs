@@ -148,7 +148,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A private copy of the trained data dir and its config.
-fn trained_copy() -> (tempfile::TempDir, PathBuf, PathBuf) {
+pub(crate) fn trained_copy() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(trained(), tmp.path());
     let (data, config) = (tmp.path().join("data"), tmp.path().join("recd.toml"));
