@@ -147,7 +147,8 @@ fn segments(
                 .enumerate()
                 .filter(|(i, v)| avail[*i] && **v > 0.0)
                 .map(|(i, v)| (i as u32, *v));
-            (seg, top_n(it, LIST_LEN))
+            // Scaled like every list of the blend, so the most specific list weighs as meant.
+            (seg, scaled(top_n(it, LIST_LEN)))
         })
         .collect())
 }
