@@ -8,8 +8,17 @@ use serde_json::Value;
 
 use crate::util::{Server, arg, recd_ok, small_data};
 
-/// Paths that answer without a key: probes, metrics (unless protected) and the API document.
-const OPEN: [&str; 5] = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"];
+/// Paths that answer without a key: the probes, the metrics (unless protected), the API document and the two pages (the
+/// dashboard page holds no data; what it reads needs the admin scope).
+const OPEN: [&str; 7] = [
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/dashboard",
+    "/",
+];
 
 pub(crate) fn create_key(data: &std::path::Path, name: &str, scope: &str) -> String {
     let out = recd_ok(&[
