@@ -13,8 +13,12 @@ pub struct RecommendationsOut {
     pub user_id: String,
     /// The model version that produced the list; `null` when no model is loaded yet.
     pub model_version: Option<String>,
-    /// The serving variant (the configured name; for A/B comparisons).
+    /// The serving variant: `"<experiment>/<variant>"` of the first layer in which the user is
+    /// in a running experiment, else `[serve.recommend] variant` (default `default`).
     pub variant: String,
+    /// Every experiment variant the user is in (`"<experiment>/<variant>"`, one per layer).
+    #[serde(default)]
+    pub experiments: Vec<String>,
     /// True when the list is the precomputed popular list for the context rather than a
     /// personal one: the request deadline passed, or no model is loaded.
     pub fallback: bool,

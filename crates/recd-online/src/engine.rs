@@ -21,8 +21,11 @@ use std::time::{Duration, Instant};
 use recd_features::{FeatureStore, TrendingQuery, Window};
 use recd_types::UserId;
 
+use arc_swap::ArcSwap;
+
 use crate::catalog::CatalogSource;
 use crate::compute::Compute;
+use crate::experiments::{Experiments, Variant};
 use crate::model_watch::ModelSlot;
 use crate::recommend::{self, Answer, AnswerItem, CacheKey, Known, Params, RecommendConfig};
 use crate::{OnlineError, ResultCache};
@@ -72,6 +75,7 @@ pub struct Online {
     features: Arc<dyn FeatureStore>,
     catalog: Arc<dyn CatalogSource>,
     config: RecommendConfig,
+    experiments: ArcSwap<Experiments>,
 }
 
 impl Online {
@@ -92,7 +96,14 @@ impl Online {
             features,
             catalog,
             config,
+            experiments: ArcSwap::from_pointee(Experiments::default()),
         }
+    }
+
+    /// Replaces the running experiments (users are assigned by the new set from the next
+    /// request on).
+    pub fn set_experiments(&self, experiments: Experiments) {
+        self.experiments.store(Arc::new(experiments));
     }
 
     /// The `[serve.recommend]` settings it answers with.
@@ -119,8 +130,17 @@ impl Online {
             request_id: request.request_id.unwrap_or_else(new_request_id),
             now_ms: request.now_ms,
         };
+        // The user's experiments: the first layer's variant decides the settings.
+        let assigned = self.experiments.load().assign(&params.user_id);
+        let labels: Vec<String> = assigned.iter().map(|v| v.label.clone()).collect();
+        let variant: Option<Arc<Variant>> = assigned.into_iter().next();
+        let label = |mut a: Answer| {
+            a.variant = variant.as_ref().map(|v| v.label.clone());
+            a.experiments = labels.clone();
+            a
+        };
         let Some(served) = self.models.get() else {
-            let answer = self.without_model(&params).await?;
+            let answer = label(self.without_model(&params).await?);
             count("no_model");
             return Ok(Arc::new(answer));
         };
@@ -145,6 +165,7 @@ impl Online {
             n: params.n,
             model_version: served.version().to_string(),
             user_offset: features.as_ref().map_or(0, |f| f.last_offset),
+            variant: variant.as_ref().map(|v| v.label.clone()),
         };
         let cached = mode == Mode::Serving && !explicit_id;
         if cached && let Some(answer) = self.cache.get(&key) {
@@ -155,8 +176,10 @@ impl Online {
             answer.request_id = params.request_id.clone();
             return Ok(Arc::new(answer));
         }
-        let deadline = Duration::from_millis(self.config.deadline_ms);
+        let config = variant.as_ref().map_or(&self.config, |v| &v.config);
+        let deadline = Duration::from_millis(config.deadline_ms);
         let (engine, task_served, task_params) = (self.clone(), served.clone(), params.clone());
+        let (task_variant, task_labels) = (variant.clone(), labels.clone());
         let known = Known {
             features,
             profile: None,
@@ -175,22 +198,34 @@ impl Online {
             // Behind by more than `degrade_after_ms`: rank with the light ranker, which costs
             // a fraction of the MLP, over fewer candidates (no content generator), so the
             // queue drains instead of growing into fallbacks.
-            let config = &engine.config;
+            let config = task_variant.as_ref().map_or(&engine.config, |v| &v.config);
             let light =
                 mode == Mode::Serving && waited >= Duration::from_millis(config.degrade_after_ms);
             let catalog = engine.models.catalog(&task_served);
             let uid = task_params.user_id.clone();
             let source = engine.catalog.clone();
             let profile = move || source.user(&uid).ok().flatten();
-            let answer = Arc::new(recommend::recommend(
-                &task_served,
-                catalog.as_deref(),
-                &task_params,
-                &known,
-                &profile,
-                config,
-                light,
-            ));
+            let mut answer = match task_variant.as_ref().and_then(|v| v.baseline) {
+                Some(which) => recommend::baseline(
+                    &task_served,
+                    catalog.as_deref(),
+                    &task_params,
+                    &known,
+                    which,
+                ),
+                None => recommend::recommend(
+                    &task_served,
+                    catalog.as_deref(),
+                    &task_params,
+                    &known,
+                    &profile,
+                    config,
+                    light,
+                ),
+            };
+            answer.variant = task_variant.as_ref().map(|v| v.label.clone());
+            answer.experiments = task_labels;
+            let answer = Arc::new(answer);
             // A degraded answer is not cached: it would be served for the whole TTL, also
             // after the server has caught up, while recomputing it costs only the light
             // ranking.
@@ -229,12 +264,12 @@ impl Online {
                     served.manifest.data_window_ms.1,
                 );
                 let catalog = self.models.catalog(&served);
-                Ok(Arc::new(recommend::fallback(
+                Ok(Arc::new(label(recommend::fallback(
                     &served,
                     catalog.as_deref(),
                     &params,
                     &state.exclude,
-                )))
+                ))))
             }
         }
     }
@@ -315,6 +350,8 @@ impl Online {
                     },
                 })
                 .collect(),
+            variant: None,
+            experiments: Vec::new(),
         })
     }
 }

@@ -20,6 +20,7 @@ pub mod cold;
 pub mod compute;
 mod engine;
 mod error;
+pub mod experiments;
 pub mod model_watch;
 mod postprocess;
 pub mod recommend;

@@ -32,6 +32,8 @@ pub struct CacheKey {
     pub model_version: String,
     /// The user's newest applied event offset (0 if none).
     pub user_offset: u64,
+    /// The experiment variant that answered (its settings made the answer).
+    pub variant: Option<String>,
 }
 
 /// One cached answer: when it was made, the answer, and the bytes it is charged.
@@ -140,10 +142,17 @@ fn entry_bytes(key: &CacheKey, answer: &Answer) -> usize {
         + string(context)
         + device.as_deref().map_or(0, string)
         + category.as_deref().map_or(0, string)
-        + string(&key.model_version);
+        + string(&key.model_version)
+        + key.variant.as_deref().map_or(0, string);
     let answer_heap = allocation(2 * size_of::<usize>() + size_of::<Answer>())
         + string(&answer.request_id)
         + answer.model_version.heap_bytes()
+        + answer.variant.heap_bytes()
+        + answer
+            .experiments
+            .iter()
+            .map(|e| string(e) + size_of::<String>())
+            .sum::<usize>()
         + recd_features::heap::vec(&answer.items);
     let node = allocation(size_of::<CacheKey>() + size_of::<Entry>() + 2 * size_of::<usize>());
     let slot = 2 * (2 * size_of::<usize>() + 1);
@@ -167,6 +176,7 @@ mod tests {
             n: 20,
             model_version: "v1".into(),
             user_offset: offset,
+            variant: None,
         }
     }
 
@@ -176,6 +186,8 @@ mod tests {
             model_version: Some("v1".into()),
             fallback: false,
             degraded: false,
+            variant: None,
+            experiments: Vec::new(),
             items: (0..20)
                 .map(|i| AnswerItem {
                     item_id: format!("item-{i}"),

@@ -51,6 +51,10 @@ pub struct Answer {
     pub degraded: bool,
     /// Best first.
     pub items: Vec<AnswerItem>,
+    /// `"<experiment>/<variant>"` of the first layer the user is in an experiment of.
+    pub variant: Option<String>,
+    /// Every experiment variant the user is in, one per layer.
+    pub experiments: Vec<String>,
 }
 
 /// A validated request.
@@ -570,5 +574,66 @@ fn render(
         fallback,
         degraded: false,
         items,
+        variant: None,
+        experiments: Vec::new(),
     }
+}
+
+/// A built-in non-personal list (an experiment's `baseline` variant): the model's popular or
+/// trending list for the context, without what the user's state excludes.
+pub fn baseline(
+    served: &Served,
+    catalog: Option<&CatalogView>,
+    params: &Params,
+    known: &Known,
+    which: crate::experiments::Baseline,
+) -> Answer {
+    use crate::experiments::Baseline;
+    let state = state::user_state(
+        &served.model,
+        &served.meaning(),
+        &params.user_id,
+        known.features.as_ref(),
+        served.manifest.data_window_ms.1,
+    );
+    let category = category_of(served, params).ok().flatten();
+    let lists = &served.lists;
+    let (list, source) = match (which, category) {
+        (Baseline::Popular, _) => (lists.fallback(category), "popular"),
+        (Baseline::Trending, Some(c)) => (
+            lists
+                .trending_by_category
+                .get(c as usize)
+                .map_or(&lists.trending[..], |l| &l[..]),
+            "trending",
+        ),
+        (Baseline::Trending, None) => (&lists.trending[..], "trending"),
+    };
+    let avail = |i: u32| {
+        catalog.map_or(served.model.meta.available[i as usize], |c| {
+            c.is_available(i)
+        })
+    };
+    let model = &served.model;
+    let picks: Vec<Pick> = list
+        .iter()
+        .filter(|(i, _)| avail(*i) && !state.exclude.contains(i))
+        .take(params.n)
+        .map(|&(item, score)| Pick {
+            item,
+            score,
+            source,
+            reason: match which {
+                Baseline::Popular => Reason::Popular,
+                Baseline::Trending => Reason::Trending(model.meta.category[item as usize]),
+            },
+        })
+        .collect();
+    let (kinds, words) = (ItemMap::default(), ReasonWords::default());
+    let words = Words {
+        kinds: &kinds,
+        words: &words,
+        queries: &[],
+    };
+    render(served, catalog, params, picks, false, &words)
 }

@@ -130,7 +130,11 @@ fn out(answer: &Answer, request: &Parsed, variant: &str, started: Instant) -> Re
         request_id: answer.request_id.clone(),
         user_id: request.request.user_id.to_string(),
         model_version: answer.model_version.clone(),
-        variant: variant.to_string(),
+        variant: answer
+            .variant
+            .clone()
+            .unwrap_or_else(|| variant.to_string()),
+        experiments: answer.experiments.clone(),
         fallback: answer.fallback,
         degraded: answer.degraded,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,

@@ -1,6 +1,6 @@
 //! `recd recommend`: batch recommendations for a list of users, answered by the same engine
 //! as `recd serve` (`recd-online`, in its deterministic mode), written as
-//! `user_id,item_id,rank,score,source,reason,request_id` (the offline protocol's three
+//! `user_id,item_id,rank,score,source,reason,request_id,variant` (the offline protocol's three
 //! columns first).
 //!
 //! It reads the data dir as every reader does, beside a running server or without one: the
@@ -111,7 +111,12 @@ async fn batch(args: RecommendArgs, config: Config) -> anyhow::Result<()> {
             .await
             .context("replaying the log into the feature store")?;
     }
+    let experiments = recd_online::experiments::Experiments::compile(
+        &config.experiments,
+        &config.serve.recommend,
+    )?;
     let online = Arc::new(Online::new(config.serve.recommend, features, catalog));
+    online.set_experiments(experiments);
     online.models.set(Some(served.clone()));
     online.models.set_catalog(Arc::new(view));
     let now_ms = jiff::Timestamp::now().as_millisecond();
@@ -189,6 +194,7 @@ fn write(path: &Path, answers: &[(UserId, Arc<Answer>)]) -> anyhow::Result<()> {
         "source",
         "reason",
         "request_id",
+        "variant",
     ])?;
     for (user, answer) in answers {
         for (rank, item) in answer.items.iter().enumerate() {
@@ -200,6 +206,7 @@ fn write(path: &Path, answers: &[(UserId, Arc<Answer>)]) -> anyhow::Result<()> {
                 item.source,
                 &item.reason,
                 &answer.request_id,
+                answer.variant.as_deref().unwrap_or(""),
             ])?;
         }
     }

@@ -149,6 +149,10 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         features.clone(),
         store.clone(),
     ));
+    online.set_experiments(recd_online::experiments::Experiments::compile(
+        &config.experiments,
+        &config.serve.recommend,
+    )?);
     let _model_watcher =
         super::online::start(data_dir, &config.serve, &online, factors.clone()).await;
     let fold = Arc::new(AlsFoldIn::new(factors, config.stream.fold_in.clone()));

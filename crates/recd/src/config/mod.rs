@@ -38,6 +38,8 @@ pub struct Config {
     pub train: TrainConfig,
     /// `[store]`: the embedded event log of a data dir.
     pub store: StoreConfig,
+    /// `[experiments.<name>]`: A/B experiments the online engine assigns users to.
+    pub experiments: std::collections::BTreeMap<String, recd_online::experiments::ExperimentSpec>,
 }
 
 /// A loaded configuration and where each of its values came from.
@@ -65,6 +67,8 @@ pub fn load(
         layers.set_flag(o)?;
     }
     let config = layers.deserialize::<Config>()?;
+    // Checked here, so that every subcommand refuses a bad experiment the same way.
+    recd_online::experiments::Experiments::compile(&config.experiments, &config.serve.recommend)?;
     Ok(Loaded { config, layers })
 }
 

@@ -7,6 +7,7 @@ mod config;
 mod connections;
 mod dashboard;
 mod deletion;
+mod experiments;
 mod export;
 mod r#gen;
 mod idempotency;
