@@ -20,7 +20,7 @@ pub use catalog::Catalog;
 pub use error::StoreError;
 pub use ids::IdMap;
 pub use log::{
-    EventLog, FileLog, LogConfig, LogDamage, LogStats, Offset, PendingAppend, ReadOnlyLog,
-    RepairReport, VerifyReport, repair, verify,
+    CatalogReadStats, EventLog, FileLog, LogConfig, LogDamage, LogStats, Offset, PendingAppend,
+    ReadOnlyLog, RepairReport, VerifyReport, repair, verify,
 };
 pub use store::{AppendError, AppendedOnce, Store, StoreConfig};
