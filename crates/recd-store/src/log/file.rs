@@ -6,6 +6,7 @@
 //! thread; reads take a snapshot of what is durable and iterate it.
 
 mod catalog;
+mod compact;
 mod damage;
 mod durable;
 mod frame;
@@ -22,6 +23,7 @@ mod walk;
 mod writer;
 
 pub use catalog::CatalogReadStats;
+pub use compact::{CompactOptions, CompactReport, SegmentSpan, compact};
 pub use read_only::ReadOnlyLog;
 pub use repair::{RepairReport, VerifyReport, repair, verify};
 

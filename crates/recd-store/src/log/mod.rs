@@ -11,8 +11,8 @@ mod pending;
 #[doc(hidden)]
 pub use file::fuzzing;
 pub use file::{
-    CatalogReadStats, FileLog, LogConfig, LogStats, ReadOnlyLog, RepairReport, VerifyReport,
-    repair, verify,
+    CatalogReadStats, CompactOptions, CompactReport, FileLog, LogConfig, LogStats, ReadOnlyLog,
+    RepairReport, SegmentSpan, VerifyReport, compact, repair, verify,
 };
 pub use pending::{AppendCompleter, AppendResult, PendingAppend};
 

@@ -70,7 +70,6 @@ pub(super) fn write_file(path: &Path, base: Offset, frames: &[u8]) -> std::io::R
 }
 
 /// The frames of `records`, each stamped with its own offset.
-#[allow(dead_code)]
 pub(super) fn encode(records: &[(Offset, Record)]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for (offset, record) in records {
@@ -161,7 +160,6 @@ pub(super) fn snapshot_base(dir: &Path) -> Result<Offset, StoreError> {
 
 /// Keeps the newest record of each item and of each user (a profile or its deletion), in
 /// offset order.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(super) fn newest_per_key(records: Vec<(Offset, Record)>) -> Vec<(Offset, Record)> {
     let mut newest: HashMap<(bool, String), (Offset, Record)> = HashMap::new();
     for (offset, record) in records {
