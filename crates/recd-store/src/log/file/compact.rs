@@ -10,9 +10,11 @@
 //! leaves segments the snapshot already covers: readers skip them for the catalog, events
 //! in them are still read, and the next compaction deletes them.
 //!
-//! It needs the writer's lock (the server stopped): the writer's view of its segments and
-//! its readers' are fixed when it opens, and a reader in another process that is walking a
-//! segment keeps its open file, so deleting under it costs that reader nothing.
+//! It needs the writer's lock (the server stopped): a writer lists its segments once, at
+//! open, and would read deleted files. A reader in another process (`recd train`, `export`)
+//! keeps a segment it has open, but one that listed the segments before the deletion and
+//! opens a deleted one afterwards gets an error and must be run again: compaction is an
+//! operator's step, run while nothing else uses the data dir.
 
 use std::path::Path;
 
