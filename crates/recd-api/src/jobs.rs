@@ -42,14 +42,24 @@ pub struct JobOut {
 /// The publish gate's decision on a new version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct GateOut {
-    /// The new version's pipeline NDCG@10 on its hold-out.
+    /// The new version's pipeline NDCG@10 that was compared: on the part of its hold-out the
+    /// current version never saw when `method` is `rescored`, else on its whole hold-out.
     pub candidate_ndcg: f64,
     /// The version that was current when training started, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_version: Option<String>,
-    /// Its stored pipeline NDCG@10.
+    /// Its pipeline NDCG@10 that was compared: re-scored on the same users and items when
+    /// `method` is `rescored`, else the number stored from its own hold-out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_ndcg: Option<f64>,
+    /// How the two numbers were obtained: `rescored`, `stored` (too few users after the
+    /// current version's training cut, or it could not be loaded) or `no_current`. Absent
+    /// for runs recorded by builds before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Users with relevant items behind the compared numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<u64>,
     /// The decision in words.
     pub decision: String,
 }

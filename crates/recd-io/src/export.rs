@@ -1,7 +1,8 @@
 //! `recd export`: the event history as Parquet partitioned by UTC day, the data-lake layout.
 //!
 //! Output: `OUT/date=YYYY-MM-DD/part-NNNNN.parquet` (Hive partitioning, which Spark, DuckDB and
-//! Polars read as a `date` column), schema in [`crate::event_schema`]. Only `Record::Event`s
+//! Polars read as a `date` column), schema in [`crate::event_schema`], and, written last,
+//! `OUT/_recd_export.json` ([`crate::ExportManifest`]: the log offsets and times it covers). Only `Record::Event`s
 //! are exported; catalog and profile changes stay in the store.
 //!
 //! A deleted user's events logged before their tombstone (`Record::UserDeleted`) are not
@@ -54,6 +55,9 @@ pub struct ExportOptions {
     pub max_buffered_bytes: usize,
     /// Called now and then with (log records read, log records to read).
     pub progress: Option<ProgressFn>,
+    /// The log exported from (its directory), recorded in the export's manifest so that a
+    /// compaction of another log never counts this export.
+    pub source: Option<String>,
 }
 
 impl Default for ExportOptions {
@@ -67,6 +71,7 @@ impl Default for ExportOptions {
             batch_rows: 8 * 1024,
             max_buffered_bytes: 64 << 20,
             progress: None,
+            source: None,
         }
     }
 }
@@ -119,6 +124,14 @@ pub fn export_events(
         }
     }
     exporter.finish(&mut report)?;
+    crate::ExportManifest {
+        source: options.source.clone(),
+        end_offset: end,
+        since_ms: options.since_ms,
+        until_ms: options.until_ms,
+        n_events: report.n_events,
+    }
+    .write(out)?;
     if let Some(progress) = &options.progress {
         progress(report.n_records_read, end);
     }
@@ -380,12 +393,35 @@ mod tests {
         (dir, store)
     }
 
+    #[test]
+    fn the_manifest_says_what_the_export_covers() {
+        let mut two = events(2);
+        two[0].timestamp_ms = T0;
+        two[1].timestamp_ms = T0 + DAY_MS;
+        let (_dir, store) = store_with(two);
+        let out = tempfile::tempdir().unwrap();
+        let options = ExportOptions {
+            since_ms: Some(T0 + 1),
+            source: Some("/the/log".into()),
+            ..ExportOptions::default()
+        };
+        export_events(store.log().as_ref(), out.path(), &options).unwrap();
+        let manifest = crate::ExportManifest::read(out.path()).unwrap();
+        assert_eq!(manifest.end_offset, store.log().end_offset());
+        assert_eq!(manifest.since_ms, Some(T0 + 1));
+        assert_eq!(manifest.n_events, 1);
+        assert_eq!(manifest.source.as_deref(), Some("/the/log"));
+    }
+
     /// Every exported event, read back through the Parquet importer, sorted by time.
     fn read_back(out: &Path) -> (Vec<Event>, Vec<String>) {
         let mut files = Vec::new();
         let mut back = Vec::new();
         for day in std::fs::read_dir(out).unwrap() {
             let day = day.unwrap();
+            if day.file_name() == crate::EXPORT_MANIFEST {
+                continue;
+            }
             for part in std::fs::read_dir(day.path()).unwrap() {
                 let part = part.unwrap().path();
                 let day_name = day.file_name().to_string_lossy().into_owned();

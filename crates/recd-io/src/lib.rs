@@ -27,6 +27,7 @@
 mod columnar;
 mod error;
 mod export;
+mod export_manifest;
 mod fields;
 mod format;
 mod import;
@@ -39,6 +40,7 @@ mod write;
 pub use columnar::event_schema;
 pub use error::{IoError, RowError};
 pub use export::{ExportOptions, ExportReport, export_events};
+pub use export_manifest::{EXPORT_MANIFEST, ExportManifest};
 pub use fields::RecordKind;
 pub use format::{Format, detect, resolve};
 pub use import::{

@@ -20,7 +20,8 @@ pub use catalog::Catalog;
 pub use error::StoreError;
 pub use ids::IdMap;
 pub use log::{
-    EventLog, FileLog, LogConfig, LogDamage, LogStats, Offset, PendingAppend, ReadOnlyLog,
-    RepairReport, VerifyReport, repair, verify,
+    CatalogReadStats, CompactOptions, CompactReport, EventLog, FileLog, LogConfig, LogDamage,
+    LogStats, Offset, PendingAppend, ReadOnlyLog, RepairReport, SegmentSpan, VerifyReport, compact,
+    repair, verify,
 };
 pub use store::{AppendError, AppendedOnce, Store, StoreConfig};

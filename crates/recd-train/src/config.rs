@@ -44,11 +44,13 @@ pub struct TrainConfig {
     /// The learned ranker.
     pub ranker: RankerParams,
     /// The publish gate: the new model's pipeline NDCG@10 may be at most this much below the
-    /// current one's (absolute).
+    /// current one's (absolute), both scored on the part of the hold-out after the current
+    /// model's training cut.
     pub gate_tolerance: f64,
     /// The gate compares NDCG only over a hold-out of at least this many users with relevant
     /// items; below it a new model is refused (or, the very first one, activated with a
-    /// warning).
+    /// warning). When the part of the hold-out after the current model's training cut has
+    /// fewer, the gate compares with the current model's stored NDCG instead, and says so.
     pub gate_min_users: usize,
     /// After evaluation, refit the generators on the whole window (hold-out included) before
     /// publishing, so the published model knows the newest week.

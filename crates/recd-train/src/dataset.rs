@@ -13,7 +13,7 @@
 //! tombstone are kept, as a new user's: the id is the caller's, and a caller that reuses it
 //! (or a user who comes back) starts from nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use recd_store::EventLog;
 use recd_types::{Item, Record};
@@ -69,28 +69,62 @@ impl Ids {
     }
 }
 
-impl Dataset {
-    /// Reads the catalog and the events of the log (within the configured window).
-    pub fn load(log: &dyn EventLog, config: &TrainConfig) -> Result<Self, TrainError> {
-        let mut seen = Ids::default();
-        let mut catalog = BTreeMap::new();
-        let mut users = Ids::default();
-        let mut interactions = Vec::new();
-        // User row → how many interactions were read when their last tombstone came.
-        let mut deleted: HashMap<u32, usize> = HashMap::new();
-        for entry in log.read_from(0)? {
-            let (_, record) = entry?;
+/// What [`Dataset::load_at`] read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadStats {
+    /// Every record from this offset on was read (events included); before it only the
+    /// catalog records.
+    pub start_offset: u64,
+    /// Records read in full.
+    pub records_read: u64,
+    /// Catalog records read from before `start_offset`.
+    pub catalog_records_before: u64,
+}
+
+/// Interactions read from one stretch of the log, with their offsets.
+#[derive(Default)]
+struct Part {
+    interactions: Vec<Interaction>,
+    offsets: Vec<u64>,
+}
+
+/// The ids, catalog and tombstones seen so far. Stretches of the log may be read in any
+/// order: the catalog keeps the record of the highest offset per item, and a tombstone drops
+/// the user's interactions of lower offsets, whichever was read first.
+#[derive(Default)]
+struct Loader {
+    /// Items by first appearance in an event.
+    seen: Ids,
+    users: Ids,
+    catalog: HashMap<String, (u64, Item)>,
+    /// User id → offset of their last tombstone.
+    deleted: HashMap<String, u64>,
+    n_read: u64,
+    /// The smallest offset read in full.
+    first_offset: Option<u64>,
+}
+
+impl Loader {
+    /// Reads records from `from` up to `to` (the end if `None`).
+    fn read(
+        &mut self,
+        log: &dyn EventLog,
+        from: u64,
+        to: Option<u64>,
+        config: &TrainConfig,
+    ) -> Result<Part, TrainError> {
+        let mut part = Part::default();
+        for entry in log.read_from(from)? {
+            let (offset, record) = entry?;
+            if to.is_some_and(|to| offset >= to) {
+                break;
+            }
+            self.n_read += 1;
+            self.first_offset = Some(self.first_offset.map_or(offset, |f| f.min(offset)));
             let event = match record {
                 Record::Event(event) => event,
-                Record::Item { item, .. } => {
-                    catalog.insert(item.id.as_str().to_string(), item);
-                    continue;
-                }
-                Record::User { .. } => continue,
-                Record::UserDeleted { user, .. } => {
-                    if let Some(&row) = users.rows.get(user.as_str()) {
-                        deleted.insert(row, interactions.len());
-                    }
+                other => {
+                    self.catalog(offset, other);
                     continue;
                 }
             };
@@ -107,35 +141,138 @@ impl Dataset {
                 Signal::Negative => -1.0,
                 Signal::None => continue,
             };
-            interactions.push(Interaction {
-                user: users.row(event.user_id.as_str()),
-                item: seen.row(item.as_str()),
+            part.interactions.push(Interaction {
+                user: self.users.row(event.user_id.as_str()),
+                item: self.seen.row(item.as_str()),
                 ts: event.timestamp_ms,
                 signal,
             });
+            part.offsets.push(offset);
         }
-        let users = forget_deleted(&mut interactions, users, &deleted);
+        Ok(part)
+    }
+
+    /// Takes in a catalog record (an event is ignored).
+    fn catalog(&mut self, offset: u64, record: Record) {
+        match record {
+            Record::Item { item, .. } => {
+                let id = item.id.as_str().to_string();
+                if self.catalog.get(&id).is_none_or(|(o, _)| *o < offset) {
+                    self.catalog.insert(id, (offset, item));
+                }
+            }
+            Record::UserDeleted { user, .. } => {
+                let at = self
+                    .deleted
+                    .entry(user.as_str().to_string())
+                    .or_insert(offset);
+                *at = (*at).max(offset);
+            }
+            Record::User { .. } | Record::Event(_) => {}
+        }
+    }
+
+    /// The data set of `part` (every interaction read, in log order): deleted users'
+    /// interactions dropped, rows numbered.
+    fn finish(self, mut part: Part) -> Dataset {
+        let deleted: HashMap<u32, u64> = self
+            .deleted
+            .iter()
+            .filter_map(|(name, &at)| self.users.rows.get(name).map(|&row| (row, at)))
+            .collect();
+        let users = forget_deleted(&mut part, self.users, &deleted);
+        let mut interactions = part.interactions;
         // Rows: catalog items by id, then the others in order of first appearance.
+        let mut catalog: Vec<(String, Item)> = self
+            .catalog
+            .into_iter()
+            .map(|(id, (_, item))| (id, item))
+            .collect();
+        catalog.sort_by(|a, b| a.0.cmp(&b.0));
         let mut items = Ids::default();
-        for id in catalog.keys() {
+        for (id, _) in &catalog {
             items.row(id);
         }
-        let row_of: Vec<u32> = seen.names.iter().map(|name| items.row(name)).collect();
+        let row_of: Vec<u32> = self.seen.names.iter().map(|name| items.row(name)).collect();
         for i in &mut interactions {
             i.item = row_of[i.item as usize];
         }
-        let mut rows: Vec<Option<Item>> = catalog.into_values().map(Some).collect();
+        let mut rows: Vec<Option<Item>> = catalog.into_iter().map(|(_, item)| Some(item)).collect();
         rows.resize(items.names.len(), None);
-        let mut ds = Dataset {
+        Dataset {
             users,
             items: items.names,
             catalog: rows,
             interactions,
             window_ms: (0, 0),
+        }
+    }
+}
+
+impl Dataset {
+    /// Reads the catalog and the events of the log (within the configured window).
+    pub fn load(log: &dyn EventLog, config: &TrainConfig) -> Result<Self, TrainError> {
+        Ok(Self::load_at(log, config, now_ms())?.0)
+    }
+
+    /// [`Dataset::load`] as of `now_ms`, with what it read.
+    ///
+    /// With a window, the log is read in full only from the first segment that may hold an
+    /// event of the window ([`EventLog::offset_for_time`], the segments' time ranges), and
+    /// the catalog before that point comes from [`EventLog::read_catalog`], which skips the
+    /// events. The window ends at the newest event, which is not known before reading: the
+    /// log is first read from where events of the last `window_days` before `now_ms` may
+    /// start (where the newest event is, if the data is live), then, if the window starts
+    /// earlier, the part before. A historical data set (newest event older than the window)
+    /// is read whole.
+    pub fn load_at(
+        log: &dyn EventLog,
+        config: &TrainConfig,
+        now_ms: i64,
+    ) -> Result<(Self, LoadStats), TrainError> {
+        let span = config.window_days.map(|d| (d * DAY_MS) as i64);
+        let mut loader = Loader::default();
+        let recent_start = span.map_or(0, |s| log.offset_for_time(now_ms.saturating_sub(s)));
+        let recent = loader.read(log, recent_start, None, config)?;
+        let newest = recent.interactions.iter().map(|i| i.ts).max();
+        let start = match (span, newest) {
+            (Some(s), Some(end)) if end >= now_ms.saturating_sub(s) => {
+                log.offset_for_time(end.saturating_sub(s)).min(recent_start)
+            }
+            // Historical, `--all`, or nothing recent: everything.
+            _ => 0,
         };
-        ds.apply_window(config.window_days, now_ms());
+        let mut part = if start < recent_start {
+            loader.read(log, start, Some(recent_start), config)?
+        } else {
+            Part::default()
+        };
+        part.interactions.extend(recent.interactions);
+        part.offsets.extend(recent.offsets);
+        // The catalog records before the first record read: before the window, or, in a
+        // compacted log, those of the deleted segments (the log's read starts after them).
+        let mut n_catalog = 0u64;
+        let catalog_end = loader.first_offset.map_or(start, |first| first.max(start));
+        for entry in log.read_catalog(catalog_end)? {
+            let (offset, record) = entry?;
+            n_catalog += 1;
+            loader.catalog(offset, record);
+        }
+        let stats = LoadStats {
+            start_offset: start,
+            records_read: loader.n_read,
+            catalog_records_before: n_catalog,
+        };
+        tracing::info!(
+            start_offset = start,
+            records_read = stats.records_read,
+            catalog_records_before = n_catalog,
+            "read the log in full from the start of the window, and only its catalog records before"
+        );
+        let mut ds = loader.finish(part);
+        ds.apply_window(config.window_days, now_ms);
         ds.order_items_by_use(ds.window_ms.1 - (config.holdout_days * DAY_MS) as i64);
-        Ok(ds)
+        Ok((ds, stats))
     }
 
     /// Renumbers the item rows by how many interactions each has at or before `cut_ms` (the
@@ -198,23 +335,19 @@ impl Dataset {
     }
 }
 
-/// Drops each deleted user's interactions read before their last tombstone (`deleted`: user
-/// row → position in `interactions` at the tombstone), then numbers the users that still have
-/// interactions again, in their old order. Returns the user ids by new row.
-fn forget_deleted(
-    interactions: &mut Vec<Interaction>,
-    users: Ids,
-    deleted: &HashMap<u32, usize>,
-) -> Vec<String> {
+/// Drops each deleted user's interactions logged before their last tombstone (`deleted`:
+/// user row → the tombstone's offset), then numbers the users that still have interactions
+/// again, in their old order. Returns the user ids by new row.
+fn forget_deleted(part: &mut Part, users: Ids, deleted: &HashMap<u32, u64>) -> Vec<String> {
     if deleted.is_empty() {
         return users.names;
     }
-    let mut position = 0usize;
-    interactions.retain(|i| {
-        let keep = deleted.get(&i.user).is_none_or(|&end| position >= end);
-        position += 1;
-        keep
+    let mut offsets = part.offsets.iter();
+    part.interactions.retain(|i| {
+        let offset = offsets.next().copied().unwrap_or(u64::MAX);
+        deleted.get(&i.user).is_none_or(|&at| offset > at)
     });
+    let interactions = &mut part.interactions;
     let mut row_of = vec![u32::MAX; users.names.len()];
     for i in interactions.iter() {
         row_of[i.user as usize] = 0;
@@ -349,20 +482,23 @@ mod tests {
             rows: HashMap::new(),
             names: ["a", "gone", "back", "c"].map(String::from).to_vec(),
         };
-        // "gone" (row 1) deleted after position 3; "back" (row 2) deleted after position 2,
-        // then active again at position 4.
-        let mut xs = vec![
-            i(0, 0, 1),
-            i(1, 0, 2),
-            i(2, 0, 3),
-            i(1, 1, 4),
-            i(2, 1, 5),
-            i(3, 0, 6),
-        ];
-        let deleted = HashMap::from([(1, 4), (2, 3)]);
-        let names = forget_deleted(&mut xs, users, &deleted);
+        // "gone" (row 1) deleted at offset 14; "back" (row 2) deleted at offset 12, then
+        // active again at offset 15.
+        let mut part = Part {
+            interactions: vec![
+                i(0, 0, 1),
+                i(1, 0, 2),
+                i(2, 0, 3),
+                i(1, 1, 4),
+                i(2, 1, 5),
+                i(3, 0, 6),
+            ],
+            offsets: vec![10, 11, 12, 13, 15, 16],
+        };
+        let deleted = HashMap::from([(1, 14), (2, 12)]);
+        let names = forget_deleted(&mut part, users, &deleted);
         assert_eq!(names, ["a", "back", "c"]);
-        assert_eq!(xs, vec![i(0, 0, 1), i(1, 1, 5), i(2, 0, 6)]);
+        assert_eq!(part.interactions, vec![i(0, 0, 1), i(1, 1, 5), i(2, 0, 6)]);
     }
 
     #[test]
@@ -444,3 +580,6 @@ mod flagged {
         assert_eq!(ds.users, ["person"]);
     }
 }
+
+#[cfg(test)]
+mod incremental;

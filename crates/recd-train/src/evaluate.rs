@@ -19,6 +19,10 @@ use crate::dataset::Interaction;
 /// Cut-off of every top-k metric.
 pub const K: usize = 10;
 
+/// How many items each evaluated list holds: AUC wants a long list; the metrics@10 only look
+/// at the head.
+pub(crate) const DEPTH: usize = 1000;
+
 /// Averages over the evaluated users.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Metrics {
@@ -61,14 +65,14 @@ pub fn relevant_sets(
 
 /// Running sums of the metrics, one user's ranked list at a time, so lists need not be kept.
 #[derive(Default)]
-struct Accumulator {
+pub(crate) struct Accumulator {
     sums: Metrics,
     shown: HashSet<u32>,
 }
 
 impl Accumulator {
     /// Adds one user's list against their relevant items (`n_candidates` unseen items in all).
-    fn add(&mut self, list: &[u32], rel: &HashSet<u32>, n_candidates: usize) {
+    pub(crate) fn add(&mut self, list: &[u32], rel: &HashSet<u32>, n_candidates: usize) {
         let m = &mut self.sums;
         let top = &list[..list.len().min(K)];
         self.shown.extend(top.iter().copied());
@@ -99,7 +103,7 @@ impl Accumulator {
     }
 
     /// The averages, and coverage of a catalog of `n_items`.
-    fn finish(self, n_items: usize) -> Metrics {
+    pub(crate) fn finish(self, n_items: usize) -> Metrics {
         let mut m = self.sums;
         if m.users > 0 {
             let n = m.users as f64;
@@ -153,6 +157,20 @@ fn auc(list: &[u32], relevant: &HashSet<u32>, n_candidates: usize) -> f64 {
     correct / (n_pos as f64 * n_neg as f64)
 }
 
+/// The item rows the server would answer with for the candidates `c`, best first: the
+/// `pipeline` row of the evaluation, and what the gate re-scores the current model with.
+pub(crate) fn served(
+    model: &Model,
+    c: &pipeline::Candidates,
+    candidates: &CandidateConfig,
+    depth: usize,
+) -> Vec<u32> {
+    pipeline::ranked(model, c, candidates.rerank, depth)
+        .iter()
+        .map(|&(k, _)| c.items[k as usize])
+        .collect()
+}
+
 /// Evaluates each generator alone and the pipeline; returns `(name, metrics)` rows.
 pub fn evaluate(
     model: &Model,
@@ -164,8 +182,7 @@ pub fn evaluate(
     let relevant = relevant_sets(model, holdout, min_confidence);
     let mut users: Vec<u32> = relevant.keys().copied().collect();
     users.sort_unstable();
-    // AUC wants a long list; the metrics@10 only look at the head.
-    let depth = 1000;
+    let depth = DEPTH;
     // `pipeline` ranks as the server does (`pipeline::ranked`: a cascade when the model has a
     // light ranker and `rerank` is set); `pipeline_full` is then the ranker over every
     // candidate, `pipeline_light` the light ranker alone, and `pipeline_degraded` the light
@@ -196,8 +213,7 @@ pub fn evaluate(
                         .map(|(_, l)| ids(l))
                         .collect();
                 let c = pipeline::candidates(model, &state, candidates);
-                let served = pipeline::ranked(model, &c, candidates.rerank, depth);
-                each.push(served.iter().map(|&(k, _)| c.items[k as usize]).collect());
+                each.push(served(model, &c, candidates, depth));
                 let full = cascade.then_some(&model.ranker);
                 each.extend(full.into_iter().chain(&model.light_ranker).map(|r| {
                     pipeline::rank(r, &c, depth)

@@ -22,6 +22,7 @@ mod csr;
 pub mod dataset;
 mod error;
 pub mod evaluate;
+pub mod gate;
 mod knn;
 mod mlp;
 mod progress;

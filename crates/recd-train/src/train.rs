@@ -9,9 +9,10 @@
 //!    scored on the hold-out — each generator alone and the whole pipeline;
 //! 5. refit: generators are rebuilt on the whole window (so the model knows the newest days);
 //! 6. publish: files into `models/.tmp-<version>`, manifest with checksums, atomic rename;
-//! 7. gate: the new version is placed only if the pipeline NDCG@10 is not worse than the
-//!    current model's by more than the tolerance (or `force`): as `CURRENT`, or as the
-//!    registry's `CANDIDATE` under `[train] rollout = "candidate"`;
+//! 7. gate: the new version is placed only if its pipeline NDCG@10 is not worse than the
+//!    current model's by more than the tolerance (or `force`), both scored on the part of the
+//!    hold-out the current model never saw (`gate`): as `CURRENT`, or as the registry's
+//!    `CANDIDATE` under `[train] rollout = "candidate"`;
 //! 8. retention: versions past the newest `[train] keep_versions` are deleted.
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use crate::build::build_model;
 use crate::config::{Rollout, TrainConfig};
 use crate::dataset::{Dataset, sample_users, split_user_tails};
 use crate::evaluate::{Metrics, evaluate, relevant_sets};
+use crate::gate::{self, GateReport};
 pub use crate::progress::{LogProgress, Progress};
 use crate::{TrainError, ranker, report};
 
@@ -43,8 +45,10 @@ pub struct TrainOutcome {
     pub activated: bool,
     /// Whether the registry's `CANDIDATE` now names the new version.
     pub candidate: bool,
-    /// The gate's decision in words, with both numbers.
+    /// The gate's decision in words, with both numbers and the method.
     pub decision: String,
+    /// The gate's numbers and method.
+    pub gate: GateReport,
 }
 
 /// Runs the whole job.
@@ -130,6 +134,12 @@ pub fn run(
     print_table(&metrics);
     done(s);
 
+    // The current model is re-scored against the generators fitted before the hold-out,
+    // which the refit below replaces.
+    let s = stage("gate");
+    let current = gate::assess_current(models_dir, &ds, &model, &holdout_sample, config)?;
+    done(s);
+
     if config.refit_on_full && !holdout.is_empty() {
         let s = stage("refit");
         model = build_model(&ds, &ds.interactions, config, progress)?;
@@ -146,14 +156,27 @@ pub fn run(
     )?;
     done(s);
 
-    let (passed, why) = gate(models_dir, &version, &metrics, config, force)?;
-    let (placed, decision) = if passed {
-        place(models_dir, &version, config.rollout, why)?
+    let pipeline = metrics
+        .iter()
+        .find(|(n, _)| n == "pipeline")
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default();
+    let mut gate = gate::decide(&version, &pipeline, current.as_ref(), config, force);
+    let (placed, decision) = if gate.passed {
+        place(models_dir, &version, config.rollout, gate.decision.clone())?
     } else {
-        (Placed::Nowhere, why)
+        (Placed::Nowhere, gate.decision.clone())
     };
+    gate.decision = decision.clone();
     let (activated, candidate) = (placed == Placed::Current, placed == Placed::Candidate);
-    tracing::info!(version, activated, candidate, decision, "publish gate");
+    tracing::info!(
+        version,
+        activated,
+        candidate,
+        method = gate.method.as_str(),
+        decision,
+        "publish gate"
+    );
     retain(models_dir, config.keep_versions);
     Ok(TrainOutcome {
         version,
@@ -163,6 +186,7 @@ pub fn run(
         activated,
         candidate,
         decision,
+        gate,
     })
 }
 
@@ -213,75 +237,6 @@ fn publish(
     };
     manifest.write(&tmp)?;
     Ok(registry::publish(models_dir, &tmp, version)?)
-}
-
-/// Decides whether the new version may be placed (as current or candidate); places nothing.
-fn gate(
-    models_dir: &Path,
-    version: &str,
-    metrics: &[(String, Metrics)],
-    config: &TrainConfig,
-    force: bool,
-) -> Result<(bool, String), TrainError> {
-    let tolerance = config.gate_tolerance;
-    let (new, users) = metrics
-        .iter()
-        .find(|(n, _)| n == "pipeline")
-        .map_or((0.0, 0), |(_, m)| (m.ndcg, m.users));
-    let current = registry::current(models_dir)?;
-    // An NDCG over a handful of users says nothing: no comparison is made on it.
-    if users < config.gate_min_users {
-        let few = format!(
-            "the hold-out has {users} users with relevant items, fewer than gate_min_users = {}: NDCG@10 {new:.4} is not a meaningful comparison",
-            config.gate_min_users
-        );
-        let (ok, why) = match current.as_deref() {
-            None => (
-                true,
-                format!("{few}; no current model, so {version} passes anyway"),
-            ),
-            Some(_) if force => (true, format!("{few}; --force: {version} passes")),
-            Some(cur) => (
-                false,
-                format!("{few}; keeping {cur} (use --force to override)"),
-            ),
-        };
-        tracing::warn!(users, min = config.gate_min_users, "{why}");
-        return Ok((ok, why));
-    }
-    let old = match &current {
-        Some(v) => Manifest::read(&registry::version_dir(models_dir, v))
-            .ok()
-            .and_then(|m| m.pipeline_ndcg()),
-        None => None,
-    };
-    let (ok, why) = match (current.as_deref(), old) {
-        (None, _) => (
-            true,
-            format!("no current model to compare with ({version}: NDCG@10 {new:.4})"),
-        ),
-        (Some(cur), None) => (
-            true,
-            format!("current {cur} has no pipeline NDCG; {version} passes (NDCG@10 {new:.4})"),
-        ),
-        (Some(cur), Some(old)) if new >= old - tolerance => (
-            true,
-            format!("NDCG@10 {new:.4} vs current {cur} {old:.4} (tolerance {tolerance}): passes"),
-        ),
-        (Some(cur), Some(old)) if force => (
-            true,
-            format!(
-                "NDCG@10 {new:.4} is worse than current {cur} {old:.4} beyond tolerance {tolerance}; --force: passing anyway"
-            ),
-        ),
-        (Some(cur), Some(old)) => (
-            false,
-            format!(
-                "NDCG@10 {new:.4} is worse than current {cur} {old:.4} beyond tolerance {tolerance}: keeping {cur} (use --force to override)"
-            ),
-        ),
-    };
-    Ok((ok, why))
 }
 
 /// Where a version that passed the gate went.

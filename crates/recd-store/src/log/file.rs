@@ -5,6 +5,8 @@
 //! [`EventLog`] trait: appends are encoded here on the caller's thread and handed to the writer
 //! thread; reads take a snapshot of what is durable and iterate it.
 
+mod catalog;
+mod compact;
 mod damage;
 mod durable;
 mod frame;
@@ -20,6 +22,8 @@ mod times;
 mod walk;
 mod writer;
 
+pub use catalog::CatalogReadStats;
+pub use compact::{CompactOptions, CompactReport, SegmentSpan, compact};
 pub use read_only::ReadOnlyLog;
 pub use repair::{RepairReport, VerifyReport, repair, verify};
 
@@ -113,14 +117,23 @@ impl FileLog {
         create_dir_durably(&dir)?;
         let lock = lock_dir(&dir)?;
         let mut segments = segment::list_segments(&dir)?;
+        // Compaction deletes the oldest segments after writing their catalog records to the
+        // snapshot, whose base says where the log may start; a first segment after it means
+        // records are missing.
+        let compacted = catalog::snapshot_base(&dir)?;
         if let Some(first) = segments.first()
-            && first.base != 0
+            && first.base > compacted
         {
             return Err(StoreError::Corrupt {
                 path: first.path.clone(),
                 reason: format!(
-                    "the first segment starts at offset {}; the segments before it are missing",
-                    first.base
+                    "the first segment starts at offset {}; the segments before it are missing{}",
+                    first.base,
+                    if compacted > 0 {
+                        format!(" (compaction removed those before offset {compacted})")
+                    } else {
+                        String::new()
+                    }
                 ),
             });
         }
@@ -194,6 +207,7 @@ impl FileLog {
             index,
             durable: publisher,
             seg_times: fresh.then_some(None),
+            seg_catalog: fresh.then(Vec::new),
             publish_failed: false,
         };
         writer.publish();
@@ -215,6 +229,15 @@ impl FileLog {
     /// The log's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The catalog records below `end` (see [`EventLog::read_catalog`]), and how they were
+    /// found.
+    pub fn catalog(
+        &self,
+        end: Offset,
+    ) -> Result<(Vec<(Offset, Record)>, CatalogReadStats), StoreError> {
+        catalog::read(&self.dir, &self.shared.view(), end, &self.shared.damage)
     }
 
     /// Counters of the writer since open.
@@ -310,12 +333,24 @@ impl EventLog for FileLog {
             return PendingAppend::ready(Err(self.closed()));
         };
         let (ack, pending) = PendingAppend::channel();
-        let stamps = records.iter().map(Record::timestamp_ms);
-        let times = (stamps.clone().min().unwrap_or(0), stamps.max().unwrap_or(0));
+        // Event times only: consumers that skip old segments want events, and the catalog
+        // records are read apart from them (`read_catalog`), however old or new they are.
+        let stamps = records.iter().filter_map(|r| match r {
+            Record::Event(e) => Some(e.timestamp_ms),
+            _ => None,
+        });
+        let times = stamps.clone().min().zip(stamps.max());
+        let catalog = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| catalog::is_catalog(r))
+            .map(|(i, _)| i as u32)
+            .collect();
         let request = Request {
             frames,
             n_records: records.len() as u64,
             times,
+            catalog,
             ack,
         };
         // A failed send drops the request, whose completer then resolves `pending` to Closed;
@@ -355,6 +390,11 @@ impl EventLog for FileLog {
 
     fn offset_for_time(&self, ms: recd_types::TimestampMs) -> Offset {
         times::offset_for_time(&self.shared.view().segments, ms)
+    }
+
+    fn read_catalog(&self, end: Offset) -> Result<LogIter<'_>, StoreError> {
+        let (records, _) = self.catalog(end)?;
+        Ok(Box::new(records.into_iter().map(Ok)))
     }
 }
 

@@ -11,7 +11,8 @@ mod pending;
 #[doc(hidden)]
 pub use file::fuzzing;
 pub use file::{
-    FileLog, LogConfig, LogStats, ReadOnlyLog, RepairReport, VerifyReport, repair, verify,
+    CatalogReadStats, CompactOptions, CompactReport, FileLog, LogConfig, LogStats, ReadOnlyLog,
+    RepairReport, SegmentSpan, VerifyReport, compact, repair, verify,
 };
 pub use pending::{AppendCompleter, AppendResult, PendingAppend};
 
@@ -85,6 +86,21 @@ pub trait EventLog: Send + Sync {
     /// offset. Offsets can skip: records lost to damage leave a gap (reported by
     /// [`EventLog::damage`]), and nothing after them is renumbered.
     fn read_from(&self, offset: Offset) -> Result<LogIter<'_>, StoreError>;
+
+    /// The catalog records (item and user records, user tombstones) with offsets below `end`,
+    /// in offset order, including those of segments deleted by compaction (at least the
+    /// newest record of each item and user there). Backends that keep them apart from the
+    /// events read them without the events; this default reads the whole log.
+    fn read_catalog(&self, end: Offset) -> Result<LogIter<'_>, StoreError> {
+        Ok(Box::new(
+            self.read_from(0)?
+                .take_while(move |r| r.as_ref().map_or(true, |(o, _)| *o < end))
+                .filter(|r| {
+                    r.as_ref()
+                        .map_or(true, |(_, record)| !matches!(record, Record::Event(_)))
+                }),
+        ))
+    }
 
     /// An offset from which every record with a timestamp at or after `ms` is read: records
     /// before it are all older (0 when the log cannot tell). Lets a consumer that only needs

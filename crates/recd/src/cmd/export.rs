@@ -51,6 +51,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             progress_bar.set_length(total);
             progress_bar.set_position(done);
         })),
+        source: crate::cmd::log::export_source(&args.data_dir.join("log")),
         ..ExportOptions::default()
     };
     let report = recd_io::export_events(&log, &args.out, &options);

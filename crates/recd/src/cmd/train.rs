@@ -49,7 +49,6 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
     let log = Store::open_log_reader(&args.data_dir)
         .with_context(|| format!("opening the event log of {}", args.data_dir.display()))?;
     let models_dir = args.data_dir.join("models");
-    let current = current_ndcg(&models_dir);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
         .build()
@@ -69,7 +68,7 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
     println!("{}", recd_train::report_table(&outcome.metrics));
     println!("{}", outcome.decision);
     if let Some(path) = &args.outcome {
-        write_outcome(path, &outcome, current)?;
+        write_outcome(path, &outcome)?;
     }
     Ok(())
 }
@@ -97,38 +96,18 @@ fn lock_training(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
     }
 }
 
-/// The current version and its stored pipeline NDCG@10, as the gate will compare them.
-fn current_ndcg(models_dir: &std::path::Path) -> Option<(String, Option<f64>)> {
-    use recd_model::artifact::{Manifest, registry};
-    let version = registry::current(models_dir).ok().flatten()?;
-    let ndcg = Manifest::read(&registry::version_dir(models_dir, &version))
-        .ok()
-        .and_then(|m| m.pipeline_ndcg());
-    Some((version, ndcg))
-}
-
-fn write_outcome(
-    path: &std::path::Path,
-    outcome: &train::TrainOutcome,
-    current: Option<(String, Option<f64>)>,
-) -> anyhow::Result<()> {
-    let candidate_ndcg = outcome
-        .metrics
-        .iter()
-        .find(|(name, _)| name == "pipeline")
-        .map_or(0.0, |(_, m)| m.ndcg);
-    let (current_version, current_ndcg) = match current {
-        Some((v, n)) => (Some(v), n),
-        None => (None, None),
-    };
+fn write_outcome(path: &std::path::Path, outcome: &train::TrainOutcome) -> anyhow::Result<()> {
+    let gate = &outcome.gate;
     let out = recd_api::TrainOutcomeOut {
         version: outcome.version.clone(),
         activated: outcome.activated,
         candidate: outcome.candidate,
         gate: recd_api::GateOut {
-            candidate_ndcg,
-            current_version,
-            current_ndcg,
+            candidate_ndcg: gate.candidate_ndcg,
+            current_version: gate.current_version.clone(),
+            current_ndcg: gate.current_ndcg,
+            method: Some(gate.method.as_str().to_string()),
+            users: Some(gate.users as u64),
             decision: outcome.decision.clone(),
         },
     };

@@ -38,7 +38,11 @@ fn model_users(data: &Path) -> HashSet<String> {
 fn exported_users(out: &Path) -> Vec<String> {
     let mut users = Vec::new();
     for day in std::fs::read_dir(out).unwrap() {
-        for part in std::fs::read_dir(day.unwrap().path()).unwrap() {
+        let day = day.unwrap();
+        if !day.file_name().to_string_lossy().starts_with("date=") {
+            continue;
+        }
+        for part in std::fs::read_dir(day.path()).unwrap() {
             let part = part.unwrap().path();
             for event in recd_io::read_events(&part, recd_io::Format::Auto).unwrap() {
                 users.push(event.unwrap().user_id.to_string());

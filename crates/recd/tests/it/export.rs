@@ -28,8 +28,13 @@ fn events_of(data: &Path) -> Vec<Event> {
 
 fn part_files(out: &Path) -> Vec<PathBuf> {
     let mut parts = Vec::new();
+    // The day directories; `_recd_export.json` beside them is the export's manifest.
     for day in std::fs::read_dir(out).unwrap() {
-        for part in std::fs::read_dir(day.unwrap().path()).unwrap() {
+        let day = day.unwrap();
+        if !day.file_name().to_string_lossy().starts_with("date=") {
+            continue;
+        }
+        for part in std::fs::read_dir(day.path()).unwrap() {
             parts.push(part.unwrap().path());
         }
     }
@@ -143,6 +148,7 @@ fn since_and_until_bound_the_days() {
     let mut days: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("date="))
         .collect();
     days.sort();
     assert_eq!(

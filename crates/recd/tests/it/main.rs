@@ -3,6 +3,7 @@
 mod auth;
 mod bench;
 mod bots;
+mod compact;
 mod config;
 mod connections;
 mod dashboard;

@@ -184,6 +184,23 @@ pub(super) fn stamp_frames(frames: &mut [u8], first: Offset) -> u64 {
     offset - first
 }
 
+/// Appends to `out` the frames of `frames` (format 2, one batch) at the positions `which`
+/// (ascending).
+pub(super) fn copy_frames(frames: &[u8], which: &[u32], out: &mut Vec<u8>) {
+    let prefix = Format::CURRENT.prefix_len();
+    let (mut pos, mut index) = (0usize, 0u32);
+    let mut wanted = which.iter().peekable();
+    while pos + prefix <= frames.len() && wanted.peek().is_some() {
+        let size = prefix + u32_at(frames, pos) as usize;
+        if wanted.peek() == Some(&&index) {
+            wanted.next();
+            out.extend_from_slice(&frames[pos..(pos + size).min(frames.len())]);
+        }
+        pos += size;
+        index += 1;
+    }
+}
+
 /// Why records could not be turned into frames.
 #[derive(Debug)]
 pub(super) enum EncodeError {
@@ -277,6 +294,18 @@ pub(super) fn decode_record(schema: u32, payload: &[u8]) -> Result<Record, Strin
         1 => decode_exact::<super::schema_v1::Record>(payload).map(Record::from),
         2 => decode_exact::<Record>(payload),
         other => Err(format!("record schema {other} is not known to this build")),
+    }
+}
+
+/// Whether a payload written under record `schema` holds an event, read from its first byte
+/// without decoding it: postcard writes an enum's variant index first, as a varint, and
+/// `Record::Event` is variant 0 in every schema so far. Lets a reader that wants only the
+/// catalog records skip the events, nearly all of a log, at the cost of a CRC each.
+pub(super) fn holds_event(schema: u32, payload: &[u8]) -> bool {
+    match schema {
+        1 | 2 => payload.first() == Some(&0),
+        // An unknown schema is decoded, and refused, by `decode_record`.
+        _ => false,
     }
 }
 

@@ -57,6 +57,16 @@ impl ReadOnlyLog {
         &self.dir
     }
 
+    /// The catalog records below `end` (see [`EventLog::read_catalog`]), and how they were
+    /// found.
+    pub fn catalog(
+        &self,
+        end: Offset,
+    ) -> Result<(Vec<(Offset, Record)>, super::CatalogReadStats), StoreError> {
+        let view = self.view()?;
+        super::catalog::read(&self.dir, &view, end, &self.damage)
+    }
+
     /// A view up to the durable end as of now.
     fn view(&self) -> Result<View, StoreError> {
         let mut segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
@@ -169,6 +179,11 @@ impl EventLog for ReadOnlyLog {
 
     fn damage(&self) -> Vec<LogDamage> {
         self.damage.list()
+    }
+
+    fn read_catalog(&self, end: Offset) -> Result<LogIter<'_>, StoreError> {
+        let (records, _) = self.catalog(end)?;
+        Ok(Box::new(records.into_iter().map(Ok)))
     }
 
     fn offset_for_time(&self, ms: recd_types::TimestampMs) -> Offset {

@@ -47,6 +47,9 @@ pub(super) struct Reader {
     next: Offset,
     /// Set after an error: a log that cannot be read is reported once, not skipped over.
     failed: bool,
+    /// Yield only catalog records: event frames are skipped by their first payload byte,
+    /// CRC-checked but not decoded.
+    catalog_only: bool,
 }
 
 impl Reader {
@@ -64,7 +67,14 @@ impl Reader {
             walker: None,
             next: offset,
             failed: false,
+            catalog_only: false,
         }
+    }
+
+    /// The same reader, yielding only the catalog records (see `catalog`).
+    pub fn catalog_only(mut self) -> Self {
+        self.catalog_only = true;
+        self
     }
 
     fn segment(&self) -> &Segment {
@@ -151,7 +161,12 @@ impl Reader {
                 .map_err(|e| StoreError::io(&self.segment().path, e))?;
             match step {
                 Step::Frame { offset, pos, .. } => {
-                    if offset >= self.next {
+                    if offset >= self.next
+                        && self.catalog_only
+                        && frame::holds_event(walker.format().schema, walker.payload())
+                    {
+                        self.next = offset + 1;
+                    } else if offset >= self.next {
                         let schema = walker.format().schema;
                         let record = frame::decode_record(schema, walker.payload())
                             .map_err(|r| self.corrupt(pos, offset, r))?;

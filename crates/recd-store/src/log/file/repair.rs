@@ -33,11 +33,18 @@ pub struct VerifyReport {
     pub end: Offset,
     /// Every damaged range (empty for a healthy log).
     pub damage: Vec<LogDamage>,
+    /// The first offset the log holds: records before it were compacted away (their
+    /// catalog records are in the snapshot, which was read back intact). 0 if never compacted.
+    pub start: Offset,
+    /// Catalog records in the compaction snapshot.
+    pub n_catalog_snapshot: usize,
 }
 
 /// Reads every record of the log in `dir` (read-only) and reports what is damaged.
 pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
     let log = ReadOnlyLog::open(dir)?;
+    let (start, n_catalog_snapshot) =
+        super::catalog::read_snapshot(dir)?.map_or((0, 0), |(base, records)| (base, records.len()));
     let end = log.end_offset();
     let mut n_records = 0;
     for entry in log.read_from(0)? {
@@ -48,6 +55,8 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
         n_records,
         end,
         damage: log.damage(),
+        start,
+        n_catalog_snapshot,
     })
 }
 

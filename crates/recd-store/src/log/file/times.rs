@@ -1,8 +1,10 @@
 //! The time range of each closed segment, so a consumer can skip what is too old to matter.
 //!
 //! When the writer closes a segment that it wrote from its first record, it writes
-//! `<segment>.time` beside it: the smallest and largest record timestamp in it (ms) and a
-//! CRC. A consumer that only wants records from some time on (the feature updater rebuilding
+//! `<segment>.time` beside it: the smallest and largest event timestamp in it (ms) and a
+//! CRC. Catalog records do not count: whoever wants them reads them apart from the events
+//! (`catalog`), and an item updated today must not make a segment of year-old events look
+//! new to the updater, to training's window or to compaction. A consumer that only wants records from some time on (the feature updater rebuilding
 //! an empty store needs the last TTL, not years of log) starts at the first segment whose
 //! largest timestamp is not before that time. A segment without a readable range (written
 //! by an older build, resumed after a restart, or the active one) is never skipped.
@@ -17,6 +19,9 @@ use super::super::Offset;
 use super::segment::Segment;
 
 const LEN: usize = 20;
+
+/// The range of a segment without events: it holds nothing at or after any time.
+pub(super) const NO_EVENTS: (TimestampMs, TimestampMs) = (TimestampMs::MAX, TimestampMs::MIN);
 
 /// The sidecar of the segment file `segment`.
 fn path_of(segment: &Path) -> PathBuf {

@@ -27,7 +27,7 @@ use super::frame::{self, HEADER_LEN};
 use super::index::IndexBuilder;
 use super::reader::View;
 use super::segment::{self, Segment};
-use super::times;
+use super::{catalog, times};
 use crate::StoreError;
 use recd_types::TimestampMs;
 
@@ -35,8 +35,10 @@ use recd_types::TimestampMs;
 pub(super) struct Request {
     pub frames: Vec<u8>,
     pub n_records: u64,
-    /// The smallest and largest timestamp of its records.
-    pub times: (TimestampMs, TimestampMs),
+    /// The smallest and largest timestamp of its events (`None` without events).
+    pub times: Option<(TimestampMs, TimestampMs)>,
+    /// Positions in the batch of its catalog records (empty for a batch of events).
+    pub catalog: Vec<u32>,
     pub ack: AppendCompleter,
 }
 
@@ -102,9 +104,13 @@ pub(super) struct Writer {
     pub index: IndexBuilder,
     /// Where the durable end is published for readers in other processes.
     pub durable: Publisher,
-    /// Time range of the records in the active segment, when the writer has seen all of them
-    /// (it created the segment); `None` inside means none yet.
+    /// Time range of the events in the active segment, when the writer has seen all of its
+    /// records (it created the segment); `None` inside means none yet.
     pub seg_times: Option<Option<(TimestampMs, TimestampMs)>>,
+    /// Copies of the active segment's catalog frames, for its sidecar (see `catalog`), when
+    /// the writer has seen all of its records. At most the segment's size, and only that
+    /// when a segment is all catalog (an import of items).
+    pub seg_catalog: Option<Vec<u8>>,
     /// Set once publishing the durable end failed (logged once; appends go on, since the
     /// records are durable and readers only lag).
     pub publish_failed: bool,
@@ -195,8 +201,13 @@ impl Writer {
             let start = buf.len();
             buf.extend_from_slice(&request.frames);
             frame::stamp_frames(&mut buf[start..], first);
-            if let Some(range) = &mut self.seg_times {
-                *range = times::merge(*range, request.times);
+            if let (Some(range), Some(batch)) = (&mut self.seg_times, request.times) {
+                *range = times::merge(*range, batch);
+            }
+            if let Some(copies) = &mut self.seg_catalog
+                && !request.catalog.is_empty()
+            {
+                frame::copy_frames(&buf[start..], &request.catalog, copies);
             }
             n_buffered += request.n_records;
         }
@@ -235,8 +246,16 @@ impl Writer {
 
     /// Starts a new segment at the current end. The old one is already synced.
     fn roll(&mut self) -> Result<(), Failure> {
-        if let Some(Some(range)) = self.seg_times {
-            times::write(&self.active().path, range);
+        if let Some(range) = self.seg_times {
+            times::write(&self.active().path, range.unwrap_or(times::NO_EVENTS));
+        }
+        if let Some(copies) = self.seg_catalog.take() {
+            let active = self.active();
+            let path = catalog::sidecar_path(&active.path);
+            // Without it readers walk the segment: slower, never wrong.
+            if let Err(error) = catalog::write_file(&path, active.base, &copies) {
+                tracing::warn!(path = %path.display(), %error, "cannot write the segment's catalog sidecar; readers will walk the segment");
+            }
         }
         let (segment, file) =
             segment::create_segment(&self.dir, self.next).map_err(|e| match e {
@@ -256,6 +275,7 @@ impl Writer {
         self.file = file;
         self.seg_len = HEADER_LEN;
         self.seg_times = Some(None);
+        self.seg_catalog = Some(Vec::new());
         self.publish();
         Ok(())
     }
