@@ -49,24 +49,43 @@ pub struct LogCatalog {
 }
 
 impl LogCatalog {
-    /// Reads every record of `log` up to its end as of this call.
+    /// Reads the catalog records of `log` up to its end as of this call (the compaction
+    /// snapshot and per-segment sidecars where there are some: no event is decoded). They may
+    /// come in any order: per item and per user, the record of the highest offset wins.
     pub fn read(log: &dyn EventLog) -> Result<Self, StoreError> {
-        let mut catalog = Self::default();
-        for entry in log.read_from(0)? {
-            match entry?.1 {
+        let mut items: BTreeMap<String, (u64, Item)> = BTreeMap::new();
+        let mut users: BTreeMap<String, (u64, Option<User>)> = BTreeMap::new();
+        for entry in log.read_catalog(log.end_offset())? {
+            let (offset, record) = entry?;
+            match record {
                 Record::Item { item, .. } => {
-                    catalog.items.insert(item.id.as_str().to_string(), item);
+                    let id = item.id.as_str().to_string();
+                    if items.get(&id).is_none_or(|(o, _)| *o < offset) {
+                        items.insert(id, (offset, item));
+                    }
                 }
                 Record::User { user, .. } => {
-                    catalog.users.insert(user.id.as_str().to_string(), user);
+                    let id = user.id.as_str().to_string();
+                    if users.get(&id).is_none_or(|(o, _)| *o < offset) {
+                        users.insert(id, (offset, Some(user)));
+                    }
                 }
                 Record::UserDeleted { user, .. } => {
-                    catalog.users.remove(user.as_str());
+                    let id = user.as_str().to_string();
+                    if users.get(&id).is_none_or(|(o, _)| *o < offset) {
+                        users.insert(id, (offset, None));
+                    }
                 }
                 Record::Event(_) => {}
             }
         }
-        Ok(catalog)
+        Ok(Self {
+            items: items.into_iter().map(|(k, (_, i))| (k, i)).collect(),
+            users: users
+                .into_iter()
+                .filter_map(|(k, (_, u))| Some((k, u?)))
+                .collect(),
+        })
     }
 
     /// The item of `id`, if the log has one.
