@@ -16,7 +16,6 @@
 //! Post-processing (diversity, business rules, explanations in words) belongs to the online
 //! layer; this module returns the raw material for it: sources and the "because" item.
 
-mod explain;
 pub mod features;
 mod generate;
 pub mod signals;
@@ -33,7 +32,6 @@ pub type ItemSet = HashSet<u32, foldhash::fast::FixedState>;
 /// A map keyed by item rows (or other row numbers), hashed as [`ItemSet`] for the same reason.
 pub type ItemMap<V> = std::collections::HashMap<u32, V, foldhash::fast::FixedState>;
 
-pub use explain::reason;
 pub use generate::{
     CandidateConfig, Search, Source, best_first_key, from_key, generate_each, push_keys, top_n,
     top_n_kept,

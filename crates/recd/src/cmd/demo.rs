@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Parser;
-use recd_model::Model;
-use recd_model::artifact::{Manifest, registry};
-use recd_model::pipeline::{self, UserState};
-use recd_store::{Store, StoreConfig};
+use recd_model::artifact::registry;
+use recd_online::{Mode, Request};
+use recd_types::UserId;
 
 use crate::cli::Cli;
+use crate::config::Config;
 
 /// Flags of `recd demo`.
 #[derive(Debug, clap::Args)]
@@ -36,12 +36,12 @@ pub struct DemoArgs {
 
 /// Runs the subcommand. A data dir another process owns (a server started by an earlier
 /// demo, say) is reported as such, whichever step found it.
-pub fn run(args: DemoArgs, file: Option<&Path>, store: StoreConfig) -> anyhow::Result<()> {
-    run_steps(&args, file, store)
+pub fn run(args: DemoArgs, file: Option<&Path>, config: Config) -> anyhow::Result<()> {
+    run_steps(&args, file, config)
         .map_err(|e| super::in_use::explain(e, &args.data_dir, super::in_use::Doing::Write))
 }
 
-fn run_steps(args: &DemoArgs, file: Option<&Path>, store: StoreConfig) -> anyhow::Result<()> {
+fn run_steps(args: &DemoArgs, file: Option<&Path>, config: Config) -> anyhow::Result<()> {
     let data = args.data_dir.display().to_string();
     let models = args.data_dir.join("models");
     if registry::current(&models)?.is_none() {
@@ -50,7 +50,7 @@ fn run_steps(args: &DemoArgs, file: Option<&Path>, store: StoreConfig) -> anyhow
     } else {
         println!("== {data} already has a model; delete it to start over");
     }
-    let examples = show_recommendations(&args.data_dir, store)?;
+    let examples = show_recommendations(&args.data_dir, config)?;
     if args.no_serve {
         return Ok(());
     }
@@ -162,56 +162,64 @@ fn step(file: Option<&Path>, argv: &[&str]) -> anyhow::Result<()> {
     super::run(file, cli.command)
 }
 
-/// Prints recommendations for the first users and a new one; returns ids for the examples.
-fn show_recommendations(data_dir: &Path, store: StoreConfig) -> anyhow::Result<Examples> {
-    let models = data_dir.join("models");
-    let version = registry::current(&models)?.context("training did not activate a model")?;
-    let dir = registry::version_dir(&models, &version);
-    let model = Model::load(&dir, false)?;
-    let config = Manifest::read(&dir)?.candidates()?;
-    let store = Store::open(data_dir, store)?;
-    let title = |row: u32| {
-        let id = model.items.name(row);
-        match store.catalog().get_item(id) {
-            Ok(Some(item)) if !item.title.is_empty() => item.title,
-            _ => id.to_string(),
+/// Prints recommendations for the first users and a new one, answered by the engine the
+/// server runs (deterministic mode); returns ids for the examples.
+fn show_recommendations(data_dir: &Path, config: Config) -> anyhow::Result<Examples> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let (online, served, catalog) = super::recommend::engine(data_dir, config, None).await?;
+        let model = &served.model;
+        let title = |id: &str| {
+            catalog
+                .item(id)
+                .map(|i| i.title.clone())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| id.to_string())
+        };
+        println!("\n== recommendations from model {}", served.version());
+        let mut users: Vec<String> = (0..model.users.len().min(3) as u32)
+            .map(|row| model.users.name(row).to_string())
+            .collect();
+        users.push("someone-new".into());
+        let mut cold_first = None;
+        for user in &users {
+            let request = Request {
+                user_id: UserId::parse(user.clone())?,
+                n: 5,
+                context: "homepage".into(),
+                device: None,
+                category: None,
+                request_id: Some(super::recommend::request_id_of(&UserId::parse(
+                    user.clone(),
+                )?)),
+                now_ms: jiff::Timestamp::now().as_millisecond(),
+                mode: Mode::Deterministic,
+            };
+            let answer = online.recommend(request).await?;
+            if user == "someone-new" {
+                println!("a new user with no history:");
+                cold_first = answer.items.first().map(|i| i.item_id.clone());
+            } else {
+                println!("user {user}:");
+            }
+            for item in &answer.items {
+                println!(
+                    "  {:<45} {:.3}  {}",
+                    title(&item.item_id),
+                    item.score,
+                    item.reason
+                );
+            }
         }
-    };
-    println!("\n== recommendations from model {version}");
-    for row in [0u32, 1, 2]
-        .into_iter()
-        .filter(|r| (*r as usize) < model.users.len())
-    {
-        let state = UserState::from_model(&model, row);
-        println!("user {}:", model.users.name(row));
-        for s in pipeline::recommend(&model, &state, &config, 5) {
-            println!(
-                "  {:<45} {:.3}  {}",
-                title(s.item),
-                s.score,
-                pipeline::reason(&s, title)
-            );
-        }
-    }
-    println!("a new user with no history:");
-    // The ranker's probabilities mean little for a user without history (it learned on
-    // users with one), so the cold-start list shows the order and the reason only.
-    let cold = pipeline::recommend(&model, &UserState::default(), &config, 3);
-    for s in &cold {
-        println!(
-            "  {:<45}        {}",
-            title(s.item),
-            pipeline::reason(s, title)
-        );
-    }
-    let user = (!model.users.is_empty()).then(|| model.users.name(0).to_string());
-    let item = cold
-        .first()
-        .map(|s| s.item)
-        .or((!model.items.is_empty()).then_some(0))
-        .map(|row| model.items.name(row).to_string());
-    Ok(Examples {
-        user: user.unwrap_or_else(|| "new-user".to_string()),
-        item: item.context("the model has no items")?,
+        let item = cold_first
+            .or_else(|| (!model.items.is_empty()).then(|| model.items.name(0).to_string()))
+            .context("the model has no items")?;
+        Ok(Examples {
+            user: users.first().cloned().unwrap_or_else(|| "new-user".into()),
+            item,
+        })
     })
 }

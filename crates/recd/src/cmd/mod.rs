@@ -28,7 +28,7 @@ use crate::config::{self as cfg, Override};
 pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
     let loaded = cfg::load(file, std::env::vars(), &overrides(&command))?;
     match command {
-        Command::Demo(args) => demo::run(args, file, loaded.config.store),
+        Command::Demo(args) => demo::run(args, file, loaded.config),
         Command::Import(args) => import::run(args, loaded.config.store),
         Command::Export(args) => export::run(args),
         Command::Gen(args) => gen_data::run(args, loaded.config.store),

@@ -64,61 +64,7 @@ pub fn run(args: RecommendArgs, config: Config) -> anyhow::Result<()> {
 
 async fn batch(args: RecommendArgs, config: Config) -> anyhow::Result<()> {
     let users = read_user_ids(&args.users)?;
-    let models_dir = args.data_dir.join("models");
-    let version = match args.model.clone() {
-        Some(v) => v,
-        None => registry::current(&models_dir)?.with_context(|| {
-            format!(
-                "no current model in {}; run `recd train` first",
-                models_dir.display()
-            )
-        })?,
-    };
-    let dir = args.data_dir.clone();
-    let (log, catalog) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let log = Store::open_log_reader(&dir)
-            .with_context(|| format!("opening the log of {}", dir.display()))?;
-        let catalog = LogCatalog::read(&log)
-            .with_context(|| format!("reading the catalog from the log of {}", dir.display()))?;
-        Ok((Arc::new(log) as Arc<dyn EventLog>, Arc::new(catalog)))
-    })
-    .await??;
-    let (m, v, c) = (models_dir.clone(), version.clone(), catalog.clone());
-    let served = tokio::task::spawn_blocking(move || Served::load(&m, &v, false, &*c))
-        .await?
-        .with_context(|| format!("loading model {version}"))?;
-    let view = CatalogView::build(&served.model, &*catalog)?;
-    let served = Arc::new(served);
-    let ttl_ms = config.features.user_ttl_ms();
-    let embedded = config.features.store == "embedded";
-    let features = super::online::open_features(config.features)?;
-    if embedded {
-        let factors = Arc::new(SharedFactors::default());
-        factors.set(super::online::item_factors(&served));
-        let mut updater = Updater::new(
-            log,
-            features.clone(),
-            Arc::new(LogCategories(catalog.clone())),
-            Some(Arc::new(AlsFoldIn::new(
-                factors,
-                config.stream.fold_in.clone(),
-            ))),
-            config.stream,
-        )
-        .with_replay_horizon(ttl_ms);
-        updater
-            .catch_up()
-            .await
-            .context("replaying the log into the feature store")?;
-    }
-    let experiments = recd_online::experiments::Experiments::compile(
-        &config.experiments,
-        &config.serve.recommend,
-    )?;
-    let online = Arc::new(Online::new(config.serve.recommend, features, catalog));
-    online.set_experiments(experiments);
-    online.models.set(Some(served.clone()));
-    online.models.set_catalog(Arc::new(view));
+    let (online, served, _) = engine(&args.data_dir, config, args.model.clone()).await?;
     let now_ms = jiff::Timestamp::now().as_millisecond();
     let mut answers: Vec<(UserId, Arc<Answer>)> = Vec::with_capacity(users.len());
     for chunk in users.chunks(IN_FLIGHT) {
@@ -168,6 +114,79 @@ async fn batch(args: RecommendArgs, config: Config) -> anyhow::Result<()> {
         rc.diversity,
     );
     Ok(())
+}
+
+/// The online engine over a data dir, read as every reader reads it (beside a running server
+/// or without one): the log up to its published durable end, the catalog rebuilt from the
+/// log's catalog records, the user state from the configured feature store (Redis as the
+/// server's updater keeps it, or, embedded, the log replayed into a fresh store by the same
+/// updater, fold-in included), the model `version` (default: the registry's current one) and
+/// the configured experiments.
+pub async fn engine(
+    data_dir: &Path,
+    config: Config,
+    version: Option<String>,
+) -> anyhow::Result<(Arc<Online>, Arc<Served>, Arc<LogCatalog>)> {
+    let models_dir = data_dir.join("models");
+    let version = match version {
+        Some(v) => v,
+        None => registry::current(&models_dir)?.with_context(|| {
+            format!(
+                "no current model in {}; run `recd train` first",
+                models_dir.display()
+            )
+        })?,
+    };
+    let dir = data_dir.to_path_buf();
+    let (log, catalog) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let log = Store::open_log_reader(&dir)
+            .with_context(|| format!("opening the log of {}", dir.display()))?;
+        let catalog = LogCatalog::read(&log)
+            .with_context(|| format!("reading the catalog from the log of {}", dir.display()))?;
+        Ok((Arc::new(log) as Arc<dyn EventLog>, Arc::new(catalog)))
+    })
+    .await??;
+    let (m, v, c) = (models_dir.clone(), version.clone(), catalog.clone());
+    let served = tokio::task::spawn_blocking(move || Served::load(&m, &v, false, &*c))
+        .await?
+        .with_context(|| format!("loading model {version}"))?;
+    let view = CatalogView::build(&served.model, &*catalog)?;
+    let served = Arc::new(served);
+    let ttl_ms = config.features.user_ttl_ms();
+    let embedded = config.features.store == "embedded";
+    let features = super::online::open_features(config.features)?;
+    if embedded {
+        let factors = Arc::new(SharedFactors::default());
+        factors.set(super::online::item_factors(&served));
+        let mut updater = Updater::new(
+            log,
+            features.clone(),
+            Arc::new(LogCategories(catalog.clone())),
+            Some(Arc::new(AlsFoldIn::new(
+                factors,
+                config.stream.fold_in.clone(),
+            ))),
+            config.stream,
+        )
+        .with_replay_horizon(ttl_ms);
+        updater
+            .catch_up()
+            .await
+            .context("replaying the log into the feature store")?;
+    }
+    let experiments = recd_online::experiments::Experiments::compile(
+        &config.experiments,
+        &config.serve.recommend,
+    )?;
+    let online = Arc::new(Online::new(
+        config.serve.recommend,
+        features,
+        catalog.clone(),
+    ));
+    online.set_experiments(experiments);
+    online.models.set(Some(served.clone()));
+    online.models.set_catalog(Arc::new(view));
+    Ok((online, served, catalog))
 }
 
 /// The request id of a user's batch answer: derived from the user id, so that a rerun (and a
