@@ -121,15 +121,7 @@ impl Online {
         let started = Instant::now();
         let explicit_id = request.request_id.is_some();
         let mode = request.mode;
-        let params = Params {
-            user_id: request.user_id.to_string(),
-            n: request.n,
-            context: request.context,
-            device: request.device,
-            category: request.category,
-            request_id: request.request_id.unwrap_or_else(new_request_id),
-            now_ms: request.now_ms,
-        };
+        let params = params_of(&request);
         // The user's experiments: the first layer's variant decides the settings.
         let assigned = self.experiments.load().assign(&params.user_id);
         let labels: Vec<String> = assigned.iter().map(|v| v.label.clone()).collect();
@@ -280,28 +272,18 @@ impl Online {
     pub async fn popular(&self, request: Request) -> Result<Arc<Answer>, OnlineError> {
         let served = self.models.get().ok_or(OnlineError::NoModel)?;
         let features = self.features.user(&request.user_id, request.now_ms).await?;
-        let params = Params {
-            user_id: request.user_id.to_string(),
-            n: request.n,
-            context: request.context,
-            device: request.device,
-            category: request.category,
-            request_id: request.request_id.unwrap_or_else(new_request_id),
-            now_ms: request.now_ms,
+        let params = params_of(&request);
+        let known = Known {
+            features,
+            profile: None,
         };
-        let state = recommend::state::user_state(
-            &served.model,
-            &served.meaning(),
-            &params.user_id,
-            features.as_ref(),
-            served.manifest.data_window_ms.1,
-        );
         let catalog = self.models.catalog(&served);
-        Ok(Arc::new(recommend::fallback(
+        Ok(Arc::new(recommend::baseline(
             &served,
             catalog.as_deref(),
             &params,
-            &state.exclude,
+            &known,
+            crate::experiments::Baseline::Popular,
         )))
     }
 
@@ -370,6 +352,19 @@ pub struct Similar {
 /// `recd_recommendations_total{outcome}`.
 fn count(outcome: &'static str) {
     metrics::counter!("recd_recommendations_total", "outcome" => outcome).increment(1);
+}
+
+/// The engine's view of a request (a new request id when it has none).
+fn params_of(request: &Request) -> Params {
+    Params {
+        user_id: request.user_id.to_string(),
+        n: request.n,
+        context: request.context.clone(),
+        device: request.device.clone(),
+        category: request.category.clone(),
+        request_id: request.request_id.clone().unwrap_or_else(new_request_id),
+        now_ms: request.now_ms,
+    }
 }
 
 /// A new request id: unique within the process and unlikely to repeat across restarts.

@@ -192,13 +192,10 @@ pub async fn engine(
 /// The request id of a user's batch answer: derived from the user id, so that a rerun (and a
 /// request to the server with this id) replays the same exploration slots.
 pub fn request_id_of(user: &UserId) -> String {
-    let h = user
-        .as_str()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-    format!("batch-{h:016x}")
+    format!(
+        "batch-{:016x}",
+        recd_online::recommend::seed_of(user.as_str())
+    )
 }
 
 fn write(path: &Path, answers: &[(UserId, Arc<Answer>)]) -> anyhow::Result<()> {

@@ -363,11 +363,7 @@ fn sample_users(
     let Some(max) = max.filter(|m| *m < steps.len()) else {
         return steps;
     };
-    let hash = |id: &str| {
-        id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
-    };
+    let hash = recd_online::recommend::seed_of;
     let mut ids: Vec<(u64, String)> = steps.keys().map(|u| (hash(u), u.clone())).collect();
     ids.sort();
     let keep: HashSet<String> = ids.into_iter().take(max).map(|(_, u)| u).collect();
