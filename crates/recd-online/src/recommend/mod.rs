@@ -283,32 +283,15 @@ pub fn fallback(
     params: &Params,
     exclude: &ItemSet,
 ) -> Answer {
-    let category = category_of(served, params).ok().flatten();
-    let avail = |i: u32| {
-        catalog.map_or(served.model.meta.available[i as usize], |c| {
-            c.is_available(i)
-        })
-    };
-    let picks: Vec<Pick> = served
-        .lists
-        .fallback(category)
-        .iter()
-        .filter(|(i, _)| avail(*i) && !exclude.contains(i))
-        .take(params.n)
-        .map(|&(item, score)| Pick {
-            item,
-            score,
-            source: "popular",
-            reason: Reason::Popular,
-        })
-        .collect();
-    let (kinds, words) = (ItemMap::default(), ReasonWords::default());
-    let words = Words {
-        kinds: &kinds,
-        words: &words,
-        queries: &[],
-    };
-    render(served, catalog, params, picks, true, &words)
+    let mut answer = listed(
+        served,
+        catalog,
+        params,
+        exclude,
+        crate::experiments::Baseline::Popular,
+    );
+    answer.fallback = true;
+    answer
 }
 
 /// `recd_recommend_candidates_total{source}`: candidates proposed by each generator (an item
@@ -589,7 +572,6 @@ pub fn baseline(
     known: &Known,
     which: crate::experiments::Baseline,
 ) -> Answer {
-    use crate::experiments::Baseline;
     let state = state::user_state(
         &served.model,
         &served.meaning(),
@@ -597,6 +579,19 @@ pub fn baseline(
         known.features.as_ref(),
         served.manifest.data_window_ms.1,
     );
+    listed(served, catalog, params, &state.exclude, which)
+}
+
+/// The model's popular or trending list for the context (its category's, when it names
+/// one), available items only, without `exclude`.
+fn listed(
+    served: &Served,
+    catalog: Option<&CatalogView>,
+    params: &Params,
+    exclude: &ItemSet,
+    which: crate::experiments::Baseline,
+) -> Answer {
+    use crate::experiments::Baseline;
     let category = category_of(served, params).ok().flatten();
     let lists = &served.lists;
     let (list, source) = match (which, category) {
@@ -618,7 +613,7 @@ pub fn baseline(
     let model = &served.model;
     let picks: Vec<Pick> = list
         .iter()
-        .filter(|(i, _)| avail(*i) && !state.exclude.contains(i))
+        .filter(|(i, _)| avail(*i) && !exclude.contains(i))
         .take(params.n)
         .map(|&(item, score)| Pick {
             item,
