@@ -8,7 +8,7 @@
 //! each with the user state a server would have had just before those events: the model's
 //! history up to its cut plus, as the speed layer adds them, the user's events between that
 //! cut and the scored period. Both lists come from the evaluation's own code
-//! ([`crate::evaluate::served`]), ranked as the server ranks.
+//! (`evaluate::served`), ranked as the server ranks.
 //!
 //! When that part holds fewer than `gate_min_users` users with relevant items (the current
 //! model was trained recently, or on nearly the same data), the comparison falls back to the

@@ -133,7 +133,7 @@ impl Default for RecommendConfig {
     }
 }
 
-/// `[serve.recommend.reasons]`: the verb of "because you <verb> X" for each thing the user did
+/// `[serve.recommend.reasons]`: the verb of "because you `<verb>` X" for each thing the user did
 /// (real-time events carry their type), and for the history the model was trained on (whose
 /// event types the model does not keep).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
