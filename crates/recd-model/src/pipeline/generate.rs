@@ -365,15 +365,7 @@ pub(super) fn merge(
             config.quota(source),
             search,
         ) {
-            let k = *slot.entry(item).or_insert_with(|| {
-                out.push(Merged {
-                    item,
-                    sources: 0,
-                    als: f32::NAN,
-                    content: f32::NAN,
-                });
-                out.len() - 1
-            });
+            let k = entry(&mut slot, &mut out, item);
             let m = &mut out[k];
             m.sources |= source.bit();
             match source {
@@ -393,18 +385,23 @@ pub(super) fn merge(
         if !usable {
             continue;
         }
-        let k = *slot.entry(item).or_insert_with(|| {
-            out.push(Merged {
-                item,
-                sources: 0,
-                als: f32::NAN,
-                content: f32::NAN,
-            });
-            out.len() - 1
-        });
+        let k = entry(&mut slot, &mut out, item);
         out[k].sources |= Source::Content.bit();
     }
     out
+}
+
+/// The index of `item`'s merged candidate in `out`, added without sources if it is new.
+fn entry(slot: &mut super::ItemMap<usize>, out: &mut Vec<Merged>, item: u32) -> usize {
+    *slot.entry(item).or_insert_with(|| {
+        out.push(Merged {
+            item,
+            sources: 0,
+            als: f32::NAN,
+            content: f32::NAN,
+        });
+        out.len() - 1
+    })
 }
 
 #[cfg(test)]
