@@ -55,6 +55,9 @@ pub struct RecommendedItemOut {
 pub struct SimilarOut {
     /// The item asked about.
     pub item_id: String,
+    /// This answer's id: events that come from it (a click on one of its items) carry it as
+    /// `request_id`, which attributes them to this showing.
+    pub request_id: String,
     /// The model version that produced the list.
     pub model_version: String,
     /// Server time spent on the request, in milliseconds.

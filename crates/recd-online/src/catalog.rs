@@ -76,7 +76,7 @@ impl LogCatalog {
                         users.insert(id, (offset, None));
                     }
                 }
-                Record::Event(_) => {}
+                Record::Event(_) | Record::Impression(_) => {}
             }
         }
         Ok(Self {

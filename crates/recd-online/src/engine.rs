@@ -14,8 +14,8 @@
 //! `model_version: None`: a new deployment answers something sensible before its first
 //! training instead of failing.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use recd_features::{FeatureStore, TrendingQuery, Window};
@@ -26,6 +26,7 @@ use arc_swap::ArcSwap;
 use crate::catalog::CatalogSource;
 use crate::compute::Compute;
 use crate::experiments::{Experiments, Variant};
+use crate::impressions::{ImpressionSink, Showing};
 use crate::model_watch::ModelSlot;
 use crate::recommend::{self, Answer, AnswerItem, CacheKey, Known, Params, RecommendConfig};
 use crate::{OnlineError, ResultCache};
@@ -61,6 +62,24 @@ pub struct Request {
     pub now_ms: i64,
     /// How to compute the answer.
     pub mode: Mode,
+    /// Leading items of the list the caller does not show (a later page): the list is still
+    /// ranked from the top, but the impression records only what is shown.
+    pub offset: usize,
+}
+
+/// A similar-items request, validated by the caller.
+#[derive(Debug, Clone)]
+pub struct SimilarRequest {
+    /// The item whose neighbours are wanted.
+    pub item_id: String,
+    /// Results wanted.
+    pub n: usize,
+    /// Who is looking, if the caller says: their experiments label the impression.
+    pub user_id: Option<UserId>,
+    /// Wall-clock time of the request.
+    pub now_ms: i64,
+    /// Serving records an impression; deterministic callers (batch, evaluation) do not.
+    pub mode: Mode,
 }
 
 /// The online layer: the served model, the answer cache, the compute threads, and where the
@@ -76,6 +95,7 @@ pub struct Online {
     catalog: Arc<dyn CatalogSource>,
     config: RecommendConfig,
     experiments: ArcSwap<Experiments>,
+    impressions: OnceLock<Arc<dyn ImpressionSink>>,
 }
 
 impl Online {
@@ -97,6 +117,23 @@ impl Online {
             catalog,
             config,
             experiments: ArcSwap::from_pointee(Experiments::default()),
+            impressions: OnceLock::new(),
+        }
+    }
+
+    /// Where answers served in [`Mode::Serving`] are recorded from now on (once: a second
+    /// sink is ignored). Without one nothing is recorded.
+    pub fn set_impressions(&self, sink: Arc<dyn ImpressionSink>) {
+        if self.impressions.set(sink).is_err() {
+            tracing::warn!("an impression sink was already set; keeping the first");
+        }
+    }
+
+    /// The sink an answer in `mode` is recorded to, if any.
+    fn sink(&self, mode: Mode) -> Option<Arc<dyn ImpressionSink>> {
+        match mode {
+            Mode::Serving => self.impressions.get().cloned(),
+            Mode::Deterministic => None,
         }
     }
 
@@ -116,8 +153,24 @@ impl Online {
         self.catalog.clone()
     }
 
-    /// The ranked, explained list for one user (see the module docs for the modes).
+    /// The ranked, explained list for one user (see the module docs for the modes). In
+    /// [`Mode::Serving`] what is shown is recorded as an impression.
     pub async fn recommend(self: &Arc<Self>, request: Request) -> Result<Arc<Answer>, OnlineError> {
+        let started = Instant::now();
+        let sink = self.sink(request.mode);
+        let showing = sink.as_ref().map(|_| Showing::of(&request));
+        let (answer, cached) = self.answer(request).await?;
+        if let (Some(sink), Some(showing)) = (sink, showing) {
+            sink.record(showing.impression(&answer, cached, started.elapsed()));
+        }
+        Ok(answer)
+    }
+
+    /// The answer, and whether it was a cached list.
+    async fn answer(
+        self: &Arc<Self>,
+        request: Request,
+    ) -> Result<(Arc<Answer>, bool), OnlineError> {
         let started = Instant::now();
         let explicit_id = request.request_id.is_some();
         let mode = request.mode;
@@ -134,7 +187,7 @@ impl Online {
         let Some(served) = self.models.get() else {
             let answer = label(self.without_model(&params).await?);
             count("no_model");
-            return Ok(Arc::new(answer));
+            return Ok((Arc::new(answer), false));
         };
         if let Err(recommend::UnknownCategory(c)) = recommend::category_of(&served, &params) {
             return Err(OnlineError::UnknownCategory(c));
@@ -166,7 +219,7 @@ impl Online {
             // events that cite it are attributed to this showing, not to the first.
             let mut answer = Answer::clone(&answer);
             answer.request_id = params.request_id.clone();
-            return Ok(Arc::new(answer));
+            return Ok((Arc::new(answer), true));
         }
         let config = variant.as_ref().map_or(&self.config, |v| &v.config);
         let deadline = Duration::from_millis(config.deadline_ms);
@@ -243,7 +296,7 @@ impl Online {
                 } else {
                     "ranked"
                 });
-                Ok(answer)
+                Ok((answer, false))
             }
             Ok(None) => Err(OnlineError::Failed("recommendation")),
             Ok(Some(_)) | Err(_) => {
@@ -256,12 +309,14 @@ impl Online {
                     served.manifest.data_window_ms.1,
                 );
                 let catalog = self.models.catalog(&served);
-                Ok(Arc::new(label(recommend::fallback(
+                let mut answer = label(recommend::fallback(
                     &served,
                     catalog.as_deref(),
                     &params,
                     &state.exclude,
-                ))))
+                ));
+                answer.cold = !recommend::state::is_personal(&state);
+                Ok((Arc::new(answer), false))
             }
         }
     }
@@ -287,22 +342,44 @@ impl Online {
         )))
     }
 
-    /// Items like `item_id`, most similar first (`crate::similar`).
-    pub async fn similar(&self, item_id: &str, n: usize) -> Result<Similar, OnlineError> {
+    /// Items like `item_id`, most similar first (`crate::similar`). In [`Mode::Serving`]
+    /// what is shown is recorded as an impression.
+    pub async fn similar(&self, request: SimilarRequest) -> Result<Similar, OnlineError> {
+        let started = Instant::now();
         let served = self.models.get().ok_or(OnlineError::NoModel)?;
         let catalog = self.models.catalog(&served);
-        let (task_served, id) = (served.clone(), item_id.to_string());
+        let (task_served, id, n) = (served.clone(), request.item_id.clone(), request.n);
         let items = self
             .compute
             .run(move || crate::similar::similar(&task_served, catalog.as_deref(), &id, n))
             .await
             .ok_or(OnlineError::Failed("similar-items"))?
-            .ok_or_else(|| OnlineError::UnknownItem(item_id.to_string()))?;
-        Ok(Similar {
-            item_id: item_id.to_string(),
+            .ok_or_else(|| OnlineError::UnknownItem(request.item_id.clone()))?;
+        let experiments: Vec<String> = match &request.user_id {
+            Some(user) => self
+                .experiments
+                .load()
+                .assign(user.as_str())
+                .iter()
+                .map(|v| v.label.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        let similar = Similar {
+            item_id: request.item_id.clone(),
+            request_id: new_request_id(),
             model_version: served.version().to_string(),
             items,
-        })
+            experiments,
+        };
+        if let Some(sink) = self.sink(request.mode) {
+            sink.record(crate::impressions::of_similar(
+                &request,
+                &similar,
+                started.elapsed(),
+            ));
+        }
+        Ok(similar)
     }
 
     /// No model yet: the feature store's most engaged items of the last 24 hours.
@@ -334,6 +411,7 @@ impl Online {
                 .collect(),
             variant: None,
             experiments: Vec::new(),
+            cold: false,
         })
     }
 }
@@ -343,10 +421,14 @@ impl Online {
 pub struct Similar {
     /// The item asked about.
     pub item_id: String,
+    /// This answer's id, which events cite for attribution.
+    pub request_id: String,
     /// The model that answered.
     pub model_version: String,
     /// Most similar first.
     pub items: Vec<AnswerItem>,
+    /// The experiment variants of the user who asked (none without a user).
+    pub experiments: Vec<String>,
 }
 
 /// `recd_recommendations_total{outcome}`.
@@ -368,7 +450,7 @@ fn params_of(request: &Request) -> Params {
 }
 
 /// A new request id: unique within the process and unlikely to repeat across restarts.
-fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     let start = *START.get_or_init(|| {

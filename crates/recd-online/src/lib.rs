@@ -21,6 +21,7 @@ pub mod compute;
 mod engine;
 mod error;
 pub mod experiments;
+pub mod impressions;
 pub mod model_watch;
 mod postprocess;
 pub mod recommend;
@@ -29,7 +30,7 @@ mod similar;
 mod telemetry;
 
 pub use catalog::{CatalogSource, LogCatalog};
-pub use engine::{Mode, Online, Request, Similar};
+pub use engine::{Mode, Online, Request, Similar, SimilarRequest};
 pub use error::OnlineError;
 pub use recommend::{Answer, AnswerItem, Diversity, RecommendConfig, ResultCache};
 pub use telemetry::describe_metrics;

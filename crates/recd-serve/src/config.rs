@@ -64,6 +64,8 @@ pub struct ServeConfig {
     pub trusted_proxies: Vec<String>,
     /// `[serve.recommend]`: recommendation requests.
     pub recommend: recd_online::RecommendConfig,
+    /// `[serve.impressions]`: recording what each answer showed.
+    pub impressions: recd_online::impressions::ImpressionConfig,
     /// `[serve.auth]`: API keys.
     pub auth: crate::auth::config::AuthConfig,
     /// `[serve.rate_limit]`: requests per second per caller and per address.
@@ -97,6 +99,7 @@ impl Default for ServeConfig {
             dedupe_max_entries: 1_000_000,
             trusted_proxies: Vec::new(),
             recommend: Default::default(),
+            impressions: Default::default(),
             auth: Default::default(),
             rate_limit: Default::default(),
             cors: Default::default(),

@@ -21,7 +21,7 @@ pub use error::StoreError;
 pub use ids::IdMap;
 pub use log::{
     CatalogReadStats, CompactOptions, CompactReport, EventLog, FileLog, LogConfig, LogDamage,
-    LogStats, Offset, PendingAppend, ReadOnlyLog, RepairReport, SegmentSpan, VerifyReport, compact,
-    repair, verify,
+    LogIter, LogStats, Offset, PendingAppend, ReadOnlyLog, RepairReport, SegmentSpan, VerifyReport,
+    compact, repair, verify,
 };
 pub use store::{AppendError, AppendedOnce, Store, StoreConfig};

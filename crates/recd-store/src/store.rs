@@ -97,6 +97,12 @@ impl Store {
         ReadOnlyLog::open(dir.as_ref().join("log"))
     }
 
+    /// Where the data dir `dir` keeps its impressions log: a log of its own beside the event
+    /// log (same format, `Record::Impression` records only), written by the serving process.
+    pub fn impressions_dir(dir: impl AsRef<Path>) -> PathBuf {
+        dir.as_ref().join("impressions")
+    }
+
     /// The data dir.
     pub fn dir(&self) -> &Path {
         &self.dir

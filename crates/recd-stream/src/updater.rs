@@ -367,7 +367,7 @@ fn read_records(
             Record::Item { item, .. } => {
                 cache.insert(item.id.clone(), item.category.clone());
             }
-            Record::User { .. } | Record::UserDeleted { .. } => {}
+            Record::User { .. } | Record::UserDeleted { .. } | Record::Impression(_) => {}
         }
     }
     Ok(Stretch::Events(events, next))

@@ -168,7 +168,7 @@ impl Loader {
                     .or_insert(offset);
                 *at = (*at).max(offset);
             }
-            Record::User { .. } | Record::Event(_) => {}
+            Record::User { .. } | Record::Event(_) | Record::Impression(_) => {}
         }
     }
 

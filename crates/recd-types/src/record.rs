@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Event, Item, TimestampMs, User, UserId, ValidationError};
+use crate::{Event, Impression, Item, TimestampMs, User, UserId, ValidationError};
 
 /// One entry of the event log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +38,9 @@ pub enum Record {
         /// Whose data.
         user: UserId,
     },
+    /// What one answer showed (record schema 3). Written to the impressions log, never to the
+    /// event log: readers of the event log do not meet it.
+    Impression(Impression),
 }
 
 impl Record {
@@ -48,7 +51,16 @@ impl Record {
             Record::Item { at_ms, .. }
             | Record::User { at_ms, .. }
             | Record::UserDeleted { at_ms, .. } => *at_ms,
+            Record::Impression(i) => i.at_ms,
         }
+    }
+
+    /// A catalog or profile change (item, user, tombstone): what catalog readers keep.
+    pub fn is_catalog(&self) -> bool {
+        matches!(
+            self,
+            Record::Item { .. } | Record::User { .. } | Record::UserDeleted { .. }
+        )
     }
 
     /// Validates the payload.
@@ -58,6 +70,7 @@ impl Record {
             Record::Item { item, .. } => item.validate(),
             Record::User { user, .. } => user.validate(),
             Record::UserDeleted { user, .. } => user.validate(),
+            Record::Impression(i) => i.validate(),
         }
     }
 }

@@ -188,6 +188,7 @@ mod tests {
             degraded: false,
             variant: None,
             experiments: Vec::new(),
+            cold: false,
             items: (0..20)
                 .map(|i| AnswerItem {
                     item_id: format!("item-{i}"),

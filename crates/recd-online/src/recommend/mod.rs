@@ -55,6 +55,9 @@ pub struct Answer {
     pub variant: Option<String>,
     /// Every experiment variant the user is in, one per layer.
     pub experiments: Vec<String>,
+    /// The user had nothing personal to go on: no history the model knows, no real-time
+    /// interaction, no search (false when there was no model to ask).
+    pub cold: bool,
 }
 
 /// A validated request.
@@ -160,6 +163,7 @@ pub fn recommend(
     };
     let mut answer = render(served, catalog, params, picks, false, &words);
     answer.degraded = personal && light_ranker.is_some();
+    answer.cold = !personal;
     if let Some(c) = catalog {
         let seen = seen_ids(known.features.as_ref());
         let slots = new_items::Slots {
@@ -560,6 +564,7 @@ fn render(
         items,
         variant: None,
         experiments: Vec::new(),
+        cold: false,
     }
 }
 
@@ -579,7 +584,9 @@ pub fn baseline(
         known.features.as_ref(),
         served.manifest.data_window_ms.1,
     );
-    listed(served, catalog, params, &state.exclude, which)
+    let mut answer = listed(served, catalog, params, &state.exclude, which);
+    answer.cold = !state::is_personal(&state);
+    answer
 }
 
 /// The model's popular or trending list for the context (its category's, when it names

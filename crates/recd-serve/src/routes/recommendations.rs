@@ -119,6 +119,7 @@ fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<Parsed, A
             request_id: token(params, "request_id")?,
             now_ms: now_ms(),
             mode: Mode::Serving,
+            offset,
         },
         offset,
     })

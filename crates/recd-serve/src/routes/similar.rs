@@ -7,6 +7,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::State;
 use recd_api::{ErrorBody, SimilarItemOut, SimilarOut};
+use recd_online::{Mode, SimilarRequest};
 
 use super::{IdPath, QueryParams};
 use crate::{ApiError, AppState};
@@ -25,6 +26,7 @@ const MAX_RESULTS: usize = 200;
     params(
         ("id" = String, Path, description = super::openapi::ID_DOC),
         ("num_results" = Option<u32>, Query, description = "Items wanted (default 10).", minimum = 1, maximum = 200),
+        ("user_id" = Option<String>, Query, description = "Who is looking, if known: the answer's impression is attributed to their experiment variants. Same rules as every id."),
     ),
     responses(
         (status = 200, description = "The neighbours.", body = SimilarOut),
@@ -45,12 +47,20 @@ pub(crate) async fn get(
         field: field.to_string(),
         message,
     };
-    if let Some(p) = params.keys().find(|k| k.as_str() != "num_results") {
+    if let Some(p) = params
+        .keys()
+        .find(|k| !["num_results", "user_id"].contains(&k.as_str()))
+    {
         return Err(bad(
             p,
-            format!("unknown parameter {p:?}; expected num_results"),
+            format!("unknown parameter {p:?}; expected num_results or user_id"),
         ));
     }
+    let user_id = params
+        .get("user_id")
+        .map(|u| recd_types::UserId::parse(u.clone()))
+        .transpose()
+        .map_err(|e| ApiError::field(None, e))?;
     let n = match params.get("num_results") {
         None => 10,
         Some(v) => v
@@ -65,9 +75,19 @@ pub(crate) async fn get(
             })?,
     };
     recd_types::ItemId::parse(id.clone()).map_err(|e| ApiError::field(None, e))?;
-    let similar = state.online.similar(&id, n).await?;
+    let similar = state
+        .online
+        .similar(SimilarRequest {
+            item_id: id,
+            n,
+            user_id,
+            now_ms: super::now_ms(),
+            mode: Mode::Serving,
+        })
+        .await?;
     Ok(Json(SimilarOut {
         item_id: similar.item_id,
+        request_id: similar.request_id,
         model_version: similar.model_version,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
         items: similar

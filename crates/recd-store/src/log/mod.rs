@@ -95,10 +95,7 @@ pub trait EventLog: Send + Sync {
         Ok(Box::new(
             self.read_from(0)?
                 .take_while(move |r| r.as_ref().map_or(true, |(o, _)| *o < end))
-                .filter(|r| {
-                    r.as_ref()
-                        .map_or(true, |(_, record)| !matches!(record, Record::Event(_)))
-                }),
+                .filter(|r| r.as_ref().map_or(true, |(_, record)| record.is_catalog())),
         ))
     }
 

@@ -1,7 +1,11 @@
-//! A log written by an older build (frame format 1, no offsets in frames, record schema 1:
-//! no event ids or tombstones; `tests/fixtures/log-v1`, committed as that build wrote it)
-//! still reads back record for record, and a writer opening it closes the old segment and
-//! appends in the current format and schema after it, so one log mixes both.
+//! Logs written by older builds still read back record for record:
+//! - `tests/fixtures/log-v1`: frame format 1 (no offsets in frames), record schema 1 (no event
+//!   ids or tombstones). A writer opening it closes the old segment and appends in the
+//!   current format and schema after it, so one log mixes both.
+//! - `tests/fixtures/log-v2`: frame format 2, record schema 2 (event ids, flags, tombstones,
+//!   catalog and profile records; no impressions), written by the build of commit 06f8ed5.
+//!
+//! Each is committed as its build wrote it, with the records it holds as JSON beside it.
 
 use std::path::{Path, PathBuf};
 
@@ -11,12 +15,23 @@ use recd_types::{Record, UserId};
 use super::{read_all, record, segment_files};
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/log-v1")
+    fixture_named("log-v1")
 }
 
-/// The records the fixture holds, from the JSON written beside it when it was made.
+fn fixture_named(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The records the v1 fixture holds.
 fn expected() -> Vec<(u64, Record)> {
-    let text = std::fs::read_to_string(fixture().join("expected.jsonl")).expect("expected.jsonl");
+    expected_in(&fixture())
+}
+
+/// The records a fixture holds, from the JSON written beside it when it was made.
+fn expected_in(fixture: &Path) -> Vec<(u64, Record)> {
+    let text = std::fs::read_to_string(fixture.join("expected.jsonl")).expect("expected.jsonl");
     text.lines()
         .map(|line| {
             let value: serde_json::Value = serde_json::from_str(line).expect("json line");
@@ -62,8 +77,8 @@ fn an_old_format_log_reads_back_and_takes_new_appends() {
     let header = std::fs::read(files.last().expect("new segment")).expect("read");
     assert_eq!(
         &header[8..16],
-        &[2, 0, 0, 0, 2, 0, 0, 0],
-        "frame format 2, schema 2"
+        &[2, 0, 0, 0, 3, 0, 0, 0],
+        "frame format 2, the current schema"
     );
     let mut all = want.clone();
     all.extend((26..).zip(new));
@@ -98,4 +113,21 @@ fn schema_2_records() -> Vec<Record> {
         user: UserId::parse("user-new").expect("valid id"),
     };
     vec![with_id, tombstone, record("new", 1)]
+}
+
+#[test]
+fn a_schema_2_log_reads_back() {
+    let dir = fixture_named("log-v2");
+    let want = expected_in(&dir);
+    assert_eq!(want.len(), 15);
+    assert!(
+        want.iter()
+            .any(|(_, r)| matches!(r, Record::UserDeleted { .. })),
+        "the fixture holds a tombstone"
+    );
+    let reader = ReadOnlyLog::open(dir.join("log")).expect("open read-only");
+    assert_eq!(reader.end_offset(), 15);
+    assert_eq!(read_all(&reader, 0), want);
+    assert_eq!(read_all(&reader, 9), want[9..].to_vec());
+    assert!(reader.damage().is_empty());
 }

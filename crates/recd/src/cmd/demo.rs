@@ -197,6 +197,7 @@ fn show_recommendations(data_dir: &Path, config: Config) -> anyhow::Result<Examp
                 )?)),
                 now_ms: jiff::Timestamp::now().as_millisecond(),
                 mode: Mode::Deterministic,
+                offset: 0,
             };
             let answer = online.recommend(request).await?;
             if user == "someone-new" {

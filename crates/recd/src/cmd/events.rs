@@ -26,6 +26,9 @@ pub struct TailArgs {
     /// Print JSON lines (`{"offset":N,"record":{...}}`) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Read the impressions log (what answers showed) instead of the event log.
+    #[arg(long)]
+    pub impressions: bool,
 }
 
 /// Runs the subcommand.
@@ -41,8 +44,20 @@ fn tail(args: TailArgs) -> anyhow::Result<()> {
         anyhow::bail!("data dir {} does not exist", args.data_dir.display());
     }
     // Read-only: tailing runs beside a server that owns the data dir.
-    let log = Store::open_log_reader(&args.data_dir)
-        .with_context(|| format!("opening the event log of {}", args.data_dir.display()))?;
+    let log = if args.impressions {
+        let dir = Store::impressions_dir(&args.data_dir);
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "{} has no impressions log yet (a server writes one once it answers with [serve.impressions] enabled)",
+                args.data_dir.display()
+            );
+        }
+        recd_store::ReadOnlyLog::open(&dir)
+            .with_context(|| format!("opening the impressions log {}", dir.display()))?
+    } else {
+        Store::open_log_reader(&args.data_dir)
+            .with_context(|| format!("opening the event log of {}", args.data_dir.display()))?
+    };
     let start = log.end_offset().saturating_sub(args.n);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -102,5 +117,20 @@ fn human(offset: u64, record: &Record) -> String {
         }
         Record::User { user, .. } => format!("{offset}\t{time}\tuser\tid={}", user.id),
         Record::UserDeleted { user, .. } => format!("{offset}\t{time}\tuser_deleted\tid={user}"),
+        Record::Impression(i) => {
+            let mut line = format!("{offset}\t{time}\timpression\trequest_id={}", i.request_id);
+            if let Some(user) = &i.user_id {
+                line += &format!(" user={user}");
+            }
+            if let Some(item) = &i.item_id {
+                line += &format!(" similar_to={item}");
+            }
+            for label in &i.experiments {
+                line += &format!(" variant={label}");
+            }
+            let items: Vec<&str> = i.items.iter().map(|s| s.item_id.as_str()).collect();
+            line += &format!(" items={}", items.join(","));
+            line
+        }
     }
 }

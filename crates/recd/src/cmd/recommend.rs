@@ -79,6 +79,7 @@ async fn batch(args: RecommendArgs, config: Config) -> anyhow::Result<()> {
                 request_id: Some(request_id_of(user)),
                 now_ms,
                 mode: Mode::Deterministic,
+                offset: 0,
             };
             let online = online.clone();
             tasks.spawn(async move { (k, online.recommend(request).await) });

@@ -153,6 +153,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         &config.experiments,
         &config.serve.recommend,
     )?);
+    let impressions = record_impressions(data_dir, &config.serve.impressions, &online)?;
     let _model_watcher =
         super::online::start(data_dir, &config.serve, &online, factors.clone()).await;
     let fold = Arc::new(AlsFoldIn::new(factors, config.stream.fold_in.clone()));
@@ -234,11 +235,38 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
             "updater did not finish within the shutdown timeout; the next start resumes from its offset"
         ),
     }
+    // Impressions still queued are appended before the log closes.
+    if let Some(sink) = impressions {
+        tokio::task::spawn_blocking(move || sink.close())
+            .await
+            .context("closing the impressions log")?;
+    }
     // Every acknowledged append was fsync'd before its 202; dropping the store closes the log.
     drop(state);
     drop(store);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the data dir's impressions log and has the engine record every served answer there
+/// (`None` when `[serve.impressions] enabled = false`).
+fn record_impressions(
+    data_dir: &Path,
+    config: &recd_online::impressions::ImpressionConfig,
+    online: &recd_online::Online,
+) -> anyhow::Result<Option<Arc<recd_online::impressions::LogSink>>> {
+    if !config.enabled {
+        return Ok(None);
+    }
+    let dir = Store::impressions_dir(data_dir);
+    let log = recd_store::FileLog::open(&dir, recd_store::LogConfig::default())
+        .with_context(|| format!("opening the impressions log {}", dir.display()))?;
+    let sink = Arc::new(
+        recd_online::impressions::LogSink::start(Arc::new(log), config)
+            .context("starting the impressions writer")?,
+    );
+    online.set_impressions(sink.clone());
+    Ok(Some(sink))
 }
 
 /// The event ids of the log's tail within `[serve] dedupe_window_secs`, so that a retry after

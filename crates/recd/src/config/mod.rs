@@ -69,6 +69,11 @@ pub fn load(
     let config = layers.deserialize::<Config>()?;
     // Checked here, so that every subcommand refuses a bad experiment the same way.
     recd_online::experiments::Experiments::compile(&config.experiments, &config.serve.recommend)?;
+    config
+        .serve
+        .impressions
+        .validate()
+        .map_err(anyhow::Error::msg)?;
     Ok(Loaded { config, layers })
 }
 

@@ -122,6 +122,7 @@ fn a_data_dir_receives_items_users_and_events() {
             }
             Record::Event(_) => events += 1,
             Record::UserDeleted { .. } => panic!("gen deletes no user"),
+            Record::Impression(_) => panic!("the event log holds no impression"),
         }
     }
     assert_eq!((items, users, events), (150, 200, 3000));

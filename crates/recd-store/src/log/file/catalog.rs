@@ -167,7 +167,7 @@ pub(super) fn newest_per_key(records: Vec<(Offset, Record)>) -> Vec<(Offset, Rec
             Record::Item { item, .. } => (true, item.id.as_str().to_string()),
             Record::User { user, .. } => (false, user.id.as_str().to_string()),
             Record::UserDeleted { user, .. } => (false, user.as_str().to_string()),
-            Record::Event(_) => continue,
+            Record::Event(_) | Record::Impression(_) => continue,
         };
         match newest.get(&key) {
             Some((o, _)) if *o > offset => {}

@@ -36,8 +36,9 @@ pub(super) const FRAME_FORMAT: u32 = 2;
 /// The record schema this build writes.
 ///
 /// 1: the first `Record` (frozen in `schema_v1`). 2: events carry an optional `event_id`,
-/// and `Record::UserDeleted` (a tombstone) exists.
-pub(super) const RECORD_SCHEMA: u32 = 2;
+/// and `Record::UserDeleted` (a tombstone) exists. 3: `Record::Impression` exists (appended as
+/// the last variant, so schema 2 payloads decode as schema 3 unchanged).
+pub(super) const RECORD_SCHEMA: u32 = 3;
 /// Largest payload we write or accept. A length above it on disk is corruption (a torn or
 /// overwritten length field), and refusing it keeps a bad length from making us allocate
 /// gigabytes. Real records are a few hundred bytes; catalog items with long descriptions stay
@@ -286,13 +287,15 @@ pub(super) fn offset_field(bytes: &[u8]) -> Option<Offset> {
 /// Decodes a frame's payload written under record `schema`; trailing bytes mean the frame is
 /// not what we wrote.
 ///
-/// One arm per schema this build can find on disk: schema 2 is today's `Record`; schema 1 is
-/// decoded into its frozen shape (`schema_v1`) and converted. A build that changes `Record`
-/// freezes today's shape the same way and adds an arm for the new number.
+/// One arm per schema this build can find on disk: schemas 2 and 3 are today's `Record` (3 only
+/// appended a variant, and postcard numbers variants by position, so a schema 2 payload is a
+/// valid schema 3 one); schema 1 is decoded into its frozen shape (`schema_v1`) and converted.
+/// A build that changes a variant's shape freezes today's shape the same way and adds an arm
+/// for the new number.
 pub(super) fn decode_record(schema: u32, payload: &[u8]) -> Result<Record, String> {
     match schema {
         1 => decode_exact::<super::schema_v1::Record>(payload).map(Record::from),
-        2 => decode_exact::<Record>(payload),
+        2 | 3 => decode_exact::<Record>(payload),
         other => Err(format!("record schema {other} is not known to this build")),
     }
 }
@@ -303,7 +306,7 @@ pub(super) fn decode_record(schema: u32, payload: &[u8]) -> Result<Record, Strin
 /// catalog records skip the events, nearly all of a log, at the cost of a CRC each.
 pub(super) fn holds_event(schema: u32, payload: &[u8]) -> bool {
     match schema {
-        1 | 2 => payload.first() == Some(&0),
+        1..=3 => payload.first() == Some(&0),
         // An unknown schema is decoded, and refused, by `decode_record`.
         _ => false,
     }

@@ -276,6 +276,7 @@ async fn ask(mode: ReplayMode, online: &Arc<Online>, step: &Step) -> anyhow::Res
         request_id: Some(format!("replay-{}", step.seq)),
         now_ms: step.event.timestamp_ms,
         mode: Mode::Deterministic,
+        offset: 0,
     };
     let answer = match mode {
         ReplayMode::Popular => online.popular(request).await?,
