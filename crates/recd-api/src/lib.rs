@@ -16,6 +16,7 @@
 
 mod error;
 mod events;
+mod experiments;
 mod features;
 mod health;
 mod items;
@@ -26,6 +27,7 @@ mod users;
 
 pub use error::{ErrorBody, ErrorDetail};
 pub use events::{ContextIn, EventIn, EventType, EventsAccepted, EventsIn};
+pub use experiments::{ComparisonOut, ExperimentReportOut, VariantReportOut};
 pub use features::{
     CategoryCountOut, ItemFeaturesOut, NegativeItemOut, QueryOut, SessionOut, TrendingItemOut,
     TrendingOut, UserFeaturesOut, UserVectorOut, ViewOut,

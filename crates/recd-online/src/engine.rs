@@ -143,6 +143,11 @@ impl Online {
         self.experiments.store(Arc::new(experiments));
     }
 
+    /// The experiments users are assigned to now.
+    pub fn experiments(&self) -> Arc<Experiments> {
+        self.experiments.load_full()
+    }
+
     /// The `[serve.recommend]` settings it answers with.
     pub fn config(&self) -> &RecommendConfig {
         &self.config

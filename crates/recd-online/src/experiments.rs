@@ -135,9 +135,16 @@ struct Experiment {
 pub struct Experiments {
     /// By layer name (sorted: the first layer's variant is the response's `variant`).
     layers: BTreeMap<String, Vec<Experiment>>,
+    /// Every experiment as defined, drafts and stopped ones included (reports read them).
+    specs: BTreeMap<String, ExperimentSpec>,
 }
 
 impl Experiments {
+    /// An experiment's definition, whatever its status.
+    pub fn spec(&self, name: &str) -> Option<&ExperimentSpec> {
+        self.specs.get(name)
+    }
+
     /// Checks `specs` and merges each variant's settings over `base`. Drafts and stopped
     /// experiments are checked too, but assign nobody.
     pub fn compile(
@@ -146,7 +153,10 @@ impl Experiments {
     ) -> Result<Self, ExperimentError> {
         let base_json =
             serde_json::to_value(base).map_err(|e| err("serve.recommend".into(), e.to_string()))?;
-        let mut out = Experiments::default();
+        let mut out = Experiments {
+            specs: specs.clone(),
+            ..Default::default()
+        };
         for (name, spec) in specs {
             let at = format!("experiments.{name}");
             check_name(&at, name)?;

@@ -33,6 +33,15 @@ pub struct ImpressionConfig {
     pub queue: usize,
     /// Most impressions appended as one batch (one fsync).
     pub batch: usize,
+    /// How long after an answer events without a `request_id` (a click on an item shown to
+    /// that user) are attributed to it, and how long an answer is remembered for events that
+    /// cite it.
+    pub attribution_window_secs: u64,
+    /// Most answers remembered for attribution (about 200 bytes plus 30 per item each).
+    pub attribution_max_kept: usize,
+    /// How far back experiment reports count, in days: after a start the tally is rebuilt
+    /// from the impressions and events of this span.
+    pub report_horizon_days: u64,
 }
 
 impl Default for ImpressionConfig {
@@ -41,6 +50,9 @@ impl Default for ImpressionConfig {
             enabled: true,
             queue: 65_536,
             batch: 1024,
+            attribution_window_secs: 3600,
+            attribution_max_kept: 1_000_000,
+            report_horizon_days: 30,
         }
     }
 }
@@ -53,6 +65,9 @@ impl ImpressionConfig {
         }
         if self.batch == 0 {
             return Err("serve.impressions.batch must be at least 1".into());
+        }
+        if self.attribution_max_kept == 0 {
+            return Err("serve.impressions.attribution_max_kept must be at least 1".into());
         }
         Ok(())
     }

@@ -70,6 +70,9 @@ pub struct AppState {
     pub bots: Arc<ingest::bots::BotFilter>,
     /// API keys, rate limits and trusted proxies.
     pub security: Arc<auth::Security>,
+    /// Events joined to impressions, per experiment variant (`None` when impressions are not
+    /// recorded).
+    pub attribution: Option<Arc<recd_attribution::Attribution>>,
 }
 
 /// The start-up hysteresis of `/readyz`: the instance becomes ready after

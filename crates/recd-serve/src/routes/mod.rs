@@ -89,6 +89,12 @@ pub(crate) fn table() -> Vec<Route> {
             admin::jobs::cancel,
         ),
         route("/v1/admin/models", admin, Method::GET, admin::models::list),
+        route(
+            "/v1/admin/experiments/{name}/report",
+            admin,
+            Method::GET,
+            admin::experiments::report,
+        ),
     ]
 }
 

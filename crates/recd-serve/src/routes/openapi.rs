@@ -69,6 +69,7 @@ const ID_PATTERN: &str = concat!(
         super::admin::jobs::list,
         super::admin::jobs::cancel,
         super::admin::models::list,
+        super::admin::experiments::report,
     ),
     tags(
         (name = "events", description = "Interactions in: views, clicks, purchases, ratings, searches."),
@@ -77,7 +78,7 @@ const ID_PATTERN: &str = concat!(
         (name = "recommendations", description = "Ranked, explained lists."),
         (name = "features", description = "Real-time features, as the streaming updater keeps them."),
         (name = "operations", description = "Health, readiness, metrics and this document."),
-        (name = "admin", description = "Operators: training jobs and the model registry. The admin scope; while no API keys are configured, loopback only."),
+        (name = "admin", description = "Operators: training jobs, the model registry and experiment reports. The admin scope; while no API keys are configured, loopback only."),
     )
 )]
 struct ApiDoc;

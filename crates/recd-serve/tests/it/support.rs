@@ -51,6 +51,7 @@ pub fn server(config: ServeConfig) -> Server {
         bots: Arc::new(recd_serve::ingest::bots::BotFilter::new(
             config_copy.bots.clone(),
         )),
+        attribution: None,
     });
     Server {
         _dir: dir,

@@ -121,6 +121,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     recd_serve::describe_metrics();
     recd_features::describe_metrics();
     recd_stream::describe_metrics();
+    recd_attribution::describe_metrics();
     let dir = data_dir.to_path_buf();
     let store_config = config.store.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir, store_config))
@@ -154,6 +155,16 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         &config.serve.recommend,
     )?);
     let impressions = record_impressions(data_dir, &config.serve.impressions, &online)?;
+    let stop_attribution = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attribution = match &impressions {
+        Some((_, log)) => Some(attribute(
+            &store,
+            log.clone(),
+            &config.serve.impressions,
+            stop_attribution.clone(),
+        )?),
+        None => None,
+    };
     let _model_watcher =
         super::online::start(data_dir, &config.serve, &online, factors.clone()).await;
     let fold = Arc::new(AlsFoldIn::new(factors, config.stream.fold_in.clone()));
@@ -211,6 +222,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         dedupe,
         bots,
         security,
+        attribution: attribution.as_ref().map(|(a, _)| a.clone()),
     });
 
     let (signalled_tx, mut signalled) = watch::channel(false);
@@ -235,8 +247,12 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
             "updater did not finish within the shutdown timeout; the next start resumes from its offset"
         ),
     }
+    stop_attribution.store(true, std::sync::atomic::Ordering::Release);
+    if let Some((_, handle)) = attribution {
+        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    }
     // Impressions still queued are appended before the log closes.
-    if let Some(sink) = impressions {
+    if let Some((sink, _)) = impressions {
         tokio::task::spawn_blocking(move || sink.close())
             .await
             .context("closing the impressions log")?;
@@ -250,23 +266,68 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
 
 /// Opens the data dir's impressions log and has the engine record every served answer there
 /// (`None` when `[serve.impressions] enabled = false`).
+#[allow(clippy::type_complexity)]
 fn record_impressions(
     data_dir: &Path,
     config: &recd_online::impressions::ImpressionConfig,
     online: &recd_online::Online,
-) -> anyhow::Result<Option<Arc<recd_online::impressions::LogSink>>> {
+) -> anyhow::Result<
+    Option<(
+        Arc<recd_online::impressions::LogSink>,
+        Arc<dyn recd_store::EventLog>,
+    )>,
+> {
     if !config.enabled {
         return Ok(None);
     }
     let dir = Store::impressions_dir(data_dir);
-    let log = recd_store::FileLog::open(&dir, recd_store::LogConfig::default())
-        .with_context(|| format!("opening the impressions log {}", dir.display()))?;
+    let log: Arc<dyn recd_store::EventLog> = Arc::new(
+        recd_store::FileLog::open(&dir, recd_store::LogConfig::default())
+            .with_context(|| format!("opening the impressions log {}", dir.display()))?,
+    );
     let sink = Arc::new(
-        recd_online::impressions::LogSink::start(Arc::new(log), config)
+        recd_online::impressions::LogSink::start(log.clone(), config)
             .context("starting the impressions writer")?,
     );
     online.set_impressions(sink.clone());
-    Ok(Some(sink))
+    Ok(Some((sink, log)))
+}
+
+/// Starts the attribution consumer over the event log and the impressions log.
+fn attribute(
+    store: &Arc<Store>,
+    impressions: Arc<dyn recd_store::EventLog>,
+    config: &recd_online::impressions::ImpressionConfig,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<(
+    Arc<recd_attribution::Attribution>,
+    std::thread::JoinHandle<()>,
+)> {
+    let catalog = store.clone();
+    let secs = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX / 4);
+    recd_attribution::start(
+        recd_attribution::Sources {
+            events: store.log().clone(),
+            impressions,
+            category: Box::new(move |item: &str| {
+                catalog
+                    .catalog()
+                    .get_item(item)
+                    .ok()
+                    .flatten()
+                    .and_then(|i| i.category)
+            }),
+        },
+        recd_attribution::AttributionConfig {
+            window_ms: secs(config.attribution_window_secs),
+            max_kept: config.attribution_max_kept,
+            horizon_ms: secs(config.report_horizon_days.saturating_mul(86_400)),
+            poll: Duration::from_millis(500),
+        },
+        now_ms(),
+        stop,
+    )
+    .context("starting the attribution consumer")
 }
 
 /// The event ids of the log's tail within `[serve] dedupe_window_secs`, so that a retry after

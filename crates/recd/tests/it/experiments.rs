@@ -96,3 +96,125 @@ fn a_bad_experiment_is_refused_naming_its_field() {
         "{err}"
     );
 }
+
+/// The served answers are recorded as impressions, clicks citing them are joined to them,
+/// and the report counts both per variant: here control's lists get three clicks each and
+/// the popularity variant's one (give or take one, so per-user CTRs vary), so control's CTR is
+/// three times pop's and significantly higher. A click without a request id is attributed by user and item within the window.
+#[test]
+fn clicks_citing_an_answer_are_attributed_to_its_variant_in_the_report() {
+    let (tmp, data, _) = trained_copy();
+    let config = tmp.path().join("exp.toml");
+    std::fs::write(&config, EXPERIMENT).unwrap();
+    let users: Vec<String> = (0..80).map(|i| format!("report-user-{i}")).collect();
+    let server = Server::start(&data, &["--config", arg(&config)]);
+    let answers = variants(&server, &users);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut events = Vec::new();
+    let mut want = HashMap::<&str, (u64, u64)>::new();
+    for (n, (user, (variant, body))) in answers.iter().enumerate() {
+        let items = body["items"].as_array().unwrap();
+        let clicks = if variant == "pop-test/control" { 2 } else { 0 } + n % 3;
+        for item in &items[..clicks] {
+            events.push(serde_json::json!({
+                "user_id": user, "item_id": item["item_id"], "type": "click",
+                "timestamp": now, "request_id": body["request_id"], "dwell_ms": 20000,
+            }));
+        }
+        let name = variant.rsplit('/').next().unwrap();
+        let w = want
+            .entry(if name == "control" { "control" } else { "pop" })
+            .or_default();
+        w.0 += items.len() as u64;
+        w.1 += clicks as u64;
+    }
+    // No request id: the user's newest answer that showed the item gets it.
+    let (user, (variant, body)) = answers.iter().next().unwrap();
+    events.push(serde_json::json!({
+        "user_id": user, "item_id": body["items"][9]["item_id"], "type": "purchase",
+        "timestamp": now,
+    }));
+    let (status, body) = server.request(
+        "POST",
+        "/v1/events",
+        &serde_json::Value::Array(events).to_string(),
+    );
+    assert_eq!(status, 202, "{body}");
+
+    let report = |server: &Server| {
+        let (status, report) = server.get("/v1/admin/experiments/pop-test/report");
+        assert_eq!(status, 200, "{report}");
+        report
+    };
+    let clicks = |r: &serde_json::Value| {
+        r["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["clicks"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    let total: u64 = want.values().map(|w| w.1).sum();
+    server.wait_until(
+        || clicks(&report(&server)) == total,
+        "every click attributed",
+    );
+    let r = report(&server);
+    assert_eq!(r["control"], "control");
+    assert_eq!(r["status"], "running");
+    for v in r["variants"].as_array().unwrap() {
+        let name = v["name"].as_str().unwrap();
+        assert_eq!(
+            (
+                v["impressions"].as_u64().unwrap(),
+                v["clicks"].as_u64().unwrap()
+            ),
+            want[name],
+            "{r}"
+        );
+        assert_eq!(
+            v["answers"].as_u64().unwrap(),
+            v["users"].as_u64().unwrap(),
+            "{r}"
+        );
+    }
+    let bought = variant.rsplit('/').next().unwrap();
+    let conversions = |r: &serde_json::Value, name: &str| {
+        r["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap()["conversions"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(conversions(&r, bought), 1, "{r}");
+    let ctr = r["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["metric"] == "ctr")
+        .unwrap();
+    assert_eq!(ctr["variant"], "pop");
+    assert!(
+        ctr["diff"].as_f64().unwrap() < 0.0 && ctr["p_value"].as_f64().unwrap() < 0.05,
+        "{r}"
+    );
+    assert!(r["srm_p_value"].as_f64().unwrap() > 0.001, "{r}");
+    let (status, missing) = server.get("/v1/admin/experiments/nope/report");
+    assert_eq!(status, 404, "{missing}");
+
+    // A restart rebuilds the same counts from the logs.
+    server.stop();
+    let restarted = Server::start(&data, &["--config", arg(&config)]);
+    restarted.wait_until(
+        || report(&restarted)["complete"] == true,
+        "the tally rebuilt",
+    );
+    let again = report(&restarted);
+    assert_eq!(again["variants"], r["variants"]);
+}

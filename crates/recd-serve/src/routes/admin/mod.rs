@@ -2,5 +2,6 @@
 //! scope, or, while no API keys are configured, a client on loopback (the guard in `auth`
 //! decides, from the route table).
 
+pub(crate) mod experiments;
 pub(crate) mod jobs;
 pub(crate) mod models;

@@ -1,0 +1,92 @@
+//! `GET /v1/admin/experiments/{name}/report`: an experiment's online metrics per variant, each
+//! treatment compared with control, and the sample-ratio check.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The report of one experiment, from the impressions and events of the attribution horizon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExperimentReportOut {
+    /// The experiment.
+    pub experiment: String,
+    /// Its status: `draft`, `running` or `stopped`.
+    pub status: String,
+    /// The variant the others are compared with (`control` if one is named so, else the
+    /// first).
+    pub control: String,
+    /// False while the server is still reading the logs after a start: the numbers are partial.
+    pub complete: bool,
+    /// Per variant, in the experiment's order.
+    pub variants: Vec<VariantReportOut>,
+    /// Each treatment against control, per metric.
+    pub comparisons: Vec<ComparisonOut>,
+    /// Sample-ratio mismatch: chi-square p-value of the users per variant against the
+    /// configured shares (below 0.001 the assignment, or what was recorded of it, is broken);
+    /// absent before any user.
+    pub srm_p_value: Option<f64>,
+}
+
+/// One variant's online metrics. Rates are absent while their denominator is 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VariantReportOut {
+    /// The variant.
+    pub name: String,
+    /// Its configured share of the experiment's users, percent.
+    pub share: f64,
+    /// Users shown at least one list.
+    pub users: u64,
+    /// Lists shown (answers recorded as impressions).
+    pub answers: u64,
+    /// Items shown.
+    pub impressions: u64,
+    /// Shown items clicked or viewed (the first per showing and item).
+    pub clicks: u64,
+    /// `clicks / impressions`.
+    pub ctr: Option<f64>,
+    /// Shown items added to the cart.
+    pub add_to_cart: u64,
+    /// Shown items bought.
+    pub conversions: u64,
+    /// `conversions / impressions`.
+    pub conversion_rate: Option<f64>,
+    /// Mean dwell time of attributed clicks that reported one, ms.
+    pub mean_dwell_ms: Option<f64>,
+    /// Mean number of distinct categories per list (diversity).
+    pub categories_per_list: Option<f64>,
+    /// Share of lists for users with nothing personal to go on (cold start).
+    pub cold_share: Option<f64>,
+    /// Share of lists that were the fallback list (deadline missed, or no model).
+    pub fallback_share: Option<f64>,
+    /// Share of lists ranked by the light ranker (compute threads behind).
+    pub degraded_share: Option<f64>,
+    /// Median answer latency (upper bound of its histogram bucket), ms.
+    pub latency_p50_ms: Option<f64>,
+    /// 99th percentile answer latency (upper bound of its histogram bucket), ms.
+    pub latency_p99_ms: Option<f64>,
+}
+
+/// A treatment's difference to control on one metric, analysed per user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ComparisonOut {
+    /// The treatment variant.
+    pub variant: String,
+    /// `ctr`, `conversion_rate` or `dwell_ms`.
+    pub metric: String,
+    /// `delta_method` (ratio metrics over per-user sums) or `welch` (per-user means).
+    pub method: String,
+    /// Control's value (absent when the test could not run).
+    pub control: Option<f64>,
+    /// Treatment's value.
+    pub treatment: Option<f64>,
+    /// Treatment minus control.
+    pub diff: Option<f64>,
+    /// Lower bound of the 95% confidence interval of `diff`.
+    pub ci_low: Option<f64>,
+    /// Upper bound of the 95% confidence interval of `diff`.
+    pub ci_high: Option<f64>,
+    /// Two-sided p-value of "no difference" (fixed horizon: valid when looked at once).
+    pub p_value: Option<f64>,
+    /// Why there are no numbers yet (too few users, no variance, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
