@@ -37,6 +37,9 @@ pub struct AttributionConfig {
     pub poll: Duration,
 }
 
+/// An item's category by id (`None`: unknown or none).
+pub type CategoryOf = Box<dyn Fn(&str) -> Option<String> + Send>;
+
 /// What the consumer reads.
 pub struct Sources {
     /// The event log.
@@ -44,7 +47,7 @@ pub struct Sources {
     /// The impressions log.
     pub impressions: Arc<dyn EventLog>,
     /// An item's category, for the categories-per-list metric.
-    pub category: Box<dyn Fn(&str) -> Option<String> + Send>,
+    pub category: CategoryOf,
 }
 
 /// The running attribution: the tally, shared with the report.
