@@ -4,7 +4,8 @@
 //!   `recd-train` or `recd-stream` (ARCHITECTURE: the updater is the only writer of online
 //!   features);
 //! - the online engine is transport-free: `recd-online` reaches no HTTP crate (it is what the
-//!   HTTP edge, `recd recommend` and evaluation share) and no training code either.
+//!   HTTP edge, `recd recommend` and evaluation share) and no training code either; nor does
+//!   `recd-attribution` (online metrics).
 
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
@@ -87,6 +88,17 @@ fn recd_serve_cannot_reach_recd_train_or_recd_stream() {
 fn the_online_engine_reaches_no_http_crate_and_no_training_code() {
     let seen = reachable("recd-online");
     assert!(seen.contains("recd-model"), "walked the graph: {seen:?}");
+    forbid_http_and_training("recd-online", &seen);
+}
+
+#[test]
+fn attribution_reaches_no_http_crate_and_no_training_code() {
+    let seen = reachable("recd-attribution");
+    assert!(seen.contains("recd-stats"), "walked the graph: {seen:?}");
+    forbid_http_and_training("recd-attribution", &seen);
+}
+
+fn forbid_http_and_training(krate: &str, seen: &HashSet<String>) {
     for forbidden in [
         "axum",
         "hyper",
@@ -99,6 +111,6 @@ fn the_online_engine_reaches_no_http_crate_and_no_training_code() {
         "recd-train",
         "recd-stream",
     ] {
-        assert!(!seen.contains(forbidden), "recd-online reaches {forbidden}");
+        assert!(!seen.contains(forbidden), "{krate} reaches {forbidden}");
     }
 }
