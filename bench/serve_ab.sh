@@ -12,6 +12,10 @@
 # To compare models instead (two trainings of the same events), give DATA_DIRS="D1 D2", one
 # data dir per build, in RECDS' order (RECDS may name one binary twice).
 #
+# To compare settings of one binary, give EXTRAS: TOML appended to each build's config, in
+# RECDS' order, separated by "|" (printf escapes allowed), e.g. RECDS="B B"
+# EXTRAS='[serve.impressions]\nenabled = true|[serve.impressions]\nenabled = false'.
+#
 # MODES (default "saturate 32|rate 2000"): the reco_load runs of a round, SECONDS_EACH (5)
 # each. Prints one line per run: round, build (and data dir), reco_load's JSON. The copies go to WORK
 # (default target/tmp/serve-ab) and are deleted afterwards unless KEEP=1. Answer cache off,
@@ -40,6 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 read -ra bins <<< "$RECDS"
+IFS='|' read -ra extras <<< "${EXTRAS:-}"
 urls=()
 for k in "${!bins[@]}"; do
     d="$work/$k"
@@ -48,6 +53,8 @@ for k in "${!bins[@]}"; do
     # [serve] only when HTTP_THREADS is set: builds before the key refuse it.
     { [ -z "${HTTP_THREADS:-}" ] || printf '[serve]\nhttp_threads = %s\n' "$HTTP_THREADS"
       printf '[serve.recommend]\ncache_ttl_ms = 0\ndegrade_after_ms = %s\n' "${DEGRADE_AFTER_MS:-2}"
+      # shellcheck disable=SC2059 # the extra is a printf format on purpose (its \n)
+      [ -z "${extras[$k]:-}" ] || printf "${extras[$k]}\n"
     } > "$d/recd.toml"
     RUST_LOG=warn "${bins[$k]}" serve --data-dir "$d/data" --listen 127.0.0.1:0 \
         --config "$d/recd.toml" > "$d/serve.out" &
@@ -75,7 +82,7 @@ for r in $(seq 1 "$rounds"); do
     for k in "${order[@]}"; do
         for m in "${runs[@]}"; do
             # shellcheck disable=SC2086 # $m is "mode param"
-            echo "$r ${bins[$k]}${dirs[$k]:+ ${dirs[$k]}} $("$load" "${urls[$k]}" $m "$seconds" "$users" "$unknown")"
+            echo "$r ${bins[$k]}${dirs[$k]:+ ${dirs[$k]}}${extras[$k]:+ extra$k} $("$load" "${urls[$k]}" $m "$seconds" "$users" "$unknown")"
         done
     done
 done

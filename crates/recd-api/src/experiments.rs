@@ -90,3 +90,65 @@ pub struct ComparisonOut {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
+
+/// `PUT /v1/admin/experiments/{name}`: an experiment's whole definition (it replaces the
+/// previous one of that name). The same fields as `[experiments.<name>]` in the config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentIn {
+    /// Salt of the variant hash: a new salt reshuffles the experiment's users.
+    pub salt: String,
+    /// `draft` (nobody assigned; the default), `running` or `stopped` (nobody assigned; its
+    /// report stays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Experiments of one layer exclude each other; different layers run at once (default
+    /// `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// The range `[from, to)` of the layer's 10,000 buckets this experiment takes (default the
+    /// whole layer); running experiments of one layer take disjoint ranges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_buckets: Option<[u32; 2]>,
+    /// The variants, in bucket order; shares sum to 100. Ramping moves a share between
+    /// neighbours; users stay in their variant where the ranges still cover their bucket.
+    pub variants: Vec<VariantIn>,
+}
+
+/// One arm of an experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantIn {
+    /// Name: letters, digits, `_`, `-`, `.` (the response's `variant` is
+    /// `"<experiment>/<variant>"`).
+    pub name: String,
+    /// Percent of the experiment's users.
+    pub share: f64,
+    /// Answer with a built-in non-personal list instead of the pipeline: `popular` or
+    /// `trending`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// `[serve.recommend]` keys this variant changes (ranker, candidate quotas, diversity,
+    /// exploration, business rules), checked like the config file's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub recommend: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// An experiment as the server runs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExperimentOut {
+    /// Its name.
+    pub name: String,
+    /// `config` (the config file) or `api` (stored by `PUT`, which wins over the file).
+    pub source: String,
+    /// The definition.
+    pub definition: ExperimentIn,
+}
+
+/// `GET /v1/admin/experiments`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExperimentsOut {
+    /// Every experiment, by name.
+    pub experiments: Vec<ExperimentOut>,
+}

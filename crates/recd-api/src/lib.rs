@@ -27,7 +27,10 @@ mod users;
 
 pub use error::{ErrorBody, ErrorDetail};
 pub use events::{ContextIn, EventIn, EventType, EventsAccepted, EventsIn};
-pub use experiments::{ComparisonOut, ExperimentReportOut, VariantReportOut};
+pub use experiments::{
+    ComparisonOut, ExperimentIn, ExperimentOut, ExperimentReportOut, ExperimentsOut, VariantIn,
+    VariantReportOut,
+};
 pub use features::{
     CategoryCountOut, ItemFeaturesOut, NegativeItemOut, QueryOut, SessionOut, TrendingItemOut,
     TrendingOut, UserFeaturesOut, UserVectorOut, ViewOut,

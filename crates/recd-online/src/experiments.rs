@@ -15,6 +15,8 @@
 //! checked by the same type: a key that does not exist or does not parse is an error naming
 //! it), or answers with a built-in non-personal list (`baseline`: `popular` or `trending`).
 
+pub mod admin;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -73,6 +73,8 @@ pub struct AppState {
     /// Events joined to impressions, per experiment variant (`None` when impressions are not
     /// recorded).
     pub attribution: Option<Arc<recd_attribution::Attribution>>,
+    /// The experiments' definitions, changed by the admin API (`None`: not managed here).
+    pub experiments: Option<Arc<recd_online::experiments::admin::ExperimentAdmin>>,
 }
 
 /// The start-up hysteresis of `/readyz`: the instance becomes ready after

@@ -90,6 +90,24 @@ pub(crate) fn table() -> Vec<Route> {
         ),
         route("/v1/admin/models", admin, Method::GET, admin::models::list),
         route(
+            "/v1/admin/experiments",
+            admin,
+            Method::GET,
+            admin::experiments::list,
+        ),
+        route(
+            "/v1/admin/experiments/{name}",
+            admin,
+            Method::GET,
+            admin::experiments::get,
+        ),
+        route(
+            "/v1/admin/experiments/{name}",
+            admin,
+            Method::PUT,
+            admin::experiments::put,
+        ),
+        route(
             "/v1/admin/experiments/{name}/report",
             admin,
             Method::GET,

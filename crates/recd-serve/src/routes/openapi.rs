@@ -69,6 +69,9 @@ const ID_PATTERN: &str = concat!(
         super::admin::jobs::list,
         super::admin::jobs::cancel,
         super::admin::models::list,
+        super::admin::experiments::list,
+        super::admin::experiments::get,
+        super::admin::experiments::put,
         super::admin::experiments::report,
     ),
     tags(

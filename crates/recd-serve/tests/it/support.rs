@@ -52,6 +52,7 @@ pub fn server(config: ServeConfig) -> Server {
             config_copy.bots.clone(),
         )),
         attribution: None,
+        experiments: None,
     });
     Server {
         _dir: dir,

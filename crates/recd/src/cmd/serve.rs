@@ -150,10 +150,15 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         features.clone(),
         store.clone(),
     ));
-    online.set_experiments(recd_online::experiments::Experiments::compile(
-        &config.experiments,
-        &config.serve.recommend,
-    )?);
+    let experiments = Arc::new(
+        recd_online::experiments::admin::ExperimentAdmin::open(
+            Some(data_dir.join("experiments.json")),
+            config.serve.recommend.clone(),
+            config.experiments.clone(),
+        )
+        .context("reading the experiments")?,
+    );
+    online.set_experiments(experiments.compile()?);
     let impressions = record_impressions(data_dir, &config.serve.impressions, &online)?;
     let stop_attribution = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let attribution = match &impressions {
@@ -223,6 +228,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         bots,
         security,
         attribution: attribution.as_ref().map(|(a, _)| a.clone()),
+        experiments: Some(experiments),
     });
 
     let (signalled_tx, mut signalled) = watch::channel(false);

@@ -218,3 +218,73 @@ fn clicks_citing_an_answer_are_attributed_to_its_variant_in_the_report() {
     let again = report(&restarted);
     assert_eq!(again["variants"], r["variants"]);
 }
+
+/// Experiments as data: a definition PUT over the admin API takes effect at once, survives a
+/// restart with the same assignments, and a bad one is refused naming its field with nothing
+/// changed.
+#[test]
+fn an_experiment_put_over_the_api_runs_at_once_and_after_a_restart() {
+    let (_tmp, data, _) = trained_copy();
+    let server = Server::start(&data, &[]);
+    let users: Vec<String> = (0..30).map(|i| format!("api-exp-user-{i}")).collect();
+    let before = variants(&server, &users);
+    assert!(
+        before.values().all(|(v, _)| v == "default"),
+        "no experiment yet"
+    );
+    let good = serde_json::json!({
+        "salt": "s1", "status": "running",
+        "variants": [{"name": "control", "share": 50}, {"name": "pop", "share": 50, "baseline": "popular"}],
+    });
+    let (status, body) = server.request("PUT", "/v1/admin/experiments/api-test", &good.to_string());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["source"], "api");
+    let first = variants(&server, &users);
+    let seen: HashSet<&str> = first.values().map(|(v, _)| v.as_str()).collect();
+    assert_eq!(seen, HashSet::from(["api-test/control", "api-test/pop"]));
+
+    let cases = [
+        (
+            serde_json::json!({"salt": "s", "variants": [{"name": "a", "share": 50}, {"name": "b", "share": 40}]}),
+            "variants",
+        ),
+        (
+            serde_json::json!({"salt": "s", "status": "started", "variants": [{"name": "a", "share": 100}]}),
+            "status",
+        ),
+        (
+            serde_json::json!({"salt": "s", "variants": [{"name": "a", "share": 100, "recommend": {"deadline": 5}}]}),
+            "variants[0].recommend",
+        ),
+        (
+            serde_json::json!({"salt": "s", "status": "running", "variants": [{"name": "a", "share": 100}]}),
+            "layer_buckets",
+        ),
+    ];
+    for (bad, field) in cases {
+        let (status, body) = server.request("PUT", "/v1/admin/experiments/bad", &bad.to_string());
+        assert_eq!(status, 400, "{bad}: {body}");
+        let named = body["error"]["field"].as_str().unwrap_or_default();
+        assert!(named.starts_with(field), "{bad}: {body}");
+    }
+    let (status, body) = server.get("/v1/admin/experiments");
+    assert_eq!(status, 200);
+    let names: Vec<&str> = body["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["api-test"],
+        "a refused definition is not stored: {body}"
+    );
+
+    server.stop();
+    let restarted = Server::start(&data, &[]);
+    let after = variants(&restarted, &users);
+    for u in &users {
+        assert_eq!(first[u].0, after[u].0, "{u} after a restart");
+    }
+}

@@ -1,15 +1,131 @@
-//! `GET /v1/admin/experiments/{name}/report`: the experiment's online metrics and statistics,
+//! `/v1/admin/experiments`: experiments as data (`PUT` a definition, `GET` one or all) and
+//! `GET /v1/admin/experiments/{name}/report`, the experiment's online metrics and statistics
 //! from the attribution consumer's tally (`recd-attribution`).
 
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
-use recd_api::{ComparisonOut, ErrorBody, ExperimentReportOut, VariantReportOut};
+use axum::extract::rejection::BytesRejection;
+use recd_api::{
+    ComparisonOut, ErrorBody, ExperimentIn, ExperimentOut, ExperimentReportOut, ExperimentsOut,
+    VariantReportOut,
+};
 use recd_attribution::{Design, Report};
+use recd_online::experiments::ExperimentSpec;
+use recd_online::experiments::admin::{ExperimentAdmin, Source};
 
-use crate::routes::IdPath;
-use crate::{ApiError, AppState};
+use crate::routes::{IdPath, blocking, body_bytes};
+use crate::{ApiError, AppState, body};
+
+fn admin(state: &AppState) -> Result<Arc<ExperimentAdmin>, ApiError> {
+    state
+        .experiments
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable("this server does not manage experiments".into()))
+}
+
+fn out(name: &str, spec: &ExperimentSpec, source: Source) -> Result<ExperimentOut, ApiError> {
+    let definition = serde_json::to_value(spec)
+        .and_then(serde_json::from_value::<ExperimentIn>)
+        .map_err(|e| ApiError::Internal(format!("experiment {name}: {e}")))?;
+    Ok(ExperimentOut {
+        name: name.to_string(),
+        source: match source {
+            Source::Config => "config",
+            Source::Api => "api",
+        }
+        .into(),
+        definition,
+    })
+}
+
+/// Creates or replaces an experiment; it takes effect for the next request.
+///
+/// The whole set of experiments is checked first (shares sum to 100, names, `recommend`
+/// overrides parse as `[serve.recommend]` keys, running experiments of a layer take
+/// disjoint bucket ranges): a refused definition changes nothing. Assignments of other
+/// experiments never change; ramping this one's shares keeps users whose bucket stays in
+/// their variant's range. Stored in the data dir (`experiments.json`), it wins over a config
+/// file experiment of the same name.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/experiments/{name}",
+    tag = "admin",
+    operation_id = "put_experiment",
+    params(("name" = String, Path, description = "The experiment's name: letters, digits, `_`, `-`, `.`.")),
+    request_body = ExperimentIn,
+    responses(
+        (status = 200, description = "Stored and in effect.", body = ExperimentOut),
+        (status = 400, description = "Not JSON, or a field breaks a rule (named in `field`).", body = ErrorBody),
+        (status = 413, description = "The body is over `[serve] max_body_bytes`.", body = ErrorBody),
+        (status = 500, description = "The definition could not be stored (`internal`).", body = ErrorBody),
+    )
+)]
+pub(crate) async fn put(
+    State(state): State<Arc<AppState>>,
+    IdPath(name): IdPath,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<ExperimentOut>, ApiError> {
+    let bytes = body_bytes(bytes, state.config.max_body_bytes)?;
+    let input: ExperimentIn = body::object(&bytes)?;
+    let value = serde_json::to_value(&input).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let spec: ExperimentSpec =
+        serde_path_to_error::deserialize(value).map_err(|e| ApiError::InvalidField {
+            index: None,
+            field: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
+    let admin = admin(&state)?;
+    let (task_name, task_spec) = (name.clone(), spec.clone());
+    let compiled = blocking(move || Ok(admin.put(&task_name, task_spec)?)).await?;
+    state.online.set_experiments(compiled);
+    Ok(Json(out(&name, &spec, Source::Api)?))
+}
+
+/// One experiment's definition and where it comes from.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/experiments/{name}",
+    tag = "admin",
+    operation_id = "get_experiment",
+    params(("name" = String, Path, description = "The experiment's name.")),
+    responses(
+        (status = 200, description = "The experiment.", body = ExperimentOut),
+        (status = 404, description = "No experiment of that name (`not_found`).", body = ErrorBody),
+    )
+)]
+pub(crate) async fn get(
+    State(state): State<Arc<AppState>>,
+    IdPath(name): IdPath,
+) -> Result<Json<ExperimentOut>, ApiError> {
+    let list = admin(&state)?.list();
+    let (spec, source) = list.get(&name).ok_or_else(|| ApiError::NotFound {
+        what: "experiment",
+        id: name.clone(),
+    })?;
+    Ok(Json(out(&name, spec, *source)?))
+}
+
+/// Every experiment (config file and API), by name.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/experiments",
+    tag = "admin",
+    operation_id = "list_experiments",
+    responses((status = 200, description = "The experiments.", body = ExperimentsOut))
+)]
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<ExperimentsOut>, ApiError> {
+    let experiments = admin(&state)?
+        .list()
+        .iter()
+        .map(|(name, (spec, source))| out(name, spec, *source))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(ExperimentsOut { experiments }))
+}
 
 /// An experiment's report: per variant users, lists and items shown, clicks, CTR, add-to-cart,
 /// conversions, dwell, diversity, cold-start, fallback and degraded shares and latency; each
