@@ -247,11 +247,24 @@ fn item_event(
     let z = kinds.z(draw.affinity, profile.propensity);
     let kind = kinds.sample(z, rng);
     let mut event = Event::new(user.clone(), Some(item_id(item)), kind, draw.at_ms);
-    if kind == EventKind::Rating {
-        // Ratings follow affinity with noise, in half stars like MovieLens.
-        let stars = 3.0 + 0.9 * z + 0.8 * rng.normal();
-        event.value = Some(((stars * 2.0).round() / 2.0).clamp(0.5, 5.0) as f32);
+    (event.value, event.dwell_ms) = details(kind, z, rng);
+    let page = page_for(kind, rng);
+    if page == "recommendations" {
+        event.request_id = Some(format!("req-{}-{}", user.as_str(), draw.session));
     }
+    event.context.page = Some(page.to_string());
+    event
+}
+
+/// The rating (of a rating) and the dwell time (of a skip, view or click) of an event of
+/// `kind` at `z`. Shared with the simulated users (`shopper.rs`), so that their events carry
+/// the same signals as generated ones.
+pub(crate) fn details(kind: EventKind, z: f64, rng: &mut Rng) -> (Option<f32>, Option<u32>) {
+    // Ratings follow affinity with noise, in half stars like MovieLens.
+    let value = (kind == EventKind::Rating).then(|| {
+        let stars = 3.0 + 0.9 * z + 0.8 * rng.normal();
+        ((stars * 2.0).round() / 2.0).clamp(0.5, 5.0) as f32
+    });
     // Short dwell is the weak negative signal: skips are glances, and views and clicks last
     // longer the more the user likes the item.
     let dwell_ms = match kind {
@@ -260,13 +273,7 @@ fn item_event(
         EventKind::Click => Some(rng.log_normal(25_000.0 * (0.4 * z).exp(), 0.8)),
         _ => None,
     };
-    event.dwell_ms = dwell_ms.map(|d| d.clamp(50.0, 3_600_000.0) as u32);
-    let page = page_for(kind, rng);
-    if page == "recommendations" {
-        event.request_id = Some(format!("req-{}-{}", user.as_str(), draw.session));
-    }
-    event.context.page = Some(page.to_string());
-    event
+    (value, dwell_ms.map(|d| d.clamp(50.0, 3_600_000.0) as u32))
 }
 
 /// Where an event of `kind` happens.

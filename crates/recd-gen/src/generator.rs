@@ -85,8 +85,8 @@ pub struct UserTruth {
 /// A deterministic synthetic world: same config, same items, users and events, byte for byte.
 #[derive(Debug)]
 pub struct Generator {
-    world: World,
-    kinds: KindModel,
+    pub(crate) world: World,
+    pub(crate) kinds: KindModel,
 }
 
 impl Generator {

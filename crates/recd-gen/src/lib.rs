@@ -6,7 +6,8 @@
 //! (some in the last week) and a power-law popularity; users with a heavy-tailed activity,
 //! demographics and declared interests that agree with a hidden taste; sessions of events whose
 //! items follow taste and popularity and whose kinds (view … purchase, rating, like, dislike,
-//! skip, search) follow affinity. The hidden parts are exposed as ground truth
+//! skip, search) follow affinity; and the same users as shoppers in front of a ranked list
+//! ([`Shopper`], for simulations against a server). The hidden parts are exposed as ground truth
 //! ([`Generator::item_truth`], [`Generator::user_truth`]) so a test can check that a model
 //! learns them. Non-goals: no IO (the CLI writes files or a store), no global time order.
 //!
@@ -16,7 +17,8 @@
 //!
 //! Layout: `config.rs` settings; `world.rs` categories, items, activity; `users.rs` taste and
 //! profiles; `events.rs` sessions and item choice; `kinds.rs` the calibrated kind model;
-//! `items.rs` catalog records; `generator.rs` the public API; `rng.rs`, `alias.rs` sampling.
+//! `items.rs` catalog records; `shopper.rs` reactions to shown lists; `generator.rs` the
+//! public API; `rng.rs`, `alias.rs` sampling.
 
 mod alias;
 mod config;
@@ -26,6 +28,7 @@ mod generator;
 mod items;
 mod kinds;
 mod rng;
+mod shopper;
 mod users;
 mod words;
 mod world;
@@ -36,3 +39,4 @@ mod tests;
 pub use config::{DAY_MS, DEFAULT_END_MS, GenConfig, parse_date};
 pub use error::GenError;
 pub use generator::{BLOCK_USERS, EventBlock, GenStats, Generator, ItemTruth, UserTruth};
+pub use shopper::{Reaction, Shopper};

@@ -28,6 +28,10 @@ pub(crate) enum Purpose {
     Events = 6,
     /// One user's event kinds, ratings, dwell and context (index = user).
     Kinds = 7,
+    /// One simulated user's reactions to the lists they are shown (index = user).
+    Shopper = 8,
+    /// Which users a simulation takes from the population (index 0).
+    Sample = 9,
 }
 
 /// One step of SplitMix64: a bijective mixer that spreads nearby keys far apart.

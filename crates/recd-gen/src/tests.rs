@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::OnceLock;
 
-use recd_types::{Event, EventKind};
+use recd_types::{Event, EventKind, ItemId};
 
 use crate::kinds::{SEARCH_SHARE, TARGET_SHARES};
-use crate::{DAY_MS, GenConfig, Generator};
+use crate::{DAY_MS, GenConfig, Generator, Reaction};
 
 const USERS: u32 = 3_000;
 const ITEMS: u32 = 4_000;
@@ -349,4 +349,109 @@ fn ids_round_trip_to_indices() {
     assert_eq!(Generator::user_index(&Generator::user_id(0)), Some(0));
     let odd = recd_types::ItemId::parse("i042").unwrap();
     assert_eq!(Generator::item_index(&odd), None);
+}
+
+/// Every user's reactions to one list per user, from a fresh shopper.
+fn reactions(
+    generator: &Generator,
+    users: &[u32],
+    list: impl Fn(u32) -> Vec<u32>,
+) -> Vec<Vec<Reaction>> {
+    users
+        .iter()
+        .map(|&u| {
+            let shown: Vec<ItemId> = list(u).into_iter().map(Generator::item_id).collect();
+            generator.react(&mut generator.shopper(u), &shown)
+        })
+        .collect()
+}
+
+#[test]
+fn shoppers_click_more_on_what_they_like_and_look_at_the_top_most() {
+    let (generator, _) = world();
+    let users = generator.sample_users(600);
+    let items: Vec<Vec<f32>> = (0..ITEMS).map(|i| generator.item_truth(i).vector).collect();
+    let best_for = |u: u32| {
+        let taste = generator.user_truth(u).vector;
+        let mut by_affinity: Vec<(f32, u32)> = (0..ITEMS)
+            .map(|i| {
+                (
+                    -taste
+                        .iter()
+                        .zip(&items[i as usize])
+                        .map(|(a, b)| a * b)
+                        .sum::<f32>(),
+                    i,
+                )
+            })
+            .collect();
+        by_affinity.sort_by(|a, b| a.0.total_cmp(&b.0));
+        by_affinity[..10].iter().map(|p| p.1).collect()
+    };
+    let mut by_popularity: Vec<u32> = (0..ITEMS).collect();
+    by_popularity.sort_by(|&a, &b| {
+        let p = |i| generator.item_truth(i).popularity;
+        p(b).total_cmp(&p(a))
+    });
+    let popular: Vec<u32> = by_popularity[..10].to_vec();
+    let clicks = |lists: &[Vec<Reaction>]| {
+        lists
+            .iter()
+            .flatten()
+            .filter(|r| r.kind == EventKind::Click)
+            .count() as f64
+    };
+    let best = reactions(generator, &users, best_for);
+    let pop = reactions(generator, &users, |_| popular.clone());
+    assert!(
+        clicks(&best) > 2.0 * clicks(&pop),
+        "clicks on each user's best items {} vs on the popular ones {}",
+        clicks(&best),
+        clicks(&pop)
+    );
+    // Examination falls with rank as 1 / log2(rank + 2): always the top, 29% of the tenth.
+    let mut examined = [0f64; 10];
+    for list in &pop {
+        let mut ranks: Vec<usize> = list.iter().map(|r| r.rank).collect();
+        ranks.dedup();
+        ranks.iter().for_each(|&r| examined[r] += 1.0);
+    }
+    let n = users.len() as f64;
+    assert_eq!(examined[0], n);
+    assert!((examined[9] / n - 0.289).abs() < 0.06, "{examined:?}");
+    // The funnel: a purchase follows a click and an add_to_cart of the same item.
+    for list in best.iter().chain(&pop) {
+        for (k, r) in list.iter().enumerate() {
+            if r.kind == EventKind::Purchase {
+                let before: Vec<(EventKind, usize)> =
+                    list[k - 2..k].iter().map(|p| (p.kind, p.rank)).collect();
+                assert_eq!(
+                    before,
+                    [(EventKind::Click, r.rank), (EventKind::AddToCart, r.rank)]
+                );
+            }
+            assert_eq!(r.kind == EventKind::Rating, r.value.is_some(), "{r:?}");
+        }
+    }
+}
+
+#[test]
+fn shoppers_and_samples_are_deterministic() {
+    let (generator, _) = world();
+    let sample = generator.sample_users(200);
+    assert_eq!(sample, generator.sample_users(200));
+    let distinct: std::collections::HashSet<u32> = sample.iter().copied().collect();
+    assert_eq!(distinct.len(), 200);
+    assert!(sample.iter().all(|&u| u < USERS));
+    assert_eq!(generator.sample_users(USERS + 5).len(), USERS as usize);
+    let list = |u: u32| (0..10).map(|k| (u * 7 + k * 13) % ITEMS).collect();
+    assert_eq!(
+        reactions(generator, &sample, list),
+        reactions(generator, &sample, list)
+    );
+    // Ids from another world are looked at but never acted on.
+    let strangers = [ItemId::parse("x").unwrap(), Generator::item_id(ITEMS + 1)];
+    for &u in &sample {
+        assert_eq!(generator.react(&mut generator.shopper(u), &strangers), []);
+    }
 }

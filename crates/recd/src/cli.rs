@@ -52,6 +52,8 @@ pub enum Command {
     Models(cmd::models::ModelsCommand),
     /// Serve the HTTP API (events in, features and recommendations out).
     Serve(cmd::serve::ServeArgs),
+    /// Simulated users of a `recd gen` world against a running server: what each variant earns.
+    Simulate(cmd::simulate::SimulateArgs),
     /// Micro-benchmarks of engine parts, printing one JSON line.
     Bench(cmd::bench::BenchArgs),
     /// The effective configuration.

@@ -27,24 +27,35 @@ const FILE_BUFFER_BYTES: usize = 1 << 20;
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("target").required(true).args(["data_dir", "out"])))]
 pub struct GenArgs {
-    /// Number of users (ids u0, u1, ...).
-    #[arg(long)]
-    users: u32,
-    /// Number of items (ids i0, i1, ...).
-    #[arg(long)]
-    items: u32,
-    /// Total number of events, exactly.
-    #[arg(long)]
-    events: u64,
-    /// Seed: the same seed and sizes give byte-identical output.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
+    #[command(flatten)]
+    world: WorldArgs,
     /// Write items, users and events into this data dir through the store.
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Write items.csv, users.csv and events.csv (generic CSV) into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Generator threads (0: one per core). Does not change the output.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+/// The flags that define a generated world. `recd gen` makes the world from them and `recd
+/// simulate` finds the same users in it, so both take these flags, from this one struct.
+#[derive(Debug, clap::Args)]
+pub struct WorldArgs {
+    /// Number of users in the world (ids u0, u1, ...).
+    #[arg(long)]
+    users: u32,
+    /// Number of items in the world (ids i0, i1, ...).
+    #[arg(long)]
+    items: u32,
+    /// Total number of events, exactly.
+    #[arg(long)]
+    events: u64,
+    /// Seed: the same seed and settings give the same world, byte for byte.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
     /// End of the event window (exclusive, UTC), YYYY-MM-DD. Fixed by default, never today,
     /// so that output does not depend on when it is run.
     #[arg(long, default_value = "2024-03-01")]
@@ -58,22 +69,28 @@ pub struct GenArgs {
     /// Dimension of the hidden taste space.
     #[arg(long, default_value_t = 16)]
     dim: usize,
-    /// Generator threads (0: one per core). Does not change the output.
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
+}
+
+impl WorldArgs {
+    /// The generator's settings (`threads`: 0, one per core).
+    pub fn config(&self) -> anyhow::Result<GenConfig> {
+        let defaults = GenConfig::new(self.users, self.items, self.events, self.seed);
+        Ok(GenConfig {
+            end_ms: recd_gen::parse_date(&self.end).context("--end")?,
+            n_days: self.days,
+            n_categories: self.categories.unwrap_or(defaults.n_categories),
+            dim: self.dim,
+            ..defaults
+        })
+    }
 }
 
 /// Runs the subcommand.
 pub fn run(args: GenArgs, store: StoreConfig) -> anyhow::Result<()> {
     let started = Instant::now();
-    let defaults = GenConfig::new(args.users, args.items, args.events, args.seed);
     let config = GenConfig {
-        end_ms: recd_gen::parse_date(&args.end).context("--end")?,
-        n_days: args.days,
-        n_categories: args.categories.unwrap_or(defaults.n_categories),
-        dim: args.dim,
         threads: args.threads,
-        ..defaults
+        ..args.world.config()?
     };
     let generator = Generator::new(config).context("invalid generator settings")?;
     tracing::info!(

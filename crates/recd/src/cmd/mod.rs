@@ -16,6 +16,7 @@ pub mod models;
 pub mod online;
 pub mod recommend;
 pub mod serve;
+pub mod simulate;
 pub mod train;
 
 use std::path::Path;
@@ -39,6 +40,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
         Command::Eval(command) => eval::run(command, loaded.config),
         Command::Models(command) => models::run(command, &loaded.config.train),
         Command::Serve(args) => serve::run(args, file, loaded.config),
+        Command::Simulate(args) => simulate::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Config(command) => config::run(command, &loaded),
         Command::Keys(command) => keys::run(command, &loaded.config.serve),

@@ -8,7 +8,8 @@ use std::collections::{HashMap, HashSet};
 use crate::recommend_http::trained_copy;
 use crate::util::{Server, arg, recd};
 
-const EXPERIMENT: &str = r#"
+/// Users split 50/50 between the pipeline (`control`) and the popular list (`pop`).
+pub const EXPERIMENT: &str = r#"
 [serve.recommend]
 deadline_ms = 10000
 

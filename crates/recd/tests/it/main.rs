@@ -25,5 +25,6 @@ mod readiness;
 mod recommend_http;
 mod replay;
 mod serve;
+mod simulate;
 mod train;
 mod util;

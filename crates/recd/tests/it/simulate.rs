@@ -1,0 +1,107 @@
+//! `recd simulate` end to end: a small generated world, trained and served with an experiment
+//! that splits users 50/50 between the pipeline (`control`) and the popular list (`pop`).
+//! The simulated users act by the hidden tastes their generated events came from, so the
+//! pipeline, which learned those tastes, must earn more clicks per item shown than popularity.
+//! A server holding another world, and no server at all, are refused with a clear message.
+
+use serde_json::Value;
+
+use crate::experiments::EXPERIMENT;
+use crate::util::{Server, arg, recd_err, recd_ok, small_data};
+
+/// The flags `small_data` gave `recd gen`.
+const WORLD: [&str; 8] = [
+    "--users", "300", "--items", "200", "--events", "20000", "--seed", "1",
+];
+const SIM_USERS: u64 = 300;
+const STEPS: u64 = 3;
+
+/// The arguments of `recd simulate` against `url` with `world` and `extra` flags.
+fn simulate<'a>(url: &'a str, world: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["simulate", "--server", url];
+    args.extend_from_slice(world);
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn simulated_users_click_more_on_the_pipeline_than_on_the_popular_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    small_data(&data, true);
+    let config = tmp.path().join("exp.toml");
+    std::fs::write(&config, EXPERIMENT).unwrap();
+    let server = Server::start(&data, &["--config", arg(&config)]);
+    let url = format!("http://{}", server.addr);
+    let (sim_users, steps) = (SIM_USERS.to_string(), STEPS.to_string());
+    let flags = ["--sim-users", &sim_users, "--steps", &steps];
+    let out = recd_ok(&simulate(&url, &WORLD, &flags));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "one summary line: {out}");
+    let s: Value = serde_json::from_str(lines[0]).unwrap();
+    let n = |v: &Value, key: &str| {
+        v[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key} is a count: {v}"))
+    };
+    assert_eq!(
+        (n(&s, "users"), n(&s, "steps"), n(&s, "requests")),
+        (SIM_USERS, STEPS, SIM_USERS * STEPS),
+        "{s}"
+    );
+    assert_eq!((n(&s, "errors"), n(&s, "unknown_items")), (0, 0), "{s}");
+    assert!(s["duration_s"].as_f64().is_some_and(|d| d > 0.0), "{s}");
+    let variants = s["variants"].as_object().unwrap();
+    let names: Vec<&str> = variants.keys().map(String::as_str).collect();
+    assert_eq!(names, ["pop-test/control", "pop-test/pop"], "{s}");
+    for (name, v) in variants {
+        // Assignment is sticky: every request of a user lands in the user's variant.
+        assert_eq!(n(v, "requests"), n(v, "users") * STEPS, "{name}: {s}");
+        let share = n(v, "users") as f64 / SIM_USERS as f64;
+        assert!(
+            (0.35..0.65).contains(&share),
+            "{name} has {share} of users: {s}"
+        );
+        assert_eq!(n(v, "fallbacks"), 0, "{name} answered by itself: {s}");
+        let (impressions, clicks) = (n(v, "impressions"), n(v, "clicks"));
+        assert!(impressions > 0 && clicks > 0, "{name}: {s}");
+        let ctr = v["ctr"].as_f64().unwrap();
+        assert!(
+            (ctr - clicks as f64 / impressions as f64).abs() < 1e-6,
+            "{s}"
+        );
+        assert!(n(v, "purchases") <= n(v, "add_to_cart"), "{s}");
+        assert!(n(v, "add_to_cart") <= clicks, "{s}");
+    }
+    for key in ["impressions", "clicks", "add_to_cart", "purchases", "views"] {
+        let sum: u64 = variants.values().map(|v| n(v, key)).sum();
+        assert_eq!(n(&s, key), sum, "{key}: {s}");
+    }
+    // The server accepted every event: the funnel's and the others (likes, skips, ...).
+    let funnel: u64 = ["views", "clicks", "add_to_cart", "purchases"]
+        .iter()
+        .map(|k| n(&s, k))
+        .sum();
+    assert!(n(&s, "events") >= funnel, "{s}");
+    let ctr = |name: &str| variants[name]["ctr"].as_f64().unwrap();
+    assert!(
+        ctr("pop-test/control") > ctr("pop-test/pop"),
+        "the pipeline's CTR {} should beat popularity's {}: {s}",
+        ctr("pop-test/control"),
+        ctr("pop-test/pop")
+    );
+
+    // Another seed is another world: its users' tastes are not what the model learned.
+    let mut other = WORLD;
+    other[7] = "2";
+    let err = recd_err(&simulate(&url, &other, &["--sim-users", "5"]));
+    assert!(err.contains("does not serve this generated world"), "{err}");
+    let err = recd_err(&simulate(&url, &WORLD, &["--sim-users", "301"]));
+    assert!(err.contains("between 1 and the world's 300 users"), "{err}");
+    server.stop();
+    let err = recd_err(&simulate(&url, &WORLD, &["--sim-users", "5"]));
+    assert!(
+        err.contains(&format!("no recd server answers at {url}")),
+        "{err}"
+    );
+}
