@@ -265,6 +265,30 @@ impl From<recd_online::OnlineError> for ApiError {
     }
 }
 
+/// A refused experiment is the caller's (the field named relative to the body: the
+/// `experiments.<name>.` prefix of the config file's path is dropped); a storage failure ours.
+impl From<recd_online::experiments::admin::AdminError> for ApiError {
+    fn from(e: recd_online::experiments::admin::AdminError) -> Self {
+        use recd_online::experiments::admin::AdminError as E;
+        match e {
+            E::Invalid(e) => {
+                let field = match e.field.strip_prefix("experiments.") {
+                    Some(rest) => rest
+                        .split_once('.')
+                        .map_or("name".to_string(), |(_, f)| f.to_string()),
+                    None => e.field.clone(),
+                };
+                ApiError::InvalidField {
+                    index: None,
+                    field,
+                    message: e.message,
+                }
+            }
+            E::Storage { .. } => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,29 +312,5 @@ mod tests {
         assert_eq!(response.headers()[header::RETRY_AFTER], "3");
         let response = ApiError::Unauthorized("no key".into()).into_response();
         assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
-    }
-}
-
-/// A refused experiment is the caller's (the field named relative to the body: the
-/// `experiments.<name>.` prefix of the config file's path is dropped); a storage failure ours.
-impl From<recd_online::experiments::admin::AdminError> for ApiError {
-    fn from(e: recd_online::experiments::admin::AdminError) -> Self {
-        use recd_online::experiments::admin::AdminError as E;
-        match e {
-            E::Invalid(e) => {
-                let field = match e.field.strip_prefix("experiments.") {
-                    Some(rest) => rest
-                        .split_once('.')
-                        .map_or("name".to_string(), |(_, f)| f.to_string()),
-                    None => e.field.clone(),
-                };
-                ApiError::InvalidField {
-                    index: None,
-                    field,
-                    message: e.message,
-                }
-            }
-            E::Storage { .. } => ApiError::Internal(e.to_string()),
-        }
     }
 }
