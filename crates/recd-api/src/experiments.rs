@@ -39,7 +39,7 @@ pub struct VariantReportOut {
     pub answers: u64,
     /// Items shown.
     pub impressions: u64,
-    /// Shown items clicked or viewed (the first per showing and item).
+    /// Shown items clicked (the first click per showing and item; views do not count).
     pub clicks: u64,
     /// `clicks / impressions`.
     pub ctr: Option<f64>,

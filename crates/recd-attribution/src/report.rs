@@ -34,7 +34,7 @@ pub struct VariantReport {
     pub answers: u64,
     /// Items shown.
     pub impressions: u64,
-    /// Shown items clicked (or viewed), first per showing.
+    /// Shown items clicked, the first click per showing and item.
     pub clicks: u64,
     /// `clicks / impressions`.
     pub ctr: Option<f64>,

@@ -17,7 +17,7 @@ pub struct UserTally {
     pub answers: u32,
     /// Items shown.
     pub impressions: u32,
-    /// Shown items clicked or viewed (first per showing).
+    /// Shown items clicked (first per showing).
     pub clicks: u32,
     /// Shown items added to the cart (first per showing).
     pub add_to_cart: u32,
@@ -346,10 +346,13 @@ enum Counted {
 
 fn counted_kind(kind: EventKind) -> Option<Counted> {
     match kind {
-        EventKind::View | EventKind::Click => Some(Counted::Click),
+        EventKind::Click => Some(Counted::Click),
         EventKind::AddToCart => Some(Counted::Cart),
         EventKind::Purchase => Some(Counted::Purchase),
-        EventKind::Rating
+        // A view says the item was seen (the seed's "viewed but did not click" is a negative
+        // example), not that the list was clicked.
+        EventKind::View
+        | EventKind::Rating
         | EventKind::Like
         | EventKind::Dislike
         | EventKind::Skip

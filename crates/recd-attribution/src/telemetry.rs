@@ -14,7 +14,7 @@ pub fn describe_metrics() {
     );
     metrics::describe_gauge!(
         "recd_experiment_clicks",
-        "Shown items clicked or viewed (first per showing), per experiment variant."
+        "Shown items clicked (first per showing), per experiment variant."
     );
     metrics::describe_gauge!(
         "recd_experiment_conversions",
