@@ -6,7 +6,7 @@
 //! rebuilt tally joins events as the live one did; an event that cites a request id not read
 //! yet (its impression is still in the writer's queue) waits up to `PENDING_WAIT` for it.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::iter::Peekable;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -91,6 +91,7 @@ pub fn start(
                 events: sources.events.offset_for_time(since),
                 impressions: sources.impressions.offset_for_time(since),
                 pending: VecDeque::new(),
+                categories: HashMap::new(),
             };
             while !stop.load(Ordering::Acquire) {
                 if let Err(e) = pass(&sources, &inner, &mut at) {
@@ -115,7 +116,14 @@ struct Positions {
     impressions: Offset,
     /// Events that cited a request id not read yet, with when they were first tried.
     pending: VecDeque<(Instant, Event)>,
+    /// Items' categories as looked up: a catalog read per item shown took CPU from the
+    /// answers. A category changed later is seen after the cache is next cleared, which is
+    /// fine for a diversity figure.
+    categories: HashMap<String, Option<String>>,
 }
+
+/// Items whose category is remembered at most; past it the cache starts over.
+const MAX_CACHED_CATEGORIES: usize = 1 << 20;
 
 type Records<'a> = Peekable<LogIter<'a>>;
 
@@ -158,7 +166,7 @@ fn pass(sources: &Sources, shared: &Attribution, at: &mut Positions) -> Result<(
             let (offset, record) = impressions.next().expect("peeked")?;
             at.impressions = offset + 1;
             if let Record::Impression(i) = record {
-                let categories = distinct_categories(&i, &*sources.category);
+                let categories = distinct_categories(&i, &*sources.category, &mut at.categories);
                 shared.tally().impression(&i, categories);
             }
         } else {
@@ -175,10 +183,23 @@ fn pass(sources: &Sources, shared: &Attribution, at: &mut Positions) -> Result<(
     Ok(())
 }
 
-fn distinct_categories(i: &Impression, category: &dyn Fn(&str) -> Option<String>) -> usize {
-    let mut seen: Vec<String> = Vec::new();
+fn distinct_categories(
+    i: &Impression,
+    category: &dyn Fn(&str) -> Option<String>,
+    cache: &mut HashMap<String, Option<String>>,
+) -> usize {
+    if cache.len() > MAX_CACHED_CATEGORIES {
+        cache.clear();
+    }
     for s in &i.items {
-        if let Some(c) = category(s.item_id.as_str())
+        let id = s.item_id.as_str();
+        if !cache.contains_key(id) {
+            cache.insert(id.to_string(), category(id));
+        }
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for s in &i.items {
+        if let Some(c) = cache.get(s.item_id.as_str()).and_then(Option::as_deref)
             && !seen.contains(&c)
         {
             seen.push(c);

@@ -10,7 +10,7 @@
 //!   a segment it wrote from its first record, a copy of that segment's catalog frames. It goes
 //!   to a temporary name, is synced and renamed, so it is whole or absent. A segment without
 //!   one (written by an older build, resumed after a restart, or the active one) is walked
-//!   instead, skipping its event frames by their first payload byte (`frame::holds_event`),
+//!   instead, skipping its event frames by their first payload byte (`frame::skips_catalog`),
 //!   without decoding them.
 //! - `CATALOG`, the snapshot compaction writes before it deletes segments: the newest record
 //!   of each item and of each user among the deleted segments and the previous snapshot. Its
@@ -41,9 +41,10 @@ pub(super) const SNAPSHOT_FILE: &str = "CATALOG";
 /// A catalog file's base offset and its records with their offsets.
 pub(super) type CatalogFile = (Offset, Vec<(Offset, Record)>);
 
-/// Whether a record belongs to the catalog (everything but events).
+/// Whether a record belongs to the catalog (items, users, tombstones; not events or
+/// impressions).
 pub(super) fn is_catalog(record: &Record) -> bool {
-    !matches!(record, Record::Event(_))
+    record.is_catalog()
 }
 
 /// The sidecar of the segment file `segment`.

@@ -300,13 +300,15 @@ pub(super) fn decode_record(schema: u32, payload: &[u8]) -> Result<Record, Strin
     }
 }
 
-/// Whether a payload written under record `schema` holds an event, read from its first byte
-/// without decoding it: postcard writes an enum's variant index first, as a varint, and
-/// `Record::Event` is variant 0 in every schema so far. Lets a reader that wants only the
-/// catalog records skip the events, nearly all of a log, at the cost of a CRC each.
-pub(super) fn holds_event(schema: u32, payload: &[u8]) -> bool {
+/// Whether a payload written under record `schema` holds something other than a catalog
+/// record (an event, an impression), read from its first byte without decoding it: postcard
+/// writes an enum's variant index first, as a varint; `Record::Event` is variant 0 in every
+/// schema, `Item` 1, `User` 2, `UserDeleted` 3 (schema 2 on) and `Impression` 4 (schema 3).
+/// Lets a reader that wants only the catalog records skip the rest, nearly all of a log, at
+/// the cost of a CRC each.
+pub(super) fn skips_catalog(schema: u32, payload: &[u8]) -> bool {
     match schema {
-        1..=3 => payload.first() == Some(&0),
+        1..=3 => !matches!(payload.first(), Some(1..=3)),
         // An unknown schema is decoded, and refused, by `decode_record`.
         _ => false,
     }

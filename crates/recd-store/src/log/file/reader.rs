@@ -163,7 +163,7 @@ impl Reader {
                 Step::Frame { offset, pos, .. } => {
                     if offset >= self.next
                         && self.catalog_only
-                        && frame::holds_event(walker.format().schema, walker.payload())
+                        && frame::skips_catalog(walker.format().schema, walker.payload())
                     {
                         self.next = offset + 1;
                     } else if offset >= self.next {

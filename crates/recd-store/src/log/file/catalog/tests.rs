@@ -167,3 +167,49 @@ fn newest_per_key_keeps_the_last_item_and_user_record() {
     let got = newest_per_key(records);
     assert_eq!(got, vec![(2, item(7)), (3, gone), (4, item(1))]);
 }
+
+/// A log of impressions (the impressions log) has no catalog: its sidecars stay empty and a
+/// catalog read, walked or from sidecars, finds nothing but the one item written beside them.
+#[test]
+fn impressions_are_not_catalog_records() {
+    let impression = |n: u64| {
+        Record::Impression(recd_types::Impression {
+            request_id: format!("r{n}"),
+            at_ms: 1_700_000_000_000 + n as i64,
+            surface: recd_types::Surface::Recommendations,
+            user_id: Some(UserId::parse(format!("user-{}", n % 5)).unwrap()),
+            item_id: None,
+            experiments: vec!["exp/a".into()],
+            model_version: None,
+            context: None,
+            device: None,
+            category: None,
+            items: Vec::new(),
+            cold: false,
+            fallback: false,
+            degraded: false,
+            cached: false,
+            latency_us: 1,
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let log = FileLog::open(dir.path(), config()).unwrap();
+    for b in 0..40u64 {
+        let mut batch: Vec<Record> = (0..20).map(|k| impression(b * 20 + k)).collect();
+        if b == 7 {
+            batch.push(item(b));
+        }
+        log.append(&batch).unwrap();
+    }
+    let (records, stats) = log.catalog(log.end_offset()).unwrap();
+    assert!(stats.sidecars >= 2, "{stats:?}");
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(matches!(records[0].1, Record::Item { .. }));
+    let sidecars: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "catalog"))
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(sidecars < 2_000, "sidecars hold {sidecars} bytes");
+}
