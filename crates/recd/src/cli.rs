@@ -37,6 +37,9 @@ pub enum Command {
     /// Inspect the event log.
     #[command(subcommand)]
     Events(cmd::events::EventsCommand),
+    /// List, show (with the report), start, stop or ramp the experiments of a running server.
+    #[command(subcommand)]
+    Experiments(cmd::experiments::ExperimentsCommand),
     /// Verify or repair the event log.
     #[command(subcommand)]
     Log(cmd::log::LogCommand),

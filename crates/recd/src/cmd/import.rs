@@ -6,8 +6,8 @@
 //! [`http::ServerSink`]). It draws one progress bar per file (over bytes; indicatif hides it
 //! when stderr is not a terminal), prints bad rows it skipped, and a one-line summary on stdout.
 
-mod http;
-mod wire;
+pub(crate) mod http;
+pub(crate) mod wire;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

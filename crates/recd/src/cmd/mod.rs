@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod eval;
 pub mod events;
+pub mod experiments;
 pub mod export;
 pub mod gen_data;
 pub mod import;
@@ -34,6 +35,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
         Command::Export(args) => export::run(args),
         Command::Gen(args) => gen_data::run(args, loaded.config.store),
         Command::Events(command) => events::run(command),
+        Command::Experiments(command) => experiments::run(command),
         Command::Log(command) => log::run(command),
         Command::Train(args) => train::run(args, loaded.config),
         Command::Recommend(args) => recommend::run(args, loaded.config),

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::recommend_http::trained_copy;
-use crate::util::{Server, arg, recd};
+use crate::util::{Server, arg, recd, recd_err, recd_ok};
 
 /// Users split 50/50 between the pipeline (`control`) and the popular list (`pop`).
 pub const EXPERIMENT: &str = r#"
@@ -281,6 +281,38 @@ fn an_experiment_put_over_the_api_runs_at_once_and_after_a_restart() {
         ["api-test"],
         "a refused definition is not stored: {body}"
     );
+
+    // The same through `recd experiments`: a ramp is a PUT of the changed shares; one that
+    // breaks the sum is refused with the server's reason; ramping back restores every user's
+    // variant (assignment is a function of the shares).
+    let url = format!("http://{}", server.addr);
+    let ramp = |shares: &[&'static str]| {
+        let mut args = vec!["experiments", "ramp", "--server", url.as_str(), "api-test"];
+        for s in shares {
+            args.extend(["--share", *s]);
+        }
+        args
+    };
+    let out = recd_ok(&ramp(&["control=90", "pop=10"]));
+    assert!(
+        out.contains("control=90") && out.contains("running"),
+        "{out}"
+    );
+    let err = recd_err(&ramp(&["control=50"]));
+    assert!(err.contains("shares sum to 60, not 100"), "{err}");
+    recd_ok(&ramp(&["control=50", "pop=50"]));
+    let listed = recd_ok(&["experiments", "list", "--server", &url]);
+    assert!(
+        listed.starts_with("api-test\trunning\tapi\tcontrol=50"),
+        "{listed}"
+    );
+    let ramped_back = variants(&server, &users);
+    for u in &users {
+        assert_eq!(
+            first[u].0, ramped_back[u].0,
+            "{u}: ramped back, the same variant"
+        );
+    }
 
     server.stop();
     let restarted = Server::start(&data, &[]);

@@ -94,6 +94,24 @@ impl ServerSink {
     }
 }
 
+impl ServerSink {
+    /// One JSON request (`recd experiments`): `body` sent as JSON, the answer parsed. GETs
+    /// and PUTs are retried as idempotent; an error quotes the server's answer.
+    pub fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let bytes = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+        let answer = self
+            .runtime
+            .block_on(self.server.send(method, path, bytes, true))
+            .map_err(|failure| anyhow::anyhow!(failure.message().to_string()))?;
+        serde_json::from_slice(&answer).context("the server's answer is not JSON")
+    }
+}
+
 impl ImportSink for ServerSink {
     fn append_events(&self, batch: Vec<Event>) -> Result<u64, IoError> {
         let events = batch.into_iter().map(wire::event).collect();
