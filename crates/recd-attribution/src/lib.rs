@@ -3,7 +3,7 @@
 //! Job: join events to the impressions they came from (by `request_id`, else by user and
 //! item within a window: [`tally`]), keep per experiment variant and per user the counts an
 //! A/B analysis needs, follow both logs as they grow and rebuild from them after a restart
-//! ([`consumer`]), and compute the experiment report with its statistics ([`report`], the
+//! ([`consumer`]), and compute the experiment report with its statistics ([`report`](mod@report), the
 //! tests themselves in `recd-stats`).
 //!
 //! Non-goals: no HTTP (the edge renders the report), no assignment of users to variants (the
