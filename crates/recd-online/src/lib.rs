@@ -6,7 +6,9 @@
 //! post-processing (filters, business rules, diversity, exploration), reasons in words and
 //! the slots of items added since training. The HTTP edge (`recd-serve`), `recd recommend`
 //! and evaluation all call it, so the same user, state and request id get the same answer
-//! whoever asks ([`Mode::Deterministic`] where answers must be reproducible).
+//! whoever asks ([`Mode::Deterministic`] where answers must be reproducible). What a served
+//! answer showed goes to an impression sink ([`impressions`]), and experiments are assigned
+//! and changed here ([`experiments`], [`experiments::admin`]).
 //!
 //! Non-goals: no HTTP (no axum, hyper or wire types: the crate-graph test in `recd-serve`
 //! checks it), no feature writes (features are read through [`FeatureStore`]; the updater in
