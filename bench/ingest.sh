@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Whole-system speed-layer benchmark: the real `recd serve` (release build) driven over HTTP
 # on loopback by our load generator (crates/recd-loadgen), once with the embedded feature
-# store and once with Redis (a redis-server this script starts, no persistence).
+# store, once with Redis (a redis-server this script starts, no persistence), and once as the
+# scaled topology (`bus`): a durable redis-server (appendfsync always) as event bus and
+# feature store, two API processes (`recd serve --events`) and one `recd stream`; events are
+# posted to the first API process and freshness is read from the second.
 #
 # Per backend it prints three JSON lines on stdout:
 # - ingest: POST /v1/events in batches of BATCH (100) events from CONCURRENCY (32) connections,
@@ -23,7 +26,7 @@ requests="${REQUESTS:-2000}"
 latency_requests="${LATENCY_REQUESTS:-2000}"
 samples="${SAMPLES:-1000}"
 redis_port="${REDIS_PORT:-6391}"
-backends="${BACKENDS:-embedded redis}"
+backends="${BACKENDS:-embedded redis bus}"
 
 cargo build -q --release -p recd -p recd-loadgen
 recd=target/release/recd
@@ -41,34 +44,57 @@ trap cleanup EXIT
 echo "# $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD) on $(nproc) cores," \
     "load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-for backend in $backends; do
-    store_flag=()
-    if [ "$backend" = redis ]; then
-        redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-            --dir "$work" >"$work/redis.log" 2>&1 &
-        pids+=($!)
-        for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
-        store_flag=(--feature-store "redis://127.0.0.1:$redis_port")
-    fi
-    RUST_LOG=warn "$recd" serve --data-dir "$work/data-$backend" --listen 127.0.0.1:0 \
-        "${store_flag[@]}" >"$work/serve-$backend.out" 2>"$work/serve-$backend.err" &
+start_serve() { # name, extra flags...: starts recd serve, sets $url and $serve_pid
+    local name="$1"
+    shift
+    RUST_LOG=warn "$recd" serve --data-dir "$work/data-$name" --listen 127.0.0.1:0 "$@" \
+        >"$work/serve-$name.out" 2>"$work/serve-$name.err" &
     serve_pid=$!
     pids+=("$serve_pid")
     url=""
     for _ in $(seq 200); do
-        url="$(sed -n 's/^listening on //p' "$work/serve-$backend.out")"
+        url="$(sed -n 's/^listening on //p' "$work/serve-$name.out")"
         [ -n "$url" ] && break
         sleep 0.05
     done
-    [ -n "$url" ] || { cat "$work/serve-$backend.err" >&2; exit 1; }
+    [ -n "$url" ] || { cat "$work/serve-$name.err" >&2; exit 1; }
+}
+
+for backend in $backends; do
+    store_flag=()
+    read_url=""
+    extra_pids=()
+    if [ "$backend" = redis ] || [ "$backend" = bus ]; then
+        persistence=(--appendonly no)
+        [ "$backend" = bus ] && persistence=(--appendonly yes --appendfsync always --maxmemory-policy noeviction)
+        redis-server --port "$redis_port" --bind 127.0.0.1 --save '' "${persistence[@]}" \
+            --dir "$work" >"$work/redis-$backend.log" 2>&1 &
+        redis_pid=$!
+        pids+=("$redis_pid")
+        for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+        store_flag=(--feature-store "redis://127.0.0.1:$redis_port")
+    fi
+    if [ "$backend" = bus ]; then
+        store_flag+=(--events "redis://127.0.0.1:$redis_port")
+        RUST_LOG=warn "$recd" stream --events "redis://127.0.0.1:$redis_port" \
+            --feature-store "redis://127.0.0.1:$redis_port" 2>"$work/stream.err" &
+        extra_pids+=($!)
+        pids+=($!)
+        start_serve "$backend-reader" "${store_flag[@]}"
+        read_url="$url"
+        extra_pids+=("$serve_pid")
+    fi
+    start_serve "$backend" "${store_flag[@]}"
     tag="$backend"
     "$loadgen" --url "$url" --tag "$tag" ingest --batch "$batch" --concurrency "$concurrency" \
         --requests "$requests" | sed "s/^{/{\"backend\":\"$backend\",/"
     "$loadgen" --url "$url" --tag "$tag" latency --requests "$latency_requests" \
         | sed "s/^{/{\"backend\":\"$backend\",/"
-    "$loadgen" --url "$url" --tag "$tag" freshness --samples "$samples" \
+    "$loadgen" --url "$url" --tag "$tag" freshness --samples "$samples" ${read_url:+--read-url "$read_url"} \
         | sed "s/^{/{\"backend\":\"$backend\",/"
     kill -TERM "$serve_pid"
     wait "$serve_pid" || { echo "recd serve exited with $?" >&2; cat "$work/serve-$backend.err" >&2; exit 1; }
+    for pid in "${extra_pids[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
+    if [ -n "${redis_pid:-}" ]; then kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true; redis_pid=""; fi
 done
 echo "# done, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -130,4 +130,18 @@ pub struct EventsAccepted {
     /// (a duplicate's is its original one). Embedded log only, as `first_offset`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offsets: Vec<u64>,
+    /// With a partitioned event bus only (`recd serve --events ...`): where each event of the
+    /// request landed, in request order (a duplicate's is its original one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub positions: Vec<PositionOut>,
+}
+
+/// Where an event is on a partitioned event bus: offsets order the records of one partition
+/// (they are sparse: they do not count records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PositionOut {
+    /// The partition (one per hash of the user id, so a user's events keep their order).
+    pub partition: u32,
+    /// The offset within the partition.
+    pub offset: u64,
 }

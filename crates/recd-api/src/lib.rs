@@ -26,7 +26,7 @@ mod recommendations;
 mod users;
 
 pub use error::{ErrorBody, ErrorDetail};
-pub use events::{ContextIn, EventIn, EventType, EventsAccepted, EventsIn};
+pub use events::{ContextIn, EventIn, EventType, EventsAccepted, EventsIn, PositionOut};
 pub use experiments::{
     ComparisonOut, ExperimentIn, ExperimentOut, ExperimentReportOut, ExperimentsOut, VariantIn,
     VariantReportOut,

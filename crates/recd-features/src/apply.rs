@@ -81,11 +81,12 @@ pub(crate) fn apply_counters(
     stored: Option<WindowCounters>,
     events: &[&LoggedEvent],
     track_category: bool,
+    partition: Option<u32>,
 ) -> Option<WindowCounters> {
     let mut state = stored.unwrap_or_default();
     let mut changed = false;
     for e in events {
-        if state.add(e.offset, e.event.timestamp_ms) {
+        if state.add_from(partition, e.offset, e.event.timestamp_ms) {
             changed = true;
             if track_category && e.category.is_some() {
                 state.category.clone_from(&e.category);

@@ -78,12 +78,21 @@ pub struct RedisConfig {
     pub cache_capacity: usize,
     /// How long a cached user is served without asking Redis. The updater in this process
     /// refreshes the entries it writes, so this only bounds staleness of writes made by
-    /// another process. When Redis is unreachable, cached entries are served whatever their age.
+    /// another process (`recd stream` in a scaled deployment, where `recd serve` uses at most
+    /// [`RedisConfig::SHARED_CACHE_TTL_MS`]). When Redis is unreachable, cached entries are
+    /// served whatever their age.
     pub cache_ttl_ms: u64,
     /// Give up connecting after this long.
     pub connect_timeout_ms: u64,
     /// Give up waiting for a reply after this long (a read then degrades to the cache).
     pub response_timeout_ms: u64,
+}
+
+impl RedisConfig {
+    /// The longest a cached user is served without asking Redis when another process writes
+    /// the features (`recd stream`): the share of the freshness goal (an event visible to
+    /// every API process within 50 ms) that the cache may take.
+    pub const SHARED_CACHE_TTL_MS: u64 = 20;
 }
 
 impl Default for RedisConfig {

@@ -9,11 +9,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A `redis-server` child process without persistence, stopped on drop.
+/// A `redis-server` child process, stopped on drop: without persistence, or
+/// ([`RedisServer::start_durable`]) with the append-only file synced on every write.
 pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    durable: bool,
 }
 
 impl RedisServer {
@@ -21,6 +23,17 @@ impl RedisServer {
     /// stderr) when the `redis-server` binary is absent and `CI` is not set. In CI a missing
     /// binary is a failure: the suite must run there.
     pub fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// [`RedisServer::start`] with `appendonly yes` and `appendfsync always` (and
+    /// `maxmemory-policy noeviction`): what the event bus needs for an acknowledged append to
+    /// survive a crash. [`RedisServer::stop`] then [`RedisServer::restart`] is that crash.
+    pub fn start_durable() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Option<Self> {
         if !binary_present() {
             if std::env::var_os("CI").is_some() {
                 panic!(
@@ -40,6 +53,7 @@ impl RedisServer {
             port,
             dir,
             child: None,
+            durable,
         };
         server.restart();
         Some(server)
@@ -55,7 +69,8 @@ impl RedisServer {
         self.port
     }
 
-    /// Kills the server (its data is gone: it persists nothing) and waits for it to exit.
+    /// Kills the server (SIGKILL) and waits for it to exit. Its data is gone unless it was
+    /// started durable.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -63,12 +78,26 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port (empty), waiting until it answers.
+    /// Starts the server again on the same port (empty, unless started durable: then with
+    /// what its append-only file holds), waiting until it answers.
     pub fn restart(&mut self) {
         self.stop();
+        let persistence: &[&str] = if self.durable {
+            &[
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--maxmemory-policy",
+                "noeviction",
+            ]
+        } else {
+            &["--appendonly", "no"]
+        };
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", ""])
+            .args(persistence)
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())

@@ -53,16 +53,36 @@ pub struct WindowCounters {
     pub category: Option<String>,
     /// Log offset of the newest event applied; older offsets are skipped on replay.
     pub last_offset: Option<Offset>,
+    /// On a partitioned bus, the offset of the newest event applied from each partition
+    /// (offsets of different partitions are not comparable; each partition's updater skips
+    /// what it applied before, whatever the others did).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub partitions: std::collections::BTreeMap<u32, Offset>,
 }
 
 impl WindowCounters {
     /// Counts one event at `ts` logged at `offset`; returns false, changing nothing, when that
     /// offset was already applied. Buckets older than a day before the newest event are dropped.
     pub fn add(&mut self, offset: Offset, ts: TimestampMs) -> bool {
-        if self.last_offset.is_some_and(|o| offset <= o) {
+        self.add_from(None, offset, ts)
+    }
+
+    /// [`WindowCounters::add`] for an event of `partition` of a partitioned bus (`None`: the
+    /// one log).
+    pub fn add_from(&mut self, partition: Option<u32>, offset: Offset, ts: TimestampMs) -> bool {
+        let seen = match partition {
+            None => self.last_offset,
+            Some(p) => self.partitions.get(&p).copied(),
+        };
+        if seen.is_some_and(|o| offset <= o) {
             return false;
         }
-        self.last_offset = Some(offset);
+        match partition {
+            None => self.last_offset = Some(offset),
+            Some(p) => {
+                self.partitions.insert(p, offset);
+            }
+        }
         bump(&mut self.minutes, ts.div_euclid(MINUTE_MS), 60);
         bump(&mut self.hours, ts.div_euclid(HOUR_MS), 24);
         true
@@ -131,6 +151,26 @@ mod tests {
             1,
             "minute buckets older than an hour are dropped"
         );
+    }
+
+    #[test]
+    fn partitions_skip_their_own_replays_only() {
+        let mut c = WindowCounters::default();
+        let t0 = 1_700_000_000_000;
+        assert!(c.add_from(Some(0), 10, t0));
+        assert!(
+            c.add_from(Some(1), 5, t0),
+            "another partition's lower offset counts"
+        );
+        assert!(
+            !c.add_from(Some(0), 10, t0),
+            "a partition's replay is skipped"
+        );
+        assert!(!c.add_from(Some(1), 4, t0));
+        assert!(c.add_from(Some(0), 11, t0));
+        assert_eq!(c.count(Window::Hour, t0), 3);
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<WindowCounters>(&json).unwrap(), c);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //!   (a 202 means the batch is fsync'd) and request latency percentiles.
 //! - `latency`: one event per request, one connection; latency percentiles.
 //! - `freshness`: time from the 202 of a view of a new user to that item showing first in
-//!   `GET /v1/users/{id}/features`, polled back to back on the same connection.
+//!   `GET /v1/users/{id}/features`, polled back to back on the same connection (of the same
+//!   server, or with `--read-url` of another API process of a scaled deployment).
 //!
 //! Our own small tool rather than wrk: freshness needs a request that depends on the answer
 //! of the previous one, and every figure should come from one place. Bounded by request
@@ -66,6 +67,10 @@ enum Mode {
         /// Views measured (each for a new user).
         #[arg(long, default_value_t = 1000)]
         samples: usize,
+        /// Read the features from this server instead of the one the view was posted to
+        /// (another API process of a scaled deployment).
+        #[arg(long)]
+        read_url: Option<String>,
     },
 }
 
@@ -100,7 +105,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .await
         }
         Mode::Latency { requests } => latency(&client, &url, &args.tag, requests).await,
-        Mode::Freshness { samples } => freshness(&client, &url, &args.tag, samples).await,
+        Mode::Freshness { samples, read_url } => {
+            let read_url =
+                read_url.map_or_else(|| url.clone(), |u| u.trim_end_matches('/').to_string());
+            freshness(&client, &url, &read_url, &args.tag, samples).await
+        }
     }
 }
 
@@ -215,6 +224,7 @@ async fn latency(client: &HttpClient, url: &str, tag: &str, requests: usize) -> 
 async fn freshness(
     client: &HttpClient,
     url: &str,
+    read_url: &str,
     tag: &str,
     samples: usize,
 ) -> anyhow::Result<()> {
@@ -226,7 +236,7 @@ async fn freshness(
         let body = format!(r#"{{"user_id":"{user}","item_id":"{item}","type":"view"}}"#);
         post_events(client, url, body).await?;
         let acked = Instant::now();
-        let features_uri = format!("{url}/v1/users/{user}/features");
+        let features_uri = format!("{read_url}/v1/users/{user}/features");
         let needle = format!(r#""recent_views":[{{"item_id":"{item}""#);
         loop {
             polls += 1;

@@ -228,6 +228,21 @@ impl From<recd_store::AppendError> for ApiError {
     }
 }
 
+impl From<recd_bus::BusError> for ApiError {
+    fn from(e: recd_bus::BusError) -> Self {
+        match e {
+            recd_bus::BusError::Invalid(v) => ApiError::field(None, v),
+            // Nothing was acknowledged (DECISIONS §1): 503 with Retry-After, never a 202.
+            e @ (recd_bus::BusError::Unavailable(_)
+            | recd_bus::BusError::Closed
+            | recd_bus::BusError::Config(_)) => {
+                tracing::error!(error = %e, "append to the event bus failed; answering 503");
+                ApiError::NotDurable(e.to_string())
+            }
+        }
+    }
+}
+
 impl From<recd_store::StoreError> for ApiError {
     fn from(e: recd_store::StoreError) -> Self {
         match e {

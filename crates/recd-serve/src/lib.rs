@@ -75,6 +75,9 @@ pub struct AppState {
     pub attribution: Option<Arc<recd_attribution::Attribution>>,
     /// The experiments' definitions, changed by the admin API (`None`: not managed here).
     pub experiments: Option<Arc<recd_online::experiments::admin::ExperimentAdmin>>,
+    /// The shared event bus of a scaled deployment: events go there instead of the data
+    /// dir's log, and `recd stream` applies them (`None`: the embedded log and updater).
+    pub bus: Option<Arc<recd_bus::RedisStreams>>,
 }
 
 /// The start-up hysteresis of `/readyz`: the instance becomes ready after

@@ -11,6 +11,7 @@
 //! - `catalog.redb` — current items and user profiles (see [`Catalog`]).
 
 mod catalog;
+pub mod codec;
 mod error;
 mod ids;
 pub mod log;

@@ -17,6 +17,9 @@ pub struct StreamConfig {
     pub retry_max_ms: u64,
     /// How often expired users are dropped from the embedded store.
     pub evict_interval_secs: u64,
+    /// On a partitioned bus (`recd stream`): how long a partition's lease lasts without
+    /// renewal. A process that dies loses its partitions to a survivor after this long.
+    pub lease_ms: u64,
     /// The nearline fold-in.
     pub fold_in: FoldInConfig,
 }
@@ -29,6 +32,7 @@ impl Default for StreamConfig {
             retry_min_ms: 50,
             retry_max_ms: 2_000,
             evict_interval_secs: 60,
+            lease_ms: 3_000,
             fold_in: FoldInConfig::default(),
         }
     }

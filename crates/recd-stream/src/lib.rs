@@ -15,6 +15,7 @@ mod categories;
 mod config;
 mod error;
 mod foldin;
+mod partitions;
 mod telemetry;
 mod updater;
 
@@ -22,5 +23,6 @@ pub use categories::{CatalogCategories, CategoryLookup};
 pub use config::{FoldInConfig, StreamConfig};
 pub use error::StreamError;
 pub use foldin::{AlsFoldIn, FactorSource, ItemFactors, SharedFactors};
+pub use partitions::PartitionedUpdater;
 pub use telemetry::describe_metrics;
 pub use updater::Updater;

@@ -86,6 +86,13 @@ impl Updater {
         from
     }
 
+    /// The store's applied offset before a batch read from `from`, as [`Batch::first_offset`]
+    /// says it: 0 for a store that holds nothing yet, even when its replay starts past 0
+    /// (at the feature TTL's horizon, or on a bus whose offsets are sparse).
+    fn applied_before(&self, from: Offset) -> Offset {
+        if from == self.empty_start { 0 } else { from }
+    }
+
     /// The next offset to read, once known.
     pub fn position(&self) -> Option<Offset> {
         self.position
@@ -154,11 +161,10 @@ impl Updater {
             return Ok(0);
         }
         let started = Instant::now();
-        let batch = match self.read_batch(from).await? {
-            Read::Batch(batch) => batch,
+        let (batch, n_records) = match self.read_batch(from).await? {
+            Read::Batch(batch, n_read) => (batch, n_read),
             Read::Tombstone(at, user) => return self.delete_user(from, at, &user).await,
         };
-        let n_records = (batch.next_offset - from) as usize;
         let fold = self.fold.as_deref();
         if let Err(e) = self.features.apply(&batch, fold).await {
             self.position = None; // Resume from what the store says it applied.
@@ -180,7 +186,7 @@ impl Updater {
         user: &UserId,
     ) -> Result<usize, StreamError> {
         let past = Batch {
-            first_offset: from,
+            first_offset: self.applied_before(from),
             events: Vec::new(),
             next_offset: offset + 1,
             now_ms: now_ms(),
@@ -195,10 +201,9 @@ impl Updater {
         }
         tracing::debug!(offset, "user tombstone applied");
         self.position = Some(past.next_offset);
-        let n_records = past.next_offset - from;
-        metrics::counter!("recd_stream_records_applied_total").increment(n_records);
+        metrics::counter!("recd_stream_records_applied_total").increment(1);
         metrics::gauge!("recd_stream_applied_offset").set(past.next_offset as f64);
-        Ok(n_records as usize)
+        Ok(1)
     }
 
     /// Applies everything in the log as of now. Returns the offset reached.
@@ -222,16 +227,19 @@ impl Updater {
         .map_err(|e| StreamError::Task(e.to_string()))?;
         let (res, cache) = joined;
         self.category_cache = cache;
-        let (events, next_offset) = match res? {
-            Stretch::Events(events, next_offset) => (events, next_offset),
+        let (events, next_offset, n_read) = match res? {
+            Stretch::Events(events, next_offset, n_read) => (events, next_offset, n_read),
             Stretch::Tombstone(at, user) => return Ok(Read::Tombstone(at, user)),
         };
-        Ok(Read::Batch(Batch {
-            first_offset: from,
-            events,
-            next_offset,
-            now_ms: now_ms(),
-        }))
+        Ok(Read::Batch(
+            Batch {
+                first_offset: self.applied_before(from),
+                events,
+                next_offset,
+                now_ms: now_ms(),
+            },
+            n_read,
+        ))
     }
 
     /// Runs until `shutdown` turns true: applies new records whenever `wake` changes (the
@@ -317,16 +325,17 @@ impl Updater {
 
 /// What one read of the log found at the updater's position.
 enum Read {
-    /// A stretch of records to apply as a batch.
-    Batch(Batch),
+    /// A stretch of records to apply as a batch, and how many records it covers (offsets
+    /// may be sparse: a partitioned bus's are, and gaps are).
+    Batch(Batch, usize),
     /// The first record from the position is this user's tombstone, at this offset.
     Tombstone(Offset, UserId),
 }
 
-/// What [`read_records`] found: events with categories and the offset after the last record
-/// taken, or a tombstone as the first record.
+/// What [`read_records`] found: events with categories, the offset after the last record
+/// taken and how many records were taken, or a tombstone as the first record.
 enum Stretch {
-    Events(Vec<LoggedEvent>, Offset),
+    Events(Vec<LoggedEvent>, Offset, usize),
     Tombstone(Offset, UserId),
 }
 
@@ -341,6 +350,7 @@ fn read_records(
 ) -> Result<Stretch, StreamError> {
     let mut events = Vec::new();
     let mut next = from;
+    let mut taken = 0;
     for (n_read, entry) in log.read_from(from)?.take(max).enumerate() {
         let (offset, record) = entry?;
         if let Record::UserDeleted { user, .. } = record {
@@ -350,6 +360,7 @@ fn read_records(
             break;
         }
         next = offset + 1;
+        taken += 1;
         match record {
             Record::Event(event) => {
                 let category = event.item_id.as_ref().and_then(|item| {
@@ -370,7 +381,7 @@ fn read_records(
             Record::User { .. } | Record::UserDeleted { .. } | Record::Impression(_) => {}
         }
     }
-    Ok(Stretch::Events(events, next))
+    Ok(Stretch::Events(events, next, taken))
 }
 
 /// Wall-clock time in ms since the epoch.

@@ -55,6 +55,9 @@ pub enum Command {
     Models(cmd::models::ModelsCommand),
     /// Serve the HTTP API (events in, features and recommendations out).
     Serve(cmd::serve::ServeArgs),
+    /// The updater role of a scaled deployment: applies the event bus to the Redis feature
+    /// store, sharing the bus's partitions with other `recd stream` processes.
+    Stream(cmd::stream::StreamArgs),
     /// Simulated users of a `recd gen` world against a running server: what each variant earns.
     Simulate(cmd::simulate::SimulateArgs),
     /// Micro-benchmarks of engine parts, printing one JSON line.

@@ -96,7 +96,7 @@ impl FeatureStore for EmbeddedStore {
         }
         for (id, events) in &plan.items {
             let stored = self.items.read(id, WindowCounters::clone);
-            if let Some(state) = apply_counters(stored, events, true) {
+            if let Some(state) = apply_counters(stored, events, true, None) {
                 items_evicted += self.items.insert(id.clone(), state);
             }
         }
@@ -105,7 +105,8 @@ impl FeatureStore for EmbeddedStore {
         self.report_memory();
         let mut categories = lock(&self.categories);
         for (name, events) in &plan.categories {
-            if let Some(state) = apply_counters(categories.get(name).cloned(), events, false) {
+            if let Some(state) = apply_counters(categories.get(name).cloned(), events, false, None)
+            {
                 categories.insert(name.clone(), state);
             }
         }

@@ -6,7 +6,10 @@
 //!   after their newest bucket;
 //! - `trending:items:{1h|24h}`, `trending:items:{1h|24h}:category:{name}`,
 //!   `trending:categories:{1h|24h}` — sorted sets indexing the counters for top-k reads;
-//! - `recd:features:applied_offset` — where the updater resumes.
+//! - `recd:features:applied_offset` — where the updater resumes; on a partitioned bus, one
+//!   `recd:features:applied_offset:p<n>` per partition ([`RedisStore::for_partition`]), whose
+//!   updater writes its users' keys alone and the shared item and category counters by
+//!   compare-and-set (`shared.rs`).
 //!
 //! A batch costs two round trips: one pipelined read of every key it touches, one pipelined
 //! write of the new values (then a tiny swap of the offset, which also detects a Redis that
@@ -20,6 +23,7 @@
 
 mod cache;
 mod conn;
+mod shared;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -49,6 +53,9 @@ const MAX_INDEX_PAGES: usize = 8;
 pub struct RedisStore {
     config: FeatureConfig,
     conn: Conn,
+    /// The bus partition whose events this handle applies, if the bus is partitioned.
+    partition: Option<u32>,
+    offset_key: String,
     cache: UserCache,
     last_degraded_log: Mutex<Option<Instant>>,
 }
@@ -88,9 +95,28 @@ impl RedisStore {
         Ok(Self {
             config,
             conn,
+            partition: None,
+            offset_key: OFFSET_KEY.to_string(),
             cache,
             last_degraded_log: Mutex::new(None),
         })
+    }
+
+    /// A handle on the same Redis (the connection is shared) for the updater of partition
+    /// `p` of a partitioned bus: its applied offset is the partition's own, and it writes
+    /// the counters that all partitions share by compare-and-set.
+    pub fn for_partition(&self, p: u32) -> Self {
+        Self {
+            config: self.config.clone(),
+            conn: self.conn.clone(),
+            partition: Some(p),
+            offset_key: format!("{OFFSET_KEY}:p{p}"),
+            cache: UserCache::new(
+                self.config.redis.cache_capacity.min(1_024),
+                Duration::from_millis(self.config.redis.cache_ttl_ms),
+            ),
+            last_degraded_log: Mutex::new(None),
+        }
     }
 
     /// Sends `PING`; for readiness checks and tests.
@@ -139,7 +165,7 @@ impl RedisStore {
             "redis lost its feature state; the log will be replayed"
         );
         let mut cmds: Vec<Cmd> = written.iter().map(|k| cmd1("DEL", k)).collect();
-        cmds.push(cmd1("DEL", OFFSET_KEY));
+        cmds.push(cmd1("DEL", &self.offset_key));
         if let Err(e) = self.conn.run_all(cmds).await {
             return e;
         }
@@ -150,6 +176,31 @@ impl RedisStore {
             expected: batch.first_offset,
             found,
         }
+    }
+
+    /// Records the batch as applied. SET .. GET swaps the offset and tells what was there:
+    /// anything else than at the start means Redis lost its data while the batch was being
+    /// written; then the keys this batch alone wrote (`written`) are removed.
+    async fn commit_offset(
+        &self,
+        batch: &Batch,
+        stored_offset: Option<Offset>,
+        written: &[String],
+        written_users: Vec<UserFeatures>,
+    ) -> Result<(), FeatureError> {
+        let mut set_offset = redis::cmd("SET");
+        set_offset
+            .arg(&self.offset_key)
+            .arg(batch.next_offset)
+            .arg("GET");
+        let previous: Option<Offset> = self.conn.query(&set_offset).await?;
+        if previous != stored_offset {
+            return Err(self.lost_state(batch, previous, written).await);
+        }
+        for state in written_users {
+            self.cache.put(state);
+        }
+        Ok(())
     }
 
     /// Top entries of an index, recomputed from their counters at `now_ms`.
@@ -267,7 +318,7 @@ impl FeatureStore for RedisStore {
             .collect();
         let all_keys: Vec<String> = [&user_keys[..], &item_keys[..], &cat_keys[..]].concat();
         let mut cmds: Vec<Cmd> = all_keys.iter().map(|k| cmd1("GET", k)).collect();
-        cmds.push(cmd1("GET", OFFSET_KEY));
+        cmds.push(cmd1("GET", &self.offset_key));
         let mut values = self.conn.run_all(cmds).await?;
         let stored_offset: Option<Offset> = values
             .pop()
@@ -290,9 +341,38 @@ impl FeatureStore for RedisStore {
                 written_users.push(state);
             }
         }
+        if let Some(partition) = self.partition {
+            // Shared with the other partitions' updaters: compare-and-set, never a blind SET.
+            let shared_items = plan
+                .items
+                .iter()
+                .zip(&item_keys)
+                .map(|((id, events), key)| (key, shared::Target::Item(id.as_str()), events));
+            let shared_categories =
+                plan.categories
+                    .iter()
+                    .zip(&cat_keys)
+                    .map(|((name, events), key)| {
+                        (key, shared::Target::Category(name.as_str()), events)
+                    });
+            let pending = shared_items
+                .chain(shared_categories)
+                .map(|(key, target, events)| shared::Shared {
+                    key: key.clone(),
+                    target,
+                    events: events.clone(),
+                    raw: shared::raw(&values.next().unwrap_or(Value::Nil)),
+                })
+                .collect();
+            self.conn.run_all(writes).await?;
+            shared::write(&self.conn, pending, partition, now).await?;
+            return self
+                .commit_offset(batch, stored_offset, &user_keys, written_users)
+                .await;
+        }
         for ((id, events), key) in plan.items.iter().zip(&item_keys) {
             let stored = decode(key, values.next().unwrap_or(Value::Nil));
-            if let Some(state) = apply_counters(stored, events, true) {
+            if let Some(state) = apply_counters(stored, events, true, None) {
                 let end = state.newest_ms().unwrap_or(now).max(now);
                 writes.push(set_json(key, &state, end + DAY_MS));
                 for w in Window::ALL {
@@ -306,7 +386,7 @@ impl FeatureStore for RedisStore {
         }
         for ((name, events), key) in plan.categories.iter().zip(&cat_keys) {
             let stored = decode(key, values.next().unwrap_or(Value::Nil));
-            if let Some(state) = apply_counters(stored, events, false) {
+            if let Some(state) = apply_counters(stored, events, false, None) {
                 let end = state.newest_ms().unwrap_or(now).max(now);
                 writes.push(set_json(key, &state, end + DAY_MS));
                 for w in Window::ALL {
@@ -315,18 +395,8 @@ impl FeatureStore for RedisStore {
             }
         }
         self.conn.run_all(writes).await?;
-        // SET .. GET swaps the offset and tells what was there: anything else than at the
-        // start means Redis lost its data while this batch was being written.
-        let mut set_offset = redis::cmd("SET");
-        set_offset.arg(OFFSET_KEY).arg(batch.next_offset).arg("GET");
-        let previous: Option<Offset> = self.conn.query(&set_offset).await?;
-        if previous != stored_offset {
-            return Err(self.lost_state(batch, previous, &all_keys).await);
-        }
-        for state in written_users {
-            self.cache.put(state);
-        }
-        Ok(())
+        self.commit_offset(batch, stored_offset, &all_keys, written_users)
+            .await
     }
 
     async fn check(&self) -> Result<(), FeatureError> {
@@ -334,7 +404,7 @@ impl FeatureStore for RedisStore {
     }
 
     async fn applied_offset(&self) -> Result<Option<Offset>, FeatureError> {
-        self.conn.query(&cmd1("GET", OFFSET_KEY)).await
+        self.conn.query(&cmd1("GET", &self.offset_key)).await
     }
 
     async fn user(

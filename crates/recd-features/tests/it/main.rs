@@ -2,4 +2,5 @@
 
 mod budget;
 mod contract;
+mod partitions;
 mod redis_outage;

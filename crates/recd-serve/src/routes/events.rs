@@ -8,8 +8,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
-use recd_api::{ErrorBody, EventIn, EventsAccepted, EventsIn};
-use recd_types::Event;
+use recd_api::{ErrorBody, EventIn, EventsAccepted, EventsIn, PositionOut};
+use recd_types::{Event, Record};
 
 use super::{blocking, body_bytes, now_ms};
 use crate::dedupe::{ClaimGuard, Claimed};
@@ -97,14 +97,14 @@ pub(crate) async fn post(
     let answer = if events.iter().any(|e| e.event_id.is_some()) {
         append_once(&state, events).await?
     } else {
-        let store = state.store.clone();
-        let first_offset = blocking(move || Ok(store.append_events(events)?)).await?;
+        let positions = append(&state, events).await?;
         EventsAccepted {
             accepted,
-            first_offset,
+            first_offset: positions.first().map_or(0, |p| p.offset),
             duplicates: 0,
             duplicate_indexes: Vec::new(),
             offsets: Vec::new(),
+            positions: bus_positions(&state, positions),
         }
     };
     state.appended.send_replace(state.store.log().end_offset());
@@ -155,9 +155,58 @@ fn check_distinct_ids(events: &[Event]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Appends `events` durably, to the data dir's log or, in a scaled deployment, to the event
+/// bus, and returns where each landed (partition 0 of the embedded log).
+async fn append(state: &Arc<AppState>, events: Vec<Event>) -> Result<Vec<PositionOut>, ApiError> {
+    let Some(bus) = &state.bus else {
+        let n = events.len() as u64;
+        let store = state.store.clone();
+        let first = blocking(move || Ok(store.append_events(events)?)).await?;
+        return Ok((first..first + n)
+            .map(|offset| PositionOut {
+                partition: 0,
+                offset,
+            })
+            .collect());
+    };
+    for (index, event) in events.iter().enumerate() {
+        event
+            .validate()
+            .map_err(|source| ApiError::field(Some(index), source))?;
+    }
+    let records: Vec<Record> = events.into_iter().map(Record::Event).collect();
+    let positions = bus.append(&records).await?;
+    Ok(positions
+        .into_iter()
+        .map(|p| PositionOut {
+            partition: p.partition,
+            offset: p.offset,
+        })
+        .collect())
+}
+
+/// The bus partition of an event (0 for the embedded log).
+fn partition_of(state: &AppState, event: &Event) -> u32 {
+    state.bus.as_ref().map_or(0, |bus| {
+        recd_bus::partition_of(event.user_id.as_str(), bus.partitions())
+    })
+}
+
+/// The `positions` field: given with a bus only (the embedded log's are `offsets`).
+fn bus_positions(state: &AppState, positions: Vec<PositionOut>) -> Vec<PositionOut> {
+    if state.bus.is_some() {
+        positions
+    } else {
+        Vec::new()
+    }
+}
+
 /// Appends the events whose ids the dedupe window has not seen, and answers every event of
 /// the request with its offset (a duplicate's original one).
-async fn append_once(state: &AppState, events: Vec<Event>) -> Result<EventsAccepted, ApiError> {
+async fn append_once(
+    state: &Arc<AppState>,
+    events: Vec<Event>,
+) -> Result<EventsAccepted, ApiError> {
     let window = state.dedupe.clone();
     let seen = loop {
         let ids: Vec<Option<&str>> = events.iter().map(|e| e.event_id.as_deref()).collect();
@@ -168,10 +217,19 @@ async fn append_once(state: &AppState, events: Vec<Event>) -> Result<EventsAccep
         }
     };
     let n = events.len();
-    let mut offsets = vec![0u64; n];
+    let mut offsets = vec![
+        PositionOut {
+            partition: 0,
+            offset: 0
+        };
+        n
+    ];
     let mut is_duplicate = vec![false; n];
     for &(pos, offset) in &seen {
-        offsets[pos] = offset;
+        offsets[pos] = PositionOut {
+            partition: partition_of(state, &events[pos]),
+            offset,
+        };
         is_duplicate[pos] = true;
     }
     let (positions, to_append): (Vec<usize>, Vec<Event>) = events
@@ -186,27 +244,35 @@ async fn append_once(state: &AppState, events: Vec<Event>) -> Result<EventsAccep
             .filter_map(|(rank, e)| Some((rank, e.event_id.clone()?)))
             .unzip();
         let guard = ClaimGuard::new(window, claimed);
-        let store = state.store.clone();
-        // The append and the completion run together on the blocking thread, which finishes
+        let task_state = state.clone();
+        // The append and the completion run together in a task of their own, which finishes
         // even if the client goes away: a durable append always reaches the window.
-        let first = blocking(move || {
-            let first = store.append_events(to_append)?;
-            let claimed_offsets: Vec<u64> = ranks.iter().map(|r| first + r).collect();
-            guard.complete(&claimed_offsets, now_ms());
-            Ok(first)
+        let appended = tokio::spawn(async move {
+            let appended = append(&task_state, to_append).await?;
+            let claimed: Vec<u64> = ranks.iter().map(|r| appended[*r as usize].offset).collect();
+            guard.complete(&claimed, now_ms());
+            Ok::<_, ApiError>(appended)
         })
-        .await?;
-        for (rank, pos) in (0u64..).zip(positions) {
-            offsets[pos] = first + rank;
+        .await
+        .map_err(|e| ApiError::Internal(format!("append task: {e}")))??;
+        for (position, pos) in appended.into_iter().zip(positions) {
+            offsets[pos] = position;
         }
     }
     let duplicate_indexes: Vec<usize> = (0..n).filter(|&p| is_duplicate[p]).collect();
     let duplicates = duplicate_indexes.len();
+    let first_offset = offsets.first().map_or(0, |p| p.offset);
+    let positions = bus_positions(state, offsets.clone());
     Ok(EventsAccepted {
         accepted: n,
-        first_offset: offsets.first().copied().unwrap_or(0),
+        first_offset,
         duplicates,
-        offsets: if duplicates > 0 { offsets } else { Vec::new() },
+        offsets: if duplicates > 0 && state.bus.is_none() {
+            offsets.iter().map(|p| p.offset).collect()
+        } else {
+            Vec::new()
+        },
         duplicate_indexes,
+        positions,
     })
 }

@@ -103,6 +103,22 @@ pub(crate) async fn readyz(
         "feature_store".into(),
         dependency(feature_error, Some(state.features.backend().into())),
     );
+    if let Some(bus) = &state.bus {
+        let detail = bus.config().events.clone();
+        let bus = bus.clone();
+        let check = tokio::time::timeout(
+            CHECK_TIMEOUT,
+            tokio::task::spawn_blocking(move || bus.check()),
+        )
+        .await;
+        let bus_error = match check {
+            Ok(Ok(Ok(()))) => None,
+            Ok(Ok(Err(e))) => Some(e.to_string()),
+            Ok(Err(e)) => Some(format!("check task: {e}")),
+            Err(_) => Some(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
+        };
+        deps.insert("event_bus".into(), dependency(bus_error, Some(detail)));
+    }
     let applied = *state.features_applied.borrow();
     let end = state.store.log().end_offset();
     let mut updater = dependency(

@@ -5,7 +5,9 @@
 //!   features);
 //! - the online engine is transport-free: `recd-online` reaches no HTTP crate (it is what the
 //!   HTTP edge, `recd recommend` and evaluation share) and no training code either; nor does
-//!   `recd-attribution` (online metrics).
+//!   `recd-attribution` (online metrics);
+//! - the event bus carries records and nothing else: `recd-bus` reaches no HTTP crate, no
+//!   training code and no model code.
 
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
@@ -96,6 +98,14 @@ fn attribution_reaches_no_http_crate_and_no_training_code() {
     let seen = reachable("recd-attribution");
     assert!(seen.contains("recd-stats"), "walked the graph: {seen:?}");
     forbid_http_and_training("recd-attribution", &seen);
+}
+
+#[test]
+fn the_bus_reaches_no_http_crate_no_training_and_no_model_code() {
+    let seen = reachable("recd-bus");
+    assert!(seen.contains("recd-store"), "walked the graph: {seen:?}");
+    forbid_http_and_training("recd-bus", &seen);
+    assert!(!seen.contains("recd-model"), "recd-bus reaches recd-model");
 }
 
 fn forbid_http_and_training(krate: &str, seen: &HashSet<String>) {

@@ -53,6 +53,7 @@ pub fn server(config: ServeConfig) -> Server {
         )),
         attribution: None,
         experiments: None,
+        bus: None,
     });
     Server {
         _dir: dir,

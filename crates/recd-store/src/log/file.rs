@@ -9,7 +9,7 @@ mod catalog;
 mod compact;
 mod damage;
 mod durable;
-mod frame;
+pub(crate) mod frame;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod index;

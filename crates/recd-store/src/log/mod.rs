@@ -7,6 +7,9 @@
 mod file;
 mod pending;
 
+/// The file log's frame module, for the record codec beside it.
+pub(crate) use file::frame as file_frame;
+
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub use file::fuzzing;

@@ -18,6 +18,7 @@ pub mod online;
 pub mod recommend;
 pub mod serve;
 pub mod simulate;
+pub mod stream;
 pub mod train;
 
 use std::path::Path;
@@ -43,6 +44,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
         Command::Models(command) => models::run(command, &loaded.config.train),
         Command::Serve(args) => serve::run(args, file, loaded.config),
         Command::Simulate(args) => simulate::run(args),
+        Command::Stream(args) => stream::run(args, loaded.config),
         Command::Bench(args) => bench::run(args),
         Command::Config(command) => config::run(command, &loaded),
         Command::Keys(command) => keys::run(command, &loaded.config.serve),
@@ -53,6 +55,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
 fn overrides(command: &Command) -> Vec<Override> {
     match command {
         Command::Serve(args) => args.overrides(),
+        Command::Stream(args) => args.overrides(),
         Command::Train(args) => args.overrides(),
         Command::Models(command) => command.overrides(),
         _ => Vec::new(),

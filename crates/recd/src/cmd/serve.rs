@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// `redis+cluster://host:port,host:port` (sets `features.store`).
     #[arg(long)]
     pub feature_store: Option<String>,
+    /// The shared event bus: `redis://host:port` or `redis+cluster://host:port,...` (sets
+    /// `bus.events`; default `embedded`, the data dir's log).
+    #[arg(long)]
+    pub events: Option<String>,
     /// Do not run training on a schedule (sets `train.schedule.every` and `daily_at` to
     /// "off"); `POST /v1/admin/train` still starts one.
     #[arg(long)]
@@ -52,6 +56,9 @@ impl ServeArgs {
         }
         if let Some(store) = &self.feature_store {
             res.push(config::flag("--feature-store", "features.store", store));
+        }
+        if let Some(events) = &self.events {
+            res.push(config::flag("--events", "bus.events", events));
         }
         if self.insecure {
             res.push(Override {
@@ -130,13 +137,21 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         .with_context(|| format!("opening data dir {}", data_dir.display()))?;
     let store = Arc::new(store);
     let ttl_ms = config.features.user_ttl_ms();
-    let features = super::online::open_features(config.features)?;
+    let mut feature_config = config.features.clone();
+    if config.bus.is_bus() {
+        // `recd stream` writes the features from another process: the local cache may hide
+        // its writes for no longer than the freshness goal allows.
+        let cap = recd_features::RedisConfig::SHARED_CACHE_TTL_MS;
+        feature_config.redis.cache_ttl_ms = feature_config.redis.cache_ttl_ms.min(cap);
+    }
+    let features = super::online::open_features(feature_config)?;
     tracing::info!(
         backend = features.backend(),
         log_end = store.log().end_offset(),
         "store open"
     );
 
+    let bus = open_bus(&config)?;
     let (appended, wake) = watch::channel(store.log().end_offset());
     let (progress, features_applied) = watch::channel(None);
     let (stop_updater, updater_stop) = watch::channel(false);
@@ -173,15 +188,22 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     let _model_watcher =
         super::online::start(data_dir, &config.serve, &online, factors.clone()).await;
     let fold = Arc::new(AlsFoldIn::new(factors, config.stream.fold_in.clone()));
-    let updater = Updater::new(
-        store.log().clone(),
-        features.clone(),
-        Arc::new(CatalogCategories(store.clone())),
-        Some(fold),
-        config.stream,
-    )
-    .with_replay_horizon(ttl_ms);
-    let updater_task = tokio::spawn(updater.run(wake, updater_stop, progress));
+    let updater_task = if bus.is_some() {
+        // `recd stream` applies the bus; this process's own log holds only its catalog
+        // writes, which it reads itself. Nothing to catch up with here.
+        progress.send_replace(Some(store.log().end_offset()));
+        tokio::spawn(async {})
+    } else {
+        let updater = Updater::new(
+            store.log().clone(),
+            features.clone(),
+            Arc::new(CatalogCategories(store.clone())),
+            Some(fold),
+            config.stream,
+        )
+        .with_replay_horizon(ttl_ms);
+        tokio::spawn(updater.run(wake, updater_stop, progress))
+    };
 
     let security = Arc::new(
         recd_serve::auth::Security::new(
@@ -229,6 +251,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         security,
         attribution: attribution.as_ref().map(|(a, _)| a.clone()),
         experiments: Some(experiments),
+        bus,
     });
 
     let (signalled_tx, mut signalled) = watch::channel(false);
@@ -268,6 +291,29 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     drop(store);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The shared event bus `[bus] events` names, if any. With one, this process is a stateless
+/// API: its features must be in the shared store that `recd stream` writes.
+fn open_bus(config: &Config) -> anyhow::Result<Option<Arc<recd_bus::RedisStreams>>> {
+    if !config.bus.is_bus() {
+        return Ok(None);
+    }
+    if config.features.store == "embedded" {
+        anyhow::bail!(
+            "bus.events = {:?} needs a shared feature store: set --feature-store redis://host:port \
+             (features.store), which `recd stream` writes",
+            config.bus.events
+        );
+    }
+    let bus = recd_bus::RedisStreams::open(config.bus.clone())
+        .with_context(|| format!("event bus {:?}", config.bus.events))?;
+    tracing::info!(
+        events = %config.bus.events,
+        partitions = bus.partitions(),
+        "events go to the shared bus; `recd stream` applies them"
+    );
+    Ok(Some(Arc::new(bus)))
 }
 
 /// Opens the data dir's impressions log and has the engine record every served answer there
@@ -406,7 +452,7 @@ fn auth_line(
 }
 
 /// Resolves on SIGTERM or ctrl-c.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::warn!(error = %e, "cannot listen for ctrl-c");

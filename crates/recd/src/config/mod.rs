@@ -11,6 +11,7 @@ mod layers;
 
 use std::path::Path;
 
+use recd_bus::BusConfig;
 use recd_features::FeatureConfig;
 use recd_serve::ServeConfig;
 use recd_store::StoreConfig;
@@ -38,6 +39,8 @@ pub struct Config {
     pub train: TrainConfig,
     /// `[store]`: the embedded event log of a data dir.
     pub store: StoreConfig,
+    /// `[bus]`: the shared event bus of a scaled deployment (Redis Streams).
+    pub bus: BusConfig,
     /// `[experiments.<name>]`: A/B experiments the online engine assigns users to.
     pub experiments: std::collections::BTreeMap<String, recd_online::experiments::ExperimentSpec>,
 }
@@ -74,6 +77,7 @@ pub fn load(
         .impressions
         .validate()
         .map_err(anyhow::Error::msg)?;
+    config.bus.validate().map_err(anyhow::Error::msg)?;
     Ok(Loaded { config, layers })
 }
 

@@ -24,6 +24,7 @@ mod protocol;
 mod readiness;
 mod recommend_http;
 mod replay;
+mod scaled;
 mod serve;
 mod simulate;
 mod train;

@@ -38,12 +38,12 @@ pub(super) const FRAME_FORMAT: u32 = 2;
 /// 1: the first `Record` (frozen in `schema_v1`). 2: events carry an optional `event_id`,
 /// and `Record::UserDeleted` (a tombstone) exists. 3: `Record::Impression` exists (appended as
 /// the last variant, so schema 2 payloads decode as schema 3 unchanged).
-pub(super) const RECORD_SCHEMA: u32 = 3;
+pub(crate) const RECORD_SCHEMA: u32 = 3;
 /// Largest payload we write or accept. A length above it on disk is corruption (a torn or
 /// overwritten length field), and refusing it keeps a bad length from making us allocate
 /// gigabytes. Real records are a few hundred bytes; catalog items with long descriptions stay
 /// far below this.
-pub(super) const MAX_PAYLOAD_LEN: u32 = 16 << 20;
+pub(crate) const MAX_PAYLOAD_LEN: u32 = 16 << 20;
 
 /// How the frames of one segment are laid out and how their payloads decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,7 +292,7 @@ pub(super) fn offset_field(bytes: &[u8]) -> Option<Offset> {
 /// valid schema 3 one); schema 1 is decoded into its frozen shape (`schema_v1`) and converted.
 /// A build that changes a variant's shape freezes today's shape the same way and adds an arm
 /// for the new number.
-pub(super) fn decode_record(schema: u32, payload: &[u8]) -> Result<Record, String> {
+pub(crate) fn decode_record(schema: u32, payload: &[u8]) -> Result<Record, String> {
     match schema {
         1 => decode_exact::<super::schema_v1::Record>(payload).map(Record::from),
         2 | 3 => decode_exact::<Record>(payload),

@@ -1,0 +1,124 @@
+//! `[bus]` section of the config file: where events go when processes share them.
+
+use serde::{Deserialize, Serialize};
+
+/// The event bus. With `events = "embedded"` (the default) the data dir's file log is the
+/// log and nothing here applies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusConfig {
+    /// `embedded` (the data dir's log), `redis://host:port` (Redis Streams on one server) or
+    /// `redis+cluster://host1:port1,host2:port2` (on a Redis Cluster). The flag `--events`
+    /// overrides it.
+    pub events: String,
+    /// Key prefix of the streams: partition `p` is the stream `<prefix>:{p<p>}` (the braces
+    /// are a cluster hash tag: each partition has a slot of its own, so partitions spread
+    /// over the cluster's masters).
+    pub prefix: String,
+    /// Number of partitions. Every process of a deployment must agree on it: a user's
+    /// partition is a hash of their id modulo this number.
+    pub partitions: u32,
+    /// Keep about this many entries per partition (`XADD MAXLEN ~`); 0 keeps them all.
+    pub max_len: u64,
+    /// Keep about this many hours of entries per partition (`XADD MINID ~`, by append
+    /// time); 0 keeps them all. Entries must be exported to the lake within this time.
+    pub retention_hours: u64,
+    /// Acknowledge an append only once this many replicas have it (`WAIT`); 0 relies on the
+    /// server's own durability (`appendonly yes`, `appendfsync always`). Single server only:
+    /// on a cluster, configure `appendfsync always` on every master.
+    pub wait_replicas: u32,
+    /// How long `WAIT` waits for the replicas before the append fails (503).
+    pub wait_timeout_ms: u64,
+    /// Most records sent to Redis in one group (appends queued while one group is in
+    /// flight share the next one's round trip).
+    pub group_max_records: usize,
+    /// Give up connecting after this long.
+    pub connect_timeout_ms: u64,
+    /// Give up waiting for a reply after this long.
+    pub response_timeout_ms: u64,
+    /// Refuse to start unless the server's settings make an acknowledged append durable
+    /// (`appendonly yes` with `appendfsync always`, or `wait_replicas` > 0). Turn off only
+    /// for throwaway setups: with it off, a Redis crash can lose acknowledged events.
+    pub require_durable: bool,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            events: "embedded".into(),
+            prefix: "recd:events".into(),
+            partitions: 16,
+            max_len: 0,
+            retention_hours: 0,
+            wait_replicas: 0,
+            wait_timeout_ms: 1_000,
+            group_max_records: 4_096,
+            connect_timeout_ms: 1_000,
+            response_timeout_ms: 2_000,
+            require_durable: true,
+        }
+    }
+}
+
+impl BusConfig {
+    /// Whether events go to a bus rather than the data dir's file log.
+    pub fn is_bus(&self) -> bool {
+        self.events != "embedded"
+    }
+
+    /// Checks the values; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.partitions == 0 || self.partitions > 4_096 {
+            return Err(format!(
+                "bus.partitions = {}: must be between 1 and 4096",
+                self.partitions
+            ));
+        }
+        if self.prefix.is_empty() || self.prefix.contains(['{', '}']) {
+            return Err(format!(
+                "bus.prefix = {:?}: must be non-empty and without braces",
+                self.prefix
+            ));
+        }
+        if self.group_max_records == 0 {
+            return Err("bus.group_max_records must be at least 1".into());
+        }
+        if self.is_bus()
+            && !["redis://", "redis+cluster://"]
+                .iter()
+                .any(|p| self.events.starts_with(p))
+        {
+            return Err(format!(
+                "bus.events = {:?}: expected \"embedded\", redis://host:port or redis+cluster://host:port,...",
+                self.events
+            ));
+        }
+        Ok(())
+    }
+
+    /// The stream of partition `p`.
+    pub fn stream_key(&self, p: u32) -> String {
+        format!("{}:{{p{p}}}", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let ok = BusConfig::default();
+        assert!(ok.validate().is_ok());
+        assert!(!ok.is_bus());
+        let bad = |f: fn(&mut BusConfig)| {
+            let mut c = BusConfig::default();
+            f(&mut c);
+            c.validate().unwrap_err()
+        };
+        assert!(bad(|c| c.partitions = 0).contains("bus.partitions"));
+        assert!(bad(|c| c.prefix = "a{b}".into()).contains("bus.prefix"));
+        assert!(bad(|c| c.events = "kafka://x:9092/t".into()).contains("bus.events"));
+        assert_eq!(ok.stream_key(3), "recd:events:{p3}");
+    }
+}

@@ -1,0 +1,122 @@
+//! Blocking connections to a Redis server or cluster, made lazily and remade after a failure.
+//!
+//! Blocking on purpose: the bus's writer is one thread doing group commit (as the file log's
+//! is) and partition reads run on the updater's blocking reader, so the crate needs no async
+//! runtime and callers await appends through a runtime-free one-shot channel.
+
+use std::time::Duration;
+
+use redis::ConnectionLike;
+use redis::cluster::{ClusterClient, ClusterConnection};
+
+use crate::{BusConfig, BusError};
+
+/// Where to connect.
+#[derive(Clone)]
+pub(crate) enum Client {
+    Single(redis::Client),
+    Cluster(ClusterClient),
+}
+
+impl Client {
+    /// Parses `redis://host:port[/db]` or `redis+cluster://host1:port1,host2:port2`.
+    pub(crate) fn open(config: &BusConfig) -> Result<Self, BusError> {
+        let url = config.events.as_str();
+        let connect = Duration::from_millis(config.connect_timeout_ms.max(1));
+        let response = Duration::from_millis(config.response_timeout_ms.max(1));
+        if let Some(nodes) = url.strip_prefix("redis+cluster://") {
+            let nodes: Vec<String> = nodes
+                .split(',')
+                .filter(|n| !n.trim().is_empty())
+                .map(|n| format!("redis://{}", n.trim()))
+                .collect();
+            if nodes.is_empty() {
+                return Err(BusError::Config(format!(
+                    "bus.events = {url:?} names no cluster node"
+                )));
+            }
+            let client = ClusterClient::builder(nodes)
+                .connection_timeout(connect)
+                .response_timeout(response)
+                .build()
+                .map_err(|e| BusError::Config(format!("bus.events = {url:?}: {e}")))?;
+            return Ok(Client::Cluster(client));
+        }
+        if !url.starts_with("redis://") {
+            return Err(BusError::Config(format!(
+                "bus.events = {url:?}: expected redis://host:port or redis+cluster://host:port,..."
+            )));
+        }
+        let client = redis::Client::open(url)
+            .map_err(|e| BusError::Config(format!("bus.events = {url:?}: {e}")))?;
+        Ok(Client::Single(client))
+    }
+
+    fn connect(&self, config: &BusConfig) -> redis::RedisResult<Conn> {
+        let connect = Duration::from_millis(config.connect_timeout_ms.max(1));
+        let response = Duration::from_millis(config.response_timeout_ms.max(1));
+        match self {
+            Client::Single(c) => {
+                let conn = c.get_connection_with_timeout(connect)?;
+                conn.set_read_timeout(Some(response))?;
+                conn.set_write_timeout(Some(response))?;
+                Ok(Conn::Single(conn))
+            }
+            Client::Cluster(c) => Ok(Conn::Cluster(c.get_connection()?)),
+        }
+    }
+
+    /// Whether this is a cluster (WAIT and server settings are per node there).
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self, Client::Cluster(_))
+    }
+}
+
+enum Conn {
+    Single(redis::Connection),
+    Cluster(ClusterConnection),
+}
+
+/// A connection made on first use and dropped after an I/O failure, so the next call
+/// reconnects (a failed call is not retried here: an append must not be sent twice).
+pub(crate) struct Lazy {
+    client: Client,
+    config: BusConfig,
+    conn: Option<Conn>,
+}
+
+impl Lazy {
+    pub(crate) fn new(client: Client, config: BusConfig) -> Self {
+        Self {
+            client,
+            config,
+            conn: None,
+        }
+    }
+
+    /// Runs `f` on the connection; an error is [`BusError::Unavailable`].
+    pub(crate) fn with<T>(
+        &mut self,
+        f: impl FnOnce(&mut dyn ConnectionLike) -> redis::RedisResult<T>,
+    ) -> Result<T, BusError> {
+        if self.conn.is_none() {
+            self.conn = Some(self.client.connect(&self.config).map_err(unavailable)?);
+        }
+        let conn: &mut dyn ConnectionLike = match self.conn.as_mut() {
+            Some(Conn::Single(c)) => c,
+            Some(Conn::Cluster(c)) => c,
+            None => unreachable!("connected above"),
+        };
+        let res = f(conn);
+        if let Err(e) = &res
+            && (e.is_io_error() || e.is_timeout() || e.is_connection_dropped())
+        {
+            self.conn = None;
+        }
+        res.map_err(unavailable)
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> BusError {
+    BusError::Unavailable(e.to_string())
+}

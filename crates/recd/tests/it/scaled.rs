@@ -1,0 +1,249 @@
+//! A scaled deployment on one machine: stateless `recd serve --events redis://...` API
+//! processes and `recd stream` updater processes over one durable redis-server (the event
+//! bus and the feature store), as docs/deploy.md describes it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use recd_features::testing::RedisServer;
+use serde_json::{Value, json};
+
+use crate::util::{Server, arg};
+
+const PARTITIONS: &str = "4";
+
+/// A `recd stream` process whose log lines are kept, killed (SIGKILL) on drop.
+struct Stream {
+    child: Child,
+    owned: Arc<Mutex<Vec<u32>>>,
+}
+
+impl Stream {
+    fn start(redis: &str, owner: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_recd"))
+            .args(["stream", "--events", redis, "--feature-store", redis])
+            .args(["--owner", owner])
+            .env("RECD__BUS__PARTITIONS", PARTITIONS)
+            .env("RECD__STREAM__LEASE_MS", "1000")
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("recd stream starts");
+        let owned = Arc::new(Mutex::new(Vec::new()));
+        let lines = BufReader::new(child.stderr.take().expect("piped stderr"));
+        let seen = owned.clone();
+        std::thread::spawn(move || {
+            for line in lines.lines().map_while(Result::ok) {
+                if let Some(list) = line
+                    .split("owned=[")
+                    .nth(1)
+                    .and_then(|rest| rest.split(']').next())
+                {
+                    *seen.lock().unwrap() = list
+                        .split(',')
+                        .filter_map(|p| p.trim().parse().ok())
+                        .collect();
+                }
+                if line.contains("ERROR") || line.contains("panicked") {
+                    eprintln!("recd stream: {line}");
+                }
+            }
+        });
+        Self { child, owned }
+    }
+
+    fn owned(&self) -> Vec<u32> {
+        self.owned.lock().unwrap().clone()
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn api(data: &std::path::Path, redis: &str) -> Server {
+    Server::spawn(
+        &[
+            "serve",
+            "--data-dir",
+            arg(data),
+            "--listen",
+            "127.0.0.1:0",
+            "--events",
+            redis,
+            "--feature-store",
+            redis,
+        ],
+        &[("RECD__BUS__PARTITIONS", PARTITIONS)],
+    )
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !ok() {
+        assert!(started.elapsed() < limit, "not {what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    started.elapsed()
+}
+
+fn viewed(server: &Server, user: &str) -> Vec<String> {
+    let (status, features) = server.get(&format!("/v1/users/{user}/features"));
+    if status != 200 {
+        return Vec::new();
+    }
+    features["recent_views"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .filter_map(|x| x["item_id"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn post_view(server: &Server, user: &str, item: &str) -> Value {
+    let (status, body) = server.request(
+        "POST",
+        "/v1/events",
+        &json!({"user_id": user, "item_id": item, "type": "view"}).to_string(),
+    );
+    assert_eq!(status, 202, "{body}");
+    body
+}
+
+#[test]
+fn api_processes_share_the_bus_and_stream_processes_share_and_take_over_partitions() {
+    let Some(redis) = RedisServer::start_durable() else {
+        return;
+    };
+    let url = redis.url();
+    let dir = tempfile::tempdir().unwrap();
+    let a = api(&dir.path().join("a"), &url);
+    let b = api(&dir.path().join("b"), &url);
+    let s1 = Stream::start(&url, "s1");
+    let s2 = Stream::start(&url, "s2");
+    // The two updaters split the four partitions between them.
+    wait_for(
+        "partitions shared by the two updaters",
+        Duration::from_secs(30),
+        || {
+            let (o1, o2) = (s1.owned(), s2.owned());
+            o1.len() == 2 && o2.len() == 2 && o1.iter().all(|p| !o2.contains(p))
+        },
+    );
+
+    // An event posted to one API process shows in the other's features.
+    let mut lags = Vec::new();
+    for n in 0..40 {
+        let user = format!("u{n}");
+        let item = format!("i{n}");
+        let (to, from) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let accepted = post_view(to, &user, &item);
+        let position = &accepted["positions"][0];
+        assert!(position["partition"].as_u64().unwrap() < 4, "{accepted}");
+        lags.push(wait_for(
+            "the event visible on the other API process",
+            Duration::from_secs(20),
+            || viewed(from, &user).contains(&item),
+        ));
+    }
+    lags.sort();
+    eprintln!(
+        "scaled: event on one API process → in the other's features: p50 {:?}, max {:?} (40 events)",
+        lags[lags.len() / 2],
+        lags.last().unwrap()
+    );
+
+    // kill -9 one updater: the survivor takes its partitions once the lease runs out, and
+    // what was posted meanwhile is applied (nothing acknowledged is lost).
+    s1.kill();
+    for n in 0..20 {
+        post_view(&a, &format!("late{n}"), "after-kill");
+    }
+    wait_for(
+        "the survivor owning every partition",
+        Duration::from_secs(30),
+        || s2.owned().len() == 4,
+    );
+    for n in 0..20 {
+        let user = format!("late{n}");
+        wait_for(
+            "an event posted while an updater was dead",
+            Duration::from_secs(20),
+            || viewed(&b, &user).contains(&"after-kill".to_string()),
+        );
+    }
+
+    // Trending counts every partition's events once, whichever updater applied them.
+    for n in 0..12 {
+        post_view(
+            if n % 2 == 0 { &a } else { &b },
+            &format!("fan{n}"),
+            "hot-item",
+        );
+    }
+    wait_for(
+        "the shared item counter at 12",
+        Duration::from_secs(20),
+        || {
+            let (status, stats) = b.get("/v1/items/hot-item/features");
+            status == 200 && stats["count_1h"] == 12
+        },
+    );
+
+    // The API processes report the bus among their dependencies.
+    let (status, ready) = a.get("/readyz");
+    assert_eq!(status, 200);
+    assert_eq!(ready["dependencies"]["event_bus"]["up"], true, "{ready}");
+}
+
+#[test]
+fn a_bus_that_is_down_gets_503_with_retry_after_never_202() {
+    let Some(mut redis) = RedisServer::start_durable() else {
+        return;
+    };
+    let url = redis.url();
+    let dir = tempfile::tempdir().unwrap();
+    let a = api(&dir.path().join("a"), &url);
+    post_view(&a, "u1", "i1");
+    redis.stop();
+    let (status, head, body) = a.request_with(
+        "POST",
+        "/v1/events",
+        &json!({"user_id": "u1", "item_id": "i2", "type": "view"}).to_string(),
+        &[],
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(head.contains("retry-after:"), "{head}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["code"], "not_durable", "{body}");
+    // The instance still answers, and says which dependency is down.
+    let (status, ready) = a.get("/readyz");
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["dependencies"]["event_bus"]["up"], false, "{ready}");
+    redis.restart();
+    a.wait_until(
+        || {
+            a.request(
+                "POST",
+                "/v1/events",
+                &json!({"user_id": "u1", "item_id": "i3", "type": "view"}).to_string(),
+            )
+            .0 == 202
+        },
+        "accepting events again",
+    );
+}
