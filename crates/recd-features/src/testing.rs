@@ -16,6 +16,8 @@ pub struct RedisServer {
     dir: PathBuf,
     child: Option<Child>,
     durable: bool,
+    /// Started as a cluster node (`cluster-enabled yes`).
+    cluster: bool,
 }
 
 impl RedisServer {
@@ -54,6 +56,7 @@ impl RedisServer {
             dir,
             child: None,
             durable,
+            cluster: false,
         };
         server.restart();
         Some(server)
@@ -94,10 +97,16 @@ impl RedisServer {
         } else {
             &["--appendonly", "no"]
         };
+        let cluster: &[&str] = if self.cluster {
+            &["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
+        } else {
+            &[]
+        };
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", ""])
             .args(persistence)
+            .args(cluster)
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -170,4 +179,70 @@ fn ping(port: u16) -> bool {
     s.write_all(b"PING\r\n").is_ok()
         && s.read(&mut buf)
             .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
+}
+
+/// A Redis Cluster of six `redis-server`s on free loopback ports (three masters, three
+/// replicas, made by `redis-cli --cluster create`), durable (`appendfsync always`), stopped
+/// on drop. `None` (said on stderr) when the binaries are absent and `CI` is not set.
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts the six nodes and joins them into a cluster, waiting until it is ok.
+    pub fn start() -> Option<Self> {
+        let mut nodes = Vec::new();
+        for _ in 0..6 {
+            let mut node = RedisServer::start_with(true)?;
+            node.cluster = true;
+            node.restart();
+            nodes.push(node);
+        }
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let status = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run redis-cli --cluster create");
+        assert!(status.success(), "redis-cli --cluster create failed");
+        let cluster = Self { nodes };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !cluster.nodes.iter().all(|n| cluster_ok(n.port)) {
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not become ok within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(cluster)
+    }
+
+    /// The `redis+cluster://host:port,...` URL of every node.
+    pub fn url(&self) -> String {
+        let nodes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        format!("redis+cluster://{}", nodes.join(","))
+    }
+
+    /// The ports of the nodes.
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(RedisServer::port).collect()
+    }
+}
+
+/// Whether the node on `port` says `cluster_state:ok`.
+fn cluster_ok(port: u16) -> bool {
+    Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "cluster", "info"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
 }

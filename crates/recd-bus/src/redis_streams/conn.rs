@@ -15,7 +15,7 @@ use crate::{BusConfig, BusError};
 #[derive(Clone)]
 pub(crate) enum Client {
     Single(redis::Client),
-    Cluster(ClusterClient),
+    Cluster(Box<ClusterClient>),
 }
 
 impl Client {
@@ -40,7 +40,7 @@ impl Client {
                 .response_timeout(response)
                 .build()
                 .map_err(|e| BusError::Config(format!("bus.events = {url:?}: {e}")))?;
-            return Ok(Client::Cluster(client));
+            return Ok(Client::Cluster(Box::new(client)));
         }
         if !url.starts_with("redis://") {
             return Err(BusError::Config(format!(
@@ -62,7 +62,7 @@ impl Client {
                 conn.set_write_timeout(Some(response))?;
                 Ok(Conn::Single(conn))
             }
-            Client::Cluster(c) => Ok(Conn::Cluster(c.get_connection()?)),
+            Client::Cluster(c) => Ok(Conn::Cluster(Box::new(c.get_connection()?))),
         }
     }
 
@@ -74,7 +74,7 @@ impl Client {
 
 enum Conn {
     Single(redis::Connection),
-    Cluster(ClusterConnection),
+    Cluster(Box<ClusterConnection>),
 }
 
 /// A connection made on first use and dropped after an I/O failure, so the next call
@@ -104,7 +104,7 @@ impl Lazy {
         }
         let conn: &mut dyn ConnectionLike = match self.conn.as_mut() {
             Some(Conn::Single(c)) => c,
-            Some(Conn::Cluster(c)) => c,
+            Some(Conn::Cluster(c)) => c.as_mut(),
             None => unreachable!("connected above"),
         };
         let res = f(conn);

@@ -227,3 +227,46 @@ fn retention_caps_each_partition() {
     // `~` trims whole macro nodes: about the cap, never everything.
     assert!((100..=300).contains(&kept), "kept {kept}");
 }
+
+#[test]
+fn on_a_cluster_partitions_spread_over_the_masters_and_read_back() {
+    let Some(cluster) = recd_features::testing::RedisCluster::start() else {
+        return;
+    };
+    let bus = RedisStreams::open(BusConfig {
+        events: cluster.url(),
+        partitions: 8,
+        connect_timeout_ms: 1_000,
+        response_timeout_ms: 2_000,
+        ..BusConfig::default()
+    })
+    .unwrap();
+    let records: Vec<Record> = (0..400).map(|n| event(n as usize % 40, n)).collect();
+    let positions = bus.append(&records).wait().unwrap();
+    let read: HashMap<Position, Record> = read_all(&bus).into_iter().collect();
+    assert_eq!(read.len(), 400);
+    for (position, record) in positions.iter().zip(&records) {
+        assert_eq!(read.get(position), Some(record));
+    }
+    // The streams are on more than one master: the partitions' hash tags spread them.
+    let holding = cluster
+        .ports()
+        .into_iter()
+        .filter(|port| {
+            let cli = |args: &[&str]| {
+                let out = std::process::Command::new("redis-cli")
+                    .args(["-p", &port.to_string()])
+                    .args(args)
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            };
+            cli(&["role"]).starts_with("master")
+                && !cli(&["--scan", "--pattern", "recd:events:*"])
+                    .trim()
+                    .is_empty()
+        })
+        .count();
+    assert!(holding >= 2, "streams on {holding} master(s)");
+    assert!(bus.check().is_ok());
+}

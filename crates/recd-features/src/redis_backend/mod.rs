@@ -4,8 +4,10 @@
 //! - `user:{id}:features` — [`UserFeatures`], expiring (`PXAT`) at the newest event plus the TTL;
 //! - `item:{id}:counters`, `category:{name}:counters` — [`WindowCounters`], expiring a day
 //!   after their newest bucket;
-//! - `trending:items:{1h|24h}`, `trending:items:{1h|24h}:category:{name}`,
-//!   `trending:categories:{1h|24h}` — sorted sets indexing the counters for top-k reads;
+//! - `trending:items:{1h|24h}:s{0..7}`, `trending:items:{1h|24h}:category:{name}`,
+//!   `trending:categories:{1h|24h}:s{0..7}` — sorted sets indexing the counters for top-k
+//!   reads; the all-items and categories indexes in shards by member hash, so their writes
+//!   spread over a cluster's slots;
 //! - `recd:features:applied_offset` — where the updater resumes; on a partitioned bus, one
 //!   `recd:features:applied_offset:p<n>` per partition ([`RedisStore::for_partition`]), whose
 //!   updater writes its users' keys alone and the shared item and category counters by
@@ -72,15 +74,52 @@ fn category_key(name: &str) -> String {
     format!("category:{name}:counters")
 }
 
-fn items_index(window: Window, category: Option<&str>) -> String {
+/// Shards of the all-items and the categories trending indexes. Every engaged event writes
+/// one entry of each; one key per window would put all that write load on one slot of a
+/// cluster (one master), so the entries are spread over shards by a hash of the member and a
+/// top-k read merges the shards' (reads of trending lists are rare next to those writes).
+const INDEX_SHARDS: u32 = 8;
+
+/// The index shard of `member`: FNV-1a, the same in every process.
+fn index_shard(member: &str) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in member.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(INDEX_SHARDS)) as u32
+}
+
+/// The index that lists `item` (in `category`'s index, or its shard of the all-items one).
+fn items_index(window: Window, category: Option<&str>, item: &str) -> String {
     match category {
-        None => format!("trending:items:{}", window.as_str()),
+        None => format!("trending:items:{}:s{}", window.as_str(), index_shard(item)),
         Some(c) => format!("trending:items:{}:category:{c}", window.as_str()),
     }
 }
 
-fn categories_index(window: Window) -> String {
-    format!("trending:categories:{}", window.as_str())
+/// Every index a top-k read of `category` (or of all items) looks at.
+fn items_indexes(window: Window, category: Option<&str>) -> Vec<String> {
+    match category {
+        None => (0..INDEX_SHARDS)
+            .map(|k| format!("trending:items:{}:s{k}", window.as_str()))
+            .collect(),
+        Some(c) => vec![format!("trending:items:{}:category:{c}", window.as_str())],
+    }
+}
+
+fn categories_index(window: Window, name: &str) -> String {
+    format!(
+        "trending:categories:{}:s{}",
+        window.as_str(),
+        index_shard(name)
+    )
+}
+
+fn categories_indexes(window: Window) -> Vec<String> {
+    (0..INDEX_SHARDS)
+        .map(|k| format!("trending:categories:{}:s{k}", window.as_str()))
+        .collect()
 }
 
 impl RedisStore {
@@ -201,6 +240,26 @@ impl RedisStore {
             self.cache.put(state);
         }
         Ok(())
+    }
+
+    /// Top entries over several indexes (the shards of one), merged.
+    async fn top_from_indexes(
+        &self,
+        indexes: &[String],
+        window: Window,
+        now_ms: TimestampMs,
+        limit: usize,
+        counter_key: impl Fn(&str) -> String,
+        keep: impl Fn(&WindowCounters) -> bool,
+    ) -> Result<Vec<(String, u64)>, FeatureError> {
+        let mut found = Vec::new();
+        for index in indexes {
+            found.extend(
+                self.top_from_index(index, window, now_ms, limit, &counter_key, &keep)
+                    .await?,
+            );
+        }
+        Ok(top(found, limit))
     }
 
     /// Top entries of an index, recomputed from their counters at `now_ms`.
@@ -377,9 +436,13 @@ impl FeatureStore for RedisStore {
                 writes.push(set_json(key, &state, end + DAY_MS));
                 for w in Window::ALL {
                     let score = state.count(w, end);
-                    writes.push(zadd(&items_index(w, None), score, id.as_str()));
+                    writes.push(zadd(&items_index(w, None, id.as_str()), score, id.as_str()));
                     if let Some(c) = &state.category {
-                        writes.push(zadd(&items_index(w, Some(c)), score, id.as_str()));
+                        writes.push(zadd(
+                            &items_index(w, Some(c), id.as_str()),
+                            score,
+                            id.as_str(),
+                        ));
                     }
                 }
             }
@@ -390,7 +453,7 @@ impl FeatureStore for RedisStore {
                 let end = state.newest_ms().unwrap_or(now).max(now);
                 writes.push(set_json(key, &state, end + DAY_MS));
                 for w in Window::ALL {
-                    writes.push(zadd(&categories_index(w), state.count(w, end), name));
+                    writes.push(zadd(&categories_index(w, name), state.count(w, end), name));
                 }
             }
         }
@@ -459,10 +522,10 @@ impl FeatureStore for RedisStore {
     }
 
     async fn trending(&self, query: &TrendingQuery) -> Result<Vec<TrendingItem>, FeatureError> {
-        let index = items_index(query.window, query.category.as_deref());
+        let indexes = items_indexes(query.window, query.category.as_deref());
         let found = self
-            .top_from_index(
-                &index,
+            .top_from_indexes(
+                &indexes,
                 query.window,
                 query.now_ms,
                 query.limit,
@@ -484,8 +547,8 @@ impl FeatureStore for RedisStore {
         limit: usize,
     ) -> Result<Vec<CategoryCount>, FeatureError> {
         let found = self
-            .top_from_index(
-                &categories_index(window),
+            .top_from_indexes(
+                &categories_indexes(window),
                 window,
                 now_ms,
                 limit,

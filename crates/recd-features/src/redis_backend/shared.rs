@@ -129,12 +129,12 @@ fn index(writes: &mut Vec<Cmd>, target: &Target<'_>, state: &WindowCounters, end
         let score = state.count(w, end);
         match target {
             Target::Item(id) => {
-                writes.push(zadd(&items_index(w, None), score, id));
+                writes.push(zadd(&items_index(w, None, id), score, id));
                 if let Some(c) = &state.category {
-                    writes.push(zadd(&items_index(w, Some(c)), score, id));
+                    writes.push(zadd(&items_index(w, Some(c), id), score, id));
                 }
             }
-            Target::Category(name) => writes.push(zadd(&categories_index(w), score, name)),
+            Target::Category(name) => writes.push(zadd(&categories_index(w, name), score, name)),
         }
     }
 }

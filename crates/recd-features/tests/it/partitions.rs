@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use recd_features::testing::RedisServer;
+use recd_features::testing::{RedisCluster, RedisServer};
 use recd_features::{Batch, FeatureConfig, FeatureStore, LoggedEvent, RedisStore, Window};
 use recd_types::{Event, EventKind, ItemId, UserId};
 
@@ -49,7 +49,21 @@ async fn concurrent_partitions_lose_no_increment_and_replays_add_none() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let store = RedisStore::open(&server.url(), FeatureConfig::default()).unwrap();
+    concurrent_partitions(&server.url()).await;
+}
+
+/// The same on a real six-node Redis Cluster: every key a single-slot command, the shared
+/// counters' compare-and-set a one-key script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_partitions_on_a_cluster() {
+    let Some(cluster) = RedisCluster::start() else {
+        return;
+    };
+    concurrent_partitions(&cluster.url()).await;
+}
+
+async fn concurrent_partitions(url: &str) {
+    let store = RedisStore::open(url, FeatureConfig::default()).unwrap();
     let now = now_ms();
     let partitions: Vec<Arc<RedisStore>> =
         (0..4).map(|p| Arc::new(store.for_partition(p))).collect();
