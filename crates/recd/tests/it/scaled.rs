@@ -247,3 +247,164 @@ fn a_bus_that_is_down_gets_503_with_retry_after_never_202() {
         "accepting events again",
     );
 }
+
+/// `haproxy` in front of the API processes, on a free port, stopped on drop.
+struct Haproxy {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Haproxy {
+    /// `None` (said on stderr) when haproxy is not installed and CI is not set.
+    fn start(backends: &[&Server]) -> Option<Self> {
+        let present = Command::new("haproxy")
+            .arg("-v")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !present {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "haproxy is not installed, and CI is set: the topology test must run in CI"
+            );
+            eprintln!("\n!!! SKIPPING the topology test: haproxy is not installed !!!\n");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let servers: String = backends
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                format!(
+                    "    server api{i} {} check inter 100 fall 1 rise 2\n",
+                    s.addr
+                )
+            })
+            .collect();
+        // What a production balancer in front of recd does: health checks on /readyz, and a
+        // request whose connection could not be made goes to another server.
+        let config = format!(
+            "global\n    maxconn 256\ndefaults\n    mode http\n    timeout connect 500ms\n    timeout client 10s\n    timeout server 10s\n    retries 3\n    option redispatch\n    retry-on conn-failure empty-response\nfrontend api\n    bind 127.0.0.1:{port}\n    default_backend recd\nbackend recd\n    balance roundrobin\n    option httpchk GET /readyz\n{servers}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("haproxy.cfg");
+        std::fs::write(&path, config).unwrap();
+        let child = Command::new("haproxy")
+            .args(["-db", "-f"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("haproxy starts");
+        let addr = format!("127.0.0.1:{port}");
+        wait_for("haproxy listening", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(&addr).is_ok()
+        });
+        Some(Self {
+            child,
+            addr,
+            _dir: dir,
+        })
+    }
+
+    /// One request through the balancer: the status (0 when the connection failed).
+    fn post(&self, body: &str) -> u16 {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(&self.addr) else {
+            return 0;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let request = format!(
+            "POST /v1/events HTTP/1.1\r\nHost: lb\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if stream.write_all(request.as_bytes()).is_err() {
+            return 0;
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_fleet_behind_haproxy_loses_no_acknowledged_event_when_an_api_and_an_updater_are_killed() {
+    let Some(redis) = RedisServer::start_durable() else {
+        return;
+    };
+    let url = redis.url();
+    let dir = tempfile::tempdir().unwrap();
+    let apis: Vec<Server> = (0..3)
+        .map(|i| api(&dir.path().join(format!("api{i}")), &url))
+        .collect();
+    let Some(lb) = Haproxy::start(&apis.iter().collect::<Vec<_>>()) else {
+        return;
+    };
+    let s1 = Stream::start(&url, "s1");
+    let s2 = Stream::start(&url, "s2");
+    wait_for("partitions shared", Duration::from_secs(30), || {
+        s1.owned().len() + s2.owned().len() == 4
+    });
+    let mut apis = apis.into_iter();
+    let (victim, a, b) = (
+        apis.next().unwrap(),
+        apis.next().unwrap(),
+        apis.next().unwrap(),
+    );
+    let mut victim = Some(victim);
+    let mut s1 = Some(s1);
+    let mut acked = Vec::new();
+    let mut failed = Vec::new();
+    for n in 0..600 {
+        if n == 200 {
+            // kill -9 an API process and an updater under load.
+            drop(victim.take());
+            s1.take().unwrap().kill();
+        }
+        let user = format!("load{n}");
+        let body = json!({"user_id": user, "item_id": format!("item{}", n % 17), "type": "view"});
+        match lb.post(&body.to_string()) {
+            202 => acked.push(n),
+            status => failed.push((n, status)),
+        }
+    }
+    // Only the requests in flight on the killed process may fail (the balancer retries what
+    // could not connect); this client sends one at a time.
+    eprintln!(
+        "topology: {} events acknowledged through haproxy, {} not: {failed:?}",
+        acked.len(),
+        failed.len()
+    );
+    assert!(failed.len() <= 2, "failed requests: {failed:?}");
+    wait_for(
+        "the survivor owning every partition",
+        Duration::from_secs(30),
+        || s2.owned().len() == 4,
+    );
+    for n in acked {
+        let user = format!("load{n}");
+        let item = format!("item{}", n % 17);
+        let server = if n % 2 == 0 { &a } else { &b };
+        wait_for(
+            "an acknowledged event in the features",
+            Duration::from_secs(20),
+            || viewed(server, &user).contains(&item),
+        );
+    }
+}
