@@ -23,9 +23,10 @@ pub struct BusConfig {
     /// Keep about this many hours of entries per partition (`XADD MINID ~`, by append
     /// time); 0 keeps them all. Entries must be exported to the lake within this time.
     pub retention_hours: u64,
-    /// Acknowledge an append only once this many replicas have it (`WAIT`); 0 relies on the
-    /// server's own durability (`appendonly yes`, `appendfsync always`). Single server only:
-    /// on a cluster, configure `appendfsync always` on every master.
+    /// Acknowledge an append only once this many replicas have it (`WAIT`, on a cluster on
+    /// the master of each partition written); 0 relies on the server's own durability
+    /// (`appendonly yes`, `appendfsync always`), which a cluster failover to a replica that
+    /// had not received a write does not keep.
     pub wait_replicas: u32,
     /// How long `WAIT` waits for the replicas before the append fails (503).
     pub wait_timeout_ms: u64,

@@ -213,7 +213,20 @@ impl RedisCluster {
         assert!(status.success(), "redis-cli --cluster create failed");
         let cluster = Self { nodes };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !cluster.nodes.iter().all(|n| cluster_ok(n.port)) {
+        // Ok, and every replica in sync with its master (a WAIT would time out before).
+        let synced = |port: u16| {
+            let info = Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "info", "replication"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            info.contains("role:master") || info.contains("master_link_status:up")
+        };
+        while !cluster
+            .nodes
+            .iter()
+            .all(|n| cluster_ok(n.port) && synced(n.port))
+        {
             assert!(
                 Instant::now() < deadline,
                 "the cluster did not become ok within 30 s"
@@ -237,6 +250,89 @@ impl RedisCluster {
     pub fn ports(&self) -> Vec<u16> {
         self.nodes.iter().map(RedisServer::port).collect()
     }
+
+    /// Kills (SIGKILL) a master, the first whose node serves `key`'s slot if given, and
+    /// returns its port; its replica takes over after the node timeout (two seconds).
+    pub fn kill_master(&mut self, key: Option<&str>) -> u16 {
+        let slot_owner = key.and_then(|k| {
+            let out = Command::new("redis-cli")
+                .args([
+                    "-p",
+                    &self.nodes[0].port.to_string(),
+                    "cluster",
+                    "keyslot",
+                    k,
+                ])
+                .output()
+                .ok()?;
+            let slot: u16 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+            self.nodes
+                .iter()
+                .position(|n| role(n.port).starts_with("master") && serves_slot(n.port, slot))
+        });
+        let i = slot_owner
+            .or_else(|| {
+                self.nodes
+                    .iter()
+                    .position(|n| role(n.port).starts_with("master"))
+            })
+            .expect("a master");
+        let port = self.nodes[i].port;
+        self.nodes[i].stop();
+        port
+    }
+
+    /// Starts the node on `port` again (a killed master comes back as a replica of the node
+    /// that took over).
+    pub fn restart_node(&mut self, port: u16) {
+        if let Some(node) = self.nodes.iter_mut().find(|n| n.port == port) {
+            node.restart();
+        }
+    }
+
+    /// Waits until every live node says `cluster_state:ok` (after a failover).
+    pub fn wait_ok(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self
+            .nodes
+            .iter()
+            .filter(|n| n.child.is_some())
+            .all(|n| cluster_ok(n.port))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not recover within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn role(port: u16) -> String {
+    Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "role"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Whether the node on `port` serves `slot` as a master (`CLUSTER MYSHARDID` is newer than
+/// Debian's 7.0, so the slot ranges are read from `CLUSTER NODES`' `myself` line).
+fn serves_slot(port: u16, slot: u16) -> bool {
+    let Ok(out) = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "cluster", "nodes"])
+        .output()
+    else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(me) = text.lines().find(|l| l.contains("myself")) else {
+        return false;
+    };
+    me.split_whitespace().skip(8).any(|range| {
+        let (a, b) = range.split_once('-').unwrap_or((range, range));
+        matches!((a.parse::<u16>(), b.parse::<u16>()), (Ok(a), Ok(b)) if a <= slot && slot <= b)
+    })
 }
 
 /// Whether the node on `port` says `cluster_state:ok`.

@@ -77,8 +77,8 @@ enum Conn {
     Cluster(Box<ClusterConnection>),
 }
 
-/// A connection made on first use and dropped after an I/O failure, so the next call
-/// reconnects (a failed call is not retried here: an append must not be sent twice).
+/// A connection made on first use and dropped after a failure, so the next call reconnects
+/// (a failed call is not retried here: an append must not be sent twice).
 pub(crate) struct Lazy {
     client: Client,
     config: BusConfig,
@@ -108,12 +108,43 @@ impl Lazy {
             None => unreachable!("connected above"),
         };
         let res = f(conn);
-        if let Err(e) = &res
-            && (e.is_io_error() || e.is_timeout() || e.is_connection_dropped())
-        {
+        if res.is_err() {
+            // Whatever failed, the next call starts from a new connection: on a cluster that
+            // also means a new slot map, which is how a failover's new master is found.
             self.conn = None;
         }
         res.map_err(unavailable)
+    }
+}
+
+impl Lazy {
+    /// `WAIT replicas timeout_ms` on the connection that wrote `key`: on a cluster, the
+    /// master of the key's slot (WAIT counts the replicas that have this connection's writes,
+    /// so it must go where the write went). Returns how many replicas acknowledged.
+    pub(crate) fn wait_for_replicas(
+        &mut self,
+        key: &str,
+        replicas: u32,
+        timeout_ms: u64,
+    ) -> Result<u32, BusError> {
+        use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr};
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(replicas).arg(timeout_ms);
+        match self.conn.as_mut() {
+            Some(Conn::Cluster(c)) => {
+                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+                    Route::with_slot(Slot::for_key(key), SlotAddr::Master),
+                ));
+                let res = c
+                    .route_command(&wait, route)
+                    .and_then(|v| redis::from_redis_value(v).map_err(Into::into));
+                if res.is_err() {
+                    self.conn = None;
+                }
+                res.map_err(unavailable)
+            }
+            _ => self.with(|c| wait.query(c)),
+        }
     }
 }
 

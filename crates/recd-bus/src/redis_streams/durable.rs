@@ -22,11 +22,12 @@ pub(crate) fn check(conn: &mut Lazy, config: &BusConfig, is_cluster: bool) -> Re
     }
     if is_cluster {
         // A routed CONFIG GET reads one node, not every master: say what must hold instead.
-        if !CLUSTER_WARNED.swap(true, Ordering::Relaxed) {
+        if config.wait_replicas == 0 && !CLUSTER_WARNED.swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                "event bus on a Redis Cluster: every master must run with appendonly yes, \
-                 appendfsync always and maxmemory-policy noeviction for acknowledged events \
-                 to survive a crash; recd cannot check every node"
+                "event bus on a Redis Cluster without bus.wait_replicas: every master must run \
+                 with appendonly yes, appendfsync always and maxmemory-policy noeviction for \
+                 acknowledged events to survive a crash, and a failover to a replica can still \
+                 lose what it had not received; recd cannot check every node"
             );
         }
         return Ok(());

@@ -124,24 +124,19 @@ fn write_group(
                 }
             });
         results[p as usize] = res;
+        if is_cluster(config) && results[p as usize].is_ok() {
+            // Each partition's master has its own replicas: wait on each.
+            if let Some(problem) = wait_replicas(conn, config, &config.stream_key(p)) {
+                results[p as usize] = Err(problem);
+            }
+        }
     }
-    if config.wait_replicas > 0
-        && results
-            .iter()
-            .any(|r| r.as_ref().is_ok_and(|o| !o.is_empty()))
-    {
-        let mut wait = redis::cmd("WAIT");
-        wait.arg(config.wait_replicas).arg(config.wait_timeout_ms);
-        let acked = conn.with(|c| wait.query::<u32>(c));
-        let problem = match acked {
-            Ok(n) if n >= config.wait_replicas => None,
-            Ok(n) => Some(format!(
-                "only {n} of {} replicas acknowledged within {} ms",
-                config.wait_replicas, config.wait_timeout_ms
-            )),
-            Err(e) => Some(e.to_string()),
-        };
-        if let Some(problem) = problem {
+    let wrote = results
+        .iter()
+        .any(|r| r.as_ref().is_ok_and(|o| !o.is_empty()));
+    if !is_cluster(config) && wrote {
+        // One server: one WAIT covers every write of this connection.
+        if let Some(problem) = wait_replicas(conn, config, "") {
             for r in results.iter_mut() {
                 if r.is_ok() {
                     *r = Err(problem.clone());
@@ -150,6 +145,22 @@ fn write_group(
         }
     }
     results
+}
+
+/// With `wait_replicas`, waits until that many replicas have what this connection wrote to
+/// `key`'s node; the problem when they do not in time.
+fn wait_replicas(conn: &mut Lazy, config: &BusConfig, key: &str) -> Option<String> {
+    if config.wait_replicas == 0 {
+        return None;
+    }
+    match conn.wait_for_replicas(key, config.wait_replicas, config.wait_timeout_ms) {
+        Ok(n) if n >= config.wait_replicas => None,
+        Ok(n) => Some(format!(
+            "only {n} of {} replicas acknowledged within {} ms",
+            config.wait_replicas, config.wait_timeout_ms
+        )),
+        Err(e) => Some(e.to_string()),
+    }
 }
 
 /// The `MINID` of the retention window, or "" without one.

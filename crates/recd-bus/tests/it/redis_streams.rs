@@ -270,3 +270,69 @@ fn on_a_cluster_partitions_spread_over_the_masters_and_read_back() {
     assert!(holding >= 2, "streams on {holding} master(s)");
     assert!(bus.check().is_ok());
 }
+
+#[test]
+fn with_wait_replicas_a_cluster_failover_loses_no_acknowledged_record() {
+    let Some(mut cluster) = recd_features::testing::RedisCluster::start() else {
+        return;
+    };
+    let config = BusConfig {
+        events: cluster.url(),
+        partitions: 4,
+        wait_replicas: 1,
+        connect_timeout_ms: 500,
+        response_timeout_ms: 1_000,
+        ..BusConfig::default()
+    };
+    let bus = RedisStreams::open(config.clone()).unwrap();
+    let mut acked: Vec<(Position, Record)> = Vec::new();
+    for round in 0..50 {
+        let records: Vec<Record> = (0..8).map(|u| event(u, round)).collect();
+        let positions = bus.append(&records).wait().unwrap();
+        acked.extend(positions.into_iter().zip(records));
+    }
+    // Kill the master of partition 0's stream: its replica takes over, alone. Until the
+    // killed node is back as its replica, WAIT 1 cannot succeed there: those appends are
+    // refused, never acknowledged without a copy.
+    let killed = cluster.kill_master(Some(&config.stream_key(0)));
+    let mut refused = 0;
+    let mut n = 1_000;
+    let mut append = |acked: &mut Vec<(Position, Record)>, refused: &mut usize| {
+        let records: Vec<Record> = (0..8).map(|u| event(u, n)).collect();
+        n += 1;
+        match bus.append(&records).wait() {
+            Ok(positions) => acked.extend(positions.into_iter().zip(records)),
+            Err(BusError::Unavailable(_)) => *refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(6) {
+        append(&mut acked, &mut refused);
+    }
+    cluster.restart_node(killed);
+    cluster.wait_ok(std::time::Duration::from_secs(30));
+    let before = acked.len();
+    let resumed = std::time::Instant::now();
+    while acked.len() < before + 200 {
+        assert!(
+            resumed.elapsed() < std::time::Duration::from_secs(30),
+            "appends did not resume once the cluster had its replica back"
+        );
+        append(&mut acked, &mut refused);
+    }
+    cluster.wait_ok(std::time::Duration::from_secs(30));
+    let reader = RedisStreams::open(config).unwrap();
+    let read: HashMap<Position, Record> = read_all(&reader).into_iter().collect();
+    for (position, record) in &acked {
+        assert_eq!(
+            read.get(position),
+            Some(record),
+            "acknowledged record lost at {position:?}"
+        );
+    }
+    eprintln!(
+        "failover: {} records acknowledged, {refused} appends refused meanwhile",
+        acked.len()
+    );
+}
