@@ -29,12 +29,10 @@ pub use config::ModelStoreConfig;
 pub use error::StoreError;
 pub use location::Location;
 
-/// Describes this crate's metrics to the recorder (units and help texts).
+/// Describes this crate's metrics to the recorder (units and help texts). The store's health
+/// is `recd_dependency_up{dependency="model_store"}`, the gauge every shared dependency uses
+/// (described by `recd-features`, which records it for Redis).
 pub fn describe_metrics() {
-    metrics::describe_gauge!(
-        "recd_model_store_up",
-        "1 while the last read of the remote model store's registry succeeded, 0 after a failure"
-    );
     metrics::describe_counter!(
         "recd_model_store_errors_total",
         "Failed polls of the remote model store (registry read or version download)"

@@ -8,8 +8,8 @@
 //!
 //! [`Mirror::run`] repeats the pull on an interval. A store that cannot be read leaves the
 //! copy as it is — the server keeps answering with the model it has — and is reported: the
-//! status callback (the server's `/readyz` body), the `recd_model_store_up` gauge, the
-//! errors counter, and one WARN line when it goes down and one INFO line when it is back.
+//! status callback (the server's `/readyz` body), the gauge
+//! `recd_dependency_up{dependency="model_store"}`, the errors counter, and one WARN line when it goes down and one INFO line when it is back.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -139,7 +139,7 @@ impl Mirror {
         let url = self.remote.url();
         match &result {
             Ok(pulled) => {
-                metrics::gauge!("recd_model_store_up").set(1.0);
+                metrics::gauge!("recd_dependency_up", "dependency" => "model_store").set(1.0);
                 if *up == Some(false) {
                     tracing::info!(store = url, "model store reachable again");
                 }
@@ -149,7 +149,7 @@ impl Mirror {
                 (self.on_status)(Ok(()));
             }
             Err(e) => {
-                metrics::gauge!("recd_model_store_up").set(0.0);
+                metrics::gauge!("recd_dependency_up", "dependency" => "model_store").set(0.0);
                 metrics::counter!("recd_model_store_errors_total").increment(1);
                 if *up != Some(false) {
                     tracing::warn!(store = url, error = %e, "model store unavailable; serving keeps its current model");

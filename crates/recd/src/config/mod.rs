@@ -12,6 +12,7 @@ mod layers;
 use std::path::Path;
 
 use recd_features::FeatureConfig;
+use recd_model_store::ModelStoreConfig;
 use recd_serve::ServeConfig;
 use recd_store::StoreConfig;
 use recd_stream::StreamConfig;
@@ -38,6 +39,8 @@ pub struct Config {
     pub train: TrainConfig,
     /// `[store]`: the embedded event log of a data dir.
     pub store: StoreConfig,
+    /// `[models]`: where model versions are published and read (a directory or S3).
+    pub models: ModelStoreConfig,
     /// `[experiments.<name>]`: A/B experiments the online engine assigns users to.
     pub experiments: std::collections::BTreeMap<String, recd_online::experiments::ExperimentSpec>,
 }
