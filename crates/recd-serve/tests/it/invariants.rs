@@ -5,7 +5,10 @@
 //!   features);
 //! - the online engine is transport-free: `recd-online` reaches no HTTP crate (it is what the
 //!   HTTP edge, `recd recommend` and evaluation share) and no training code either; nor does
-//!   `recd-attribution` (online metrics).
+//!   `recd-attribution` (online metrics);
+//! - the model store sits below both roles: `recd-model-store` (which `recd train` publishes
+//!   through and `recd serve` reads through) reaches no training code and no serving code,
+//!   and the engine does not reach it (its S3 client is an HTTP crate).
 
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
@@ -96,6 +99,26 @@ fn attribution_reaches_no_http_crate_and_no_training_code() {
     let seen = reachable("recd-attribution");
     assert!(seen.contains("recd-stats"), "walked the graph: {seen:?}");
     forbid_http_and_training("recd-attribution", &seen);
+}
+
+#[test]
+fn the_model_store_reaches_no_training_and_no_serving_code() {
+    let seen = reachable("recd-model-store");
+    assert!(seen.contains("recd-model"), "walked the graph: {seen:?}");
+    assert!(seen.contains("object_store"), "walked the graph: {seen:?}");
+    for forbidden in [
+        "recd-train",
+        "recd-stream",
+        "recd-serve",
+        "recd-online",
+        "recd-api",
+    ] {
+        assert!(!seen.contains(forbidden), "recd-model-store reaches {forbidden}");
+    }
+    assert!(
+        !reachable("recd-online").contains("recd-model-store"),
+        "recd-online reaches recd-model-store"
+    );
 }
 
 fn forbid_http_and_training(krate: &str, seen: &HashSet<String>) {
