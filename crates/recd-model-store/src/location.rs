@@ -33,12 +33,12 @@ impl Location {
         if let Some(rest) = value.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                return Err(bad(format!("{value:?} names no bucket (s3://bucket/prefix)")));
+                return Err(bad(format!(
+                    "{value:?} names no bucket (s3://bucket/prefix)"
+                )));
             }
             let prefix = prefix.trim_matches('/');
-            if prefix.split('/').any(|part| part == "." || part == "..")
-                || prefix.contains("//")
-            {
+            if prefix.split('/').any(|part| part == "." || part == "..") || prefix.contains("//") {
                 return Err(bad(format!(
                     "{value:?}: the prefix must be plain path segments"
                 )));

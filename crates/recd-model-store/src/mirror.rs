@@ -106,7 +106,12 @@ impl Drop for MirrorTask {
 
 impl Mirror {
     /// A copy of `remote` in `models_dir`, pulled every `poll`.
-    pub fn new(remote: RemoteStore, models_dir: PathBuf, poll: Duration, on_status: OnStatus) -> Self {
+    pub fn new(
+        remote: RemoteStore,
+        models_dir: PathBuf,
+        poll: Duration,
+        on_status: OnStatus,
+    ) -> Self {
         Self {
             remote,
             models_dir,

@@ -47,7 +47,10 @@ pub struct RemoteStore {
 
 impl RemoteStore {
     /// Opens the store `location` names (no request is made yet). `None` for a directory.
-    pub fn open(location: &Location, config: &ModelStoreConfig) -> Result<Option<Self>, StoreError> {
+    pub fn open(
+        location: &Location,
+        config: &ModelStoreConfig,
+    ) -> Result<Option<Self>, StoreError> {
         match location {
             Location::Dir(_) => Ok(None),
             Location::S3 { bucket, prefix } => {
@@ -108,7 +111,9 @@ impl RemoteStore {
     async fn versioned_state(&self) -> Result<(RegistryState, Option<UpdateVersion>), StoreError> {
         let got = match self.store.get(&self.path(STATE)).await {
             Ok(got) => got,
-            Err(object_store::Error::NotFound { .. }) => return Ok((RegistryState::default(), None)),
+            Err(object_store::Error::NotFound { .. }) => {
+                return Ok((RegistryState::default(), None));
+            }
             Err(e) => return Err(self.remote(e)),
         };
         let version = UpdateVersion {
@@ -116,11 +121,15 @@ impl RemoteStore {
             version: got.meta.version.clone(),
         };
         let bytes = got.bytes().await.map_err(|e| self.remote(e))?;
-        let state: RegistryState = serde_json::from_slice(&bytes)
-            .map_err(|e| self.corrupt(format!("{STATE}: {e}")))?;
+        let state: RegistryState =
+            serde_json::from_slice(&bytes).map_err(|e| self.corrupt(format!("{STATE}: {e}")))?;
         // A state naming a path instead of a version would make a reader write outside its
         // copy; refuse it as a foreign writer's.
-        let names = state.current.iter().chain(&state.candidate).chain(&state.previous);
+        let names = state
+            .current
+            .iter()
+            .chain(&state.candidate)
+            .chain(&state.previous);
         if let Some(bad) = names.into_iter().find(|v| !registry::is_version_name(v)) {
             return Err(self.corrupt(format!("{STATE} names {bad:?}, which is not a version")));
         }
@@ -153,7 +162,10 @@ impl RemoteStore {
                 .await;
             match put {
                 Ok(_) => return Ok(change),
-                Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {
+                Err(
+                    object_store::Error::Precondition { .. }
+                    | object_store::Error::AlreadyExists { .. },
+                ) => {
                     tracing::info!(attempt, store = %self.url, "the model registry changed meanwhile; retrying the change on the new state");
                     tokio::time::sleep(Duration::from_millis(20 * attempt as u64)).await;
                 }
@@ -169,7 +181,11 @@ impl RemoteStore {
     /// `version` is a complete upload: a valid name whose manifest is in the store.
     pub async fn check_version(&self, version: &str) -> Result<(), StoreError> {
         if !registry::is_version_name(version) {
-            return Err(ModelError::Artifact(format!("no model version {version:?} in {}", self.url)).into());
+            return Err(ModelError::Artifact(format!(
+                "no model version {version:?} in {}",
+                self.url
+            ))
+            .into());
         }
         match self.store.head(&self.version_path(version, "manifest.json")).await {
             Ok(_) => Ok(()),

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::memory::InMemory;
+use object_store::{ObjectStore, ObjectStoreExt};
 use recd_model::artifact::registry::{self, Op};
 use recd_model::artifact::{FORMAT_VERSION, Manifest};
 
@@ -44,20 +44,29 @@ async fn a_published_version_reaches_a_copy_complete_and_verified() {
     let trainer = tempfile::tempdir().unwrap();
     make(trainer.path(), "v1", 1);
     assert!(remote.upload(trainer.path(), "v1").await.unwrap());
-    assert!(!remote.upload(trainer.path(), "v1").await.unwrap(), "uploaded once");
+    assert!(
+        !remote.upload(trainer.path(), "v1").await.unwrap(),
+        "uploaded once"
+    );
     remote.change(&Op::Activate("v1".into())).await.unwrap();
 
     let server = tempfile::tempdir().unwrap();
     let pulled = pull(&remote, server.path(), true).await.unwrap();
     assert_eq!(pulled.downloaded, ["v1"]);
-    assert_eq!(registry::current(server.path()).unwrap().as_deref(), Some("v1"));
+    assert_eq!(
+        registry::current(server.path()).unwrap().as_deref(),
+        Some("v1")
+    );
     registry::check_version(server.path(), "v1").unwrap();
     assert_eq!(
         std::fs::read(server.path().join("v1/a.json")).unwrap(),
         std::fs::read(trainer.path().join("v1/a.json")).unwrap()
     );
     let again = pull(&remote, server.path(), true).await.unwrap();
-    assert!(again.downloaded.is_empty(), "a complete copy is not downloaded again");
+    assert!(
+        again.downloaded.is_empty(),
+        "a complete copy is not downloaded again"
+    );
 }
 
 #[tokio::test]
@@ -67,7 +76,10 @@ async fn a_version_without_its_manifest_cannot_be_activated() {
     make(trainer.path(), "v1", 1);
     remote.upload(trainer.path(), "v1").await.unwrap();
     // An upload that stopped before its manifest: the files, but no manifest.
-    memory.delete(&remote.version_path("v1", "manifest.json")).await.unwrap();
+    memory
+        .delete(&remote.version_path("v1", "manifest.json"))
+        .await
+        .unwrap();
     let e = remote.change(&Op::Activate("v1".into())).await.unwrap_err();
     assert!(e.to_string().contains("no manifest"), "{e}");
     assert_eq!(remote.state().await.unwrap().current, None);
@@ -88,7 +100,10 @@ async fn a_damaged_file_is_never_placed_in_the_copy() {
     let e = pull(&remote, server.path(), true).await.unwrap_err();
     assert!(e.to_string().contains("checksum mismatch"), "{e}");
     assert!(!server.path().join("v1").exists());
-    assert!(!server.path().join(".download-v1").exists(), "the partial copy is removed");
+    assert!(
+        !server.path().join(".download-v1").exists(),
+        "the partial copy is removed"
+    );
     assert_eq!(registry::current(server.path()).unwrap(), None);
 }
 
@@ -110,7 +125,10 @@ async fn registry_changes_follow_the_registry_rules() {
     assert_eq!(state.candidate.as_deref(), Some("v3"));
     assert_eq!(state.previous, ["v1"]);
     let promoted = remote.change(&Op::Promote).await.unwrap();
-    assert_eq!((promoted.version.as_str(), promoted.replaced.as_deref()), ("v3", Some("v2")));
+    assert_eq!(
+        (promoted.version.as_str(), promoted.replaced.as_deref()),
+        ("v3", Some("v2"))
+    );
     let back = remote.change(&Op::Rollback).await.unwrap();
     assert_eq!(back.version, "v2");
     assert_eq!(remote.versions().await.unwrap(), ["v1", "v2", "v3"]);
@@ -144,7 +162,8 @@ impl object_store::ObjectStore for Racing {
         if location.filename() == Some("STATE.json")
             && matches!(opts.mode, object_store::PutMode::Update(_))
         {
-            self.attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.attempts
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let rival = self.rival.lock().unwrap().take();
             if let Some(rival) = rival {
                 self.inner.put(location, rival.into()).await?;
@@ -171,15 +190,20 @@ impl object_store::ObjectStore for Racing {
 
     fn delete_stream(
         &self,
-        locations: futures_util::stream::BoxStream<'static, object_store::Result<object_store::path::Path>>,
-    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::path::Path>> {
+        locations: futures_util::stream::BoxStream<
+            'static,
+            object_store::Result<object_store::path::Path>,
+        >,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::path::Path>>
+    {
         self.inner.delete_stream(locations)
     }
 
     fn list(
         &self,
         prefix: Option<&object_store::path::Path>,
-    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+    {
         self.inner.list(prefix)
     }
 
@@ -220,10 +244,17 @@ async fn a_change_lost_to_a_concurrent_publisher_is_applied_again_on_its_state()
     let before = racing.attempts.load(std::sync::atomic::Ordering::SeqCst);
     remote.change(&Op::Activate("v2".into())).await.unwrap();
     let attempts = racing.attempts.load(std::sync::atomic::Ordering::SeqCst) - before;
-    assert_eq!(attempts, 2, "refused once, then applied to the rival's state");
+    assert_eq!(
+        attempts, 2,
+        "refused once, then applied to the rival's state"
+    );
     let state = remote.state().await.unwrap();
     assert_eq!(state.current.as_deref(), Some("v2"));
-    assert_eq!(state.candidate.as_deref(), Some("v3"), "the rival's change is kept");
+    assert_eq!(
+        state.candidate.as_deref(),
+        Some("v3"),
+        "the rival's change is kept"
+    );
     assert_eq!(state.previous, ["v1"]);
 }
 
@@ -244,16 +275,25 @@ async fn a_stale_conditional_write_is_refused_by_the_store() {
             object_store::PutMode::Update(stale.unwrap()).into(),
         )
         .await;
-    assert!(matches!(put, Err(object_store::Error::Precondition { .. })), "{put:?}");
+    assert!(
+        matches!(put, Err(object_store::Error::Precondition { .. })),
+        "{put:?}"
+    );
 }
 
 #[tokio::test]
 async fn registry_errors_name_the_store_and_a_foreign_state_is_refused() {
     let (remote, memory) = store();
     let e = remote.change(&Op::Promote).await.unwrap_err();
-    assert_eq!(e.to_string(), "model registry: no candidate to promote in memory://models");
+    assert_eq!(
+        e.to_string(),
+        "model registry: no candidate to promote in memory://models"
+    );
     memory
-        .put(&remote.path("STATE.json"), br#"{"current": "../etc"}"#.to_vec().into())
+        .put(
+            &remote.path("STATE.json"),
+            br#"{"current": "../etc"}"#.to_vec().into(),
+        )
         .await
         .unwrap();
     let e = remote.state().await.unwrap_err();

@@ -77,7 +77,10 @@ impl RemoteStore {
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
         let mut buf = vec![0u8; 1 << 20];
         loop {
-            let n = file.read(&mut buf).await.map_err(|e| StoreError::io(path, e))?;
+            let n = file
+                .read(&mut buf)
+                .await
+                .map_err(|e| StoreError::io(path, e))?;
             if n == 0 {
                 break;
             }
@@ -115,9 +118,9 @@ impl RemoteStore {
             .map_err(|e| StoreError::io(&tmp, e))?;
         for name in manifest.files.keys() {
             if !registry::is_version_name(name) || name == "manifest.json" {
-                return Err(self.corrupt(format!(
-                    "{version}/manifest.json lists the file {name:?}"
-                )));
+                return Err(
+                    self.corrupt(format!("{version}/manifest.json lists the file {name:?}"))
+                );
             }
             self.download_file(version, name, &tmp.join(name)).await?;
         }

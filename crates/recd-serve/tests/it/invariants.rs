@@ -113,7 +113,10 @@ fn the_model_store_reaches_no_training_and_no_serving_code() {
         "recd-online",
         "recd-api",
     ] {
-        assert!(!seen.contains(forbidden), "recd-model-store reaches {forbidden}");
+        assert!(
+            !seen.contains(forbidden),
+            "recd-model-store reaches {forbidden}"
+        );
     }
     assert!(
         !reachable("recd-online").contains("recd-model-store"),

@@ -92,7 +92,11 @@ pub fn run(command: ModelsCommand, config: &Config) -> anyhow::Result<()> {
     let store = Opened::open(&config.models, &data_dir)?;
     match &store.remote {
         Some(remote) => model_store::runtime()?.block_on(remote_run(command, remote)),
-        None => local_run(command, &store.local_dir(&data_dir), config.train.keep_versions),
+        None => local_run(
+            command,
+            &store.local_dir(&data_dir),
+            config.train.keep_versions,
+        ),
     }
 }
 
@@ -109,9 +113,7 @@ fn local_run(command: ModelsCommand, models: &Path, keep_versions: usize) -> any
             println!("current model is now {version}");
         }
         ModelsCommand::Promote { .. } => print_change(&registry::promote(models)?, &Op::Promote),
-        ModelsCommand::Rollback { .. } => {
-            print_change(&registry::rollback(models)?, &Op::Rollback)
-        }
+        ModelsCommand::Rollback { .. } => print_change(&registry::rollback(models)?, &Op::Rollback),
         ModelsCommand::Gc { .. } => {
             let deleted = registry::gc(models, keep_versions)?;
             for version in &deleted {
@@ -137,14 +139,19 @@ async fn remote_run(command: ModelsCommand, remote: &RemoteStore) -> anyhow::Res
             }
         }
         ModelsCommand::Show { version, .. } => {
-            let m = remote.manifest(&version).await.with_context(|| format!("model {version}"))?;
+            let m = remote
+                .manifest(&version)
+                .await
+                .with_context(|| format!("model {version}"))?;
             println!("{}", serde_json::to_string_pretty(&m)?);
         }
         ModelsCommand::Activate { version, .. } => {
             remote.change(&Op::Activate(version.clone())).await?;
             println!("current model is now {version} in {}", remote.url());
         }
-        ModelsCommand::Promote { .. } => print_change(&remote.change(&Op::Promote).await?, &Op::Promote),
+        ModelsCommand::Promote { .. } => {
+            print_change(&remote.change(&Op::Promote).await?, &Op::Promote)
+        }
         ModelsCommand::Rollback { .. } => {
             print_change(&remote.change(&Op::Rollback).await?, &Op::Rollback)
         }

@@ -12,9 +12,9 @@ use std::time::Duration;
 use anyhow::Context;
 use recd_features::{EmbeddedStore, FeatureConfig, FeatureStore, RedisStore};
 use recd_model::als::Gram;
-use recd_online::Online;
-use recd_model_store::{ModelStoreConfig, StoreError};
 use recd_model_store::mirror::{Mirror, MirrorTask, OnStatus};
+use recd_model_store::{ModelStoreConfig, StoreError};
+use recd_online::Online;
 use recd_online::model_watch::{ModelWatcher, OnLoad, Served, StoreStatus, WatchConfig};
 use recd_serve::ServeConfig;
 use recd_stream::{ItemFactors, SharedFactors};
@@ -55,7 +55,11 @@ pub async fn start(
                 error: Some("not polled yet".into()),
             });
             let poll = Duration::from_millis(store.poll_ms.max(10));
-            Some(Mirror::new(remote, models_dir.clone(), poll, on_status).start().await)
+            Some(
+                Mirror::new(remote, models_dir.clone(), poll, on_status)
+                    .start()
+                    .await,
+            )
         }
         None => None,
     };

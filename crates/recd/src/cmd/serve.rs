@@ -222,7 +222,8 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     ));
     let _schedule = tokio::spawn(jobs.clone().run_schedule());
     let state = Arc::new(AppState {
-        models_dir: recd_model_store::Location::parse(&config.models, data_dir)?.local_dir(data_dir),
+        models_dir: recd_model_store::Location::parse(&config.models, data_dir)?
+            .local_dir(data_dir),
         store: store.clone(),
         features,
         appended,

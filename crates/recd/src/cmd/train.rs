@@ -89,13 +89,22 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
             (false, true) => Some(Op::Stage(outcome.version.clone())),
             (false, false) => None,
         };
-        let change = rt.block_on(model_store::publish(remote, &models_dir, &outcome.version, op))?;
+        let change = rt.block_on(model_store::publish(
+            remote,
+            &models_dir,
+            &outcome.version,
+            op,
+        ))?;
         let placed = match change {
             Some(_) if outcome.activated => "as CURRENT",
             Some(_) => "as the CANDIDATE",
             None => "(not activated)",
         };
-        println!("model {} published to {} {placed}", outcome.version, remote.url());
+        println!(
+            "model {} published to {} {placed}",
+            outcome.version,
+            remote.url()
+        );
     }
     if let Some(path) = &args.outcome {
         write_outcome(path, &outcome)?;

@@ -35,7 +35,9 @@ impl Moto {
                 panic!("CI=true and the S3 test server {program:?} does not start: {e}")
             }
             Err(e) => {
-                eprintln!("skipped: the S3 test server {program:?} does not start ({e}); set RECD_MOTO");
+                eprintln!(
+                    "skipped: the S3 test server {program:?} does not start ({e}); set RECD_MOTO"
+                );
                 return None;
             }
         };
@@ -139,12 +141,19 @@ fn serve(data: &Path, env: &[(String, String)]) -> Server {
 fn served_version(server: &Server) -> String {
     let (status, body) = server.get("/v1/recommendations?user_id=u1&num_results=5");
     assert_eq!(status, 200, "{body}");
-    body["model_version"].as_str().unwrap_or_default().to_string()
+    body["model_version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The `model_store` entry of `/readyz` (strict or not) and the status.
 fn readiness(server: &Server, strict: bool) -> (u16, serde_json::Value) {
-    let path = if strict { "/readyz?strict=true" } else { "/readyz" };
+    let path = if strict {
+        "/readyz?strict=true"
+    } else {
+        "/readyz"
+    };
     let (status, body) = server.get(path);
     (status, body["dependencies"]["model_store"].clone())
 }
@@ -167,22 +176,52 @@ fn servers_serve_what_training_publishes_to_s3_and_swap_on_promotion() {
     let (trainer, server_dir) = two_machines(tmp.path());
 
     let (first, out) = train(&trainer, &[], &env);
-    assert!(out.contains(&format!("model {first} published to s3://recd-models/fleet as CURRENT")), "{out}");
-    assert!(!server_dir.join("models").exists(), "the server starts with no model of its own");
+    assert!(
+        out.contains(&format!(
+            "model {first} published to s3://recd-models/fleet as CURRENT"
+        )),
+        "{out}"
+    );
+    assert!(
+        !server_dir.join("models").exists(),
+        "the server starts with no model of its own"
+    );
     let server = serve(&server_dir, &env);
     assert_eq!(served_version(&server), first);
-    assert!(server_dir.join("models").join(&first).join("manifest.json").is_file());
+    assert!(
+        server_dir
+            .join("models")
+            .join(&first)
+            .join("manifest.json")
+            .is_file()
+    );
     let (status, store) = readiness(&server, true);
     assert_eq!(status, 200, "{store}");
     assert_eq!(store["up"], true, "{store}");
     assert_eq!(store["detail"], "s3://recd-models/fleet", "{store}");
 
     // A second version waits as the candidate: the server keeps CURRENT.
-    let (second, out) = train(&trainer, &["--force"], &[env.clone(), vec![("RECD__TRAIN__ROLLOUT".into(), "candidate".into())]].concat());
+    let (second, out) = train(
+        &trainer,
+        &["--force"],
+        &[
+            env.clone(),
+            vec![("RECD__TRAIN__ROLLOUT".into(), "candidate".into())],
+        ]
+        .concat(),
+    );
     assert!(out.contains("as the CANDIDATE"), "{out}");
     let list = recd_env(&["models", "list", "--data-dir", arg(&trainer)], &env);
-    assert!(list.lines().any(|l| l.starts_with("* ") && l.contains(&first)), "{list}");
-    assert!(list.lines().any(|l| l.starts_with("+ ") && l.contains(&second)), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("* ") && l.contains(&first)),
+        "{list}"
+    );
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("+ ") && l.contains(&second)),
+        "{list}"
+    );
     for _ in 0..10 {
         assert_eq!(served_version(&server), first);
         std::thread::sleep(Duration::from_millis(50));
@@ -194,7 +233,10 @@ fn servers_serve_what_training_publishes_to_s3_and_swap_on_promotion() {
     let promoted = Instant::now();
     let out = recd_env(&["models", "promote", "--data-dir", arg(&operator)], &env);
     assert!(out.contains(&second), "{out}");
-    server.wait_until(|| served_version(&server) == second, "serving the promoted model");
+    server.wait_until(
+        || served_version(&server) == second,
+        "serving the promoted model",
+    );
     eprintln!(
         "promote to swap: {} ms (models.poll_ms 100, model_poll_ms 50)",
         promoted.elapsed().as_millis()
@@ -216,18 +258,42 @@ fn a_store_that_goes_down_leaves_the_server_serving_and_reported() {
     assert_eq!(served_version(&server), first);
 
     drop(moto);
-    server.wait_until(|| readiness(&server, false).1["up"] == false, "the store reported down");
+    server.wait_until(
+        || readiness(&server, false).1["up"] == false,
+        "the store reported down",
+    );
     let (status, store) = readiness(&server, false);
-    assert_eq!(status, 200, "a shared dependency is not this instance's fault: {store}");
-    assert!(store["error"].as_str().is_some_and(|e| e.contains("s3://recd-models/fleet")), "{store}");
-    assert_eq!(readiness(&server, true).0, 503, "strict readiness counts the store");
-    assert_eq!(served_version(&server), first, "the model in memory keeps serving");
+    assert_eq!(
+        status, 200,
+        "a shared dependency is not this instance's fault: {store}"
+    );
+    assert!(
+        store["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("s3://recd-models/fleet")),
+        "{store}"
+    );
+    assert_eq!(
+        readiness(&server, true).0,
+        503,
+        "strict readiness counts the store"
+    );
+    assert_eq!(
+        served_version(&server),
+        first,
+        "the model in memory keeps serving"
+    );
     let metrics = server.get_text("/metrics");
     assert!(
-        metrics.lines().any(|l| l == r#"recd_dependency_up{dependency="model_store"} 0"#),
+        metrics
+            .lines()
+            .any(|l| l == r#"recd_dependency_up{dependency="model_store"} 0"#),
         "{metrics}"
     );
-    assert!(metrics.contains("recd_model_store_errors_total"), "{metrics}");
+    assert!(
+        metrics.contains("recd_model_store_errors_total"),
+        "{metrics}"
+    );
 
     // A training cannot publish to a store that is down, and says where it failed.
     let output = Command::new(env!("CARGO_BIN_EXE_recd"))
@@ -252,5 +318,8 @@ fn a_bad_store_value_names_the_key() {
         .unwrap();
     assert!(!output.status.success());
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("models.store") && err.contains("unknown scheme"), "{err}");
+    assert!(
+        err.contains("models.store") && err.contains("unknown scheme"),
+        "{err}"
+    );
 }

@@ -121,9 +121,7 @@ pub fn change(models_dir: &Path, op: &Op) -> Result<Change, ModelError> {
     if let Some(target) = state.target(op) {
         check_version(models_dir, &target)?;
     }
-    let change = state
-        .apply(op)
-        .map_err(|e| in_dir(e, models_dir))?;
+    let change = state.apply(op).map_err(|e| in_dir(e, models_dir))?;
     lock.write(&state)?;
     Ok(change)
 }

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Change, MAX_HISTORY};
 use super::files::{CURRENT, STATE, err};
+use super::{Change, MAX_HISTORY};
 use crate::ModelError;
 
 /// A change of the registry's pointers.
@@ -113,9 +113,10 @@ impl RegistryState {
                 })
             }
             Op::Promote => {
-                let candidate = self.candidate.clone().ok_or_else(|| {
-                    ModelError::Registry("no candidate to promote".to_string())
-                })?;
+                let candidate = self
+                    .candidate
+                    .clone()
+                    .ok_or_else(|| ModelError::Registry("no candidate to promote".to_string()))?;
                 Ok(Change {
                     replaced: self.make_current(&candidate),
                     version: candidate,
