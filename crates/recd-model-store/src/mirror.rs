@@ -6,7 +6,7 @@
 //! therefore always a consistent registry whose named versions are complete, and the model
 //! watcher of `recd-online` hot-swaps from it exactly as from a local training.
 //!
-//! [`Mirror::run`] repeats the pull on an interval. A store that cannot be read leaves the
+//! [`Mirror::start`] repeats the pull on an interval. A store that cannot be read leaves the
 //! copy as it is — the server keeps answering with the model it has — and is reported: the
 //! status callback (the server's `/readyz` body), the gauge
 //! `recd_dependency_up{dependency="model_store"}`, the errors counter, and one WARN line when it goes down and one INFO line when it is back.
@@ -46,10 +46,10 @@ pub async fn pull(
         .map_err(|e| StoreError::io(models_dir, e))?;
     let mut state = remote.state().await?;
     let mut downloaded = Vec::new();
-    if let Some(current) = &state.current {
-        if remote.download(models_dir, current).await? {
-            downloaded.push(current.clone());
-        }
+    if let Some(current) = &state.current
+        && remote.download(models_dir, current).await?
+    {
+        downloaded.push(current.clone());
     }
     if let Some(candidate) = state.candidate.clone() {
         let got = match with_candidate {

@@ -7,7 +7,7 @@
 //! PUT, which S3 makes atomic: a reader gets the old object or the new one.
 //!
 //! Registry changes are compare-and-swap: read the state and its ETag, apply the
-//! [`Op`](recd_model::artifact::registry::Op) to it, PUT with `If-Match` (or `If-None-Match:
+//! [`Op`] to it, PUT with `If-Match` (or `If-None-Match:
 //! *` for the first state) and start over from a fresh read when the store refuses the
 //! precondition, so two publishers never lose each other's change: the second one's
 //! operation is re-applied on top of the first one's result. AWS S3, MinIO, Cloudflare R2
