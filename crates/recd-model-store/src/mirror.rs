@@ -66,10 +66,15 @@ pub async fn pull(
             }
         }
     }
-    let (dir, copy) = (models_dir.to_path_buf(), state.clone());
+    let (dir, copy, prune) = (
+        models_dir.to_path_buf(),
+        state.clone(),
+        !downloaded.is_empty(),
+    );
     tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
         registry::replace_state(&dir, &copy)?;
-        if let Err(e) = registry::gc(&dir, KEEP_VERSIONS) {
+        // Only a download adds a version; pruning reads every manifest, not worth each poll.
+        if prune && let Err(e) = registry::gc(&dir, KEEP_VERSIONS) {
             tracing::warn!(error = %e, "old versions of the model store's copy not deleted");
         }
         Ok(())

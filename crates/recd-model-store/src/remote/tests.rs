@@ -299,3 +299,42 @@ async fn registry_errors_name_the_store_and_a_foreign_state_is_refused() {
     let e = remote.state().await.unwrap_err();
     assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
 }
+
+#[tokio::test]
+async fn the_copy_follows_the_store_and_keeps_only_recent_versions() {
+    let (remote, _) = store();
+    let trainer = tempfile::tempdir().unwrap();
+    let server = tempfile::tempdir().unwrap();
+    for i in 1..=5 {
+        let v = format!("v{i}");
+        make(trainer.path(), &v, i);
+        remote.upload(trainer.path(), &v).await.unwrap();
+        remote.change(&Op::Activate(v.clone())).await.unwrap();
+        pull(&remote, server.path(), true).await.unwrap();
+        assert_eq!(registry::current(server.path()).unwrap(), Some(v));
+    }
+    let kept: Vec<String> = registry::list(server.path())
+        .unwrap()
+        .into_iter()
+        .map(|m| m.version)
+        .collect();
+    assert_eq!(kept, ["v3", "v4", "v5"], "a cache of the newest versions");
+
+    // A candidate is copied only when asked for; without it the copy names none.
+    make(trainer.path(), "v6", 6);
+    remote.upload(trainer.path(), "v6").await.unwrap();
+    remote.change(&Op::Stage("v6".into())).await.unwrap();
+    let trainer_copy = tempfile::tempdir().unwrap();
+    let pulled = pull(&remote, trainer_copy.path(), false).await.unwrap();
+    assert_eq!(pulled.downloaded, ["v5"]);
+    assert_eq!(
+        registry::state(trainer_copy.path()).unwrap().candidate,
+        None
+    );
+    let pulled = pull(&remote, server.path(), true).await.unwrap();
+    assert_eq!(pulled.downloaded, ["v6"]);
+    assert_eq!(
+        registry::state(server.path()).unwrap().candidate.as_deref(),
+        Some("v6")
+    );
+}
