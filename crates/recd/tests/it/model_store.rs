@@ -2,7 +2,8 @@
 //! `RECD_MOTO`, else found on PATH; skipped with a message when missing, except under
 //! `CI=true`, where a missing server fails): `recd train` publishes to a bucket, a server
 //! with no local models serves that version, a promotion reaches it, and a store that goes
-//! down leaves it serving and reported.
+//! down leaves it serving and reported. And a directory store (a shared volume) that a
+//! trainer and a server on other data dirs both point at, read in place without a copy.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -322,4 +323,45 @@ fn a_bad_store_value_names_the_key() {
         err.contains("models.store") && err.contains("unknown scheme"),
         "{err}"
     );
+}
+
+#[test]
+fn a_shared_directory_store_serves_what_another_data_dir_trained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (trainer, server_dir) = two_machines(tmp.path());
+    let shared = tmp.path().join("shared-models");
+    let env = vec![
+        (
+            "RECD__MODELS__STORE".to_string(),
+            shared.display().to_string(),
+        ),
+        (
+            "RECD__SERVE__RECOMMEND__MODEL_POLL_MS".to_string(),
+            "50".to_string(),
+        ),
+    ];
+    let (first, out) = train(&trainer, &[], &env);
+    assert!(
+        !out.contains("published to"),
+        "a directory is not uploaded to: {out}"
+    );
+    assert!(shared.join(&first).join("manifest.json").is_file());
+    assert!(!trainer.join("models").exists() && !trainer.join("models-train").exists());
+    let server = serve(&server_dir, &env);
+    assert_eq!(served_version(&server), first);
+    let (_, ready) = server.get("/readyz");
+    assert!(
+        ready["dependencies"].get("model_store").is_none(),
+        "{ready}"
+    );
+    let (second, _) = train(&trainer, &["--force"], &env);
+    server.wait_until(
+        || served_version(&server) == second,
+        "serving the new model",
+    );
+    assert!(
+        !server_dir.join("models").exists(),
+        "no copy of a directory store"
+    );
+    server.stop();
 }
