@@ -19,9 +19,10 @@ const PART_BYTES: usize = 16 << 20;
 const PARTS_IN_FLIGHT: usize = 2;
 
 /// The temporary directory a download writes into before the rename that makes it visible:
-/// a dot name, which the registry's listing and a model load never pick up.
+/// a dot name, which the registry's listing and a model load never pick up, and one per
+/// process, so a `recd recommend` pulling beside a server never writes into its download.
 fn download_dir(models_dir: &Path, version: &str) -> PathBuf {
-    models_dir.join(format!(".download-{version}"))
+    models_dir.join(format!(".download-{version}-{}", std::process::id()))
 }
 
 impl RemoteStore {
@@ -113,31 +114,21 @@ impl RemoteStore {
         }
         let tmp = download_dir(models_dir, version);
         remove_dir(&tmp).await?;
-        tokio::fs::create_dir_all(&tmp)
-            .await
-            .map_err(|e| StoreError::io(&tmp, e))?;
-        for name in manifest.files.keys() {
-            if !registry::is_version_name(name) || name == "manifest.json" {
-                return Err(
-                    self.corrupt(format!("{version}/manifest.json lists the file {name:?}"))
-                );
+        let placed = match self.fetch_into(&tmp, version, &manifest).await {
+            Ok(()) => {
+                let (tmp, models, v) = (tmp.clone(), models_dir.to_path_buf(), version.to_string());
+                tokio::task::spawn_blocking(move || place(&models, &tmp, &v))
+                    .await
+                    .map_err(|e| self.corrupt(format!("verifying the download: {e}")))
+                    .and_then(|placed| placed)
             }
-            self.download_file(version, name, &tmp.join(name)).await?;
-        }
-        self.download_file(version, "manifest.json", &tmp.join("manifest.json"))
-            .await?;
-        let (tmp2, models, v) = (tmp.clone(), models_dir.to_path_buf(), version.to_string());
-        let placed = tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
-            // The manifest read from the copy (format version checked) must match its files.
-            Manifest::read(&tmp2)?.verify(&tmp2)?;
-            registry::publish(&models, &tmp2, &v)?;
-            Ok(())
-        })
-        .await
-        .map_err(|e| self.corrupt(format!("verifying the download: {e}")))?;
-        if let Err(e) = placed {
+            Err(e) => Err(e),
+        };
+        if !matches!(placed, Ok(true)) {
             let _ = remove_dir(&tmp).await;
-            return Err(e);
+        }
+        if !placed? {
+            return Ok(false);
         }
         metrics::counter!("recd_model_store_downloads_total").increment(1);
         metrics::histogram!("recd_model_store_download_seconds")
@@ -151,6 +142,28 @@ impl RemoteStore {
             "model version downloaded from the model store"
         );
         Ok(true)
+    }
+
+    /// Writes every file of `manifest`, then the manifest itself, into `tmp`.
+    async fn fetch_into(
+        &self,
+        tmp: &Path,
+        version: &str,
+        manifest: &Manifest,
+    ) -> Result<(), StoreError> {
+        tokio::fs::create_dir_all(tmp)
+            .await
+            .map_err(|e| StoreError::io(tmp, e))?;
+        for name in manifest.files.keys() {
+            if !registry::is_version_name(name) || name == "manifest.json" {
+                return Err(
+                    self.corrupt(format!("{version}/manifest.json lists the file {name:?}"))
+                );
+            }
+            self.download_file(version, name, &tmp.join(name)).await?;
+        }
+        self.download_file(version, "manifest.json", &tmp.join("manifest.json"))
+            .await
     }
 
     async fn download_file(&self, version: &str, name: &str, to: &Path) -> Result<(), StoreError> {
@@ -171,6 +184,18 @@ impl RemoteStore {
         }
         file.sync_all().await.map_err(|e| StoreError::io(to, e))
     }
+}
+
+/// Verifies the download in `tmp` against its manifest (format version checked too) and
+/// renames it into place; `false` when another process (a `recd recommend` beside the server)
+/// placed the same version first.
+fn place(models_dir: &Path, tmp: &Path, version: &str) -> Result<bool, StoreError> {
+    Manifest::read(tmp)?.verify(tmp)?;
+    if Manifest::read(&registry::version_dir(models_dir, version)).is_ok() {
+        return Ok(false);
+    }
+    registry::publish(models_dir, tmp, version)?;
+    Ok(true)
 }
 
 async fn remove_dir(dir: &Path) -> Result<(), StoreError> {
