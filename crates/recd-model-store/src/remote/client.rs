@@ -20,7 +20,7 @@ pub(super) fn s3(
     let mut builder = AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
         // A poll that waits minutes on a dead store would hide the outage from /readyz;
-        // the default policy retries for up to three minutes.
+        // object_store's default policy keeps retrying for minutes.
         .with_retry(RetryConfig {
             backoff: BackoffConfig {
                 init_backoff: Duration::from_millis(100),
