@@ -111,6 +111,17 @@ pub struct ModelSlot {
     catalog: ArcSwapOption<CatalogView>,
     candidate: ArcSwapOption<Served>,
     candidate_traffic: std::sync::atomic::AtomicBool,
+    store: ArcSwapOption<StoreStatus>,
+}
+
+/// The last poll of the remote model store the served versions are copied from (set by
+/// whoever keeps the copy; this crate links no object-store client), for readiness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreStatus {
+    /// The store's URL.
+    pub url: String,
+    /// Why the last poll failed; `None` when it succeeded.
+    pub error: Option<String>,
 }
 
 impl ModelSlot {
@@ -153,6 +164,16 @@ impl ModelSlot {
     pub fn candidate_routed(&self) -> bool {
         self.candidate_traffic
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records the outcome of the last poll of the remote model store.
+    pub fn set_store_status(&self, status: StoreStatus) {
+        self.store.store(Some(Arc::new(status)));
+    }
+
+    /// The last poll of the remote model store; `None` when models are not copied from one.
+    pub fn store_status(&self) -> Option<Arc<StoreStatus>> {
+        self.store.load_full()
     }
 
     /// The versions held in memory: the served one, then the candidate if loaded.

@@ -47,6 +47,9 @@ pub use metrics_http::{describe_metrics, install_metrics_recorder};
 pub struct AppState {
     /// The data dir's log, id maps and catalog.
     pub store: Arc<Store>,
+    /// The models directory the served versions are loaded from (`[models] store`, or a
+    /// remote store's local copy): what the admin routes show.
+    pub models_dir: std::path::PathBuf,
     /// Real-time features (read only).
     pub features: Arc<dyn FeatureStore>,
     /// Gets the log's end offset after each append, so the updater wakes at once.

@@ -139,6 +139,12 @@ pub(crate) async fn readyz(
             model.map(|m| m.version().to_string()),
         ),
     );
+    if let Some(store) = state.online.models.store_status() {
+        deps.insert(
+            "model_store".into(),
+            dependency(store.error.clone(), Some(store.url.clone())),
+        );
+    }
 
     let lag = end.saturating_sub(applied.unwrap_or(0));
     let within = applied.is_some() && lag <= state.config.ready_max_lag_records;

@@ -7,7 +7,10 @@
 //!   HTTP edge, `recd recommend` and evaluation share) and no training code either; nor does
 //!   `recd-attribution` (online metrics);
 //! - the event bus carries records and nothing else: `recd-bus` reaches no HTTP crate, no
-//!   training code and no model code.
+//!   training code and no model code;
+//! - the model store sits below both roles: `recd-model-store` (which `recd train` publishes
+//!   through and `recd serve` reads through) reaches no training code and no serving code,
+//!   and the engine does not reach it (its S3 client is an HTTP crate).
 
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
@@ -106,6 +109,29 @@ fn the_bus_reaches_no_http_crate_no_training_and_no_model_code() {
     assert!(seen.contains("recd-store"), "walked the graph: {seen:?}");
     forbid_http_and_training("recd-bus", &seen);
     assert!(!seen.contains("recd-model"), "recd-bus reaches recd-model");
+}
+
+#[test]
+fn the_model_store_reaches_no_training_and_no_serving_code() {
+    let seen = reachable("recd-model-store");
+    assert!(seen.contains("recd-model"), "walked the graph: {seen:?}");
+    assert!(seen.contains("object_store"), "walked the graph: {seen:?}");
+    for forbidden in [
+        "recd-train",
+        "recd-stream",
+        "recd-serve",
+        "recd-online",
+        "recd-api",
+    ] {
+        assert!(
+            !seen.contains(forbidden),
+            "recd-model-store reaches {forbidden}"
+        );
+    }
+    assert!(
+        !reachable("recd-online").contains("recd-model-store"),
+        "recd-online reaches recd-model-store"
+    );
 }
 
 fn forbid_http_and_training(krate: &str, seen: &HashSet<String>) {

@@ -34,6 +34,7 @@ pub fn server(config: ServeConfig) -> Server {
         store.clone(),
     ));
     let state = Arc::new(AppState {
+        models_dir: dir.path().join("models"),
         store,
         features,
         appended,

@@ -13,6 +13,7 @@ pub mod import;
 mod in_use;
 pub mod keys;
 pub mod log;
+pub mod model_store;
 pub mod models;
 pub mod online;
 pub mod recommend;
@@ -41,7 +42,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args, loaded.config),
         Command::Recommend(args) => recommend::run(args, loaded.config),
         Command::Eval(command) => eval::run(command, loaded.config),
-        Command::Models(command) => models::run(command, &loaded.config.train),
+        Command::Models(command) => models::run(command, &loaded.config),
         Command::Serve(args) => serve::run(args, file, loaded.config),
         Command::Simulate(args) => simulate::run(args),
         Command::Stream(args) => stream::run(args, loaded.config),

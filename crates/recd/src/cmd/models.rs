@@ -1,13 +1,17 @@
 //! `recd models list | show V | activate V | promote | rollback | gc`: the registry of trained
-//! versions and its pointers (`CURRENT`, the `CANDIDATE`, the rollback history).
+//! versions and its pointers (`CURRENT`, the `CANDIDATE`, the rollback history), in the store
+//! `[models] store` names: a directory (the data dir's `models/` by default) or a remote store,
+//! where each change is one conditional write of its registry object.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use recd_model::artifact::registry::Op;
 use recd_model::artifact::{Manifest, registry};
-use recd_train::config::TrainConfig;
+use recd_model_store::remote::RemoteStore;
 
-use crate::config::{self, Override};
+use super::model_store::{self, Opened};
+use crate::config::{self, Config, Override};
 
 /// Subcommands of `recd models`.
 #[derive(Debug, clap::Subcommand)]
@@ -75,48 +79,103 @@ impl ModelsCommand {
     }
 }
 
-/// Runs the subcommand; `gc` reads `[train] keep_versions`.
-pub fn run(command: ModelsCommand, train: &TrainConfig) -> anyhow::Result<()> {
+/// Runs the subcommand on the store `[models]` names; `gc` reads `[train] keep_versions`.
+pub fn run(command: ModelsCommand, config: &Config) -> anyhow::Result<()> {
+    let data_dir = match &command {
+        ModelsCommand::List { data_dir }
+        | ModelsCommand::Show { data_dir, .. }
+        | ModelsCommand::Activate { data_dir, .. }
+        | ModelsCommand::Promote { data_dir }
+        | ModelsCommand::Rollback { data_dir }
+        | ModelsCommand::Gc { data_dir, .. } => data_dir.clone(),
+    };
+    let store = Opened::open(&config.models, &data_dir)?;
+    match &store.remote {
+        Some(remote) => model_store::runtime()?.block_on(remote_run(command, remote)),
+        None => local_run(
+            command,
+            &store.local_dir(&data_dir),
+            config.train.keep_versions,
+        ),
+    }
+}
+
+fn local_run(command: ModelsCommand, models: &Path, keep_versions: usize) -> anyhow::Result<()> {
     match command {
-        ModelsCommand::List { data_dir } => list(&data_dir.join("models"))?,
-        ModelsCommand::Show { data_dir, version } => {
-            let dir = registry::version_dir(&data_dir.join("models"), &version);
+        ModelsCommand::List { .. } => list(models)?,
+        ModelsCommand::Show { version, .. } => {
+            let dir = registry::version_dir(models, &version);
             let m = Manifest::read(&dir).with_context(|| format!("model {version}"))?;
             println!("{}", serde_json::to_string_pretty(&m)?);
         }
-        ModelsCommand::Activate { data_dir, version } => {
-            registry::activate(&data_dir.join("models"), &version)?;
+        ModelsCommand::Activate { version, .. } => {
+            registry::activate(models, &version)?;
             println!("current model is now {version}");
         }
-        ModelsCommand::Promote { data_dir } => {
-            let change = registry::promote(&data_dir.join("models"))?;
-            println!(
-                "promoted candidate {} to current{}",
-                change.version,
-                replaced(&change)
-            );
-        }
-        ModelsCommand::Rollback { data_dir } => {
-            let change = registry::rollback(&data_dir.join("models"))?;
-            println!(
-                "rolled back: current model is now {}{}",
-                change.version,
-                replaced(&change)
-            );
-        }
-        ModelsCommand::Gc { data_dir, .. } => {
-            let deleted = registry::gc(&data_dir.join("models"), train.keep_versions)?;
+        ModelsCommand::Promote { .. } => print_change(&registry::promote(models)?, &Op::Promote),
+        ModelsCommand::Rollback { .. } => print_change(&registry::rollback(models)?, &Op::Rollback),
+        ModelsCommand::Gc { .. } => {
+            let deleted = registry::gc(models, keep_versions)?;
             for version in &deleted {
                 println!("deleted {version}");
             }
             println!(
-                "{} versions deleted (keeping the newest {})",
+                "{} versions deleted (keeping the newest {keep_versions})",
                 deleted.len(),
-                train.keep_versions
             );
         }
     }
     Ok(())
+}
+
+/// The same commands on a remote store: each registry change is one conditional write.
+async fn remote_run(command: ModelsCommand, remote: &RemoteStore) -> anyhow::Result<()> {
+    match command {
+        ModelsCommand::List { .. } => {
+            let state = remote.state().await?;
+            for version in remote.versions().await? {
+                let m = remote.manifest(&version).await?;
+                println!("{}", list_line(&state, &m));
+            }
+        }
+        ModelsCommand::Show { version, .. } => {
+            let m = remote
+                .manifest(&version)
+                .await
+                .with_context(|| format!("model {version}"))?;
+            println!("{}", serde_json::to_string_pretty(&m)?);
+        }
+        ModelsCommand::Activate { version, .. } => {
+            remote.change(&Op::Activate(version.clone())).await?;
+            println!("current model is now {version} in {}", remote.url());
+        }
+        ModelsCommand::Promote { .. } => {
+            print_change(&remote.change(&Op::Promote).await?, &Op::Promote)
+        }
+        ModelsCommand::Rollback { .. } => {
+            print_change(&remote.change(&Op::Rollback).await?, &Op::Rollback)
+        }
+        ModelsCommand::Gc { .. } => anyhow::bail!(
+            "`recd models gc` does not delete versions in a remote model store ({}) yet; delete old version prefixes with the store's own tools (never CURRENT, the candidate or the rollback target)",
+            remote.url()
+        ),
+    }
+    Ok(())
+}
+
+fn print_change(change: &registry::Change, op: &Op) {
+    match op {
+        Op::Rollback => println!(
+            "rolled back: current model is now {}{}",
+            change.version,
+            replaced(change)
+        ),
+        _ => println!(
+            "promoted candidate {} to current{}",
+            change.version,
+            replaced(change)
+        ),
+    }
 }
 
 fn replaced(change: &registry::Change) -> String {
@@ -126,23 +185,28 @@ fn replaced(change: &registry::Change) -> String {
         .map_or(String::new(), |old| format!(" (was {old})"))
 }
 
-fn list(models: &std::path::Path) -> anyhow::Result<()> {
+fn list(models: &Path) -> anyhow::Result<()> {
     let state = registry::state(models)?;
     for m in registry::list(models)? {
-        let v = Some(m.version.as_str());
-        let (mark, role) = if state.current.as_deref() == v {
-            ("*", "  current")
-        } else if state.candidate.as_deref() == v {
-            ("+", "  candidate")
-        } else if state.rollback_target() == v {
-            ("<", "  previous")
-        } else {
-            (" ", "")
-        };
-        let ndcg = m
-            .pipeline_ndcg()
-            .map_or("-".to_string(), |v| format!("{v:.4}"));
-        println!("{mark} {}  NDCG@10 {ndcg}{role}", m.version);
+        println!("{}", list_line(&state, &m));
     }
     Ok(())
+}
+
+/// One version's line of `recd models list`.
+fn list_line(state: &registry::RegistryState, m: &Manifest) -> String {
+    let v = Some(m.version.as_str());
+    let (mark, role) = if state.current.as_deref() == v {
+        ("*", "  current")
+    } else if state.candidate.as_deref() == v {
+        ("+", "  candidate")
+    } else if state.rollback_target() == v {
+        ("<", "  previous")
+    } else {
+        (" ", "")
+    };
+    let ndcg = m
+        .pipeline_ndcg()
+        .map_or("-".to_string(), |v| format!("{v:.4}"));
+    format!("{mark} {}  NDCG@10 {ndcg}{role}", m.version)
 }

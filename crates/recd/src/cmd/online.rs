@@ -1,5 +1,6 @@
 //! The online layer's wiring, shared by `recd serve` and `recd recommend`: the feature store
-//! named by the config, the model watcher, and each newly served model's item factors handed
+//! named by the config, the model watcher (over a remote model store's local copy, kept by
+//! `recd-model-store`'s mirror, when `[models] store` is one), and each newly served model's item factors handed
 //! to the nearline fold-in (`recd-stream`), which the engine may not link. Kept apart from
 //! `serve.rs` so the roles' setup can change independently.
 
@@ -11,23 +12,60 @@ use std::time::Duration;
 use anyhow::Context;
 use recd_features::{EmbeddedStore, FeatureConfig, FeatureStore, RedisStore};
 use recd_model::als::Gram;
+use recd_model_store::mirror::{Mirror, MirrorTask, OnStatus};
+use recd_model_store::{ModelStoreConfig, StoreError};
 use recd_online::Online;
-use recd_online::model_watch::{ModelWatcher, OnLoad, Served, WatchConfig};
+use recd_online::model_watch::{ModelWatcher, OnLoad, Served, StoreStatus, WatchConfig};
 use recd_serve::ServeConfig;
 use recd_stream::{ItemFactors, SharedFactors};
 use recd_types::{ItemId, UserId};
 
-/// Loads the current model (if any) and keeps watching the model registry; the returned guard
-/// stops the watcher when dropped.
+use super::model_store::Opened;
+
+/// What keeps the served model current: the watcher of the models directory and, for a remote
+/// store, the task that keeps the directory a copy of it. Dropping it stops both.
+pub struct Watchers {
+    _mirror: Option<MirrorTask>,
+    _models: ModelWatcher,
+}
+
+/// Loads the current model (if any) and keeps watching the model registry; with a remote
+/// `[models] store`, the directory watched is the store's local copy, pulled first and then
+/// every `[models] poll_ms`. The returned guard stops the tasks when dropped.
 pub async fn start(
     data_dir: &Path,
     config: &ServeConfig,
+    store: &ModelStoreConfig,
     online: &Online,
     factors: Arc<SharedFactors>,
-) -> ModelWatcher {
+) -> anyhow::Result<Watchers> {
+    let opened = Opened::open(store, data_dir)?;
+    let models_dir = opened.local_dir(data_dir);
+    let mirror = match opened.remote {
+        Some(remote) => {
+            let (slot, url) = (online.models.clone(), remote.url().to_string());
+            let on_status: OnStatus = Arc::new(move |result: Result<(), &StoreError>| {
+                slot.set_store_status(StoreStatus {
+                    url: url.clone(),
+                    error: result.err().map(|e| e.to_string()),
+                });
+            });
+            online.models.set_store_status(StoreStatus {
+                url: remote.url().to_string(),
+                error: Some("not polled yet".into()),
+            });
+            let poll = Duration::from_millis(store.poll_ms.max(10));
+            Some(
+                Mirror::new(remote, models_dir.clone(), poll, on_status)
+                    .start()
+                    .await,
+            )
+        }
+        None => None,
+    };
     let rc = &config.recommend;
     let watch = WatchConfig {
-        models_dir: data_dir.join("models"),
+        models_dir,
         poll: Duration::from_millis(rc.model_poll_ms.max(10)),
         catalog_refresh: Duration::from_millis(rc.catalog_refresh_ms.max(10)),
         verify: rc.verify_model,
@@ -40,13 +78,17 @@ pub async fn start(
             "no readable ALS parameters or event weights in the manifest; the fold-in keeps the previous factors"
         ),
     });
-    ModelWatcher::start(
+    let models = ModelWatcher::start(
         online.models.clone(),
         online.catalog_source(),
         watch,
         Some(on_load),
     )
-    .await
+    .await;
+    Ok(Watchers {
+        _mirror: mirror,
+        _models: models,
+    })
 }
 
 /// The fold-in's view of a model: item factors, their Gram matrix with the training λ, α,

@@ -128,7 +128,9 @@ pub async fn engine(
     config: Config,
     version: Option<String>,
 ) -> anyhow::Result<(Arc<Online>, Arc<Served>, Arc<LogCatalog>)> {
-    let models_dir = data_dir.join("models");
+    let store = super::model_store::Opened::open(&config.models, data_dir)?;
+    let models_dir = store.local_dir(data_dir);
+    store.pull_into(&models_dir, false).await?;
     let version = match version {
         Some(v) => v,
         None => registry::current(&models_dir)?.with_context(|| {

@@ -129,6 +129,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     recd_features::describe_metrics();
     recd_stream::describe_metrics();
     recd_attribution::describe_metrics();
+    recd_model_store::describe_metrics();
     let dir = data_dir.to_path_buf();
     let store_config = config.store.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir, store_config))
@@ -185,8 +186,14 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         )?),
         None => None,
     };
-    let _model_watcher =
-        super::online::start(data_dir, &config.serve, &online, factors.clone()).await;
+    let _model_watcher = super::online::start(
+        data_dir,
+        &config.serve,
+        &config.models,
+        &online,
+        factors.clone(),
+    )
+    .await?;
     let fold = Arc::new(AlsFoldIn::new(factors, config.stream.fold_in.clone()));
     let updater_task = if bus.is_some() {
         // `recd stream` applies the bus; this process's own log holds only its catalog
@@ -237,6 +244,8 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     ));
     let _schedule = tokio::spawn(jobs.clone().run_schedule());
     let state = Arc::new(AppState {
+        models_dir: recd_model_store::Location::parse(&config.models, data_dir)?
+            .local_dir(data_dir),
         store: store.clone(),
         features,
         appended,

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use recd_store::Store;
 
+use recd_model::artifact::registry::Op;
+
+use super::model_store::{self, Opened};
 use crate::config::{Config, Override};
 use recd_train::train::{self, Progress};
 
@@ -40,15 +43,28 @@ impl TrainArgs {
 
 /// Runs the subcommand.
 pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
-    let Config { train: config, .. } = config;
+    let Config {
+        train: config,
+        models,
+        ..
+    } = config;
     if !args.data_dir.is_dir() {
         anyhow::bail!("data dir {} does not exist", args.data_dir.display());
     }
+    let store = Opened::open(&models, &args.data_dir)?;
     let _lock = lock_training(&args.data_dir)?;
     // Read-only: training runs beside a server that owns the data dir.
     let log = Store::open_log_reader(&args.data_dir)
         .with_context(|| format!("opening the event log of {}", args.data_dir.display()))?;
-    let models_dir = args.data_dir.join("models");
+    let models_dir = store.location.train_dir(&args.data_dir);
+    let runtime = match &store.remote {
+        Some(_) => Some(model_store::runtime()?),
+        None => None,
+    };
+    if let Some(rt) = &runtime {
+        // The gate compares with the store's CURRENT, so it must be here first.
+        rt.block_on(store.pull_into(&models_dir, false))?;
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
         .build()
@@ -67,6 +83,29 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
     );
     println!("{}", recd_train::report_table(&outcome.metrics));
     println!("{}", outcome.decision);
+    if let (Some(rt), Some(remote)) = (&runtime, &store.remote) {
+        let op = match (outcome.activated, outcome.candidate) {
+            (true, _) => Some(Op::Activate(outcome.version.clone())),
+            (false, true) => Some(Op::Stage(outcome.version.clone())),
+            (false, false) => None,
+        };
+        let change = rt.block_on(model_store::publish(
+            remote,
+            &models_dir,
+            &outcome.version,
+            op,
+        ))?;
+        let placed = match change {
+            Some(_) if outcome.activated => "as CURRENT",
+            Some(_) => "as the CANDIDATE",
+            None => "(not activated)",
+        };
+        println!(
+            "model {} published to {} {placed}",
+            outcome.version,
+            remote.url()
+        );
+    }
     if let Some(path) = &args.outcome {
         write_outcome(path, &outcome)?;
     }

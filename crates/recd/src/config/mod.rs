@@ -13,6 +13,7 @@ use std::path::Path;
 
 use recd_bus::BusConfig;
 use recd_features::FeatureConfig;
+use recd_model_store::ModelStoreConfig;
 use recd_serve::ServeConfig;
 use recd_store::StoreConfig;
 use recd_stream::StreamConfig;
@@ -41,6 +42,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[bus]`: the shared event bus of a scaled deployment (Redis Streams).
     pub bus: BusConfig,
+    /// `[models]`: where model versions are published and read (a directory or S3).
+    pub models: ModelStoreConfig,
     /// `[experiments.<name>]`: A/B experiments the online engine assigns users to.
     pub experiments: std::collections::BTreeMap<String, recd_online::experiments::ExperimentSpec>,
 }

@@ -19,6 +19,7 @@ mod live;
 mod logs;
 mod memory;
 mod metrics;
+mod model_store;
 mod models;
 mod protocol;
 mod readiness;

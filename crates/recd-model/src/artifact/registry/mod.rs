@@ -31,7 +31,7 @@ use crate::ModelError;
 use crate::artifact::Manifest;
 
 pub use retention::gc;
-pub use state::RegistryState;
+pub use state::{Op, RegistryState};
 
 use files::{Locked, err, sync_dir};
 
@@ -93,78 +93,58 @@ pub struct Change {
 /// checksums. The old `CURRENT` becomes the rollback target; if `version` was the candidate,
 /// the candidate slot is emptied (activating it is promoting it).
 pub fn activate(models_dir: &Path, version: &str) -> Result<Change, ModelError> {
-    check_version(models_dir, version)?;
-    let lock = Locked::take(models_dir)?;
-    let mut state = lock.read()?;
-    let replaced = state.make_current(version);
-    lock.write(&state)?;
-    Ok(Change {
-        version: version.to_string(),
-        replaced,
-    })
+    change(models_dir, &Op::Activate(version.to_string()))
 }
 
 /// Makes `version` the candidate (replacing an earlier candidate, which becomes an ordinary
 /// version). `CURRENT` does not move. Checksums are verified first, as for [`activate`].
 pub fn stage_candidate(models_dir: &Path, version: &str) -> Result<Change, ModelError> {
-    check_version(models_dir, version)?;
-    let lock = Locked::take(models_dir)?;
-    let mut state = lock.read()?;
-    if state.current.as_deref() == Some(version) {
-        return Err(ModelError::Registry(format!(
-            "{version} is already CURRENT; it cannot also be the candidate"
-        )));
-    }
-    let replaced = state.candidate.replace(version.to_string());
-    lock.write(&state)?;
-    Ok(Change {
-        version: version.to_string(),
-        replaced,
-    })
+    change(models_dir, &Op::Stage(version.to_string()))
 }
 
 /// The candidate becomes `CURRENT`; the old `CURRENT` becomes the rollback target.
 pub fn promote(models_dir: &Path) -> Result<Change, ModelError> {
-    let lock = Locked::take(models_dir)?;
-    let mut state = lock.read()?;
-    let Some(candidate) = state.candidate.clone() else {
-        return Err(ModelError::Registry(format!(
-            "no candidate to promote in {}",
-            models_dir.display()
-        )));
-    };
-    check_version(models_dir, &candidate)?;
-    let replaced = state.make_current(&candidate);
-    lock.write(&state)?;
-    Ok(Change {
-        version: candidate,
-        replaced,
-    })
+    change(models_dir, &Op::Promote)
 }
 
 /// `CURRENT` goes back to the version it named before the last activation or promotion; the
 /// version rolled back from is dropped from the history (a second rollback goes one further
 /// back, it does not undo the first). The candidate, if any, stays.
 pub fn rollback(models_dir: &Path) -> Result<Change, ModelError> {
+    change(models_dir, &Op::Rollback)
+}
+
+/// Applies `op` under the lock, after checking that its target is a complete version here.
+pub fn change(models_dir: &Path, op: &Op) -> Result<Change, ModelError> {
     let lock = Locked::take(models_dir)?;
     let mut state = lock.read()?;
-    let Some(target) = state.previous.last().cloned() else {
-        return Err(ModelError::Registry(format!(
-            "no earlier CURRENT to roll back to in {}",
-            models_dir.display()
-        )));
-    };
-    check_version(models_dir, &target)?;
-    state.previous.pop();
-    let replaced = state.current.replace(target.clone());
-    if state.candidate.as_deref() == Some(target.as_str()) {
-        state.candidate = None;
+    if let Some(target) = state.target(op) {
+        check_version(models_dir, &target)?;
     }
+    let change = state.apply(op).map_err(|e| in_dir(e, models_dir))?;
     lock.write(&state)?;
-    Ok(Change {
-        version: target,
-        replaced,
-    })
+    Ok(change)
+}
+
+/// Replaces the whole state (under the lock): how a local copy of a remote store takes the
+/// store's state once the versions it names are downloaded. Nothing is checked: the caller
+/// copies a state that was valid where it came from.
+pub fn replace_state(models_dir: &Path, state: &RegistryState) -> Result<(), ModelError> {
+    let lock = Locked::take(models_dir)?;
+    if &lock.read()? == state {
+        return Ok(());
+    }
+    lock.write(state)
+}
+
+/// Names the models directory in a registry error, for the operator reading it.
+fn in_dir(e: ModelError, models_dir: &Path) -> ModelError {
+    match e {
+        ModelError::Registry(msg) => {
+            ModelError::Registry(format!("{msg} in {}", models_dir.display()))
+        }
+        other => other,
+    }
 }
 
 /// Moves a fully written `tmp_dir` to `models_dir/<version>` (atomic rename) and syncs. The
@@ -177,17 +157,19 @@ pub fn publish(models_dir: &Path, tmp_dir: &Path, version: &str) -> Result<PathB
 }
 
 /// `version` names a complete version under `models_dir` whose files match their checksums.
-fn check_version(models_dir: &Path, version: &str) -> Result<(), ModelError> {
+pub fn check_version(models_dir: &Path, version: &str) -> Result<(), ModelError> {
     let dir = version_dir(models_dir, version);
-    if version.is_empty()
-        || version.contains(['/', '\\'])
-        || version.starts_with('.')
-        || !dir.is_dir()
-    {
+    if !is_version_name(version) || !dir.is_dir() {
         return Err(ModelError::Artifact(format!(
             "no model version {version:?} in {}",
             models_dir.display()
         )));
     }
     Manifest::read(&dir)?.verify(&dir)
+}
+
+/// Whether `version` can name a version: one path component, not a dot name (dot names are
+/// temporaries and trash). A state naming anything else was not written by recd.
+pub fn is_version_name(version: &str) -> bool {
+    !version.is_empty() && !version.contains(['/', '\\']) && !version.starts_with('.')
 }

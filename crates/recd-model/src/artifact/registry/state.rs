@@ -4,9 +4,23 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::MAX_HISTORY;
 use super::files::{CURRENT, STATE, err};
+use super::{Change, MAX_HISTORY};
 use crate::ModelError;
+
+/// A change of the registry's pointers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Make this version current (roll forward or back); the old current becomes the rollback
+    /// target, and the candidate slot empties if it held this version.
+    Activate(String),
+    /// Make this version the candidate; `CURRENT` does not move.
+    Stage(String),
+    /// The candidate becomes current.
+    Promote,
+    /// `CURRENT` returns to the last of the history, which forgets it.
+    Rollback,
+}
 
 /// Which version serves, which waits for rollout, and where a rollback goes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +78,64 @@ impl RegistryState {
             self.rollback_target(),
         ]
         .contains(&Some(version))
+    }
+
+    /// The version `op` would make current or candidate, read from this state: what must
+    /// exist (complete, checksums verified) before `op` is applied. `None` when the state does
+    /// not allow `op` (see [`RegistryState::apply`] for the error).
+    pub fn target(&self, op: &Op) -> Option<String> {
+        match op {
+            Op::Activate(v) | Op::Stage(v) => Some(v.clone()),
+            Op::Promote => self.candidate.clone(),
+            Op::Rollback => self.previous.last().cloned(),
+        }
+    }
+
+    /// Applies `op` to this state: the one definition of every registry change, shared by the
+    /// local registry (under its flock) and a remote store (in a compare-and-swap loop, where
+    /// `op` is re-applied to a fresher state after a conflict). Checks only what the state
+    /// itself forbids; that the target version exists is the caller's check.
+    pub fn apply(&mut self, op: &Op) -> Result<Change, ModelError> {
+        match op {
+            Op::Activate(version) => Ok(Change {
+                version: version.clone(),
+                replaced: self.make_current(version),
+            }),
+            Op::Stage(version) => {
+                if self.current.as_deref() == Some(version.as_str()) {
+                    return Err(ModelError::Registry(format!(
+                        "{version} is already CURRENT; it cannot also be the candidate"
+                    )));
+                }
+                Ok(Change {
+                    version: version.clone(),
+                    replaced: self.candidate.replace(version.clone()),
+                })
+            }
+            Op::Promote => {
+                let candidate = self
+                    .candidate
+                    .clone()
+                    .ok_or_else(|| ModelError::Registry("no candidate to promote".to_string()))?;
+                Ok(Change {
+                    replaced: self.make_current(&candidate),
+                    version: candidate,
+                })
+            }
+            Op::Rollback => {
+                let target = self.previous.pop().ok_or_else(|| {
+                    ModelError::Registry("no earlier CURRENT to roll back to".to_string())
+                })?;
+                let replaced = self.current.replace(target.clone());
+                if self.candidate.as_deref() == Some(target.as_str()) {
+                    self.candidate = None;
+                }
+                Ok(Change {
+                    version: target,
+                    replaced,
+                })
+            }
+        }
     }
 
     /// Makes `version` current, remembering the old current for rollback and emptying the

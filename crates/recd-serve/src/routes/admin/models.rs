@@ -25,7 +25,7 @@ use crate::{ApiError, AppState};
     )
 )]
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<ModelsOut>, ApiError> {
-    let models_dir = state.store.dir().join("models");
+    let models_dir = state.models_dir.clone();
     let (registry_state, manifests) = blocking(move || {
         let read = || Ok((registry::state(&models_dir)?, registry::list(&models_dir)?));
         read().map_err(|e: recd_model::ModelError| ApiError::Internal(e.to_string()))
