@@ -26,5 +26,6 @@ mod recommend_http;
 mod replay;
 mod serve;
 mod simulate;
+mod spark;
 mod train;
 mod util;
