@@ -193,7 +193,15 @@ def fit_and_write(spark, F, data, als_params, reg_param, out_dir):
         rows = factors.join(ids, "id").select(
             F.col("ext").alias("id"), *[F.col("features")[k].alias(f"f{k}") for k in range(rank)]
         )
-        rows.write.csv(os.path.join(out_dir, side), header=False)
+        # RFC 4180 quoting (a quote doubled, not Spark's default backslash) and ids kept
+        # exactly as they are, as recd's CSV reader expects.
+        rows.write.csv(
+            os.path.join(out_dir, side),
+            header=False,
+            escape='"',
+            ignoreLeadingWhiteSpace=False,
+            ignoreTrailingWhiteSpace=False,
+        )
     seconds = time.monotonic() - started
     data.unpersist()
     indexed.unpersist()
