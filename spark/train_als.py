@@ -95,7 +95,7 @@ def signal_column(F, w):
 
 
 def interactions(spark, F, lake, weights):
-    """Events with an item and a signal: (user_id, item_id, ts, signal)."""
+    """Events with an item and a signal: (user_id, item_id, ts, signal, file, row)."""
     try:
         df = spark.read.option("basePath", lake).parquet(lake)
     except Exception as e:  # Spark raises AnalysisException subclasses of several kinds.
@@ -108,6 +108,9 @@ def interactions(spark, F, lake, weights):
     )
     if unknown:
         fail(f"{lake}: unknown event type(s) {sorted(r[0] for r in unknown)}")
+    # Log order, for events of a pair at the same millisecond: the export writes each day's
+    # events in log order into its part files, numbered in order, so the file and the row's
+    # position in it (monotonically_increasing_id grows along a file) give it back.
     return (
         df.where(F.col("item_id").isNotNull())
         .select(
@@ -115,6 +118,8 @@ def interactions(spark, F, lake, weights):
             "item_id",
             F.unix_millis(F.col("timestamp")).alias("ts"),
             signal_column(F, weights).alias("signal"),
+            F.input_file_name().alias("file"),
+            F.monotonically_increasing_id().alias("row"),
         )
         .where(F.col("signal").isNotNull())
     )
@@ -130,8 +135,7 @@ def pairs(F, events, half_life_days):
         conf = F.when(positive, F.col("signal") * decay).otherwise(0.0)
     else:
         conf = F.when(positive, F.col("signal")).otherwise(0.0)
-    # Among events at the same time, a negative one is taken as the newest.
-    newest = F.max_by(positive.cast("int"), F.struct(F.col("ts"), (~positive).cast("int")))
+    newest = F.max_by(positive.cast("int"), F.struct("ts", "file", "row"))
     return (
         events.groupBy("user_id", "item_id")
         .agg(F.sum(conf).alias("confidence"), newest.alias("newest_positive"))
