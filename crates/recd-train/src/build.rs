@@ -14,6 +14,7 @@ use recd_model::{ItemMeta, Model, NO_CATEGORY, UNKNOWN_TIME};
 
 use crate::config::{Signal, TrainConfig};
 use crate::dataset::{Dataset, Interaction};
+use crate::external_als::{self, AlsSource};
 use crate::{CsrBuilder, TrainError, als, knn};
 
 const DAY_MS: f64 = 86_400_000.0;
@@ -76,6 +77,17 @@ pub fn build_model(
     config: &TrainConfig,
     progress: &dyn Progress,
 ) -> Result<Model, TrainError> {
+    build_model_with(ds, interactions, config, AlsSource::Own, progress)
+}
+
+/// [`build_model`] with the ALS vectors from `als`.
+pub fn build_model_with(
+    ds: &Dataset,
+    interactions: &[Interaction],
+    config: &TrainConfig,
+    als: AlsSource<'_>,
+    progress: &dyn Progress,
+) -> Result<Model, TrainError> {
     let (n_users, n_items) = (ds.users.len(), ds.items.len());
     let end_ms = interactions
         .iter()
@@ -92,11 +104,18 @@ pub fn build_model(
         }
     }
     let user_items = builder.build_with_shape(n_users, n_items)?;
-    let als_config = config.als.to_config();
-    let iterations = als_config.iterations as u64;
-    let als_model = als::fit(&user_items, &als_config, |s| {
-        progress.advance("ALS iterations", s.iteration as u64 + 1, iterations)
-    })?;
+    let als_model = match als {
+        AlsSource::Own => {
+            let als_config = config.als.to_config();
+            let iterations = als_config.iterations as u64;
+            als::fit(&user_items, &als_config, |s| {
+                progress.advance("ALS iterations", s.iteration as u64 + 1, iterations)
+            })?
+        }
+        AlsSource::Given(set) => {
+            external_als::place(set, &user_items, &ds.users, &ds.items, config)?
+        }
+    };
     tracing::info!(
         seconds = t.elapsed().as_secs_f64(),
         nnz = user_items.nnz(),

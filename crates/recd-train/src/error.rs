@@ -1,7 +1,7 @@
 //! Errors of the training library.
 
 /// What can go wrong while training: the caller's input or parameters ([`TrainError::Invalid`],
-/// [`TrainError::Model`]), or the job's IO: reading the event log and catalog
+/// [`TrainError::Model`], [`TrainError::ExternalAls`]), or the job's IO: reading the event log and catalog
 /// ([`TrainError::Store`]) and writing the model version's files ([`TrainError::Io`]).
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -18,6 +18,10 @@ pub enum TrainError {
     /// trainer combined pieces wrongly, so it is reported with the library's own words.
     #[error(transparent)]
     Model(#[from] recd_model::ModelError),
+    /// ALS factors given to the run (`recd train --als-from`) do not fit it: another rank,
+    /// or fitted on another matrix than this training's. The caller's input.
+    #[error("the given ALS factors do not fit this training: {0}")]
+    ExternalAls(String),
     /// Reading the event log or catalog failed.
     #[error(transparent)]
     Store(#[from] recd_store::StoreError),

@@ -10,7 +10,8 @@
 //! `CURRENT`. Multi-threaded on the caller's rayon pool.
 //!
 //! Non-goals: opening the data dir, reading config files, the thread pool and progress display
-//! (the `recd` binary does those and calls [`train::run`]); the model's file format and
+//! (the `recd` binary does those and calls [`train::run`]); reading ALS factors fitted
+//! elsewhere (the binary parses them; [`external_als`] places them on the model's rows); the model's file format and
 //! loading, and the per-row ALS solve, which live in `recd-model`
 //! ([`recd_model::als::RowSolver`]) so the server can fold in new users with the very same
 //! code without linking this crate.
@@ -22,6 +23,7 @@ mod csr;
 pub mod dataset;
 mod error;
 pub mod evaluate;
+pub mod external_als;
 pub mod gate;
 mod knn;
 mod mlp;
@@ -31,7 +33,7 @@ mod report;
 pub mod schedule;
 pub mod train;
 
-pub use build::build_model;
+pub use build::{build_model, build_model_with};
 pub use csr::{Csr, CsrBuilder};
 pub use error::TrainError;
 pub use report::table as report_table;

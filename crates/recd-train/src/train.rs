@@ -22,10 +22,11 @@ use recd_model::Model;
 use recd_model::artifact::{FORMAT_VERSION, Manifest, registry};
 use recd_store::EventLog;
 
-use crate::build::build_model;
+use crate::build::build_model_with;
 use crate::config::{Rollout, TrainConfig};
 use crate::dataset::{Dataset, sample_users, split_user_tails};
 use crate::evaluate::{Metrics, evaluate, relevant_sets};
+use crate::external_als::{AlsSource, ExternalAls};
 use crate::gate::{self, GateReport};
 pub use crate::progress::{LogProgress, Progress};
 use crate::{TrainError, ranker, report};
@@ -51,14 +52,48 @@ pub struct TrainOutcome {
     pub gate: GateReport,
 }
 
+/// How one run goes beyond its configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions<'a> {
+    /// Place the new model even if the gate refuses it.
+    pub force: bool,
+    /// ALS factors fitted elsewhere, used in place of recd's own ALS fit at every stage.
+    pub als_from: Option<&'a ExternalAls>,
+}
+
+impl RunOptions<'_> {
+    /// The ALS source of the model fitted up to the hold-out cut.
+    fn fit_als(&self) -> AlsSource<'_> {
+        self.als_from
+            .map_or(AlsSource::Own, |a| AlsSource::Given(&a.fit))
+    }
+
+    /// The ALS source of the refit on the whole window.
+    fn full_als(&self) -> Result<AlsSource<'_>, TrainError> {
+        match self.als_from {
+            None => Ok(AlsSource::Own),
+            Some(ExternalAls {
+                full: Some(full), ..
+            }) => Ok(AlsSource::Given(full)),
+            Some(_) => Err(TrainError::ExternalAls(
+                "there is no `full` set, and [train] refit_on_full is on: run the job with this configuration".into(),
+            )),
+        }
+    }
+}
+
 /// Runs the whole job.
 pub fn run(
     log: &dyn EventLog,
     models_dir: &Path,
     config: &TrainConfig,
-    force: bool,
+    options: &RunOptions<'_>,
     progress: &dyn Progress,
 ) -> Result<TrainOutcome, TrainError> {
+    if config.refit_on_full {
+        // Refused before hours of work rather than at the refit.
+        options.full_als()?;
+    }
     let stage = |name: &str| {
         progress.start(name);
         (name.to_string(), Instant::now())
@@ -91,7 +126,8 @@ pub fn run(
 
     let s = stage("ranker");
     let (head, tail) = split_user_tails(&fit, config.ranker_label_fraction);
-    let head_model = build_model(&ds, &head, config, progress)?;
+    // recd's own ALS even with given factors: they have seen the tail (`external_als`).
+    let head_model = build_model_with(&ds, &head, config, AlsSource::Own, progress)?;
     // Labels follow the evaluation's rule: tail items with enough confidence that the head
     // does not already hold.
     let mut positives = relevant_sets(&head_model, &tail, config.relevance_min_confidence);
@@ -112,7 +148,7 @@ pub fn run(
     done(s);
 
     let s = stage("evaluate");
-    let mut model = build_model(&ds, &fit, config, progress)?;
+    let mut model = build_model_with(&ds, &fit, config, options.fit_als(), progress)?;
     model.ranker = trained.ranker.clone();
     model.light_ranker = trained.light.clone();
     let eval_users: std::collections::HashSet<u32> =
@@ -142,7 +178,7 @@ pub fn run(
 
     if config.refit_on_full && !holdout.is_empty() {
         let s = stage("refit");
-        model = build_model(&ds, &ds.interactions, config, progress)?;
+        model = build_model_with(&ds, &ds.interactions, config, options.full_als()?, progress)?;
         model.ranker = trained.ranker.clone();
         model.light_ranker = trained.light.clone();
         done(s);
@@ -152,7 +188,16 @@ pub fn run(
     let created_ms = now_ms();
     let version = version_name(created_ms);
     let dir = publish(
-        models_dir, &version, created_ms, &model, &ds, config, &metrics,
+        models_dir,
+        &Publication {
+            version: &version,
+            created_ms,
+            model: &model,
+            ds: &ds,
+            config,
+            metrics: &metrics,
+            als_source: options.als_from.map(|a| &a.source),
+        },
     )?;
     done(s);
 
@@ -161,7 +206,7 @@ pub fn run(
         .find(|(n, _)| n == "pipeline")
         .map(|(_, m)| m.clone())
         .unwrap_or_default();
-    let mut gate = gate::decide(&version, &pipeline, current.as_ref(), config, force);
+    let mut gate = gate::decide(&version, &pipeline, current.as_ref(), config, options.force);
     let (placed, decision) = if gate.passed {
         place(models_dir, &version, config.rollout, gate.decision.clone())?
     } else {
@@ -196,15 +241,28 @@ fn print_table(metrics: &[(String, Metrics)]) {
     }
 }
 
-fn publish(
-    models_dir: &Path,
-    version: &str,
+/// What [`publish`] writes.
+struct Publication<'a> {
+    version: &'a str,
     created_ms: i64,
-    model: &Model,
-    ds: &Dataset,
-    config: &TrainConfig,
-    metrics: &[(String, Metrics)],
-) -> Result<PathBuf, TrainError> {
+    model: &'a Model,
+    ds: &'a Dataset,
+    config: &'a TrainConfig,
+    metrics: &'a [(String, Metrics)],
+    /// Where the ALS vectors came from, when not from recd's own fit.
+    als_source: Option<&'a serde_json::Value>,
+}
+
+fn publish(models_dir: &Path, p: &Publication<'_>) -> Result<PathBuf, TrainError> {
+    let Publication {
+        version,
+        created_ms,
+        model,
+        ds,
+        config,
+        metrics,
+        als_source,
+    } = *p;
     let tmp = models_dir.join(format!(".tmp-{version}"));
     std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
     model.save(&tmp)?;
@@ -235,6 +293,9 @@ fn publish(
         metrics: metrics_json,
         files: Default::default(),
     };
+    if let (Some(source), Some(params)) = (als_source, manifest.params.as_object_mut()) {
+        params.insert("als_source".into(), source.clone());
+    }
     manifest.write(&tmp)?;
     Ok(registry::publish(models_dir, &tmp, version)?)
 }

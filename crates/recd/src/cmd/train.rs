@@ -12,6 +12,8 @@ use super::model_store::{self, Opened};
 use crate::config::{Config, Override};
 use recd_train::train::{self, Progress};
 
+mod als_from;
+
 /// Flags of `recd train`.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
@@ -28,6 +30,11 @@ pub struct TrainArgs {
     /// how a server that started the run learns how it went.
     #[arg(long)]
     pub outcome: Option<PathBuf>,
+    /// Use the ALS factors in this directory (written by `spark/train_als.py`) instead of
+    /// fitting ALS; everything else is trained as usual. Users without a vector are folded
+    /// in, items without one get the zero vector.
+    #[arg(long, value_name = "DIR")]
+    pub als_from: Option<PathBuf>,
 }
 
 impl TrainArgs {
@@ -52,6 +59,13 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
         anyhow::bail!("data dir {} does not exist", args.data_dir.display());
     }
     let store = Opened::open(&models, &args.data_dir)?;
+    let als_from = match &args.als_from {
+        Some(dir) => Some(
+            als_from::load(dir, config.refit_on_full)
+                .with_context(|| format!("loading the ALS factors of {}", dir.display()))?,
+        ),
+        None => None,
+    };
     let _lock = lock_training(&args.data_dir)?;
     // Read-only: training runs beside a server that owns the data dir.
     let log = Store::open_log_reader(&args.data_dir)
@@ -69,8 +83,21 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
         .num_threads(config.threads)
         .build()
         .context("building the thread pool")?;
-    let outcome =
-        pool.install(|| train::run(&log, &models_dir, &config, args.force, &Bars::default()))?;
+    let options = train::RunOptions {
+        force: args.force,
+        als_from: als_from.as_ref(),
+    };
+    let outcome = pool
+        .install(|| train::run(&log, &models_dir, &config, &options, &Bars::default()))
+        .map_err(|e| {
+            let theirs = matches!(e, recd_train::TrainError::ExternalAls(_));
+            match &args.als_from {
+                Some(dir) if theirs => {
+                    anyhow::Error::new(e).context(format!("--als-from {}", dir.display()))
+                }
+                _ => e.into(),
+            }
+        })?;
     println!(
         "model {} written to {}",
         outcome.version,

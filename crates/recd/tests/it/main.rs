@@ -28,5 +28,6 @@ mod replay;
 mod scaled;
 mod serve;
 mod simulate;
+mod spark;
 mod train;
 mod util;

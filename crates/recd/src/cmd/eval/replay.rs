@@ -102,7 +102,16 @@ pub fn run(args: ReplayArgs, config: Config) -> anyhow::Result<()> {
             holdout_days = train_config.holdout_days,
             "training on the events before the hold-out"
         );
-        let outcome = train::run(&log, &models_dir, &train_config, true, &train::LogProgress)?;
+        let outcome = train::run(
+            &log,
+            &models_dir,
+            &train_config,
+            &train::RunOptions {
+                force: true,
+                als_from: None,
+            },
+            &train::LogProgress,
+        )?;
         let catalog = Arc::new(LogCatalog::read(&log)?);
         let served = Served::load(&models_dir, &outcome.version, false, &*catalog)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
