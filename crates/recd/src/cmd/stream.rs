@@ -27,9 +27,10 @@ pub struct StreamArgs {
     /// `features.store`).
     #[arg(long)]
     pub feature_store: Option<String>,
-    /// A data dir to read, never write: item categories from its log's catalog records, and
-    /// its models for the fold-in (a shared volume in a fleet). Without it, counters have no
-    /// categories and users get no folded-in vector.
+    /// A data dir to read: item categories from its log's catalog records, and the models of
+    /// `[models] store` for the fold-in (with a remote store, its local copy is kept in this
+    /// dir's `models/`, as a server keeps one). Without it, counters have no categories and
+    /// users get no folded-in vector.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// This process's name in the partition leases, unique per process (default: the host
@@ -104,7 +105,9 @@ async fn stream(args: StreamArgs, config: Config) -> anyhow::Result<()> {
                 features.clone(),
                 Arc::new(catalog.clone()),
             ));
-            let watcher = super::online::start(dir, &config.serve, &online, factors.clone()).await;
+            let watcher =
+                super::online::start(dir, &config.serve, &config.models, &online, factors.clone())
+                    .await?;
             (Arc::new(Categories(catalog)), Some((watcher, online)))
         }
         None => (Arc::new(NoCategories), None),
