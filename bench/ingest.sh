@@ -95,6 +95,8 @@ for backend in $backends; do
     kill -TERM "$serve_pid"
     wait "$serve_pid" || { echo "recd serve exited with $?" >&2; cat "$work/serve-$backend.err" >&2; exit 1; }
     for pid in "${extra_pids[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
+    # What the updater role complained about, if anything (its warnings explain outliers).
+    [ -f "$work/stream.err" ] && grep -E 'WARN|ERROR' "$work/stream.err" | head -5 >&2 || true
     if [ -n "${redis_pid:-}" ]; then kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true; redis_pid=""; fi
 done
 echo "# done, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
