@@ -41,15 +41,10 @@ pub(crate) fn offset_of_ms(ms: i64) -> u64 {
     u64::try_from(ms).unwrap_or(0) << SEQ_BITS
 }
 
-/// The partition of `key` among `partitions`: FNV-1a 64 of its bytes, so every process and
-/// every build agree (the std hasher is seeded per process).
+/// The partition of `key` among `partitions`: the engine's stable hash of its bytes, so every
+/// process and every build agree.
 pub fn partition_of(key: &str, partitions: u32) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    (h % u64::from(partitions.max(1))) as u32
+    (recd_types::fnv1a(key.bytes()) % u64::from(partitions.max(1))) as u32
 }
 
 /// The key that places a record: its user for events, profiles, tombstones and impressions

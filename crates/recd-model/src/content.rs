@@ -75,12 +75,7 @@ fn title_words(title: &str) -> Vec<String> {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    recd_types::fnv1a(bytes.iter().copied())
 }
 
 /// Scales `v` to unit length (leaves a zero vector alone).

@@ -338,10 +338,7 @@ fn merge(into: &mut serde_json::Value, from: &serde_json::Value) {
 /// finaliser (splitmix64) so that neighbouring ids spread over all buckets. Stable across
 /// processes, platforms and versions: assignments depend on it.
 pub fn bucket(key: &str, unit: &str) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes().chain([0xff]).chain(unit.bytes()) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
+    let mut h = recd_types::fnv1a(key.bytes().chain([0xff]).chain(unit.bytes()));
     h = h.wrapping_add(0x9E37_79B9_7F4A_7C15);
     h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

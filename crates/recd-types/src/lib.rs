@@ -6,6 +6,7 @@
 
 mod error;
 mod event;
+mod hash;
 mod ids;
 mod impression;
 mod item;
@@ -15,6 +16,7 @@ mod weights;
 
 pub use error::ValidationError;
 pub use event::{Context, Event, EventFlag, EventKind, RATING_MAX, RATING_MIN};
+pub use hash::fnv1a;
 pub use ids::{ItemId, MAX_ID_BYTES, UserId};
 pub use impression::{Impression, MAX_SHOWN, Shown, Surface};
 pub use item::Item;

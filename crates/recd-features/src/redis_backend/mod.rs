@@ -80,14 +80,9 @@ fn category_key(name: &str) -> String {
 /// top-k read merges the shards' (reads of trending lists are rare next to those writes).
 const INDEX_SHARDS: u32 = 8;
 
-/// The index shard of `member`: FNV-1a, the same in every process.
+/// The index shard of `member`: the engine's stable hash, the same in every process.
 fn index_shard(member: &str) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in member.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    (h % u64::from(INDEX_SHARDS)) as u32
+    (recd_types::fnv1a(member.bytes()) % u64::from(INDEX_SHARDS)) as u32
 }
 
 /// The index that lists `item` (in `category`'s index, or its shard of the all-items one).

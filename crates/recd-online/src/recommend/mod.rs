@@ -90,9 +90,7 @@ pub struct Known {
 /// Stable 64-bit hash of a string (FNV-1a): the seed of a request id's exploration slots, and
 /// wherever a stable per-id number is needed.
 pub fn seed_of(request_id: &str) -> u64 {
-    request_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    recd_types::fnv1a(request_id.bytes())
 }
 
 /// Why a category parameter was refused.
