@@ -7,16 +7,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusConfig {
-    /// `embedded` (the data dir's log), `redis://host:port` (Redis Streams on one server) or
-    /// `redis+cluster://host1:port1,host2:port2` (on a Redis Cluster). The flag `--events`
-    /// overrides it.
+    /// `embedded` (the data dir's log), `redis://host:port` (Redis Streams on one server),
+    /// `redis+cluster://host1:port1,host2:port2` (on a Redis Cluster) or
+    /// `kafka://host1:port1,host2:port2/topic` (a Kafka topic). The flag `--events` overrides
+    /// it.
     pub events: String,
     /// Key prefix of the streams: partition `p` is the stream `<prefix>:{p<p>}` (the braces
     /// are a cluster hash tag: each partition has a slot of its own, so partitions spread
-    /// over the cluster's masters).
+    /// over the cluster's masters). Partition leases use it on every bus, and it names the
+    /// Kafka consumer group (`:` becomes `-`).
     pub prefix: String,
     /// Number of partitions. Every process of a deployment must agree on it: a user's
-    /// partition is a hash of their id modulo this number.
+    /// partition is a hash of their id modulo this number. A Kafka topic must have exactly
+    /// this many (one is created with them when missing).
     pub partitions: u32,
     /// Keep about this many entries per partition (`XADD MAXLEN ~`); 0 keeps them all.
     pub max_len: u64,
@@ -37,6 +40,17 @@ pub struct BusConfig {
     pub connect_timeout_ms: u64,
     /// Give up waiting for a reply after this long.
     pub response_timeout_ms: u64,
+    /// Replication factor of a Kafka topic that recd creates (3 on a production cluster,
+    /// with the topic's `min.insync.replicas` at 2, so that an acknowledged append survives
+    /// a broker's loss).
+    pub kafka_replication: u16,
+    /// How long an append to Kafka waits for the brokers' acknowledgement, librdkafka's own
+    /// retries included (`message.timeout.ms`), before it fails (503). A new producer
+    /// spends about half a second getting its idempotent producer id before the first.
+    pub kafka_delivery_timeout_ms: u64,
+    /// Longest time a Kafka fetch waits on the broker for new records (`fetch.wait.max.ms`):
+    /// it bounds how long an appended event can sit unseen by the updater.
+    pub kafka_fetch_wait_ms: u64,
     /// Refuse to start unless the server's settings make an acknowledged append durable
     /// (`appendonly yes` with `appendfsync always`, or `wait_replicas` > 0). Turn off only
     /// for throwaway setups: with it off, a Redis crash can lose acknowledged events.
@@ -56,6 +70,9 @@ impl Default for BusConfig {
             group_max_records: 4_096,
             connect_timeout_ms: 1_000,
             response_timeout_ms: 2_000,
+            kafka_replication: 1,
+            kafka_delivery_timeout_ms: 10_000,
+            kafka_fetch_wait_ms: 5,
             require_durable: true,
         }
     }
@@ -85,16 +102,25 @@ impl BusConfig {
             return Err("bus.group_max_records must be at least 1".into());
         }
         if self.is_bus()
-            && !["redis://", "redis+cluster://"]
+            && !["redis://", "redis+cluster://", "kafka://"]
                 .iter()
                 .any(|p| self.events.starts_with(p))
         {
             return Err(format!(
-                "bus.events = {:?}: expected \"embedded\", redis://host:port or redis+cluster://host:port,...",
+                "bus.events = {:?}: expected \"embedded\", redis://host:port, \
+                 redis+cluster://host:port,... or kafka://host:port,.../topic",
                 self.events
             ));
         }
+        if self.kafka_replication == 0 {
+            return Err("bus.kafka_replication must be at least 1".into());
+        }
         Ok(())
+    }
+
+    /// The Kafka consumer group of the updater role.
+    pub fn consumer_group(&self) -> String {
+        self.prefix.replace(':', "-")
     }
 
     /// The stream of partition `p`.
@@ -119,7 +145,8 @@ mod tests {
         };
         assert!(bad(|c| c.partitions = 0).contains("bus.partitions"));
         assert!(bad(|c| c.prefix = "a{b}".into()).contains("bus.prefix"));
-        assert!(bad(|c| c.events = "kafka://x:9092/t".into()).contains("bus.events"));
+        assert!(bad(|c| c.events = "nats://x:4222".into()).contains("bus.events"));
+        assert!(bad(|c| c.kafka_replication = 0).contains("bus.kafka_replication"));
         assert_eq!(ok.stream_key(3), "recd:events:{p3}");
     }
 }

@@ -2,21 +2,30 @@
 //!
 //! Job: durable, ordered-per-user transport of [`recd_types::Record`]s between stateless API
 //! processes (which append) and updater processes (which read), on an engine users already
-//! run. [`RedisStreams`] keeps one Redis stream per partition; a record's partition is a hash
-//! of its user id ([`partition_of`]), so one user's records keep their order. Positions are
-//! per partition ([`Position`]), never one global number. Each partition is also an
-//! [`recd_store::EventLog`] ([`RedisStreams::partition`]), so the updater that applies the
-//! embedded file log applies a partition unchanged.
+//! run, behind one trait ([`EventBus`], opened from a URL by [`open`]): [`RedisStreams`]
+//! keeps one Redis stream per partition, [`KafkaBus`] one partition of a Kafka topic. A
+//! record's partition is a hash of its user id ([`partition_of`]), the same on every engine,
+//! so one user's records keep their order. Positions are per partition ([`Position`]),
+//! never one global number. Each partition is also an [`recd_store::EventLog`]
+//! ([`EventBus::reader`]), so the updater that applies the embedded file log applies a
+//! partition unchanged. [`Leases`] say which updater applies which partition.
 //!
-//! Non-goals: no feature computation, no HTTP, no ownership of partitions (who reads which
-//! partition is the updater role's business).
+//! Non-goals: no feature computation, no HTTP.
 
+mod bus;
 mod config;
 mod error;
+mod kafka;
+mod pending;
 mod position;
 mod redis_streams;
+#[cfg(feature = "testing")]
+pub mod testing;
 
+pub use bus::{BusPartition, EventBus, open};
 pub use config::BusConfig;
 pub use error::BusError;
+pub use kafka::{KafkaBus, KafkaPartition};
+pub use pending::PendingPositions;
 pub use position::{Position, partition_of};
-pub use redis_streams::{Leases, PartitionLog, PendingPositions, RedisStreams};
+pub use redis_streams::{Leases, PartitionLog, RedisStreams};

@@ -80,7 +80,7 @@ pub struct AppState {
     pub experiments: Option<Arc<recd_online::experiments::admin::ExperimentAdmin>>,
     /// The shared event bus of a scaled deployment: events go there instead of the data
     /// dir's log, and `recd stream` applies them (`None`: the embedded log and updater).
-    pub bus: Option<Arc<recd_bus::RedisStreams>>,
+    pub bus: Option<Arc<dyn recd_bus::EventBus>>,
 }
 
 /// The start-up hysteresis of `/readyz`: the instance becomes ready after

@@ -2,19 +2,21 @@
 //! partitions whose leases it holds, one [`Updater`] per partition, and takes over the
 //! partitions of processes that stopped renewing theirs.
 //!
-//! Each partition's updater reads its stream through [`PartitionLog`] and writes through the
-//! feature store's handle for that partition (its own applied offset; counters shared with
-//! the other partitions by compare-and-set), so a partition resumes where its last owner
-//! left it, whoever that was. A waker thread per partition blocks on the stream (`XREAD
-//! BLOCK`) and wakes the updater as soon as a record lands, so freshness does not depend on
-//! the poll interval.
+//! Each partition's updater reads it through the bus's read view ([`BusPartition`]) and
+//! writes through the feature store's handle for that partition (its own applied offset;
+//! counters shared with the other partitions by compare-and-set), so a partition resumes
+//! where its last owner left it, whoever that was. The leases live on the feature store's
+//! Redis, whichever engine carries the events. A waker thread per partition blocks on the
+//! partition (`XREAD BLOCK`, a Kafka fetch) and wakes the updater as soon as a record lands,
+//! so freshness does not depend on the poll interval; it also commits the updater's progress
+//! where the engine shows it to its own tools.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use recd_bus::{Leases, RedisStreams};
+use recd_bus::{BusPartition, EventBus, Leases};
 use recd_features::{FoldIn, RedisStore};
 use recd_store::Offset;
 use tokio::sync::watch;
@@ -27,7 +29,8 @@ const WAKER_BLOCK: Duration = Duration::from_millis(500);
 
 /// The partitions this process applies, by lease. See the module docs.
 pub struct PartitionedUpdater {
-    bus: Arc<RedisStreams>,
+    bus: Arc<dyn EventBus>,
+    leases: Arc<std::sync::Mutex<Leases>>,
     features: Arc<RedisStore>,
     categories: Arc<dyn CategoryLookup>,
     fold: Option<Arc<dyn FoldIn>>,
@@ -43,23 +46,36 @@ struct Running {
 }
 
 impl PartitionedUpdater {
-    /// An updater role named `owner` (unique per process: host and pid, say).
+    /// An updater role named `owner` (unique per process: host and pid, say), holding its
+    /// partitions by leases on the Redis at `lease_url` (the feature store's: `features` is
+    /// on it).
     pub fn new(
-        bus: Arc<RedisStreams>,
+        bus: Arc<dyn EventBus>,
+        lease_url: &str,
         features: Arc<RedisStore>,
         categories: Arc<dyn CategoryLookup>,
         fold: Option<Arc<dyn FoldIn>>,
         config: StreamConfig,
         owner: String,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, recd_bus::BusError> {
+        let lease = Duration::from_millis(config.lease_ms.max(300));
+        let leases = Leases::open(
+            lease_url,
+            "features.store",
+            bus.config(),
+            owner.clone(),
+            lease,
+        )?;
+        let leases = Arc::new(std::sync::Mutex::new(leases));
+        Ok(Self {
             bus,
+            leases,
             features,
             categories,
             fold,
             config,
             owner,
-        }
+        })
     }
 
     /// Runs until `shutdown` turns true: every third of the lease time, renews the leases
@@ -67,11 +83,8 @@ impl PartitionedUpdater {
     /// shutdown the updaters apply what is in their partitions, then the leases are released
     /// so that another process takes over at once.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>, owned: watch::Sender<Vec<u32>>) {
-        let lease = Duration::from_millis(self.config.lease_ms.max(300));
-        let tick = lease / 3;
-        let leases = Arc::new(std::sync::Mutex::new(
-            self.bus.leases(self.owner.clone(), lease),
-        ));
+        let tick = Duration::from_millis(self.config.lease_ms.max(300)) / 3;
+        let leases = self.leases.clone();
         let mut running: HashMap<u32, Running> = HashMap::new();
         loop {
             let started = Instant::now();
@@ -105,8 +118,16 @@ impl PartitionedUpdater {
                         release(&leases, surplus).await;
                     }
                     for p in won {
-                        tracing::info!(partition = p, owner = %self.owner, "partition lease taken");
-                        running.insert(p, self.start(p));
+                        match self.start(p) {
+                            Ok(r) => {
+                                tracing::info!(partition = p, owner = %self.owner, "partition lease taken");
+                                running.insert(p, r);
+                            }
+                            Err(e) => {
+                                tracing::warn!(partition = p, error = %e, "cannot read the partition; giving its lease back");
+                                release(&leases, vec![p]).await;
+                            }
+                        }
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "lease round failed"),
@@ -141,8 +162,9 @@ impl PartitionedUpdater {
     }
 
     /// Starts applying partition `p`: its updater and its waker.
-    fn start(&self, p: u32) -> Running {
-        let log = Arc::new(self.bus.partition(p));
+    fn start(&self, p: u32) -> Result<Running, recd_bus::BusError> {
+        let log: Arc<dyn BusPartition> = Arc::from(self.bus.reader(p)?);
+        let log: Arc<dyn recd_store::EventLog> = log;
         let store = Arc::new(self.features.for_partition(p));
         let horizon = self.features_ttl_ms();
         let updater = Updater::new(
@@ -157,20 +179,20 @@ impl PartitionedUpdater {
         let (wake_tx, wake_rx) = watch::channel(0);
         let (progress_tx, progress_rx) = watch::channel(None);
         let waker_stop = Arc::new(AtomicBool::new(false));
-        let waker_log = self.bus.partition(p);
+        let waker_log = self.bus.reader(p)?;
         let flag = waker_stop.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("recd-wake-p{p}"))
-            .spawn(move || wake(&waker_log, &wake_tx, progress_rx, &flag));
+            .spawn(move || wake(waker_log.as_ref(), &wake_tx, progress_rx, &flag));
         if let Err(e) = spawned {
             tracing::warn!(partition = p, error = %e, "no waker thread; the updater polls");
         }
         let task = tokio::spawn(updater.run(wake_rx, stop_rx, progress_tx));
-        Running {
+        Ok(Running {
             stop: stop_tx,
             task,
             waker_stop,
-        }
+        })
     }
 
     fn features_ttl_ms(&self) -> i64 {
@@ -257,10 +279,10 @@ async fn stop(r: Running) {
     }
 }
 
-/// Blocks on the partition's stream past what the updater applied, and wakes it when a
-/// record lands.
+/// Blocks on the partition past what the updater applied, wakes it when a record lands, and
+/// commits its progress.
 fn wake(
-    log: &recd_bus::PartitionLog,
+    log: &dyn BusPartition,
     wake: &watch::Sender<Offset>,
     mut progress: watch::Receiver<Option<Offset>>,
     stop: &AtomicBool,
@@ -272,6 +294,7 @@ fn wake(
             std::thread::sleep(Duration::from_millis(20));
             continue;
         };
+        log.commit(from);
         match log.wait_for(from, WAKER_BLOCK) {
             Ok(true) => {
                 n += 1;

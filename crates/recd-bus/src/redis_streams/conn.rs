@@ -19,9 +19,14 @@ pub(crate) enum Client {
 }
 
 impl Client {
-    /// Parses `redis://host:port[/db]` or `redis+cluster://host1:port1,host2:port2`.
+    /// The Redis of `bus.events`.
     pub(crate) fn open(config: &BusConfig) -> Result<Self, BusError> {
-        let url = config.events.as_str();
+        Self::open_url(&config.events, "bus.events", config)
+    }
+
+    /// Parses `redis://host:port[/db]` or `redis+cluster://host1:port1,host2:port2`; errors
+    /// name the setting `key` it came from.
+    pub(crate) fn open_url(url: &str, key: &str, config: &BusConfig) -> Result<Self, BusError> {
         let connect = Duration::from_millis(config.connect_timeout_ms.max(1));
         let response = Duration::from_millis(config.response_timeout_ms.max(1));
         if let Some(nodes) = url.strip_prefix("redis+cluster://") {
@@ -32,23 +37,23 @@ impl Client {
                 .collect();
             if nodes.is_empty() {
                 return Err(BusError::Config(format!(
-                    "bus.events = {url:?} names no cluster node"
+                    "{key} = {url:?} names no cluster node"
                 )));
             }
             let client = ClusterClient::builder(nodes)
                 .connection_timeout(connect)
                 .response_timeout(response)
                 .build()
-                .map_err(|e| BusError::Config(format!("bus.events = {url:?}: {e}")))?;
+                .map_err(|e| BusError::Config(format!("{key} = {url:?}: {e}")))?;
             return Ok(Client::Cluster(Box::new(client)));
         }
         if !url.starts_with("redis://") {
             return Err(BusError::Config(format!(
-                "bus.events = {url:?}: expected redis://host:port or redis+cluster://host:port,..."
+                "{key} = {url:?}: expected redis://host:port or redis+cluster://host:port,..."
             )));
         }
         let client = redis::Client::open(url)
-            .map_err(|e| BusError::Config(format!("bus.events = {url:?}: {e}")))?;
+            .map_err(|e| BusError::Config(format!("{key} = {url:?}: {e}")))?;
         Ok(Client::Single(client))
     }
 

@@ -1,7 +1,8 @@
 //! Partition leases: each partition is applied by one updater at a time.
 //!
-//! A lease is the key `<stream>:owner` (same hash tag as the stream, so the same slot),
-//! holding its owner's id and expiring after the lease time. The owner renews it well within
+//! A lease is the key `<prefix>:{p<n>}:owner` on the feature store's Redis, whichever engine
+//! carries the events (the lease guards the partition's applied offset kept there), holding
+//! its owner's id and expiring after the lease time. The owner renews it well within
 //! that time; an owner that dies stops renewing, and after the lease time any survivor takes
 //! it. Renewal and release are compare-and-act scripts, so an owner whose lease expired (a
 //! long pause) cannot extend or delete its successor's.
@@ -13,8 +14,8 @@
 
 use std::time::Duration;
 
-use super::conn::Lazy;
-use crate::BusError;
+use super::conn::{Client, Lazy};
+use crate::{BusConfig, BusError};
 
 const RENEW: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -41,7 +42,31 @@ pub struct Leases {
 }
 
 impl Leases {
-    pub(crate) fn new(
+    /// The lease table of `owner` over the partitions of `config`'s bus, kept on the Redis at
+    /// `url` (`features_key` names the setting it came from, for errors): the feature store's,
+    /// since a lease guards the applied offset kept there, whichever engine carries the
+    /// events. Connects on first use; a lease lasts `ttl` unless renewed.
+    pub fn open(
+        url: &str,
+        features_key: &str,
+        config: &BusConfig,
+        owner: String,
+        ttl: Duration,
+    ) -> Result<Self, BusError> {
+        let client = Client::open_url(url, features_key, config)?;
+        let keys = (0..config.partitions)
+            .map(|p| format!("{}:owner", config.stream_key(p)))
+            .collect();
+        Ok(Self::new(
+            Lazy::new(client, config.clone()),
+            keys,
+            format!("{}:owners", config.prefix),
+            owner,
+            ttl,
+        ))
+    }
+
+    fn new(
         conn: Lazy,
         keys: Vec<String>,
         members_key: String,

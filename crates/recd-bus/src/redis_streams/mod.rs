@@ -18,11 +18,8 @@ mod lease;
 mod partition;
 mod writer;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::mpsc;
-use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 
 use recd_types::Record;
@@ -33,8 +30,8 @@ pub use partition::PartitionLog;
 
 use self::conn::{Client, Lazy};
 use self::writer::Request;
-use crate::position::{partition_of, record_key};
-use crate::{BusConfig, BusError, Position};
+use crate::pending::Inner;
+use crate::{BusConfig, BusError, BusPartition, EventBus, PendingPositions};
 
 /// The bus on Redis Streams. See the module docs.
 pub struct RedisStreams {
@@ -43,42 +40,6 @@ pub struct RedisStreams {
     tx: Mutex<Option<mpsc::Sender<Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     probe: Mutex<Lazy>,
-}
-
-/// The answer to an append: the records' positions, in the order given, once durable. Can be
-/// `.await`ed on any runtime, or waited on with [`PendingPositions::wait`] outside one.
-pub struct PendingPositions(Inner);
-
-enum Inner {
-    Ready(Option<Result<Vec<Position>, BusError>>),
-    Waiting(oneshot::Receiver<Result<Vec<Position>, BusError>>),
-}
-
-impl PendingPositions {
-    fn ready(result: Result<Vec<Position>, BusError>) -> Self {
-        Self(Inner::Ready(Some(result)))
-    }
-
-    /// Blocks until the append is decided. Not for async code (it blocks the thread).
-    pub fn wait(self) -> Result<Vec<Position>, BusError> {
-        match self.0 {
-            Inner::Ready(r) => r.unwrap_or(Err(BusError::Closed)),
-            Inner::Waiting(rx) => rx.blocking_recv().unwrap_or(Err(BusError::Closed)),
-        }
-    }
-}
-
-impl Future for PendingPositions {
-    type Output = Result<Vec<Position>, BusError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.0 {
-            Inner::Ready(r) => Poll::Ready(r.take().unwrap_or(Err(BusError::Closed))),
-            Inner::Waiting(rx) => Pin::new(rx)
-                .poll(cx)
-                .map(|r| r.unwrap_or(Err(BusError::Closed))),
-        }
-    }
 }
 
 impl RedisStreams {
@@ -106,26 +67,22 @@ impl RedisStreams {
         })
     }
 
-    /// The settings it was opened with.
-    pub fn config(&self) -> &BusConfig {
+    /// A read view of partition `p` (a connection of its own).
+    pub fn partition(&self, p: u32) -> PartitionLog {
+        PartitionLog::new(
+            Lazy::new(self.client.clone(), self.config.clone()),
+            self.config.stream_key(p),
+            p,
+        )
+    }
+}
+
+impl EventBus for RedisStreams {
+    fn config(&self) -> &BusConfig {
         &self.config
     }
 
-    /// Number of partitions.
-    pub fn partitions(&self) -> u32 {
-        self.config.partitions
-    }
-
-    /// The partition of a record.
-    pub fn partition_of(&self, record: &Record) -> u32 {
-        partition_of(record_key(record), self.config.partitions)
-    }
-
-    /// Appends `records`; the answer resolves once all are durable, to their positions in
-    /// the order given. Records of one user keep their order. On failure nothing is
-    /// acknowledged, but records of other partitions of the same call may have been written:
-    /// a client retries with `event_id`s to make the retry harmless.
-    pub fn append(&self, records: &[Record]) -> PendingPositions {
+    fn append(&self, records: &[Record]) -> PendingPositions {
         let mut parts = Vec::with_capacity(records.len());
         for record in records {
             match recd_store::codec::encode_record(record) {
@@ -154,33 +111,12 @@ impl RedisStreams {
         }
     }
 
-    /// A read view of partition `p` (a connection of its own).
-    pub fn partition(&self, p: u32) -> PartitionLog {
-        PartitionLog::new(
-            Lazy::new(self.client.clone(), self.config.clone()),
-            self.config.stream_key(p),
-            p,
-        )
+    fn reader(&self, p: u32) -> Result<Box<dyn BusPartition>, BusError> {
+        Ok(Box::new(self.partition(p)))
     }
 
-    /// The lease table of owner `owner` over this bus's partitions (a connection of its own);
-    /// a lease lasts `ttl` unless renewed.
-    pub fn leases(&self, owner: String, ttl: std::time::Duration) -> Leases {
-        let keys = (0..self.config.partitions)
-            .map(|p| format!("{}:owner", self.config.stream_key(p)))
-            .collect();
-        Leases::new(
-            Lazy::new(self.client.clone(), self.config.clone()),
-            keys,
-            format!("{}:owners", self.config.prefix),
-            owner,
-            ttl,
-        )
-    }
-
-    /// Whether Redis answers and its settings make appends durable (for readiness; blocks
-    /// for up to the connect and response timeouts).
-    pub fn check(&self) -> Result<(), BusError> {
+    /// Whether Redis answers and its settings make appends durable.
+    fn check(&self) -> Result<(), BusError> {
         let mut probe = self.probe.lock().unwrap_or_else(|p| p.into_inner());
         durable::check(&mut probe, &self.config, self.client.is_cluster())
     }

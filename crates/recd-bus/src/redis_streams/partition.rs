@@ -10,6 +10,7 @@ use recd_store::{EventLog, LogDamage, LogIter, Offset, StoreError};
 use recd_types::Record;
 
 use super::conn::Lazy;
+use crate::BusPartition;
 use crate::position::{id_of_offset, offset_of_id, offset_of_ms};
 
 /// Entries fetched per `XRANGE`.
@@ -38,6 +39,11 @@ struct DamageEntry {
 type Entry = (String, Vec<Vec<u8>>);
 
 impl PartitionLog {
+    /// The stream's key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
     pub(crate) fn new(conn: Lazy, key: String, partition: u32) -> Self {
         Self {
             conn: Mutex::new(conn),
@@ -46,42 +52,6 @@ impl PartitionLog {
             last_end: AtomicU64::new(0),
             damage: Mutex::new(BTreeSet::new()),
         }
-    }
-
-    /// The partition's number.
-    pub fn partition(&self) -> u32 {
-        self.partition
-    }
-
-    /// The stream's key.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    /// Blocks until the partition holds a record at or after `from`, or `block` passes
-    /// (`XREAD BLOCK`); true when there is one. What lets an updater apply an event within
-    /// milliseconds of its append without polling Redis in a loop.
-    pub fn wait_for(&self, from: Offset, block: std::time::Duration) -> Result<bool, StoreError> {
-        let after = if from == 0 {
-            "0-0".to_string()
-        } else {
-            id_of_offset(from - 1)
-        };
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let found: redis::Value = conn
-            .with(|c| {
-                redis::cmd("XREAD")
-                    .arg("COUNT")
-                    .arg(1)
-                    .arg("BLOCK")
-                    .arg(block.as_millis() as u64)
-                    .arg("STREAMS")
-                    .arg(&self.key)
-                    .arg(&after)
-                    .query(c)
-            })
-            .map_err(|e| self.unavailable(e))?;
-        Ok(!matches!(found, redis::Value::Nil))
     }
 
     fn unavailable(&self, e: crate::BusError) -> StoreError {
@@ -148,6 +118,36 @@ fn decode_fields(fields: &[Vec<u8>]) -> Result<Record, String> {
         .and_then(|s| s.parse().ok())
         .ok_or("field s is not a record schema number")?;
     recd_store::codec::decode_record(schema, bytes.ok_or("no field r (record)")?)
+}
+
+impl BusPartition for PartitionLog {
+    fn partition(&self) -> u32 {
+        self.partition
+    }
+
+    /// `XREAD BLOCK` past `from`.
+    fn wait_for(&self, from: Offset, block: std::time::Duration) -> Result<bool, StoreError> {
+        let after = if from == 0 {
+            "0-0".to_string()
+        } else {
+            id_of_offset(from - 1)
+        };
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let found: redis::Value = conn
+            .with(|c| {
+                redis::cmd("XREAD")
+                    .arg("COUNT")
+                    .arg(1)
+                    .arg("BLOCK")
+                    .arg(block.as_millis() as u64)
+                    .arg("STREAMS")
+                    .arg(&self.key)
+                    .arg(&after)
+                    .query(c)
+            })
+            .map_err(|e| self.unavailable(e))?;
+        Ok(!matches!(found, redis::Value::Nil))
+    }
 }
 
 impl EventLog for PartitionLog {

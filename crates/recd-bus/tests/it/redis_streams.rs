@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use recd_bus::{BusConfig, BusError, Position, RedisStreams};
+use recd_bus::{BusConfig, BusError, EventBus, Position, RedisStreams};
 use recd_features::testing::RedisServer;
 use recd_store::EventLog;
 use recd_types::{Event, EventKind, ItemId, Record, UserId};

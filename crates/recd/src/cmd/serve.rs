@@ -33,8 +33,9 @@ pub struct ServeArgs {
     /// `redis+cluster://host:port,host:port` (sets `features.store`).
     #[arg(long)]
     pub feature_store: Option<String>,
-    /// The shared event bus: `redis://host:port` or `redis+cluster://host:port,...` (sets
-    /// `bus.events`; default `embedded`, the data dir's log).
+    /// The shared event bus: `redis://host:port`, `redis+cluster://host:port,...` or
+    /// `kafka://host:port,.../topic` (sets `bus.events`; default `embedded`, the data dir's
+    /// log).
     #[arg(long)]
     pub events: Option<String>,
     /// Do not run training on a schedule (sets `train.schedule.every` and `daily_at` to
@@ -304,7 +305,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
 
 /// The shared event bus `[bus] events` names, if any. With one, this process is a stateless
 /// API: its features must be in the shared store that `recd stream` writes.
-fn open_bus(config: &Config) -> anyhow::Result<Option<Arc<recd_bus::RedisStreams>>> {
+fn open_bus(config: &Config) -> anyhow::Result<Option<Arc<dyn recd_bus::EventBus>>> {
     if !config.bus.is_bus() {
         return Ok(None);
     }
@@ -315,14 +316,14 @@ fn open_bus(config: &Config) -> anyhow::Result<Option<Arc<recd_bus::RedisStreams
             config.bus.events
         );
     }
-    let bus = recd_bus::RedisStreams::open(config.bus.clone())
+    let bus = recd_bus::open(config.bus.clone())
         .with_context(|| format!("event bus {:?}", config.bus.events))?;
     tracing::info!(
         events = %config.bus.events,
         partitions = bus.partitions(),
         "events go to the shared bus; `recd stream` applies them"
     );
-    Ok(Some(Arc::new(bus)))
+    Ok(Some(bus))
 }
 
 /// Opens the data dir's impressions log and has the engine record every served answer there

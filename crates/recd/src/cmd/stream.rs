@@ -19,8 +19,8 @@ use crate::config::{self, Config, Override};
 /// Flags of this subcommand.
 #[derive(Debug, clap::Args)]
 pub struct StreamArgs {
-    /// The event bus: `redis://host:port` or `redis+cluster://host:port,...` (sets
-    /// `bus.events`).
+    /// The event bus: `redis://host:port`, `redis+cluster://host:port,...` or
+    /// `kafka://host:port,.../topic` (sets `bus.events`).
     #[arg(long)]
     pub events: Option<String>,
     /// The feature store: `redis://host:port` or `redis+cluster://host:port,...` (sets
@@ -66,7 +66,7 @@ impl CategoryLookup for Categories {
 pub fn run(args: StreamArgs, config: Config) -> anyhow::Result<()> {
     if !config.bus.is_bus() {
         anyhow::bail!(
-            "recd stream applies a shared event bus: set --events redis://host:port (bus.events); \
+            "recd stream applies a shared event bus: set --events redis://host:port or kafka://host:port/topic (bus.events); \
              with the embedded log, `recd serve` applies it itself"
         );
     }
@@ -84,10 +84,8 @@ pub fn run(args: StreamArgs, config: Config) -> anyhow::Result<()> {
 }
 
 async fn stream(args: StreamArgs, config: Config) -> anyhow::Result<()> {
-    let bus = Arc::new(
-        recd_bus::RedisStreams::open(config.bus.clone())
-            .with_context(|| format!("event bus {:?}", config.bus.events))?,
-    );
+    let bus = recd_bus::open(config.bus.clone())
+        .with_context(|| format!("event bus {:?}", config.bus.events))?;
     let url = config.features.store.clone();
     let features = Arc::new(
         RedisStore::open(&url, config.features.clone())
@@ -123,8 +121,16 @@ async fn stream(args: StreamArgs, config: Config) -> anyhow::Result<()> {
         lease_ms = config.stream.lease_ms,
         "stream role starting"
     );
-    let updater =
-        PartitionedUpdater::new(bus, features, categories, Some(fold), config.stream, owner);
+    let updater = PartitionedUpdater::new(
+        bus,
+        &url,
+        features,
+        categories,
+        Some(fold),
+        config.stream,
+        owner,
+    )
+    .with_context(|| format!("partition leases on the feature store {url:?}"))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (owned_tx, mut owned_rx) = watch::channel(Vec::new());
     let task = tokio::spawn(updater.run(stop_rx, owned_tx));

@@ -1,6 +1,7 @@
 //! A scaled deployment on one machine: stateless `recd serve --events redis://...` API
 //! processes and `recd stream` updater processes over one durable redis-server (the event
-//! bus and the feature store), as docs/deploy.md describes it.
+//! bus and the feature store), as docs/deploy.md describes it; and the same roles with the
+//! events on Kafka (a Tansu broker) and the features on Redis.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -22,8 +23,12 @@ struct Stream {
 
 impl Stream {
     fn start(redis: &str, owner: &str) -> Self {
+        Self::start_on(redis, redis, owner)
+    }
+
+    fn start_on(events: &str, redis: &str, owner: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_recd"))
-            .args(["stream", "--events", redis, "--feature-store", redis])
+            .args(["stream", "--events", events, "--feature-store", redis])
             .args(["--owner", owner])
             .env("RECD__BUS__PARTITIONS", PARTITIONS)
             .env("RECD__STREAM__LEASE_MS", "1000")
@@ -74,6 +79,10 @@ impl Drop for Stream {
 }
 
 fn api(data: &std::path::Path, redis: &str) -> Server {
+    api_on(data, redis, redis)
+}
+
+fn api_on(data: &std::path::Path, events: &str, redis: &str) -> Server {
     Server::spawn(
         &[
             "serve",
@@ -82,7 +91,7 @@ fn api(data: &std::path::Path, redis: &str) -> Server {
             "--listen",
             "127.0.0.1:0",
             "--events",
-            redis,
+            events,
             "--feature-store",
             redis,
         ],
@@ -129,12 +138,29 @@ fn api_processes_share_the_bus_and_stream_processes_share_and_take_over_partitio
     let Some(redis) = RedisServer::start_durable() else {
         return;
     };
-    let url = redis.url();
+    share_and_take_over("redis streams", &redis.url(), &redis.url());
+}
+
+#[test]
+fn on_kafka_api_processes_share_the_topic_and_stream_processes_take_over_partitions() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let Some(kafka) = recd_bus::testing::KafkaBroker::start() else {
+        return;
+    };
+    share_and_take_over("kafka", &kafka.url("user_events"), &redis.url());
+}
+
+/// Two API processes and two updaters on `events` (the bus) and `url` (the feature store):
+/// an event posted to one API shows in the other's features, the updaters split the
+/// partitions, a survivor takes over a killed one's, and shared counters count once.
+fn share_and_take_over(bus: &str, events: &str, url: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let a = api(&dir.path().join("a"), &url);
-    let b = api(&dir.path().join("b"), &url);
-    let s1 = Stream::start(&url, "s1");
-    let s2 = Stream::start(&url, "s2");
+    let a = api_on(&dir.path().join("a"), events, url);
+    let b = api_on(&dir.path().join("b"), events, url);
+    let s1 = Stream::start_on(events, url, "s1");
+    let s2 = Stream::start_on(events, url, "s2");
     // The two updaters split the four partitions between them.
     wait_for(
         "partitions shared by the two updaters",
@@ -162,7 +188,7 @@ fn api_processes_share_the_bus_and_stream_processes_share_and_take_over_partitio
     }
     lags.sort();
     eprintln!(
-        "scaled: event on one API process → in the other's features: p50 {:?}, max {:?} (40 events)",
+        "scaled ({bus}): event on one API process → in the other's features: p50 {:?}, max {:?} (40 events)",
         lags[lags.len() / 2],
         lags.last().unwrap()
     );

@@ -1,0 +1,105 @@
+//! The bus's topic: found with the configured partitions, or made with them.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
+
+use super::client_config;
+use crate::{BusConfig, BusError};
+
+/// Makes sure `topic` exists with `bus.partitions` partitions: creates it when missing
+/// (another process creating it at the same time is fine), refuses one with another number
+/// (users would be read from the wrong partition).
+pub(super) fn ensure(brokers: &str, topic: &str, config: &BusConfig) -> Result<(), BusError> {
+    let timeout = Duration::from_millis(config.response_timeout_ms.max(1));
+    let admin: AdminClient<DefaultClientContext> = client_config(brokers, config)
+        .create()
+        .map_err(|e| BusError::Config(format!("bus.events = {:?}: {e}", config.events)))?;
+    if let Some(n) = partitions(&admin, topic, timeout)? {
+        return matches(n, topic, config);
+    }
+    let new = NewTopic::new(
+        topic,
+        config.partitions as i32,
+        TopicReplication::Fixed(i32::from(config.kafka_replication)),
+    );
+    let options = AdminOptions::new().operation_timeout(Some(timeout));
+    let created = block_on(admin.create_topics([&new], &options))?
+        .map_err(|e| BusError::Unavailable(format!("creating Kafka topic {topic:?}: {e}")))?;
+    for result in created {
+        match result {
+            Ok(_) => tracing::info!(
+                topic,
+                partitions = config.partitions,
+                replication = config.kafka_replication,
+                "Kafka topic created"
+            ),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) => {
+                return Err(BusError::Config(format!(
+                    "cannot create Kafka topic {topic:?} with {} partitions and replication \
+                     {} (bus.partitions, bus.kafka_replication): {code}",
+                    config.partitions, config.kafka_replication
+                )));
+            }
+        }
+    }
+    match partitions(&admin, topic, timeout)? {
+        Some(n) => matches(n, topic, config),
+        None => Err(BusError::Unavailable(format!(
+            "Kafka topic {topic:?} was created but is not in the metadata yet"
+        ))),
+    }
+}
+
+/// The topic's partition count, `None` when it does not exist.
+fn partitions(
+    admin: &AdminClient<DefaultClientContext>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Option<usize>, BusError> {
+    let metadata = admin
+        .inner()
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(|e| BusError::Unavailable(format!("Kafka metadata: {e}")))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+        .map(|t| t.partitions().len()))
+}
+
+fn matches(n: usize, topic: &str, config: &BusConfig) -> Result<(), BusError> {
+    if n == config.partitions as usize {
+        Ok(())
+    } else {
+        Err(BusError::Config(format!(
+            "Kafka topic {topic:?} has {n} partitions but bus.partitions = {}: every process \
+             must place users the same way; set bus.partitions = {n} or use another topic",
+            config.partitions
+        )))
+    }
+}
+
+/// Runs an admin future to completion on a thread of its own (the admin client's futures
+/// need no particular runtime, and the caller may be inside one).
+fn block_on<F: std::future::Future + Send>(f: F) -> Result<F::Output, BusError>
+where
+    F::Output: Send,
+{
+    let failed = |why: String| BusError::Unavailable(format!("Kafka admin request: {why}"));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .map(|rt| rt.block_on(f))
+                .map_err(|e| failed(e.to_string()))
+        })
+        .join()
+        .map_err(|_| failed("its thread panicked".into()))?
+    })
+}
