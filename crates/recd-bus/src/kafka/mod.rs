@@ -24,7 +24,7 @@ mod topic;
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rdkafka::ClientContext;
@@ -48,6 +48,8 @@ pub struct KafkaBus {
     producer: ThreadedProducer<Deliveries>,
     /// The topic was found (or made) with the configured number of partitions.
     topic_ready: AtomicBool,
+    /// Per partition, the end its views saw (shared by them; see [`KafkaPartition`]).
+    known_ends: Vec<Arc<AtomicU64>>,
 }
 
 impl KafkaBus {
@@ -69,11 +71,14 @@ impl KafkaBus {
             .create_with_context(Deliveries)
             .map_err(|e| BusError::Config(format!("bus.events = {:?}: {e}", config.events)))?;
         let bus = Self {
-            config,
+            config: config.clone(),
             brokers,
             topic,
             producer,
             topic_ready: AtomicBool::new(false),
+            known_ends: (0..config.partitions)
+                .map(|_| Arc::new(AtomicU64::new(0)))
+                .collect(),
         };
         match bus.ensure_topic() {
             Ok(()) => {}
@@ -92,7 +97,13 @@ impl KafkaBus {
 
     /// A read view of partition `p` (a consumer of its own).
     pub fn partition(&self, p: u32) -> Result<KafkaPartition, BusError> {
-        KafkaPartition::new(&self.brokers, &self.topic, p, &self.config)
+        let known_end = self.known_ends.get(p as usize).cloned().ok_or_else(|| {
+            BusError::Config(format!(
+                "partition {p} of a bus of {} (bus.partitions)",
+                self.config.partitions
+            ))
+        })?;
+        KafkaPartition::new(&self.brokers, &self.topic, p, &self.config, known_end)
     }
 
     fn ensure_topic(&self) -> Result<(), BusError> {

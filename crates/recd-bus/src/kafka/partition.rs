@@ -8,8 +8,8 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -25,6 +25,10 @@ use crate::{BusConfig, BusError, BusPartition};
 const MAX_DAMAGE_KEPT: usize = 1_000;
 /// Least time between two commits of the consumer group's offset (it is for tools only).
 const COMMIT_EVERY: Duration = Duration::from_millis(500);
+/// Least time between two questions to the broker about the partition's end: in between,
+/// the fetches' high watermark and the messages seen keep the end current (a question is a
+/// round trip, several milliseconds on some brokers, and the updater asks at every step).
+const ASK_END_EVERY: Duration = Duration::from_millis(250);
 
 /// A read view of one partition. Appends go through the bus, not here.
 pub struct KafkaPartition {
@@ -32,10 +36,14 @@ pub struct KafkaPartition {
     topic: String,
     partition: u32,
     timeout: Duration,
-    /// The last end learned, answered while the broker cannot be asked.
-    last_end: AtomicU64,
+    /// The largest end learned by any view of this partition made by the same bus (a
+    /// message seen at offset `o` means the end is past `o`): what the waker's view saw, the
+    /// updater's view knows at once. Answered while the broker cannot be asked.
+    known_end: Arc<AtomicU64>,
     /// When the group's offset was last committed (ms since this view was made).
     last_commit: AtomicI64,
+    /// When the broker was last asked for the partition's end (ms since this view was made).
+    last_asked: AtomicI64,
     made: Instant,
     damage: Mutex<BTreeSet<(Offset, String)>>,
 }
@@ -55,6 +63,7 @@ impl KafkaPartition {
         topic: &str,
         partition: u32,
         config: &BusConfig,
+        known_end: Arc<AtomicU64>,
     ) -> Result<Self, BusError> {
         let consumer: BaseConsumer = client_config(brokers, config)
             .set("group.id", config.consumer_group())
@@ -85,8 +94,9 @@ impl KafkaPartition {
             topic: topic.to_string(),
             partition,
             timeout,
-            last_end: AtomicU64::new(0),
+            known_end,
             last_commit: AtomicI64::new(i64::MIN),
+            last_asked: AtomicI64::new(i64::MIN),
             made: Instant::now(),
             damage: Mutex::new(BTreeSet::new()),
         })
@@ -137,6 +147,8 @@ impl KafkaPartition {
                 self.unavailable("reading", e)
             })?;
             let at = message.offset();
+            self.known_end
+                .fetch_max((at + 1).max(0) as u64, Ordering::Relaxed);
             if at < offset as i64 {
                 continue;
             }
@@ -239,17 +251,24 @@ impl EventLog for KafkaPartition {
         ))))
     }
 
-    /// One past the newest message: the larger of the broker's answer (`ListOffsets`) and
-    /// the high watermark of this view's last fetch, the last known end while the broker
-    /// cannot be asked. Kafka answers the first exactly; a Kafka-protocol broker that
-    /// answers it from its newest batch's start (Tansu 0.6 does) is covered by the second,
-    /// which trails the broker by at most one fetch.
+    /// One past the newest message: the largest of the broker's answer (`ListOffsets`), the
+    /// high watermark of this view's last fetch and the end that the bus's views saw; the
+    /// last known end while the broker cannot be asked. Kafka answers the first exactly; a
+    /// Kafka-protocol broker that answers it from its newest batch's start (Tansu 0.6 does)
+    /// is covered by the others.
     fn end_offset(&self) -> Offset {
         let state = self.consumer.lock().unwrap_or_else(|p| p.into_inner());
-        let asked = state
-            .consumer
-            .fetch_watermarks(&self.topic, self.partition as i32, self.timeout)
-            .map(|(_, high)| high.max(0) as u64);
+        let now = self.made.elapsed().as_millis() as i64;
+        let last = self.last_asked.load(Ordering::Relaxed);
+        let asked = if last == i64::MIN || now - last >= ASK_END_EVERY.as_millis() as i64 {
+            self.last_asked.store(now, Ordering::Relaxed);
+            state
+                .consumer
+                .fetch_watermarks(&self.topic, self.partition as i32, self.timeout)
+                .map(|(_, high)| high.max(0) as u64)
+        } else {
+            Ok(0)
+        };
         let mut fetched = Self::fetched_end(&state, &self.topic, self.partition);
         // A new view's first fetch may still be on its way: it is what tells the truth where
         // the broker's answer does not.
@@ -265,7 +284,7 @@ impl EventLog for KafkaPartition {
                 fetched.unwrap_or(0)
             }
         };
-        self.last_end.fetch_max(end, Ordering::Relaxed).max(end)
+        self.known_end.fetch_max(end, Ordering::Relaxed).max(end)
     }
 
     fn read_from(&self, offset: Offset) -> Result<LogIter<'_>, StoreError> {

@@ -237,6 +237,53 @@ fn share_and_take_over(bus: &str, events: &str, url: &str) {
 }
 
 #[test]
+fn on_kafka_a_broker_that_is_down_gets_503_with_retry_after_never_202() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let Some(mut kafka) = recd_bus::testing::KafkaBroker::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let events = kafka.url("user_events");
+    let a = Server::spawn(
+        &[
+            "serve",
+            "--data-dir",
+            arg(&dir.path().join("a")),
+            "--listen",
+            "127.0.0.1:0",
+            "--events",
+            &events,
+            "--feature-store",
+            &redis.url(),
+        ],
+        &[
+            ("RECD__BUS__PARTITIONS", PARTITIONS),
+            ("RECD__BUS__KAFKA_DELIVERY_TIMEOUT_MS", "1500"),
+        ],
+    );
+    post_view(&a, "u1", "i1");
+    kafka.kill();
+    let (status, head, body) = a.request_with(
+        "POST",
+        "/v1/events",
+        &json!({"user_id": "u1", "item_id": "i2", "type": "view"}).to_string(),
+        &[],
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(head.contains("retry-after:"), "{head}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["code"], "not_durable", "{body}");
+    let (status, ready) = a.get("/readyz");
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["dependencies"]["event_bus"]["up"], false, "{ready}");
+    // Recommendations keep answering while the bus is down.
+    let (status, recs) = a.get("/v1/recommendations?user_id=u1");
+    assert_eq!(status, 200, "{recs}");
+}
+
+#[test]
 fn a_bus_that_is_down_gets_503_with_retry_after_never_202() {
     let Some(mut redis) = RedisServer::start_durable() else {
         return;
@@ -374,16 +421,34 @@ fn a_fleet_behind_haproxy_loses_no_acknowledged_event_when_an_api_and_an_updater
     let Some(redis) = RedisServer::start_durable() else {
         return;
     };
-    let url = redis.url();
+    fleet_under_kills("redis streams", &redis.url(), &redis.url());
+}
+
+#[test]
+fn on_kafka_a_fleet_behind_haproxy_loses_no_acknowledged_event_when_an_api_and_an_updater_are_killed()
+ {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let Some(kafka) = recd_bus::testing::KafkaBroker::start() else {
+        return;
+    };
+    fleet_under_kills("kafka", &kafka.url("user_events"), &redis.url());
+}
+
+/// Three API processes behind haproxy and two updaters, on `events` (the bus) and `url`
+/// (the feature store): 600 events through the balancer, with an API process and an updater
+/// killed (SIGKILL) after 200; every acknowledged event ends up in the features.
+fn fleet_under_kills(bus: &str, events: &str, url: &str) {
     let dir = tempfile::tempdir().unwrap();
     let apis: Vec<Server> = (0..3)
-        .map(|i| api(&dir.path().join(format!("api{i}")), &url))
+        .map(|i| api_on(&dir.path().join(format!("api{i}")), events, url))
         .collect();
     let Some(lb) = Haproxy::start(&apis.iter().collect::<Vec<_>>()) else {
         return;
     };
-    let s1 = Stream::start(&url, "s1");
-    let s2 = Stream::start(&url, "s2");
+    let s1 = Stream::start_on(events, url, "s1");
+    let s2 = Stream::start_on(events, url, "s2");
     wait_for("partitions shared", Duration::from_secs(30), || {
         s1.owned().len() + s2.owned().len() == 4
     });
@@ -413,7 +478,7 @@ fn a_fleet_behind_haproxy_loses_no_acknowledged_event_when_an_api_and_an_updater
     // Only the requests in flight on the killed process may fail (the balancer retries what
     // could not connect); this client sends one at a time.
     eprintln!(
-        "topology: {} events acknowledged through haproxy, {} not: {failed:?}",
+        "topology ({bus}): {} events acknowledged through haproxy, {} not: {failed:?}",
         acked.len(),
         failed.len()
     );
