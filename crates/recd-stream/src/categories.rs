@@ -8,6 +8,13 @@ use recd_types::ItemId;
 pub trait CategoryLookup: Send + Sync {
     /// The item's category, if the item is known and has one.
     fn category(&self, item: &ItemId) -> Option<String>;
+
+    /// Whether an answer may be remembered until the log itself says otherwise (true where
+    /// the log being applied carries the catalog's changes; false where they arrive some
+    /// other way, as from a bus's catalog channel, and the lookup is cheap to ask again).
+    fn cacheable(&self) -> bool {
+        true
+    }
 }
 
 /// Categories from a store's catalog.

@@ -364,6 +364,9 @@ fn read_records(
         match record {
             Record::Event(event) => {
                 let category = event.item_id.as_ref().and_then(|item| {
+                    if !lookup.cacheable() {
+                        return lookup.category(item);
+                    }
                     cache
                         .entry(item.clone())
                         .or_insert_with(|| lookup.category(item))

@@ -9,6 +9,8 @@
 //! hash, so a user's partition does not depend on the engine; the key is still the user id,
 //! for Kafka's own tools.
 //!
+//! The catalog channel is a topic of its own, `<topic>.catalog`, of one partition.
+//!
 //! A record is the message payload (its bytes; [`recd_store::codec`]) with a header `s`
 //! holding the record schema it was written under, decoded by the same decoder per schema as
 //! the file log. A message's offset is its position in the partition.
@@ -50,6 +52,9 @@ pub struct KafkaBus {
     topic_ready: AtomicBool,
     /// Per partition, the end its views saw (shared by them; see [`KafkaPartition`]).
     known_ends: Vec<Arc<AtomicU64>>,
+    /// The catalog channel: a topic of one partition, `<topic>.catalog`.
+    catalog_topic: String,
+    catalog_end: Arc<AtomicU64>,
 }
 
 impl KafkaBus {
@@ -73,6 +78,8 @@ impl KafkaBus {
         let bus = Self {
             config: config.clone(),
             brokers,
+            catalog_topic: format!("{topic}.catalog"),
+            catalog_end: Arc::new(AtomicU64::new(0)),
             topic,
             producer,
             topic_ready: AtomicBool::new(false),
@@ -106,30 +113,17 @@ impl KafkaBus {
         KafkaPartition::new(&self.brokers, &self.topic, p, &self.config, known_end)
     }
 
-    fn ensure_topic(&self) -> Result<(), BusError> {
-        if self.topic_ready.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        topic::ensure(&self.brokers, &self.topic, &self.config)?;
-        self.topic_ready.store(true, Ordering::Release);
-        Ok(())
-    }
-
-    fn timeout(&self) -> Duration {
-        Duration::from_millis(self.config.response_timeout_ms.max(1))
-    }
-}
-
-impl EventBus for KafkaBus {
-    fn config(&self) -> &BusConfig {
-        &self.config
-    }
-
-    fn append(&self, records: &[Record]) -> PendingPositions {
+    /// Sends `records`, each to the topic and partition `place` gives it (and the bus
+    /// partition its position reports); the answer resolves once all are acknowledged.
+    fn send<'a>(
+        &'a self,
+        records: &[Record],
+        place: impl Fn(&Record) -> (&'a str, u32, u32),
+    ) -> PendingPositions {
         let mut encoded = Vec::with_capacity(records.len());
         for record in records {
             match recd_store::codec::encode_record(record) {
-                Ok(bytes) => encoded.push((self.partition_of(record), record_key(record), bytes)),
+                Ok(bytes) => encoded.push((place(record), record_key(record), bytes)),
                 Err(recd_store::StoreError::Invalid(v)) => {
                     return PendingPositions::ready(Err(BusError::Invalid(v)));
                 }
@@ -149,7 +143,7 @@ impl EventBus for KafkaBus {
             reply: Mutex::new(Some(reply)),
         });
         let schema = recd_store::codec::RECORD_SCHEMA.to_string();
-        for (i, (p, key, bytes)) in encoded.iter().enumerate() {
+        for (i, ((topic, p, reported), key, bytes)) in encoded.iter().enumerate() {
             let headers = OwnedHeaders::new().insert(Header {
                 key: "s",
                 value: Some(schema.as_str()),
@@ -157,8 +151,9 @@ impl EventBus for KafkaBus {
             let slot = Box::new(Slot {
                 call: call.clone(),
                 index: i,
+                partition: *reported,
             });
-            let message = BaseRecord::with_opaque_to(&self.topic, slot)
+            let message = BaseRecord::with_opaque_to(topic, slot)
                 .partition(*p as i32)
                 .key(*key)
                 .payload(bytes.as_slice())
@@ -173,6 +168,52 @@ impl EventBus for KafkaBus {
             }
         }
         PendingPositions(Inner::Waiting(rx))
+    }
+
+    fn ensure_topic(&self) -> Result<(), BusError> {
+        if self.topic_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        topic::ensure(
+            &self.brokers,
+            &self.topic,
+            self.config.partitions,
+            &self.config,
+        )?;
+        topic::ensure(&self.brokers, &self.catalog_topic, 1, &self.config)?;
+        self.topic_ready.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.config.response_timeout_ms.max(1))
+    }
+}
+
+impl EventBus for KafkaBus {
+    fn config(&self) -> &BusConfig {
+        &self.config
+    }
+
+    fn append(&self, records: &[Record]) -> PendingPositions {
+        self.send(records, |r| {
+            (&self.topic, self.partition_of(r), self.partition_of(r))
+        })
+    }
+
+    fn append_catalog(&self, records: &[Record]) -> PendingPositions {
+        let catalog = self.config.catalog_partition();
+        self.send(records, |_| (&self.catalog_topic, 0, catalog))
+    }
+
+    fn catalog_reader(&self) -> Result<Box<dyn BusPartition>, BusError> {
+        Ok(Box::new(KafkaPartition::new(
+            &self.brokers,
+            &self.catalog_topic,
+            0,
+            &self.config,
+            self.catalog_end.clone(),
+        )?))
     }
 
     fn reader(&self, p: u32) -> Result<Box<dyn BusPartition>, BusError> {
@@ -242,6 +283,8 @@ impl Call {
 struct Slot {
     call: Arc<Call>,
     index: usize,
+    /// The bus partition the position reports.
+    partition: u32,
 }
 
 /// The producer's context: routes each delivery report to its call.
@@ -257,7 +300,7 @@ impl ProducerContext for Deliveries {
             Ok(message) => {
                 metrics::counter!("recd_bus_records_appended_total").increment(1);
                 let position = Position {
-                    partition: message.partition() as u32,
+                    partition: slot.partition,
                     offset: message.offset() as u64,
                 };
                 slot.call

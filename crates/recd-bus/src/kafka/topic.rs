@@ -9,20 +9,25 @@ use rdkafka::error::RDKafkaErrorCode;
 use super::client_config;
 use crate::{BusConfig, BusError};
 
-/// Makes sure `topic` exists with `bus.partitions` partitions: creates it when missing
-/// (another process creating it at the same time is fine), refuses one with another number
-/// (users would be read from the wrong partition).
-pub(super) fn ensure(brokers: &str, topic: &str, config: &BusConfig) -> Result<(), BusError> {
+/// Makes sure `topic` exists with `partitions` partitions (`bus.partitions` for the events):
+/// creates it when missing (another process creating it at the same time is fine), refuses
+/// one with another number (users would be read from the wrong partition).
+pub(super) fn ensure(
+    brokers: &str,
+    topic: &str,
+    partitions: u32,
+    config: &BusConfig,
+) -> Result<(), BusError> {
     let timeout = Duration::from_millis(config.response_timeout_ms.max(1));
     let admin: AdminClient<DefaultClientContext> = client_config(brokers, config)
         .create()
         .map_err(|e| BusError::Config(format!("bus.events = {:?}: {e}", config.events)))?;
-    if let Some(n) = partitions(&admin, topic, timeout)? {
-        return matches(n, topic, config);
+    if let Some(n) = partition_count(&admin, topic, timeout)? {
+        return matches(n, topic, partitions, config);
     }
     let new = NewTopic::new(
         topic,
-        config.partitions as i32,
+        partitions as i32,
         TopicReplication::Fixed(i32::from(config.kafka_replication)),
     );
     let options = AdminOptions::new().operation_timeout(Some(timeout));
@@ -32,22 +37,22 @@ pub(super) fn ensure(brokers: &str, topic: &str, config: &BusConfig) -> Result<(
         match result {
             Ok(_) => tracing::info!(
                 topic,
-                partitions = config.partitions,
+                partitions,
                 replication = config.kafka_replication,
                 "Kafka topic created"
             ),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((_, code)) => {
                 return Err(BusError::Config(format!(
-                    "cannot create Kafka topic {topic:?} with {} partitions and replication \
-                     {} (bus.partitions, bus.kafka_replication): {code}",
-                    config.partitions, config.kafka_replication
+                    "cannot create Kafka topic {topic:?} with {partitions} partitions and \
+                     replication {} (bus.partitions, bus.kafka_replication): {code}",
+                    config.kafka_replication
                 )));
             }
         }
     }
-    match partitions(&admin, topic, timeout)? {
-        Some(n) => matches(n, topic, config),
+    match partition_count(&admin, topic, timeout)? {
+        Some(n) => matches(n, topic, partitions, config),
         None => Err(BusError::Unavailable(format!(
             "Kafka topic {topic:?} was created but is not in the metadata yet"
         ))),
@@ -55,7 +60,7 @@ pub(super) fn ensure(brokers: &str, topic: &str, config: &BusConfig) -> Result<(
 }
 
 /// The topic's partition count, `None` when it does not exist.
-fn partitions(
+fn partition_count(
     admin: &AdminClient<DefaultClientContext>,
     topic: &str,
     timeout: Duration,
@@ -72,9 +77,14 @@ fn partitions(
         .map(|t| t.partitions().len()))
 }
 
-fn matches(n: usize, topic: &str, config: &BusConfig) -> Result<(), BusError> {
-    if n == config.partitions as usize {
+fn matches(n: usize, topic: &str, partitions: u32, config: &BusConfig) -> Result<(), BusError> {
+    if n == partitions as usize {
         Ok(())
+    } else if partitions != config.partitions {
+        Err(BusError::Config(format!(
+            "Kafka topic {topic:?} has {n} partitions; recd's catalog channel needs \
+             exactly {partitions}"
+        )))
     } else {
         Err(BusError::Config(format!(
             "Kafka topic {topic:?} has {n} partitions but bus.partitions = {}: every process \

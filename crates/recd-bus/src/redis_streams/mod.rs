@@ -83,10 +83,35 @@ impl EventBus for RedisStreams {
     }
 
     fn append(&self, records: &[Record]) -> PendingPositions {
+        self.append_to(records, |r| self.partition_of(r))
+    }
+
+    fn append_catalog(&self, records: &[Record]) -> PendingPositions {
+        self.append_to(records, |_| self.config.catalog_partition())
+    }
+
+    fn catalog_reader(&self) -> Result<Box<dyn BusPartition>, BusError> {
+        Ok(Box::new(self.partition(self.config.catalog_partition())))
+    }
+
+    fn reader(&self, p: u32) -> Result<Box<dyn BusPartition>, BusError> {
+        Ok(Box::new(self.partition(p)))
+    }
+
+    /// Whether Redis answers and its settings make appends durable.
+    fn check(&self) -> Result<(), BusError> {
+        let mut probe = self.probe.lock().unwrap_or_else(|p| p.into_inner());
+        durable::check(&mut probe, &self.config, self.client.is_cluster())
+    }
+}
+
+impl RedisStreams {
+    /// Queues `records` for the writer, each to the partition `place` gives it.
+    fn append_to(&self, records: &[Record], place: impl Fn(&Record) -> u32) -> PendingPositions {
         let mut parts = Vec::with_capacity(records.len());
         for record in records {
             match recd_store::codec::encode_record(record) {
-                Ok(bytes) => parts.push((self.partition_of(record), bytes)),
+                Ok(bytes) => parts.push((place(record), bytes)),
                 Err(recd_store::StoreError::Invalid(v)) => {
                     return PendingPositions::ready(Err(BusError::Invalid(v)));
                 }
@@ -109,16 +134,6 @@ impl EventBus for RedisStreams {
             Some(Ok(())) => PendingPositions(Inner::Waiting(rx)),
             _ => PendingPositions::ready(Err(BusError::Closed)),
         }
-    }
-
-    fn reader(&self, p: u32) -> Result<Box<dyn BusPartition>, BusError> {
-        Ok(Box::new(self.partition(p)))
-    }
-
-    /// Whether Redis answers and its settings make appends durable.
-    fn check(&self) -> Result<(), BusError> {
-        let mut probe = self.probe.lock().unwrap_or_else(|p| p.into_inner());
-        durable::check(&mut probe, &self.config, self.client.is_cluster())
     }
 }
 

@@ -64,7 +64,7 @@ pub(crate) fn run(rx: Receiver<Request>, mut conn: Lazy, config: BusConfig) {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "event bus refuses appends");
-                vec![Err(e.to_string()); config.partitions as usize]
+                vec![Err(e.to_string()); config.partitions as usize + 1]
             }
         };
         if results.iter().any(Result::is_err) {
@@ -95,15 +95,17 @@ fn write_group(
         }
     }
     let min_id = min_id(config);
+    // One more slot: the catalog channel, which retention never trims.
     let mut results: Vec<Result<Vec<u64>, String>> =
-        vec![Ok(Vec::new()); config.partitions as usize];
+        vec![Ok(Vec::new()); config.partitions as usize + 1];
     for (p, records) in by_partition {
+        let catalog = p == config.catalog_partition();
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(APPEND)
             .arg(1)
             .arg(config.stream_key(p))
-            .arg(config.max_len)
-            .arg(&min_id)
+            .arg(if catalog { 0 } else { config.max_len })
+            .arg(if catalog { "" } else { min_id.as_str() })
             .arg(recd_store::codec::RECORD_SCHEMA);
         for r in &records {
             cmd.arg(*r);

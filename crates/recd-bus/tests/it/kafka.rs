@@ -290,3 +290,37 @@ fn a_broker_that_is_down_fails_appends_and_readiness_never_acknowledges() {
     );
     assert!(bus.check().is_err());
 }
+
+#[test]
+fn the_catalog_channel_is_a_topic_of_its_own_read_whole_in_order() {
+    let Some(broker) = KafkaBroker::start() else {
+        return;
+    };
+    let bus = KafkaBus::open(config(&broker, "shop", 3)).unwrap();
+    let items: Vec<Record> = (0..20)
+        .map(|n| Record::Item {
+            at_ms: 1_700_000_000_000 + n,
+            item: recd_types::Item::new(ItemId::parse(format!("item-{n}")).unwrap(), "t"),
+        })
+        .collect();
+    let mut acked = Vec::new();
+    for chunk in items.chunks(6) {
+        let positions = bus.append_catalog(chunk).wait().unwrap();
+        assert!(positions.iter().all(|p| p.partition == 3), "{positions:?}");
+        acked.extend(positions);
+    }
+    let at = bus.append(&[event(1, 1)]).wait().unwrap()[0];
+    let log = bus.catalog_reader().unwrap();
+    end_reaches(log.as_ref(), 20);
+    let read: Vec<Record> = log.read_from(0).unwrap().map(|e| e.unwrap().1).collect();
+    assert_eq!(read, items);
+    // The event partitions hold the one event, none of the catalog.
+    for p in 0..3 {
+        let log = bus.partition(p).unwrap();
+        end_reaches(&log, u64::from(p == at.partition));
+        assert_eq!(
+            log.read_from(0).unwrap().count(),
+            usize::from(p == at.partition)
+        );
+    }
+}

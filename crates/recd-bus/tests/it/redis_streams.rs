@@ -336,3 +336,37 @@ fn with_wait_replicas_a_cluster_failover_loses_no_acknowledged_record() {
         acked.len()
     );
 }
+
+#[test]
+fn the_catalog_channel_keeps_every_record_in_order_whatever_the_retention() {
+    let Some(server) = RedisServer::start_durable() else {
+        return;
+    };
+    let bus = RedisStreams::open(BusConfig {
+        max_len: 10,
+        ..config(&server, 2)
+    })
+    .unwrap();
+    let items: Vec<Record> = (0..50)
+        .map(|n| Record::Item {
+            at_ms: 1_700_000_000_000 + n,
+            item: recd_types::Item::new(ItemId::parse(format!("item-{n}")).unwrap(), "t"),
+        })
+        .collect();
+    for chunk in items.chunks(7) {
+        let positions = bus.append_catalog(chunk).wait().unwrap();
+        assert!(positions.iter().all(|p| p.partition == 2), "{positions:?}");
+    }
+    // Events and the catalog share the writer but not their streams.
+    bus.append(&[event(1, 1)]).wait().unwrap();
+    let log = bus.catalog_reader().unwrap();
+    let read: Vec<Record> = log.read_from(0).unwrap().map(|e| e.unwrap().1).collect();
+    assert_eq!(
+        read, items,
+        "all 50, in order: max_len trims events, never the catalog"
+    );
+    let events: usize = (0..2)
+        .map(|p| bus.partition(p).read_from(0).unwrap().count())
+        .sum();
+    assert_eq!(events, 1);
+}

@@ -9,7 +9,9 @@ use axum::extract::rejection::BytesRejection;
 use recd_api::{ErrorBody, ItemIn, ItemOut, ItemsPage};
 use recd_types::ItemId;
 
-use super::{IdPath, QueryParams, blocking, body_bytes, int_param, now_ms, only_known};
+use super::{
+    IdPath, QueryParams, blocking, body_bytes, int_param, now_ms, only_known, share_catalog,
+};
 use crate::{ApiError, AppState, body, convert};
 
 /// Items per page when `limit` is absent, and the most one page holds.
@@ -115,8 +117,18 @@ pub(crate) async fn put(
     let bytes = body_bytes(body, state.config.max_body_bytes)?;
     let item = convert::item(&id, body::object::<ItemIn>(&bytes)?)?;
     let out = convert::item_out(item.clone());
+    item.validate().map_err(|e| ApiError::field(None, e))?;
+    let at_ms = now_ms();
+    share_catalog(
+        &state,
+        vec![recd_types::Record::Item {
+            at_ms,
+            item: item.clone(),
+        }],
+    )
+    .await?;
     let store = state.store.clone();
-    blocking(move || Ok(store.upsert_items(vec![item], now_ms())?)).await?;
+    blocking(move || Ok(store.upsert_items(vec![item], at_ms)?)).await?;
     state.appended.send_replace(state.store.log().end_offset());
     Ok(Json(out))
 }
@@ -143,13 +155,26 @@ pub(crate) async fn delete(
 ) -> Result<Json<ItemOut>, ApiError> {
     ItemId::parse(id.clone()).map_err(|e| ApiError::field(None, e))?;
     let store = state.store.clone();
-    let item = blocking(move || {
-        let mut item = store
+    let mut item = blocking(move || {
+        store
             .catalog()
             .get_item(&id)?
-            .ok_or(ApiError::NotFound { what: "item", id })?;
-        item.available = false;
-        store.upsert_items(vec![item.clone()], now_ms())?;
+            .ok_or(ApiError::NotFound { what: "item", id })
+    })
+    .await?;
+    item.available = false;
+    let at_ms = now_ms();
+    share_catalog(
+        &state,
+        vec![recd_types::Record::Item {
+            at_ms,
+            item: item.clone(),
+        }],
+    )
+    .await?;
+    let store = state.store.clone();
+    let item = blocking(move || {
+        store.upsert_items(vec![item.clone()], at_ms)?;
         Ok(item)
     })
     .await?;

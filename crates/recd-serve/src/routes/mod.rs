@@ -210,6 +210,19 @@ pub(crate) fn body_bytes(
     })
 }
 
+/// In a scaled deployment, makes catalog records durable on the bus's catalog channel before
+/// this process writes its own copy: every process applies the channel to its catalog, so a
+/// change made through one API process reaches all of them (a 503 here changes nothing).
+pub(crate) async fn share_catalog(
+    state: &crate::AppState,
+    records: Vec<recd_types::Record>,
+) -> Result<(), crate::ApiError> {
+    if let Some(bus) = &state.bus {
+        bus.append_catalog(&records).await?;
+    }
+    Ok(())
+}
+
 /// Runs blocking storage work off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, crate::ApiError> + Send + 'static,

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use recd_api::{ErrorBody, UserIn, UserOut};
 use recd_types::UserId;
 
-use super::{IdPath, blocking, body_bytes, now_ms};
+use super::{IdPath, blocking, body_bytes, now_ms, share_catalog};
 use crate::{ApiError, AppState, body, convert};
 
 /// One user's profile.
@@ -72,8 +72,18 @@ pub(crate) async fn put(
     let bytes = body_bytes(body, state.config.max_body_bytes)?;
     let user = convert::user(&id, body::object::<UserIn>(&bytes)?)?;
     let out = convert::user_out(user.clone());
+    user.validate().map_err(|e| ApiError::field(None, e))?;
+    let at_ms = now_ms();
+    share_catalog(
+        &state,
+        vec![recd_types::Record::User {
+            at_ms,
+            user: user.clone(),
+        }],
+    )
+    .await?;
     let store = state.store.clone();
-    blocking(move || Ok(store.upsert_users(vec![user], now_ms())?)).await?;
+    blocking(move || Ok(store.upsert_users(vec![user], at_ms)?)).await?;
     state.appended.send_replace(state.store.log().end_offset());
     Ok(Json(out))
 }
@@ -96,7 +106,7 @@ pub(crate) async fn put(
     responses(
         (status = 204, description = "Deleted: the tombstone is durable in the log, the profile and features are gone."),
         (status = 400, description = "The id breaks the id rules (`invalid_field`, `user_id`).", body = ErrorBody),
-        (status = 404, description = "No event or profile ever named this id (`not_found`).", body = ErrorBody),
+        (status = 404, description = "No event or profile ever named this id (`not_found`); in a scaled deployment, neither the catalog nor the feature store knows it.", body = ErrorBody),
         (status = 500, description = "The catalog could not be written.", body = ErrorBody),
         (status = 503, description = "The tombstone could not be made durable (`not_durable`): nothing was deleted; retry after `Retry-After` seconds.", body = ErrorBody),
     )
@@ -106,6 +116,9 @@ pub(crate) async fn delete(
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     let user = UserId::parse(id.clone()).map_err(|e| ApiError::field(None, e))?;
+    if state.bus.is_some() {
+        return delete_on_bus(&state, user, id).await;
+    }
     let store = state.store.clone();
     let target = user.clone();
     let tombstone = blocking(move || {
@@ -126,6 +139,40 @@ pub(crate) async fn delete(
         tracing::warn!(error = %e, "user features not removed now; the updater will when it applies the tombstone");
     }
     state.appended.send_replace(state.store.log().end_offset());
+    metrics::counter!("recd_users_deleted_total").increment(1);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1/users/{id}` in a scaled deployment: the tombstone goes to the user's partition
+/// (the updater that owns it deletes their features, in order with their events) and to the
+/// catalog channel (every process removes the profile); both durable before the answer. The
+/// features are removed here too, so the deletion shows at once. A user that neither this
+/// process's catalog nor the feature store knows is 404.
+async fn delete_on_bus(
+    state: &Arc<AppState>,
+    user: UserId,
+    id: String,
+) -> Result<StatusCode, ApiError> {
+    let store = state.store.clone();
+    let name = id.clone();
+    let profiled = blocking(move || Ok(store.catalog().get_user(&name)?.is_some())).await?;
+    let known = profiled || state.features.user(&user, now_ms()).await?.is_some();
+    if !known {
+        return Err(ApiError::NotFound { what: "user", id });
+    }
+    let tombstone = vec![recd_types::Record::UserDeleted {
+        at_ms: now_ms(),
+        user: user.clone(),
+    }];
+    if let Some(bus) = &state.bus {
+        bus.append(&tombstone).await?;
+    }
+    share_catalog(state, tombstone).await?;
+    let store = state.store.clone();
+    blocking(move || Ok(store.catalog().delete_user(&id)?)).await?;
+    if let Err(e) = state.features.delete_user(&user).await {
+        tracing::warn!(error = %e, "user features not removed now; the updater will when it applies the tombstone");
+    }
     metrics::counter!("recd_users_deleted_total").increment(1);
     Ok(StatusCode::NO_CONTENT)
 }

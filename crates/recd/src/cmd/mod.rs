@@ -18,6 +18,7 @@ pub mod models;
 pub mod online;
 pub mod recommend;
 pub mod serve;
+pub mod shared_catalog;
 pub mod simulate;
 pub mod stream;
 pub mod train;

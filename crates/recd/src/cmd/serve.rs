@@ -154,6 +154,15 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     );
 
     let bus = open_bus(&config)?;
+    // With a bus, catalog and profile changes made through any API process reach this one's
+    // data dir through the bus's catalog channel.
+    let catalog_follower = match &bus {
+        Some(bus) => Some(super::shared_catalog::follow_into_store(
+            bus.as_ref(),
+            store.clone(),
+        )?),
+        None => None,
+    };
     let (appended, wake) = watch::channel(store.log().end_offset());
     let (progress, features_applied) = watch::channel(None);
     let (stop_updater, updater_stop) = watch::channel(false);
@@ -296,6 +305,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
             .await
             .context("closing the impressions log")?;
     }
+    drop(catalog_follower);
     // Every acknowledged append was fsync'd before its 202; dropping the store closes the log.
     drop(state);
     drop(store);

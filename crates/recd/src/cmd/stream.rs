@@ -92,7 +92,7 @@ async fn stream(args: StreamArgs, config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("feature store {url:?}"))?,
     );
     let factors = Arc::new(SharedFactors::default());
-    let (categories, _watcher): (Arc<dyn CategoryLookup>, _) = match &args.data_dir {
+    let (from_dir, _watcher): (Option<Arc<dyn CategoryLookup>>, _) = match &args.data_dir {
         Some(dir) => {
             let log = Store::open_log_reader(dir)
                 .with_context(|| format!("reading the data dir {}", dir.display()))?;
@@ -106,10 +106,13 @@ async fn stream(args: StreamArgs, config: Config) -> anyhow::Result<()> {
             let watcher =
                 super::online::start(dir, &config.serve, &config.models, &online, factors.clone())
                     .await?;
-            (Arc::new(Categories(catalog)), Some((watcher, online)))
+            (Some(Arc::new(Categories(catalog))), Some((watcher, online)))
         }
-        None => (Arc::new(NoCategories), None),
+        None => (None, None),
     };
+    // Items put through any API process reach the categories through the catalog channel.
+    let (categories, _catalog_follower) =
+        super::shared_catalog::FollowedCategories::follow(bus.as_ref(), from_dir)?;
     let fold = Arc::new(AlsFoldIn::new(factors, config.stream.fold_in.clone()));
     let owner = args.owner.clone().unwrap_or_else(|| {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
@@ -147,12 +150,4 @@ async fn stream(args: StreamArgs, config: Config) -> anyhow::Result<()> {
     report.abort();
     tracing::info!("stopped");
     Ok(())
-}
-
-struct NoCategories;
-
-impl CategoryLookup for NoCategories {
-    fn category(&self, _: &ItemId) -> Option<String> {
-        None
-    }
 }

@@ -22,10 +22,6 @@ struct Stream {
 }
 
 impl Stream {
-    fn start(redis: &str, owner: &str) -> Self {
-        Self::start_on(redis, redis, owner)
-    }
-
     fn start_on(events: &str, redis: &str, owner: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_recd"))
             .args(["stream", "--events", events, "--feature-store", redis])
@@ -229,6 +225,46 @@ fn share_and_take_over(bus: &str, events: &str, url: &str) {
             status == 200 && stats["count_1h"] == 12
         },
     );
+
+    // The catalog is shared: an item put through one API process is in the other's catalog,
+    // and the updaters count its views under its category.
+    let item = json!({"title": "Lamp", "category": "lighting"}).to_string();
+    let (status, body) = a.request("PUT", "/v1/items/lamp-1", &item);
+    assert_eq!(status, 200, "{body}");
+    wait_for(
+        "an item put on one API process in the other's catalog",
+        Duration::from_secs(20),
+        || b.get("/v1/items/lamp-1").0 == 200,
+    );
+    post_view(&b, "lamp-fan", "lamp-1");
+    wait_for(
+        "the new item trending in its category",
+        Duration::from_secs(20),
+        || {
+            let (_, trending) = a.get("/v1/trending?category=lighting");
+            trending["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|i| i["item_id"] == "lamp-1"))
+        },
+    );
+    // Profiles too; and a user deleted through one process is gone from both, features
+    // included.
+    let (status, body) = b.request("PUT", "/v1/users/u0", &json!({"country": "NL"}).to_string());
+    assert_eq!(status, 200, "{body}");
+    wait_for(
+        "a profile put on one API process in the other's catalog",
+        Duration::from_secs(20),
+        || a.get("/v1/users/u0").1["country"] == "NL",
+    );
+    let (status, body) = a.request("DELETE", "/v1/users/u0", "");
+    assert_eq!(status, 204, "{body}");
+    wait_for(
+        "a deleted user's profile and features gone from the other process",
+        Duration::from_secs(20),
+        || b.get("/v1/users/u0").0 == 404 && b.get("/v1/users/u0/features").0 == 404,
+    );
+    let (status, _) = b.request("DELETE", "/v1/users/never-seen", "");
+    assert_eq!(status, 404);
 
     // The API processes report the bus among their dependencies.
     let (status, ready) = a.get("/readyz");
