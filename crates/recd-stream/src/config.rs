@@ -20,6 +20,9 @@ pub struct StreamConfig {
     /// On a partitioned bus (`recd stream`): how long a partition's lease lasts without
     /// renewal. A process that dies loses its partitions to a survivor after this long.
     pub lease_ms: u64,
+    /// `recd stream` only: where it answers `GET /metrics` and `GET /healthz` (host:port);
+    /// empty: no listener.
+    pub listen: String,
     /// The nearline fold-in.
     pub fold_in: FoldInConfig,
 }
@@ -33,6 +36,7 @@ impl Default for StreamConfig {
             retry_max_ms: 2_000,
             evict_interval_secs: 60,
             lease_ms: 3_000,
+            listen: String::new(),
             fold_in: FoldInConfig::default(),
         }
     }

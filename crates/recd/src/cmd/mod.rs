@@ -21,6 +21,7 @@ pub mod serve;
 pub mod shared_catalog;
 pub mod simulate;
 pub mod stream;
+mod stream_http;
 pub mod train;
 
 use std::path::Path;

@@ -27,16 +27,20 @@ pub struct StreamArgs {
     /// `features.store`).
     #[arg(long)]
     pub feature_store: Option<String>,
-    /// A data dir to read: item categories from its log's catalog records, and the models of
-    /// `[models] store` for the fold-in (with a remote store, its local copy is kept in this
-    /// dir's `models/`, as a server keeps one). Without it, counters have no categories and
-    /// users get no folded-in vector.
+    /// A data dir to read: item categories from its log's catalog records (those put through
+    /// the API since come from the bus's catalog channel), and the models of `[models] store`
+    /// for the fold-in (with a remote store, its local copy is kept in this dir's `models/`,
+    /// as a server keeps one). Without it, users get no folded-in vector.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// This process's name in the partition leases, unique per process (default: the host
     /// name and the process id).
     #[arg(long)]
     pub owner: Option<String>,
+    /// Where to answer `GET /metrics` and `GET /healthz`, host:port (sets `stream.listen`;
+    /// default: no listener).
+    #[arg(long)]
+    pub listen: Option<String>,
 }
 
 impl StreamArgs {
@@ -48,6 +52,9 @@ impl StreamArgs {
         }
         if let Some(store) = &self.feature_store {
             res.push(config::flag("--feature-store", "features.store", store));
+        }
+        if let Some(listen) = &self.listen {
+            res.push(config::flag("--listen", "stream.listen", listen));
         }
         res
     }
@@ -124,6 +131,14 @@ async fn stream(args: StreamArgs, config: Config) -> anyhow::Result<()> {
         lease_ms = config.stream.lease_ms,
         "stream role starting"
     );
+    let metrics = recd_serve::install_metrics_recorder();
+    recd_features::describe_metrics();
+    recd_stream::describe_metrics();
+    let (listen, owner_name, partitions) = (
+        config.stream.listen.clone(),
+        owner.clone(),
+        bus.partitions(),
+    );
     let updater = PartitionedUpdater::new(
         bus,
         &url,
@@ -136,6 +151,23 @@ async fn stream(args: StreamArgs, config: Config) -> anyhow::Result<()> {
     .with_context(|| format!("partition leases on the feature store {url:?}"))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (owned_tx, mut owned_rx) = watch::channel(Vec::new());
+    let listener = match listen.as_str() {
+        "" => None,
+        addr => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr} (stream.listen)"))?;
+            let bound = listener.local_addr().context("reading the bound address")?;
+            println!("listening on http://{bound}");
+            let report = Arc::new(super::stream_http::Report {
+                render: Box::new(move || metrics.as_ref().map(|m| m.render()).unwrap_or_default()),
+                owner: owner_name,
+                owned: owned_rx.clone(),
+                partitions,
+            });
+            Some(tokio::spawn(super::stream_http::serve(listener, report)))
+        }
+    };
     let task = tokio::spawn(updater.run(stop_rx, owned_tx));
     let report = tokio::spawn(async move {
         while owned_rx.changed().await.is_ok() {
@@ -148,6 +180,9 @@ async fn stream(args: StreamArgs, config: Config) -> anyhow::Result<()> {
     stop_tx.send_replace(true);
     task.await.context("stream task")?;
     report.abort();
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -19,21 +19,32 @@ const PARTITIONS: &str = "4";
 struct Stream {
     child: Child,
     owned: Arc<Mutex<Vec<u32>>>,
+    /// Where it answers /metrics and /healthz (`--listen`).
+    addr: String,
 }
 
 impl Stream {
     fn start_on(events: &str, redis: &str, owner: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_recd"))
             .args(["stream", "--events", events, "--feature-store", redis])
-            .args(["--owner", owner])
+            .args(["--owner", owner, "--listen", "127.0.0.1:0"])
             .env("RECD__BUS__PARTITIONS", PARTITIONS)
             .env("RECD__STREAM__LEASE_MS", "1000")
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("recd stream starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
         let owned = Arc::new(Mutex::new(Vec::new()));
         let lines = BufReader::new(child.stderr.take().expect("piped stderr"));
         let seen = owned.clone();
@@ -54,7 +65,27 @@ impl Stream {
                 }
             }
         });
-        Self { child, owned }
+        Self { child, owned, addr }
+    }
+
+    /// `GET path` on its listener: status and body.
+    fn get(&self, path: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.addr).expect("connect");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .expect("send the request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read response");
+        let status = response
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (status, body.to_string())
     }
 
     fn owned(&self) -> Vec<u32> {
@@ -183,6 +214,19 @@ fn share_and_take_over(bus: &str, events: &str, url: &str) {
         ));
     }
     lags.sort();
+    // Each updater reports the partitions it applies and what it applied.
+    let (status, health) = s1.get("/healthz");
+    assert_eq!(status, 200, "{health}");
+    let health: Value = serde_json::from_str(&health).unwrap();
+    let listed: Vec<u32> = serde_json::from_value(health["partitions_owned"].clone()).unwrap();
+    assert_eq!(listed, s1.owned(), "{health}");
+    let (status, metrics) = s2.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("recd_stream_records_applied_total")
+            && metrics.contains("recd_stream_partitions_owned 2"),
+        "{metrics}"
+    );
     eprintln!(
         "scaled ({bus}): event on one API process → in the other's features: p50 {:?}, max {:?} (40 events)",
         lags[lags.len() / 2],
