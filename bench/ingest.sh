@@ -91,6 +91,8 @@ for backend in $backends; do
         extra_pids+=($!)
         for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null && break; sleep 0.05; done
         events="kafka://127.0.0.1:$kafka_port/user_events"
+        # Tansu holds a fetch for most of its wait even when records arrive (Kafka does not).
+        export RECD__BUS__KAFKA_FETCH_WAIT_MS="${KAFKA_FETCH_WAIT_MS:-5}"
     fi
     if [ -n "$events" ]; then
         store_flag+=(--events "$events")
@@ -113,7 +115,11 @@ for backend in $backends; do
         | sed "s/^{/{\"backend\":\"$backend\",/"
     kill -TERM "$serve_pid"
     wait "$serve_pid" || { echo "recd serve exited with $?" >&2; cat "$work/serve-$backend.err" >&2; exit 1; }
-    for pid in "${extra_pids[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
+    # Newest first: the roles stop before the broker they talk to.
+    for ((i = ${#extra_pids[@]} - 1; i >= 0; i--)); do
+        kill -TERM "${extra_pids[$i]}"
+        wait "${extra_pids[$i]}" || true
+    done
     # What the updater role complained about, if anything (its warnings explain outliers).
     [ -f "$work/stream.err" ] && grep -E 'WARN|ERROR' "$work/stream.err" | head -5 >&2 || true
     if [ -n "${redis_pid:-}" ]; then kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true; redis_pid=""; fi

@@ -48,8 +48,10 @@ pub struct BusConfig {
     /// retries included (`message.timeout.ms`), before it fails (503). A new producer
     /// spends about half a second getting its idempotent producer id before the first.
     pub kafka_delivery_timeout_ms: u64,
-    /// Longest time a Kafka fetch waits on the broker for new records (`fetch.wait.max.ms`):
-    /// it bounds how long an appended event can sit unseen by the updater.
+    /// Longest time a Kafka fetch waits on the broker for new records (`fetch.wait.max.ms`).
+    /// Kafka answers a waiting fetch as soon as a record arrives, so this only bounds how
+    /// often an idle consumer asks again; a broker that holds the fetch for its whole wait
+    /// (Tansu does) needs a few ms here for the updater to see events that soon.
     pub kafka_fetch_wait_ms: u64,
     /// Refuse to start unless the server's settings make an acknowledged append durable
     /// (`appendonly yes` with `appendfsync always`, or `wait_replicas` > 0). Turn off only
@@ -72,7 +74,7 @@ impl Default for BusConfig {
             response_timeout_ms: 2_000,
             kafka_replication: 1,
             kafka_delivery_timeout_ms: 10_000,
-            kafka_fetch_wait_ms: 5,
+            kafka_fetch_wait_ms: 100,
             require_durable: true,
         }
     }

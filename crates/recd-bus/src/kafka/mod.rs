@@ -327,6 +327,9 @@ fn client_config(brokers: &str, config: &BusConfig) -> ClientConfig {
         // recd makes its topic itself, with the partitions it was told; a metadata request
         // must never make one with the broker's defaults.
         .set("allow.auto.create.topics", "false")
+        // Requests here are small and latency-bound (one event's append, one fetch): Nagle's
+        // algorithm would hold them for the peer's delayed ACK.
+        .set("socket.nagle.disable", "true")
         .set("log_level", "4");
     c
 }

@@ -19,6 +19,8 @@ fn config(broker: &KafkaBroker, topic: &str, partitions: u32) -> BusConfig {
         partitions,
         connect_timeout_ms: 1_000,
         response_timeout_ms: 2_000,
+        // Tansu holds a fetch for its whole wait even when records arrive.
+        kafka_fetch_wait_ms: 5,
         ..BusConfig::default()
     }
 }
