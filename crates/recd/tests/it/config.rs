@@ -116,10 +116,14 @@ fn configmap_toml(yaml: &str) -> String {
 fn the_deployment_files_configurations_load() {
     let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     let dir = tempfile::tempdir().unwrap();
-    let k8s = std::fs::read_to_string(root.join("deploy/k8s/recd.yaml")).unwrap();
-    let from_k8s = dir.path().join("k8s.toml");
-    std::fs::write(&from_k8s, configmap_toml(&k8s)).unwrap();
-    for file in [root.join("deploy/docker/recd.toml"), from_k8s] {
+    let mut files = vec![root.join("deploy/docker/recd.toml")];
+    for name in ["recd", "recd-scaled"] {
+        let k8s = std::fs::read_to_string(root.join(format!("deploy/k8s/{name}.yaml"))).unwrap();
+        let from_k8s = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&from_k8s, configmap_toml(&k8s)).unwrap();
+        files.push(from_k8s);
+    }
+    for file in files {
         let out = recd_env(&["config", "show", "--config", arg(&file)], &[]);
         assert!(
             out.status.success(),
