@@ -38,6 +38,15 @@ pub trait EventBus: Send + Sync {
     /// the connect and response timeouts).
     fn check(&self) -> Result<(), BusError>;
 
+    /// The longest a caller should wait for an append's answer: past it, treat the append as
+    /// failed (it may still land; a retry with event ids makes that harmless). The engines'
+    /// own timeouts fire about then, but not exactly (librdkafka scans for timed-out records
+    /// once a second, and a connection to a dead broker can take longer to give up).
+    fn append_deadline(&self) -> Duration {
+        let c = self.config();
+        Duration::from_millis(c.connect_timeout_ms + c.response_timeout_ms + c.wait_timeout_ms)
+    }
+
     /// Number of partitions.
     fn partitions(&self) -> u32 {
         self.config().partitions

@@ -73,6 +73,15 @@ impl KafkaBus {
                 "message.timeout.ms",
                 config.kafka_delivery_timeout_ms.max(1).to_string(),
             )
+            // A request in flight to a broker that died is failed after this long too (its
+            // records may have landed: the caller hears an error and retries with event ids).
+            .set(
+                "request.timeout.ms",
+                config
+                    .kafka_delivery_timeout_ms
+                    .clamp(1, 30_000)
+                    .to_string(),
+            )
             .create_with_context(Deliveries)
             .map_err(|e| BusError::Config(format!("bus.events = {:?}: {e}", config.events)))?;
         let bus = Self {
@@ -218,6 +227,11 @@ impl EventBus for KafkaBus {
 
     fn reader(&self, p: u32) -> Result<Box<dyn BusPartition>, BusError> {
         Ok(Box::new(self.partition(p)?))
+    }
+
+    /// The delivery timeout, and a second for librdkafka's timeout scan.
+    fn append_deadline(&self) -> Duration {
+        Duration::from_millis(self.config.kafka_delivery_timeout_ms + 1_000)
     }
 
     /// The broker answers, and the topic has the configured partitions.

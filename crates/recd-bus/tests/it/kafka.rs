@@ -285,8 +285,11 @@ fn a_broker_that_is_down_fails_appends_and_readiness_never_acknowledges() {
         matches!(result, Err(BusError::Unavailable(_))),
         "{result:?}"
     );
+    eprintln!("down broker: append failed after {:?}", started.elapsed());
+    // librdkafka scans for timed-out records about once a second, and a loaded machine (the
+    // whole suite on 2 cores) adds more: bounded, not exact.
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(30),
         "{:?}",
         started.elapsed()
     );

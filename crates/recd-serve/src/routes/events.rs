@@ -175,7 +175,7 @@ async fn append(state: &Arc<AppState>, events: Vec<Event>) -> Result<Vec<Positio
             .map_err(|source| ApiError::field(Some(index), source))?;
     }
     let records: Vec<Record> = events.into_iter().map(Record::Event).collect();
-    let positions = bus.append(&records).await?;
+    let positions = super::durable(bus.as_ref(), bus.append(&records)).await?;
     Ok(positions
         .into_iter()
         .map(|p| PositionOut {

@@ -218,9 +218,26 @@ pub(crate) async fn share_catalog(
     records: Vec<recd_types::Record>,
 ) -> Result<(), crate::ApiError> {
     if let Some(bus) = &state.bus {
-        bus.append_catalog(&records).await?;
+        durable(bus.as_ref(), bus.append_catalog(&records)).await?;
     }
     Ok(())
+}
+
+/// Waits for a bus append's answer, up to the bus's deadline: past it the append counts as
+/// failed (503), whatever the engine is still doing with it.
+pub(crate) async fn durable(
+    bus: &dyn recd_bus::EventBus,
+    pending: recd_bus::PendingPositions,
+) -> Result<Vec<recd_bus::Position>, crate::ApiError> {
+    let deadline = bus.append_deadline();
+    match tokio::time::timeout(deadline, pending).await {
+        Ok(answer) => Ok(answer?),
+        Err(_) => Err(recd_bus::BusError::Unavailable(format!(
+            "no acknowledgement from the event bus within {} ms",
+            deadline.as_millis()
+        ))
+        .into()),
+    }
 }
 
 /// Runs blocking storage work off the async threads.

@@ -165,7 +165,7 @@ async fn delete_on_bus(
         user: user.clone(),
     }];
     if let Some(bus) = &state.bus {
-        bus.append(&tombstone).await?;
+        super::durable(bus.as_ref(), bus.append(&tombstone)).await?;
     }
     share_catalog(state, tombstone).await?;
     let store = state.store.clone();
