@@ -1,10 +1,10 @@
 //! One partition of the topic read as an [`EventLog`], so the updater applies it as it
 //! applies the embedded log: from an offset, in order, skipping what is not ours.
 //!
-//! Each read view has a consumer of its own, assigned to its partition (no group
-//! membership: [`crate::Leases`] decide who reads what). It stays assigned between reads, so
-//! librdkafka keeps fetching ahead and a read that continues where the last one stopped
-//! starts from what is already fetched.
+//! Each read view has a consumer of its own, assigned to its partition on first use (no group
+//! membership: [`crate::Leases`] decide who reads what; making a view never waits on the
+//! broker). It stays assigned between reads, so librdkafka keeps fetching ahead and a read
+//! that continues where the last one stopped starts from what is already fetched.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -75,17 +75,7 @@ impl KafkaPartition {
             .set("queued.max.messages.kbytes", "4096")
             .create()
             .map_err(|e| BusError::Config(format!("bus.events = {:?}: {e}", config.events)))?;
-        // Fetching from near the end at once teaches the consumer the partition's end (see
-        // `end_offset`) before anything is read. An offset, not `End`: librdkafka fetches
-        // from a logical offset only once the application polls.
         let timeout = Duration::from_millis(config.response_timeout_ms.max(1));
-        let near_end = consumer
-            .fetch_watermarks(topic, partition as i32, timeout)
-            .map_or(0, |(_, high)| (high - 1).max(0));
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, partition as i32, KafkaOffset::Offset(near_end))
-            .and_then(|()| consumer.assign(&tpl))
-            .map_err(|e| BusError::Unavailable(format!("assigning the partition: {e}")))?;
         Ok(Self {
             consumer: Mutex::new(Assigned {
                 consumer,
@@ -257,32 +247,44 @@ impl EventLog for KafkaPartition {
     /// Kafka-protocol broker that answers it from its newest batch's start (Tansu 0.6 does)
     /// is covered by the others.
     fn end_offset(&self) -> Offset {
-        let state = self.consumer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.consumer.lock().unwrap_or_else(|p| p.into_inner());
         let now = self.made.elapsed().as_millis() as i64;
         let last = self.last_asked.load(Ordering::Relaxed);
-        let asked = if last == i64::MIN || now - last >= ASK_END_EVERY.as_millis() as i64 {
-            self.last_asked.store(now, Ordering::Relaxed);
-            state
-                .consumer
-                .fetch_watermarks(&self.topic, self.partition as i32, self.timeout)
-                .map(|(_, high)| high.max(0) as u64)
-        } else {
-            Ok(0)
-        };
+        // None: not asked this time (asked lately).
+        let asked =
+            (last == i64::MIN || now - last >= ASK_END_EVERY.as_millis() as i64).then(|| {
+                self.last_asked.store(now, Ordering::Relaxed);
+                state
+                    .consumer
+                    .fetch_watermarks(&self.topic, self.partition as i32, self.timeout)
+                    .map(|(_, high)| high.max(0) as u64)
+            });
+        if state.next.is_none()
+            && let Some(Ok(high)) = asked
+        {
+            // A view that fetches nothing learns no end from fetches: fetch from near the end
+            // (an offset, not `End`: librdkafka fetches from a logical offset only once the
+            // application polls). Done here rather than when the view is made, so making one
+            // never waits on the broker.
+            if let Err(e) = self.seek(&mut state, high.saturating_sub(1)) {
+                tracing::debug!(partition = self.partition, error = %e, "cannot start fetching");
+            }
+        }
         let mut fetched = Self::fetched_end(&state, &self.topic, self.partition);
         // A new view's first fetch may still be on its way: it is what tells the truth where
         // the broker's answer does not.
         let deadline = Instant::now() + self.timeout.min(Duration::from_millis(500));
-        while fetched.is_none() && Instant::now() < deadline {
+        while fetched.is_none() && state.next.is_some() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(2));
             fetched = Self::fetched_end(&state, &self.topic, self.partition);
         }
         let end = match asked {
-            Ok(high) => high.max(fetched.unwrap_or(0)),
-            Err(e) => {
+            Some(Ok(high)) => high.max(fetched.unwrap_or(0)),
+            Some(Err(e)) => {
                 tracing::debug!(partition = self.partition, error = %e, "cannot ask the partition's end");
                 fetched.unwrap_or(0)
             }
+            None => fetched.unwrap_or(0),
         };
         self.known_end.fetch_max(end, Ordering::Relaxed).max(end)
     }

@@ -444,7 +444,7 @@ impl Haproxy {
             .enumerate()
             .map(|(i, s)| {
                 format!(
-                    "    server api{i} {} check inter 100 fall 1 rise 2\n",
+                    "    server api{i} {} check inter 200 fall 3 rise 1\n",
                     s.addr
                 )
             })
@@ -452,7 +452,7 @@ impl Haproxy {
         // What a production balancer in front of recd does: health checks on /readyz, and a
         // request whose connection could not be made goes to another server.
         let config = format!(
-            "global\n    maxconn 256\ndefaults\n    mode http\n    timeout connect 500ms\n    timeout client 10s\n    timeout server 10s\n    retries 3\n    option redispatch\n    retry-on conn-failure empty-response\nfrontend api\n    bind 127.0.0.1:{port}\n    default_backend recd\nbackend recd\n    balance roundrobin\n    option httpchk GET /readyz\n{servers}"
+            "global\n    maxconn 256\ndefaults\n    mode http\n    timeout connect 500ms\n    timeout check 2s\n    timeout client 10s\n    timeout server 10s\n    retries 3\n    option redispatch\n    retry-on conn-failure empty-response\nfrontend api\n    bind 127.0.0.1:{port}\n    default_backend recd\nbackend recd\n    balance roundrobin\n    option httpchk GET /readyz\n{servers}"
         );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("haproxy.cfg");
