@@ -21,6 +21,7 @@
 //! every engine. The updater's progress is still committed to the consumer group
 //! ([`BusConfig::consumer_group`]), so Kafka's tools show its lag.
 
+mod logs;
 mod partition;
 mod topic;
 
@@ -304,7 +305,15 @@ struct Slot {
 /// The producer's context: routes each delivery report to its call.
 struct Deliveries;
 
-impl ClientContext for Deliveries {}
+impl ClientContext for Deliveries {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        logs::log(level, fac, message);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        logs::client_error(&error, reason);
+    }
+}
 
 impl ProducerContext for Deliveries {
     type DeliveryOpaque = Box<Slot>;

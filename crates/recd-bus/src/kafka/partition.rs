@@ -19,6 +19,7 @@ use recd_store::{EventLog, LogDamage, LogIter, Offset, StoreError};
 use recd_types::Record;
 
 use super::client_config;
+use super::logs::Logs;
 use crate::{BusConfig, BusError, BusPartition};
 
 /// Most damaged messages remembered for [`EventLog::damage`] (the count goes on in metrics).
@@ -53,7 +54,7 @@ type Polled = (Offset, Result<Record, String>);
 
 /// The consumer and the offset its fetch queue continues from.
 struct Assigned {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<Logs>,
     next: Option<i64>,
 }
 
@@ -65,7 +66,7 @@ impl KafkaPartition {
         config: &BusConfig,
         known_end: Arc<AtomicU64>,
     ) -> Result<Self, BusError> {
-        let consumer: BaseConsumer = client_config(brokers, config)
+        let consumer: BaseConsumer<Logs> = client_config(brokers, config)
             .set("group.id", config.consumer_group())
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -73,7 +74,7 @@ impl KafkaPartition {
             .set("fetch.wait.max.ms", config.kafka_fetch_wait_ms.to_string())
             // Fetch ahead, but a partition's worth of a few MB, not librdkafka's 64 MB.
             .set("queued.max.messages.kbytes", "4096")
-            .create()
+            .create_with_context(Logs)
             .map_err(|e| BusError::Config(format!("bus.events = {:?}: {e}", config.events)))?;
         let timeout = Duration::from_millis(config.response_timeout_ms.max(1));
         Ok(Self {

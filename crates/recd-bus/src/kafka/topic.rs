@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 
 use super::client_config;
+use super::logs::Logs;
 use crate::{BusConfig, BusError};
 
 /// Makes sure `topic` exists with `partitions` partitions (`bus.partitions` for the events):
@@ -19,8 +19,8 @@ pub(super) fn ensure(
     config: &BusConfig,
 ) -> Result<(), BusError> {
     let timeout = Duration::from_millis(config.response_timeout_ms.max(1));
-    let admin: AdminClient<DefaultClientContext> = client_config(brokers, config)
-        .create()
+    let admin: AdminClient<Logs> = client_config(brokers, config)
+        .create_with_context(Logs)
         .map_err(|e| BusError::Config(format!("bus.events = {:?}: {e}", config.events)))?;
     if let Some(n) = partition_count(&admin, topic, timeout)? {
         return matches(n, topic, partitions, config);
@@ -61,7 +61,7 @@ pub(super) fn ensure(
 
 /// The topic's partition count, `None` when it does not exist.
 fn partition_count(
-    admin: &AdminClient<DefaultClientContext>,
+    admin: &AdminClient<Logs>,
     topic: &str,
     timeout: Duration,
 ) -> Result<Option<usize>, BusError> {
