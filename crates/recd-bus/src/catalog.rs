@@ -104,6 +104,11 @@ impl CatalogFollower {
     pub fn applied(&self) -> Offset {
         self.applied.load(Ordering::Acquire)
     }
+
+    /// A handle on [`CatalogFollower::applied`] that outlives borrows of the follower.
+    pub fn applied_handle(&self) -> Arc<AtomicU64> {
+        self.applied.clone()
+    }
 }
 
 impl Drop for CatalogFollower {

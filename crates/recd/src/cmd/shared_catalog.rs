@@ -3,9 +3,11 @@
 //! categories it counts trending by.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
-use recd_bus::{CatalogFollower, EventBus};
+use recd_bus::{BusPartition, CatalogFollower, EventBus};
 use recd_store::Store;
 use recd_stream::CategoryLookup;
 use recd_types::{Item, ItemId, Record, User};
@@ -60,12 +62,25 @@ fn flush(
     Ok(())
 }
 
+/// How long a lookup of an item nobody named waits for the catalog channel to be applied
+/// up to its end (see [`FollowedCategories`]).
+const SYNC_WAIT: Duration = Duration::from_millis(500);
+
 /// Item categories kept up to date from the catalog channel, over those read at start.
-#[derive(Default)]
+///
+/// The catalog channel and the event partitions are separate channels, so an event can be
+/// applied before the item record that preceded it reaches this process's follower (an item
+/// put, then viewed at once). A lookup of an item not known yet therefore first waits (up to
+/// [`SYNC_WAIT`]) until the follower has applied the channel up to its current end, which
+/// holds every item record acknowledged before the event was; an item still unknown then is
+/// remembered as such (a later record of it replaces that).
 pub struct FollowedCategories {
-    categories: RwLock<HashMap<ItemId, Option<String>>>,
+    categories: Arc<RwLock<HashMap<ItemId, Option<String>>>>,
     /// Where the channel does not name an item (read once at start, from a data dir).
     fallback: Option<Arc<dyn CategoryLookup>>,
+    /// A view of the channel for its end, and how far the follower applied it.
+    end_view: Mutex<Box<dyn BusPartition>>,
+    applied: Arc<AtomicU64>,
 }
 
 impl FollowedCategories {
@@ -75,13 +90,10 @@ impl FollowedCategories {
         bus: &dyn EventBus,
         fallback: Option<Arc<dyn CategoryLookup>>,
     ) -> anyhow::Result<(Arc<Self>, CatalogFollower)> {
-        let map = Arc::new(Self {
-            categories: RwLock::default(),
-            fallback,
-        });
-        let target = map.clone();
+        let categories: Arc<RwLock<HashMap<ItemId, Option<String>>>> = Arc::default();
+        let target = categories.clone();
         let follower = CatalogFollower::start(bus, move |records| {
-            let mut categories = target.categories.write().unwrap_or_else(|p| p.into_inner());
+            let mut categories = target.write().unwrap_or_else(|p| p.into_inner());
             for record in records {
                 if let Record::Item { item, .. } = record {
                     categories.insert(item.id.clone(), item.category.clone());
@@ -89,22 +101,50 @@ impl FollowedCategories {
             }
             Ok(())
         })?;
+        let map = Arc::new(Self {
+            categories,
+            fallback,
+            end_view: Mutex::new(bus.catalog_reader()?),
+            applied: follower.applied_handle(),
+        });
         Ok((map, follower))
+    }
+}
+
+impl FollowedCategories {
+    fn known(&self, item: &ItemId) -> Option<Option<String>> {
+        self.categories
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(item)
+            .cloned()
+    }
+
+    /// Waits (up to [`SYNC_WAIT`]) until the follower has applied the channel to its end.
+    fn sync(&self) {
+        let end = self
+            .end_view
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .end_offset();
+        let deadline = Instant::now() + SYNC_WAIT;
+        while self.applied.load(Ordering::Acquire) < end && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 
 impl CategoryLookup for FollowedCategories {
     fn category(&self, item: &ItemId) -> Option<String> {
-        let known = self
-            .categories
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(item)
-            .cloned();
-        match known {
-            Some(category) => category,
-            None => self.fallback.as_ref().and_then(|f| f.category(item)),
+        if let Some(known) = self.known(item) {
+            return known;
         }
+        if let Some(category) = self.fallback.as_ref().and_then(|f| f.category(item)) {
+            return Some(category);
+        }
+        self.sync();
+        let mut categories = self.categories.write().unwrap_or_else(|p| p.into_inner());
+        categories.entry(item.clone()).or_insert(None).clone()
     }
 
     /// The channel changes categories behind the updater's back.
