@@ -11,7 +11,9 @@ use rdkafka::{Offset as KafkaOffset, TopicPartitionList};
 use recd_bus::testing::KafkaBroker;
 use recd_bus::{BusConfig, BusError, EventBus, KafkaBus, Position};
 use recd_store::EventLog;
-use recd_types::{Event, EventKind, ItemId, Record, UserId};
+use recd_types::{ItemId, Record};
+
+use crate::event;
 
 fn config(broker: &KafkaBroker, topic: &str, partitions: u32) -> BusConfig {
     BusConfig {
@@ -23,15 +25,6 @@ fn config(broker: &KafkaBroker, topic: &str, partitions: u32) -> BusConfig {
         kafka_fetch_wait_ms: 5,
         ..BusConfig::default()
     }
-}
-
-fn event(user: usize, n: i64) -> Record {
-    Record::Event(Event::new(
-        UserId::parse(format!("user-{user}")).unwrap(),
-        Some(ItemId::parse(format!("item-{}", n % 50)).unwrap()),
-        EventKind::Click,
-        1_700_000_000_000 + n,
-    ))
 }
 
 /// Waits until `log`'s end reaches `end` (a view learns the end of a Tansu partition from

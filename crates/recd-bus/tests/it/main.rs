@@ -3,3 +3,15 @@
 
 mod kafka;
 mod redis_streams;
+
+use recd_types::{Event, EventKind, ItemId, Record, UserId};
+
+/// A click of `user-<user>` on one of 50 items, at a time that grows with `n`.
+fn event(user: usize, n: i64) -> Record {
+    Record::Event(Event::new(
+        UserId::parse(format!("user-{user}")).unwrap(),
+        Some(ItemId::parse(format!("item-{}", n % 50)).unwrap()),
+        EventKind::Click,
+        1_700_000_000_000 + n,
+    ))
+}

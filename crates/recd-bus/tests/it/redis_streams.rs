@@ -3,7 +3,9 @@ use std::collections::HashMap;
 use recd_bus::{BusConfig, BusError, EventBus, Position, RedisStreams};
 use recd_features::testing::RedisServer;
 use recd_store::EventLog;
-use recd_types::{Event, EventKind, ItemId, Record, UserId};
+use recd_types::{ItemId, Record};
+
+use crate::event;
 
 fn config(server: &RedisServer, partitions: u32) -> BusConfig {
     BusConfig {
@@ -13,15 +15,6 @@ fn config(server: &RedisServer, partitions: u32) -> BusConfig {
         response_timeout_ms: 1_000,
         ..BusConfig::default()
     }
-}
-
-fn event(user: usize, n: i64) -> Record {
-    Record::Event(Event::new(
-        UserId::parse(format!("user-{user}")).unwrap(),
-        Some(ItemId::parse(format!("item-{}", n % 50)).unwrap()),
-        EventKind::Click,
-        1_700_000_000_000 + n,
-    ))
 }
 
 /// Every record of every partition, with its position.

@@ -116,11 +116,19 @@ pub(crate) async fn put(
 ) -> Result<Json<ItemOut>, ApiError> {
     let bytes = body_bytes(body, state.config.max_body_bytes)?;
     let item = convert::item(&id, body::object::<ItemIn>(&bytes)?)?;
-    let out = convert::item_out(item.clone());
     item.validate().map_err(|e| ApiError::field(None, e))?;
+    Ok(Json(convert::item_out(write(&state, item).await?)))
+}
+
+/// Writes `item`: to the bus's catalog channel first in a scaled deployment, then to this
+/// process's catalog and log. Returns it as written.
+async fn write(
+    state: &Arc<AppState>,
+    item: recd_types::Item,
+) -> Result<recd_types::Item, ApiError> {
     let at_ms = now_ms();
     share_catalog(
-        &state,
+        state,
         vec![recd_types::Record::Item {
             at_ms,
             item: item.clone(),
@@ -128,9 +136,13 @@ pub(crate) async fn put(
     )
     .await?;
     let store = state.store.clone();
-    blocking(move || Ok(store.upsert_items(vec![item], at_ms)?)).await?;
+    let item = blocking(move || {
+        store.upsert_items(vec![item.clone()], at_ms)?;
+        Ok(item)
+    })
+    .await?;
     state.appended.send_replace(state.store.log().end_offset());
-    Ok(Json(out))
+    Ok(item)
 }
 
 /// Marks an item unavailable.
@@ -163,21 +175,5 @@ pub(crate) async fn delete(
     })
     .await?;
     item.available = false;
-    let at_ms = now_ms();
-    share_catalog(
-        &state,
-        vec![recd_types::Record::Item {
-            at_ms,
-            item: item.clone(),
-        }],
-    )
-    .await?;
-    let store = state.store.clone();
-    let item = blocking(move || {
-        store.upsert_items(vec![item.clone()], at_ms)?;
-        Ok(item)
-    })
-    .await?;
-    state.appended.send_replace(state.store.log().end_offset());
-    Ok(Json(convert::item_out(item)))
+    Ok(Json(convert::item_out(write(&state, item).await?)))
 }
