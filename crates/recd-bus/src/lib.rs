@@ -15,6 +15,7 @@
 mod bus;
 mod catalog;
 mod config;
+mod dedupe;
 mod error;
 mod kafka;
 mod pending;
@@ -26,6 +27,7 @@ pub mod testing;
 pub use bus::{BusPartition, EventBus, open};
 pub use catalog::CatalogFollower;
 pub use config::BusConfig;
+pub use dedupe::{SharedClaim, SharedDedupe};
 pub use error::BusError;
 pub use kafka::{KafkaBus, KafkaPartition};
 pub use pending::PendingPositions;

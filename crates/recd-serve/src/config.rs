@@ -54,10 +54,12 @@ pub struct ServeConfig {
     pub max_resident_models: usize,
     /// How long `POST /v1/events` remembers an `event_id` (or an `Idempotency-Key`'s events):
     /// a retry within it is answered with the first attempt's offsets and not appended again.
-    /// Rebuilt from the log's tail at start.
+    /// Rebuilt from the log's tail at start; with a bus, the fleet's window on the feature
+    /// store's Redis.
     pub dedupe_window_secs: u64,
-    /// Most event ids remembered (about 100 bytes plus the id each); past it the oldest are
-    /// forgotten first. 0 turns dedupe off.
+    /// Most event ids remembered (in a process about 100 bytes plus the id each; with a bus,
+    /// over the whole fleet, on Redis: docs/deploy.md); past it the oldest are forgotten
+    /// first. 0 turns dedupe off.
     pub dedupe_max_entries: usize,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client, for rate
     /// limits and the admin loopback rule; any other peer is the client itself.

@@ -1,12 +1,11 @@
 //! The dedupe window of `POST /v1/events`: event ids seen lately → their log offsets, so that a
 //! retried event is applied once and answered with its original offset.
 //!
-//! Where the state lives: in this process, rebuilt at start from the log's tail (the event ids
-//! are in the log records), so a restart forgets nothing within the window. That is right for
-//! the embedded topology, where one process writes the log. With several ingesting processes
-//! (the scaled topology) the window must be shared — a Redis `SET NX` per id with the window as
-//! its expiry — or ingest partitioned by event id, so a retry reaches the process that saw the
-//! first attempt; until then each process dedupes only what it ingested.
+//! Where the state lives (DECISIONS §3): with the embedded log, in this process, rebuilt at
+//! start from the log's tail (the event ids are in the log records), so a restart forgets
+//! nothing within the window. With a bus, several API processes ingest and a retry may reach
+//! any of them: the window is the fleet's, on Redis ([`recd_bus::SharedDedupe`], same
+//! protocol). [`Dedupe`] is either; routes see only it.
 //!
 //! Concurrency: an id is *claimed* (pending) before its batch is appended and *completed* with
 //! its offset after, under one lock; a request that finds one of its ids pending waits for that
@@ -18,7 +17,10 @@
 //! `max_entries` the oldest are dropped first. Memory is about 100 bytes plus the id per entry.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
+
+mod claim;
+pub use claim::Dedupe;
 
 use recd_store::{EventLog, Offset, StoreError};
 use recd_types::{Record, TimestampMs};
@@ -215,35 +217,6 @@ impl DedupeWindow {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Claimed ids that are released on drop unless completed, so a request that ends between
-/// its claim and its append (an error, a panic) never leaves them pending.
-pub(crate) struct ClaimGuard {
-    window: Arc<DedupeWindow>,
-    ids: Vec<String>,
-}
-
-impl ClaimGuard {
-    pub(crate) fn new(window: Arc<DedupeWindow>, ids: Vec<String>) -> Self {
-        Self { window, ids }
-    }
-
-    /// The ids are durable at `offsets`.
-    pub(crate) fn complete(mut self, offsets: &[Offset], now_ms: TimestampMs) {
-        let ids = std::mem::take(&mut self.ids);
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        self.window.complete(&refs, offsets, now_ms);
-    }
-}
-
-impl Drop for ClaimGuard {
-    fn drop(&mut self) {
-        if !self.ids.is_empty() {
-            let refs: Vec<&str> = self.ids.iter().map(String::as_str).collect();
-            self.window.release(&refs);
-        }
     }
 }
 

@@ -66,9 +66,9 @@ pub struct AppState {
     pub readiness: Readiness,
     /// Training runs started by this server (`None`: it runs none, e.g. in tests).
     pub jobs: Option<Arc<jobs::Jobs>>,
-    /// Event ids seen lately, so a retried event is applied once (rebuilt from the log at
-    /// start: [`dedupe::DedupeWindow::rebuild`]).
-    pub dedupe: Arc<dedupe::DedupeWindow>,
+    /// Event ids seen lately, so a retried event is applied once: this process's (rebuilt
+    /// from the log at start: [`dedupe::DedupeWindow::rebuild`]) or, with a bus, the fleet's.
+    pub dedupe: dedupe::Dedupe,
     /// The per-user rate ceiling that flags a bot's events at ingest (`[serve.bots]`).
     pub bots: Arc<ingest::bots::BotFilter>,
     /// API keys, rate limits and trusted proxies.

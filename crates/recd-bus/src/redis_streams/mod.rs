@@ -12,7 +12,7 @@
 //! (its bytes; [`recd_store::codec`]), so it is decoded by the same decoder per schema as the
 //! file log.
 
-mod conn;
+pub(crate) mod conn;
 mod durable;
 mod lease;
 mod partition;

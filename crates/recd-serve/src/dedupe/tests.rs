@@ -7,6 +7,12 @@ use recd_types::{Event, EventKind, ItemId, UserId};
 
 use super::*;
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 const WINDOW_MS: i64 = 1_000;
 
 fn ready(c: Claimed) -> (Vec<usize>, Vec<(usize, Offset)>) {
@@ -36,13 +42,19 @@ fn a_pending_id_makes_the_whole_batch_wait_and_a_release_frees_it() {
     assert_eq!(ready(w.claim(&[Some("x"), Some("a")], 0)).0, vec![0, 1]);
 }
 
-#[test]
-fn a_dropped_guard_releases_and_a_completed_one_does_not() {
+#[tokio::test]
+async fn a_dropped_guard_releases_and_a_completed_one_does_not() {
     let w = Arc::new(DedupeWindow::new(WINDOW_MS, 10));
-    ready(w.claim(&[Some("a"), Some("b")], 0));
-    drop(ClaimGuard::new(w.clone(), vec!["a".into()]));
-    ClaimGuard::new(w.clone(), vec!["b".into()]).complete(&[3], 0);
-    let (fresh, seen) = ready(w.claim(&[Some("a"), Some("b")], 1));
+    let dedupe = Dedupe::Local(w.clone());
+    let ids = |names: &[&str]| -> Vec<Option<(u32, String)>> {
+        names.iter().map(|n| Some((0, n.to_string()))).collect()
+    };
+    let (guard, seen) = dedupe.claim(ids(&["a"])).await.unwrap();
+    assert!(seen.is_empty());
+    drop(guard);
+    let (guard, _) = dedupe.claim(ids(&["x", "b"])).await.unwrap();
+    guard.complete(|pos| [2, 3][pos]).await;
+    let (fresh, seen) = ready(w.claim(&[Some("a"), Some("b")], now_ms()));
     assert_eq!((fresh, seen), (vec![0], vec![(1, 3)]));
 }
 

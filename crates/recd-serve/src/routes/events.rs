@@ -12,15 +12,12 @@ use recd_api::{ErrorBody, EventIn, EventsAccepted, EventsIn, PositionOut};
 use recd_types::{Event, Record};
 
 use super::{blocking, body_bytes, now_ms};
-use crate::dedupe::{ClaimGuard, Claimed};
 use crate::{ApiError, AppState, body, convert};
 
 /// The header naming a batch for retries.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Longest `Idempotency-Key`: short enough that `key#index` fits an event id.
 const MAX_KEY_BYTES: usize = 200;
-/// How long a request waits, at most, between looks at an id another request is appending.
-const PENDING_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Records interactions: one event, an array, or NDJSON (one event per line).
 ///
@@ -207,15 +204,11 @@ async fn append_once(
     state: &Arc<AppState>,
     events: Vec<Event>,
 ) -> Result<EventsAccepted, ApiError> {
-    let window = state.dedupe.clone();
-    let seen = loop {
-        let ids: Vec<Option<&str>> = events.iter().map(|e| e.event_id.as_deref()).collect();
-        match window.claim(&ids, now_ms()) {
-            // Every id not seen is now claimed by this request.
-            Claimed::Ready { seen, .. } => break seen,
-            Claimed::Busy => window.settled(PENDING_POLL).await,
-        }
-    };
+    let ids = events
+        .iter()
+        .map(|e| Some((partition_of(state, e), e.event_id.clone()?)))
+        .collect();
+    let (guard, seen) = state.dedupe.claim(ids).await?;
     let n = events.len();
     let mut offsets = vec![
         PositionOut {
@@ -238,23 +231,21 @@ async fn append_once(
         .filter(|(pos, _)| !is_duplicate[*pos])
         .unzip();
     if !to_append.is_empty() {
-        // The claimed ids, and their ranks among the appended events.
-        let (ranks, claimed): (Vec<u64>, Vec<String>) = (0u64..)
-            .zip(&to_append)
-            .filter_map(|(rank, e)| Some((rank, e.event_id.clone()?)))
-            .unzip();
-        let guard = ClaimGuard::new(window, claimed);
         let task_state = state.clone();
         // The append and the completion run together in a task of their own, which finishes
         // even if the client goes away: a durable append always reaches the window.
         let appended = tokio::spawn(async move {
             let appended = append(&task_state, to_append).await?;
-            let claimed: Vec<u64> = ranks.iter().map(|r| appended[*r as usize].offset).collect();
-            guard.complete(&claimed, now_ms());
-            Ok::<_, ApiError>(appended)
+            let mut at = vec![0; n];
+            for (position, &pos) in appended.iter().zip(&positions) {
+                at[pos] = position.offset;
+            }
+            guard.complete(|pos| at[pos]).await;
+            Ok::<_, ApiError>((appended, positions))
         })
         .await
         .map_err(|e| ApiError::Internal(format!("append task: {e}")))??;
+        let (appended, positions) = appended;
         for (position, pos) in appended.into_iter().zip(positions) {
             offsets[pos] = position;
         }

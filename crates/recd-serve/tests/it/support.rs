@@ -44,10 +44,10 @@ pub fn server(config: ServeConfig) -> Server {
         online,
         readiness: Default::default(),
         jobs: None,
-        dedupe: Arc::new(recd_serve::dedupe::DedupeWindow::new(
+        dedupe: recd_serve::dedupe::Dedupe::Local(Arc::new(recd_serve::dedupe::DedupeWindow::new(
             config_copy.dedupe_window_secs as i64 * 1000,
             config_copy.dedupe_max_entries,
-        )),
+        ))),
         security: Arc::new(recd_serve::auth::Security::new(&config_copy, None).unwrap()),
         bots: Arc::new(recd_serve::ingest::bots::BotFilter::new(
             config_copy.bots.clone(),

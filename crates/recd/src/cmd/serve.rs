@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use recd_serve::AppState;
-use recd_serve::dedupe::DedupeWindow;
+use recd_serve::dedupe::{Dedupe, DedupeWindow};
 use recd_serve::jobs::{JobSettings, Jobs};
 use recd_store::Store;
 use recd_stream::{AlsFoldIn, CatalogCategories, SharedFactors, Updater};
@@ -248,7 +248,10 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     }
     let timeout = Duration::from_secs(config.serve.shutdown_timeout_secs);
     let jobs = Jobs::open(jobs).context("opening the training jobs dir")?;
-    let dedupe = rebuild_dedupe(&store, &config.serve).await?;
+    let dedupe = match &bus {
+        Some(bus) => shared_dedupe(bus.as_ref(), &config.features.store, &config.serve)?,
+        None => Dedupe::Local(rebuild_dedupe(&store, &config.serve).await?),
+    };
     let bots = Arc::new(recd_serve::ingest::bots::BotFilter::new(
         config.serve.bots.clone(),
     ));
@@ -426,6 +429,32 @@ async fn rebuild_dedupe(
         "dedupe window rebuilt from the log"
     );
     Ok(Arc::new(window))
+}
+
+/// With a bus, the fleet's dedupe window on the feature store's Redis (DECISIONS §3), so a
+/// retry that the load balancer sends to another API process is still a duplicate. A claim
+/// whose process died lapses a little after the bus's append deadline.
+fn shared_dedupe(
+    bus: &dyn recd_bus::EventBus,
+    features_store: &str,
+    config: &recd_serve::ServeConfig,
+) -> anyhow::Result<Dedupe> {
+    let window_ms =
+        i64::try_from(config.dedupe_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    if config.dedupe_max_entries == 0 {
+        // Dedupe is off: nothing to share.
+        return Ok(Dedupe::Local(Arc::new(DedupeWindow::new(window_ms, 0))));
+    }
+    let pending_ms = i64::try_from(bus.append_deadline().as_millis()).unwrap_or(i64::MAX);
+    let window = recd_bus::SharedDedupe::open(
+        features_store,
+        "features.store",
+        bus.config(),
+        window_ms,
+        config.dedupe_max_entries,
+        pending_ms.saturating_add(5_000),
+    )?;
+    Ok(Dedupe::Shared(Arc::new(window)))
 }
 
 fn now_ms() -> i64 {

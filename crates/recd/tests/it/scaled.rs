@@ -278,6 +278,48 @@ fn share_and_take_over(bus: &str, events: &str, url: &str) {
         },
     );
 
+    // The dedupe window is the fleet's: a retry that the balancer sends to the other API
+    // process is a duplicate with the original position, and so is one of the same event
+    // sent to both at once; each is applied once.
+    let event = |id: &str, user: &str| {
+        json!({"event_id": id, "user_id": user, "item_id": "retried", "type": "view"}).to_string()
+    };
+    let (status, first) = a.request("POST", "/v1/events", &event("retry-1", "retrier"));
+    assert_eq!(status, 202, "{first}");
+    let (status, retry) = b.request("POST", "/v1/events", &event("retry-1", "retrier"));
+    assert_eq!(status, 202, "{retry}");
+    assert_eq!(retry["duplicates"], 1, "{retry}");
+    assert_eq!(retry["positions"], first["positions"], "{retry} vs {first}");
+    let raced = event("race-1", "racer");
+    let answers: Vec<Value> = std::thread::scope(|s| {
+        let sent: Vec<_> = [&a, &b]
+            .into_iter()
+            .map(|server| s.spawn(|| server.request("POST", "/v1/events", &raced)))
+            .collect();
+        sent.into_iter()
+            .map(|h| {
+                let (status, body) = h.join().unwrap();
+                assert_eq!(status, 202, "{body}");
+                body
+            })
+            .collect()
+    });
+    let duplicates: u64 = answers
+        .iter()
+        .filter_map(|a| a["duplicates"].as_u64())
+        .sum();
+    assert_eq!(duplicates, 1, "{answers:?}");
+    assert_eq!(
+        answers[0]["positions"], answers[1]["positions"],
+        "{answers:?}"
+    );
+    let retried_count = || b.get("/v1/items/retried/features").1["count_1h"].clone();
+    wait_for("both events applied", Duration::from_secs(20), || {
+        retried_count() == 2
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(retried_count(), 2, "a duplicate was applied");
+
     // The catalog is shared: an item put through one API process is in the other's catalog,
     // and the updaters count its views under its category.
     let item = json!({"title": "Lamp", "category": "lighting"}).to_string();
