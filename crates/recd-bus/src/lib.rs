@@ -21,6 +21,7 @@ mod kafka;
 mod pending;
 mod position;
 mod redis_streams;
+mod shared_doc;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -33,3 +34,4 @@ pub use kafka::{KafkaBus, KafkaPartition};
 pub use pending::PendingPositions;
 pub use position::{Position, partition_of};
 pub use redis_streams::{Leases, PartitionLog, RedisStreams};
+pub use shared_doc::SharedDoc;

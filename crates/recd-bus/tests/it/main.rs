@@ -4,6 +4,7 @@
 mod dedupe;
 mod kafka;
 mod redis_streams;
+mod shared_doc;
 
 use recd_types::{Event, EventKind, ItemId, Record, UserId};
 

@@ -1,11 +1,14 @@
 //! Experiments as data: those of the config file, and those stored by the admin API, which
-//! win over the file's of the same name. The stored ones live in one JSON file of the data
-//! dir (`experiments.json`), replaced atomically on each change, so a restart serves the same
-//! experiments and every assignment stays where it was.
+//! win over the file's of the same name. Where the stored ones live (DECISIONS §3): for one
+//! server, in one JSON file of the data dir (`experiments.json`), replaced atomically on each
+//! change, so a restart serves the same experiments and every assignment stays where it was;
+//! for a fleet, in a [`SharedStore`] (a versioned document on Redis) that every API process
+//! changes by compare-and-set and polls ([`ExperimentAdmin::refresh`]), so every process
+//! assigns a user to the same variant.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -28,9 +31,9 @@ pub enum AdminError {
     #[error(transparent)]
     Invalid(#[from] ExperimentError),
     /// The stored definitions could not be read or written: the server's.
-    #[error("experiments file {path}: {message}")]
+    #[error("experiments {path}: {message}")]
     Storage {
-        /// The file.
+        /// The file, or the fleet's shared document.
         path: String,
         /// What failed.
         message: String,
@@ -43,13 +46,51 @@ struct StoredFile {
     experiments: BTreeMap<String, ExperimentSpec>,
 }
 
+/// Where a fleet keeps its stored experiments: one versioned document that every API process
+/// reads, and replaces only if nobody changed it since it read it (errors are messages: the
+/// store is the server's concern, not the caller's).
+pub trait SharedStore: Send + Sync {
+    /// The document's version (0: never written) and bytes.
+    fn load(&self) -> Result<(u64, Option<Vec<u8>>), String>;
+    /// Only the version, for a cheap poll.
+    fn version(&self) -> Result<u64, String>;
+    /// Replaces the document if its version is still `expected`: the new version, or `None`
+    /// when another process changed it first.
+    fn replace(&self, expected: u64, doc: &[u8]) -> Result<Option<u64>, String>;
+}
+
+/// Where the stored experiments live.
+enum Storage {
+    /// Nowhere: changes last as long as the process.
+    Memory,
+    File(PathBuf),
+    Shared(Arc<dyn SharedStore>),
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Storage::Memory => f.write_str("memory"),
+            Storage::File(p) => write!(f, "{}", p.display()),
+            Storage::Shared(_) => f.write_str(SHARED),
+        }
+    }
+}
+
+/// How the shared document is named in errors.
+const SHARED: &str = "the fleet's shared document";
+
+/// How many times a change is redone when other processes keep changing the set first.
+const MAX_ATTEMPTS: usize = 16;
+
 /// The experiments a server runs, and the one place that changes them.
 #[derive(Debug)]
 pub struct ExperimentAdmin {
-    file: Option<PathBuf>,
+    storage: Storage,
     base: RecommendConfig,
     from_config: BTreeMap<String, ExperimentSpec>,
-    stored: Mutex<BTreeMap<String, ExperimentSpec>>,
+    /// The stored set, and its version in the shared store (0 otherwise).
+    stored: Mutex<(u64, BTreeMap<String, ExperimentSpec>)>,
 }
 
 impl ExperimentAdmin {
@@ -73,16 +114,56 @@ impl ExperimentAdmin {
             None => BTreeMap::new(),
         };
         let admin = Self {
-            file,
+            storage: file.map_or(Storage::Memory, Storage::File),
             base,
             from_config,
-            stored: Mutex::new(stored),
+            stored: Mutex::new((0, stored)),
         };
         admin.compile()?;
         Ok(admin)
     }
 
-    fn stored(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ExperimentSpec>> {
+    /// The config file's experiments plus those of a fleet's `shared` store. A store that
+    /// does not answer yet is not fatal (a server starts while Redis is down and answers
+    /// from caches): its set is read by the first [`Self::refresh`] that reaches it.
+    pub fn open_shared(
+        shared: Arc<dyn SharedStore>,
+        base: RecommendConfig,
+        from_config: BTreeMap<String, ExperimentSpec>,
+    ) -> Result<Self, AdminError> {
+        let admin = Self {
+            storage: Storage::Shared(shared),
+            base,
+            from_config,
+            stored: Mutex::new((0, BTreeMap::new())),
+        };
+        admin.compile()?;
+        if let Err(e) = admin.refresh() {
+            tracing::warn!(error = %e, "the fleet's experiments are not readable yet; serving the config file's");
+        }
+        Ok(admin)
+    }
+
+    /// Reads the shared store's set if another process changed it: the new set compiled for
+    /// assignment, or `None` when nothing changed (or there is no shared store). A set that
+    /// does not compile here (a process with another base config) is an error, and the
+    /// process keeps the set it had.
+    pub fn refresh(&self) -> Result<Option<Experiments>, AdminError> {
+        let Storage::Shared(shared) = &self.storage else {
+            return Ok(None);
+        };
+        let known = self.stored().0;
+        let version = shared.version().map_err(shared_error)?;
+        if version == known {
+            return Ok(None);
+        }
+        let (version, set) = load_shared(shared.as_ref())?;
+        let compiled = Experiments::compile(&self.merged(&set), &self.base)?;
+        *self.stored() = (version, set);
+        Ok(Some(compiled))
+    }
+
+    fn stored(&self) -> std::sync::MutexGuard<'_, (u64, BTreeMap<String, ExperimentSpec>)> {
         self.stored
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -99,7 +180,7 @@ impl ExperimentAdmin {
 
     /// Every experiment with where it comes from, by name.
     pub fn list(&self) -> BTreeMap<String, (ExperimentSpec, Source)> {
-        let stored = self.stored();
+        let stored = self.stored().1.clone();
         let mut all: BTreeMap<_, _> = self
             .from_config
             .iter()
@@ -115,18 +196,24 @@ impl ExperimentAdmin {
 
     /// The experiments compiled for assignment.
     pub fn compile(&self) -> Result<Experiments, ExperimentError> {
-        Experiments::compile(&self.merged(&self.stored()), &self.base)
+        let stored = self.stored().1.clone();
+        Experiments::compile(&self.merged(&stored), &self.base)
     }
 
     /// Stores `spec` as experiment `name` (replacing any), after checking that it compiles
     /// with every other experiment (a running one may not overlap another's buckets in its
     /// layer): nothing is changed when it does not. Returns the new set for assignment.
+    /// With a shared store the check is made against the fleet's latest set, and the change
+    /// is redone when another process changed the set in between.
     pub fn put(&self, name: &str, spec: ExperimentSpec) -> Result<Experiments, AdminError> {
+        if let Storage::Shared(shared) = &self.storage {
+            return self.put_shared(shared.as_ref(), name, spec);
+        }
         let mut stored = self.stored();
-        let mut next = stored.clone();
+        let mut next = stored.1.clone();
         next.insert(name.to_string(), spec);
         let compiled = Experiments::compile(&self.merged(&next), &self.base)?;
-        if let Some(path) = &self.file {
+        if let Storage::File(path) = &self.storage {
             write_atomically(
                 path,
                 &StoredFile {
@@ -134,8 +221,54 @@ impl ExperimentAdmin {
                 },
             )?;
         }
-        *stored = next;
+        stored.1 = next;
         Ok(compiled)
+    }
+
+    fn put_shared(
+        &self,
+        shared: &dyn SharedStore,
+        name: &str,
+        spec: ExperimentSpec,
+    ) -> Result<Experiments, AdminError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let (version, mut next) = load_shared(shared)?;
+            next.insert(name.to_string(), spec.clone());
+            let compiled = Experiments::compile(&self.merged(&next), &self.base)?;
+            let bytes = serde_json::to_vec(&StoredFile {
+                experiments: next.clone(),
+            })
+            .map_err(|e| shared_error(e.to_string()))?;
+            if let Some(new_version) = shared.replace(version, &bytes).map_err(shared_error)? {
+                *self.stored() = (new_version, next);
+                return Ok(compiled);
+            }
+        }
+        Err(shared_error(format!(
+            "changed by other processes {MAX_ATTEMPTS} times while this change was made; try again"
+        )))
+    }
+}
+
+fn load_shared(
+    shared: &dyn SharedStore,
+) -> Result<(u64, BTreeMap<String, ExperimentSpec>), AdminError> {
+    let (version, bytes) = shared.load().map_err(shared_error)?;
+    let set = match bytes {
+        Some(b) => {
+            serde_json::from_slice::<StoredFile>(&b)
+                .map_err(|e| shared_error(e.to_string()))?
+                .experiments
+        }
+        None => BTreeMap::new(),
+    };
+    Ok((version, set))
+}
+
+fn shared_error(message: String) -> AdminError {
+    AdminError::Storage {
+        path: SHARED.into(),
+        message,
     }
 }
 
@@ -233,5 +366,53 @@ mod tests {
         let running = admin.put("a", spec(Status::Running, &[100.0])).unwrap();
         assert!(!running.is_empty());
         assert_eq!(admin.list()["a"].1, Source::Api);
+    }
+
+    /// A shared store in memory, as the fleet's Redis document behaves.
+    #[derive(Default)]
+    struct Doc(Mutex<(u64, Option<Vec<u8>>)>);
+
+    impl SharedStore for Doc {
+        fn load(&self) -> Result<(u64, Option<Vec<u8>>), String> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+        fn version(&self) -> Result<u64, String> {
+            Ok(self.0.lock().unwrap().0)
+        }
+        fn replace(&self, expected: u64, doc: &[u8]) -> Result<Option<u64>, String> {
+            let mut d = self.0.lock().unwrap();
+            if d.0 != expected {
+                return Ok(None);
+            }
+            *d = (expected + 1, Some(doc.to_vec()));
+            Ok(Some(d.0))
+        }
+    }
+
+    #[test]
+    fn processes_sharing_a_store_see_each_others_changes_and_check_against_them() {
+        let doc: Arc<dyn SharedStore> = Arc::new(Doc::default());
+        let open = || {
+            ExperimentAdmin::open_shared(doc.clone(), RecommendConfig::default(), BTreeMap::new())
+                .unwrap()
+        };
+        let (a, b) = (open(), open());
+        assert!(b.refresh().unwrap().is_none(), "nothing changed yet");
+        a.put("one", spec(Status::Running, &[50.0, 50.0])).unwrap();
+        // B has not polled yet, but its change is checked against the fleet's set: a second
+        // running experiment over the same buckets of the layer is refused.
+        assert!(matches!(
+            b.put("two", spec(Status::Running, &[100.0])),
+            Err(AdminError::Invalid(_))
+        ));
+        let polled = b.refresh().unwrap().expect("A's change");
+        assert!(!polled.is_empty());
+        assert_eq!(b.list()["one"].1, Source::Api);
+        // A change made through B keeps A's: the set is read again before it is replaced.
+        b.put("three", spec(Status::Draft, &[100.0])).unwrap();
+        a.refresh().unwrap().expect("B's change");
+        assert_eq!(a.list().keys().collect::<Vec<_>>(), ["one", "three"]);
+        // A process started later reads the whole set.
+        assert_eq!(open().list().len(), 2);
     }
 }

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod events;
 pub mod experiments;
 pub mod export;
+mod fleet_state;
 pub mod gen_data;
 pub mod import;
 mod in_use;

@@ -176,15 +176,29 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         features.clone(),
         store.clone(),
     ));
-    let experiments = Arc::new(
-        recd_online::experiments::admin::ExperimentAdmin::open(
+    // One server keeps its experiments in its data dir; a fleet shares them on Redis, and
+    // each API process follows the others' changes.
+    let experiments = Arc::new(match &bus {
+        Some(bus) => super::fleet_state::experiments(
+            bus.as_ref(),
+            &config.features.store,
+            config.serve.recommend.clone(),
+            config.experiments.clone(),
+        )?,
+        None => recd_online::experiments::admin::ExperimentAdmin::open(
             Some(data_dir.join("experiments.json")),
             config.serve.recommend.clone(),
             config.experiments.clone(),
         )
         .context("reading the experiments")?,
-    );
+    });
     online.set_experiments(experiments.compile()?);
+    let _experiments_follower = bus.is_some().then(|| {
+        tokio::spawn(super::fleet_state::follow_experiments(
+            experiments.clone(),
+            online.clone(),
+        ))
+    });
     let impressions = record_impressions(data_dir, &config.serve.impressions, &online)?;
     let stop_attribution = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let attribution = match &impressions {
@@ -249,7 +263,9 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     let timeout = Duration::from_secs(config.serve.shutdown_timeout_secs);
     let jobs = Jobs::open(jobs).context("opening the training jobs dir")?;
     let dedupe = match &bus {
-        Some(bus) => shared_dedupe(bus.as_ref(), &config.features.store, &config.serve)?,
+        Some(bus) => {
+            super::fleet_state::dedupe(bus.as_ref(), &config.features.store, &config.serve)?
+        }
         None => Dedupe::Local(rebuild_dedupe(&store, &config.serve).await?),
     };
     let bots = Arc::new(recd_serve::ingest::bots::BotFilter::new(
@@ -429,32 +445,6 @@ async fn rebuild_dedupe(
         "dedupe window rebuilt from the log"
     );
     Ok(Arc::new(window))
-}
-
-/// With a bus, the fleet's dedupe window on the feature store's Redis (DECISIONS §3), so a
-/// retry that the load balancer sends to another API process is still a duplicate. A claim
-/// whose process died lapses a little after the bus's append deadline.
-fn shared_dedupe(
-    bus: &dyn recd_bus::EventBus,
-    features_store: &str,
-    config: &recd_serve::ServeConfig,
-) -> anyhow::Result<Dedupe> {
-    let window_ms =
-        i64::try_from(config.dedupe_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    if config.dedupe_max_entries == 0 {
-        // Dedupe is off: nothing to share.
-        return Ok(Dedupe::Local(Arc::new(DedupeWindow::new(window_ms, 0))));
-    }
-    let pending_ms = i64::try_from(bus.append_deadline().as_millis()).unwrap_or(i64::MAX);
-    let window = recd_bus::SharedDedupe::open(
-        features_store,
-        "features.store",
-        bus.config(),
-        window_ms,
-        config.dedupe_max_entries,
-        pending_ms.saturating_add(5_000),
-    )?;
-    Ok(Dedupe::Shared(Arc::new(window)))
 }
 
 fn now_ms() -> i64 {

@@ -360,6 +360,47 @@ fn share_and_take_over(bus: &str, events: &str, url: &str) {
     let (status, _) = b.request("DELETE", "/v1/users/never-seen", "");
     assert_eq!(status, 404);
 
+    // Experiments are the fleet's: one PUT through A is in effect on B within its poll, and
+    // both put every user in the same variant.
+    let experiment = json!({
+        "salt": "fleet", "status": "running",
+        "variants": [{"name": "x", "share": 50}, {"name": "y", "share": 50}],
+    });
+    let (status, body) = a.request(
+        "PUT",
+        "/v1/admin/experiments/fleet-test",
+        &experiment.to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let variant = |server: &Server, user: &str| {
+        let (status, body) =
+            server.get(&format!("/v1/recommendations?user_id={user}&num_results=3"));
+        assert_eq!(status, 200, "{body}");
+        body["variant"].as_str().unwrap_or_default().to_string()
+    };
+    let took = wait_for(
+        "an experiment put on one API process running on the other",
+        Duration::from_secs(10),
+        || variant(&b, "fan0").starts_with("fleet-test/"),
+    );
+    eprintln!(
+        "scaled ({bus}): an experiment put on one API process ran on the other after {took:?}"
+    );
+    let mut seen = std::collections::HashSet::new();
+    for n in 0..20 {
+        let user = format!("fan{n}");
+        let on_a = variant(&a, &user);
+        assert_eq!(on_a, variant(&b, &user), "{user}");
+        seen.insert(on_a);
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let (status, listed) = b.get("/v1/admin/experiments/fleet-test");
+    assert_eq!(
+        (status, &listed["source"]),
+        (200, &json!("api")),
+        "{listed}"
+    );
+
     // The API processes report the bus among their dependencies.
     let (status, ready) = a.get("/readyz");
     assert_eq!(status, 200);

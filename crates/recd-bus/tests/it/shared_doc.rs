@@ -1,0 +1,61 @@
+//! A document shared by a fleet, against a real redis-server: versions, and two writers at
+//! once.
+
+use recd_bus::{BusConfig, SharedDoc};
+use recd_features::testing::RedisServer;
+
+fn doc(server: &RedisServer) -> SharedDoc {
+    let config = BusConfig {
+        events: server.url(),
+        connect_timeout_ms: 300,
+        response_timeout_ms: 1_000,
+        ..BusConfig::default()
+    };
+    SharedDoc::open(&server.url(), "features.store", &config, "experiments").unwrap()
+}
+
+#[test]
+fn a_writer_that_read_an_old_version_is_told_to_read_again() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = (doc(&server), doc(&server));
+    assert_eq!(a.load().unwrap(), (0, None));
+    assert_eq!(a.replace(0, b"one").unwrap(), Some(1));
+    assert_eq!(b.version().unwrap(), 1);
+    // B read version 0 before A's change: its change is refused, nothing is overwritten.
+    assert_eq!(b.replace(0, b"lost").unwrap(), None);
+    assert_eq!(b.load().unwrap(), (1, Some(b"one".to_vec())));
+    assert_eq!(b.replace(1, b"two").unwrap(), Some(2));
+    assert_eq!(a.load().unwrap(), (2, Some(b"two".to_vec())));
+}
+
+#[test]
+fn concurrent_read_modify_write_loops_lose_no_change() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    std::thread::scope(|s| {
+        for writer in 0..4 {
+            let d = doc(&server);
+            s.spawn(move || {
+                for n in 0..25 {
+                    loop {
+                        let (v, bytes) = d.load().unwrap();
+                        let mut list: Vec<String> = bytes
+                            .map(|b| serde_json::from_slice(&b).unwrap())
+                            .unwrap_or_default();
+                        list.push(format!("{writer}-{n}"));
+                        let next = serde_json::to_vec(&list).unwrap();
+                        if d.replace(v, &next).unwrap().is_some() {
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let (v, bytes) = doc(&server).load().unwrap();
+    let list: Vec<String> = serde_json::from_slice(&bytes.unwrap()).unwrap();
+    assert_eq!((v, list.len()), (100, 100));
+}

@@ -1,0 +1,98 @@
+//! The state a fleet of API processes shares on the feature store's Redis (DECISIONS §3), set
+//! up by `recd serve` when it runs over a bus: the dedupe window of `POST /v1/events` and the
+//! experiments stored through the admin API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use recd_online::experiments::admin::{ExperimentAdmin, SharedStore};
+use recd_serve::dedupe::{Dedupe, DedupeWindow};
+
+/// How often an API process looks for experiment changes made through another one.
+const EXPERIMENTS_POLL: Duration = Duration::from_millis(500);
+
+/// The fleet's dedupe window, so a retry that the balancer sends to another API process is
+/// still a duplicate. A claim whose process died lapses a little after the bus's append
+/// deadline.
+pub fn dedupe(
+    bus: &dyn recd_bus::EventBus,
+    features_store: &str,
+    config: &recd_serve::ServeConfig,
+) -> anyhow::Result<Dedupe> {
+    let window_ms =
+        i64::try_from(config.dedupe_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    if config.dedupe_max_entries == 0 {
+        // Dedupe is off: nothing to share.
+        return Ok(Dedupe::Local(Arc::new(DedupeWindow::new(window_ms, 0))));
+    }
+    let pending_ms = i64::try_from(bus.append_deadline().as_millis()).unwrap_or(i64::MAX);
+    let window = recd_bus::SharedDedupe::open(
+        features_store,
+        "features.store",
+        bus.config(),
+        window_ms,
+        config.dedupe_max_entries,
+        pending_ms.saturating_add(5_000),
+    )?;
+    Ok(Dedupe::Shared(Arc::new(window)))
+}
+
+/// The experiments of the config file plus the fleet's, changed through any API process.
+pub fn experiments(
+    bus: &dyn recd_bus::EventBus,
+    features_store: &str,
+    base: recd_online::RecommendConfig,
+    from_config: std::collections::BTreeMap<String, recd_online::experiments::ExperimentSpec>,
+) -> anyhow::Result<ExperimentAdmin> {
+    let doc = recd_bus::SharedDoc::open(
+        features_store,
+        "features.store",
+        bus.config(),
+        "experiments",
+    )?;
+    ExperimentAdmin::open_shared(Arc::new(Doc(doc)), base, from_config)
+        .context("reading the experiments")
+}
+
+/// Applies experiment changes made through other API processes to `online`, until the
+/// process ends. A set that does not compile here is logged and the current one kept.
+pub async fn follow_experiments(admin: Arc<ExperimentAdmin>, online: Arc<recd_online::Online>) {
+    let mut tick = tokio::time::interval(EXPERIMENTS_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        let admin = admin.clone();
+        match tokio::task::spawn_blocking(move || admin.refresh()).await {
+            Ok(Ok(Some(compiled))) => {
+                tracing::info!("experiments changed by another API process; now in effect here");
+                online.set_experiments(compiled);
+                failing = false;
+            }
+            Ok(Ok(None)) => failing = false,
+            Ok(Err(e)) if !failing => {
+                tracing::warn!(error = %e, "cannot apply the fleet's experiments; keeping the current ones");
+                failing = true;
+            }
+            Ok(Err(_)) | Err(_) => {}
+        }
+    }
+}
+
+/// The bus's versioned document as the experiments' shared store.
+struct Doc(recd_bus::SharedDoc);
+
+impl SharedStore for Doc {
+    fn load(&self) -> Result<(u64, Option<Vec<u8>>), String> {
+        self.0.load().map_err(|e| e.to_string())
+    }
+
+    fn version(&self) -> Result<u64, String> {
+        self.0.version().map_err(|e| e.to_string())
+    }
+
+    fn replace(&self, expected: u64, doc: &[u8]) -> Result<Option<u64>, String> {
+        self.0.replace(expected, doc).map_err(|e| e.to_string())
+    }
+}
