@@ -12,7 +12,8 @@ pub struct JobOut {
     /// What started it: `schedule` or `api`.
     pub trigger: String,
     /// `running`, `succeeded` (trained and published; see `activated`), `failed`,
-    /// `cancelled`, `timed_out` or `memory_exceeded`.
+    /// `cancelled`, `timed_out`, `memory_exceeded` or `skipped` (another training of the
+    /// fleet held the fleet's training lock).
     pub state: String,
     /// When it started, ms since the epoch.
     pub started_ms: i64,

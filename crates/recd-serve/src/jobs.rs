@@ -84,6 +84,11 @@ enum End {
 
 const HISTORY_FILE: &str = "jobs.jsonl";
 
+/// The exit status of a `recd train` that did not run because another training of the
+/// fleet holds the fleet's training lock (EX_TEMPFAIL): recorded as `skipped`, not `failed`,
+/// since every API process's schedule fires and one of them trains.
+pub const EXIT_BUSY: u8 = 75;
+
 impl Jobs {
     /// Opens the jobs dir (created if needed) and reads the history kept there.
     pub fn open(mut settings: JobSettings) -> std::io::Result<Arc<Self>> {
@@ -232,6 +237,10 @@ impl Jobs {
                 }
                 Err(e) => ("failed", Some(e)),
             },
+            End::Exited(Ok(status)) if status.code() == Some(i32::from(EXIT_BUSY)) => (
+                "skipped",
+                Some("another training of the fleet was running".to_string()),
+            ),
             End::Exited(Ok(status)) => ("failed", Some(format!("{status}: {}", tail(log_path)))),
             End::Exited(Err(e)) => ("failed", Some(e)),
             End::Cancelled => ("cancelled", Some("cancelled by an operator".to_string())),
@@ -258,7 +267,12 @@ impl Jobs {
             metrics::gauge!("recd_training_last_success_timestamp_seconds")
                 .set(now_ms() as f64 / 1e3);
         }
-        if job.state == "succeeded" {
+        if name == "skipped" {
+            tracing::info!(
+                id = job.id,
+                "training job skipped: another training of the fleet was running"
+            );
+        } else if job.state == "succeeded" {
             tracing::info!(
                 id = job.id,
                 version = job.version,

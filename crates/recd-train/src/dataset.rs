@@ -102,6 +102,9 @@ struct Loader {
     n_read: u64,
     /// The smallest offset read in full.
     first_offset: Option<u64>,
+    /// Item records are not taken from what is read (a bus's partitions: the items are on
+    /// its catalog channel, whose offsets are not comparable with theirs).
+    skip_items: bool,
 }
 
 impl Loader {
@@ -155,7 +158,7 @@ impl Loader {
     /// Takes in a catalog record (an event is ignored).
     fn catalog(&mut self, offset: u64, record: Record) {
         match record {
-            Record::Item { item, .. } => {
+            Record::Item { item, .. } if !self.skip_items => {
                 let id = item.id.as_str().to_string();
                 if self.catalog.get(&id).is_none_or(|(o, _)| *o < offset) {
                     self.catalog.insert(id, (offset, item));
@@ -168,7 +171,10 @@ impl Loader {
                     .or_insert(offset);
                 *at = (*at).max(offset);
             }
-            Record::User { .. } | Record::Event(_) | Record::Impression(_) => {}
+            Record::Item { .. }
+            | Record::User { .. }
+            | Record::Event(_)
+            | Record::Impression(_) => {}
         }
     }
 
@@ -583,3 +589,6 @@ mod flagged {
 
 #[cfg(test)]
 mod incremental;
+
+mod bus;
+pub use bus::Source;

@@ -20,11 +20,10 @@ use std::time::Instant;
 
 use recd_model::Model;
 use recd_model::artifact::{FORMAT_VERSION, Manifest, registry};
-use recd_store::EventLog;
 
 use crate::build::build_model_with;
 use crate::config::{Rollout, TrainConfig};
-use crate::dataset::{Dataset, sample_users, split_user_tails};
+use crate::dataset::{Dataset, Source, sample_users, split_user_tails};
 use crate::evaluate::{Metrics, evaluate, relevant_sets};
 use crate::external_als::{AlsSource, ExternalAls};
 use crate::gate::{self, GateReport};
@@ -84,7 +83,7 @@ impl RunOptions<'_> {
 
 /// Runs the whole job.
 pub fn run(
-    log: &dyn EventLog,
+    source: &Source<'_>,
     models_dir: &Path,
     config: &TrainConfig,
     options: &RunOptions<'_>,
@@ -101,7 +100,10 @@ pub fn run(
     let done = |(name, t): (String, Instant)| progress.finish(&name, t.elapsed().as_secs_f64());
 
     let s = stage("load");
-    let ds = Dataset::load(log, config)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let (ds, _) = source.load_at(config, now)?;
     if ds.interactions.is_empty() {
         return Err(TrainError::invalid(
             "events",

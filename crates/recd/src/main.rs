@@ -20,6 +20,11 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("recd: error: {err:#}");
+            // A training that found another one of its fleet running did not fail: the server
+            // that started it records it as skipped (recd_serve::jobs::EXIT_BUSY).
+            if err.downcast_ref::<cmd::train::Busy>().is_some() {
+                return std::process::ExitCode::from(recd_serve::jobs::EXIT_BUSY);
+            }
             std::process::ExitCode::FAILURE
         }
     }

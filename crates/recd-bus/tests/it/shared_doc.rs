@@ -59,3 +59,29 @@ fn concurrent_read_modify_write_loops_lose_no_change() {
     let list: Vec<String> = serde_json::from_slice(&bytes.unwrap()).unwrap();
     assert_eq!((v, list.len()), (100, 100));
 }
+
+#[test]
+fn a_fleet_lock_is_held_by_one_process_until_dropped_and_outlives_its_lease_while_held() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let config = BusConfig {
+        events: server.url(),
+        connect_timeout_ms: 300,
+        response_timeout_ms: 1_000,
+        ..BusConfig::default()
+    };
+    let lease = std::time::Duration::from_millis(300);
+    let take = || {
+        recd_bus::FleetLock::try_acquire(&server.url(), "features.store", &config, "train", lease)
+            .unwrap()
+    };
+    let held = take().expect("free at first");
+    assert!(take().is_none(), "held by the first");
+    // Renewed while held: still held well past one lease time.
+    std::thread::sleep(lease * 3);
+    assert!(take().is_none(), "renewed while held");
+    drop(held);
+    let again = take().expect("free once dropped");
+    drop(again);
+}

@@ -94,22 +94,33 @@ pub fn run(args: ServeArgs, file: Option<&Path>, config: Config) -> anyhow::Resu
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let jobs = training_jobs(&args.data_dir, file, &config.train)?;
+    let jobs = training_jobs(&args.data_dir, file, &config)?;
     runtime.block_on(serve(&args.data_dir, config, jobs))
 }
 
 /// How the server runs `recd train` (this binary) on its data dir: on `[train.schedule]`,
 /// within `[train.job]`'s limits, with the same config file (the environment is inherited).
+/// Over a bus the events are the bus's, so training reads them there, under the fleet's
+/// training lock (the flags that named the bus and the feature store are passed on).
 fn training_jobs(
     data_dir: &Path,
     file: Option<&Path>,
-    train: &recd_train::config::TrainConfig,
+    config: &Config,
 ) -> anyhow::Result<JobSettings> {
+    let train = &config.train;
     let program = std::env::current_exe().context("finding this program to run training")?;
     let mut args: Vec<std::ffi::OsString> =
         vec!["train".into(), "--data-dir".into(), data_dir.into()];
     if let Some(file) = file {
         args.extend(["--config".into(), file.into()]);
+    }
+    if config.bus.is_bus() {
+        args.extend([
+            "--events".into(),
+            config.bus.events.clone().into(),
+            "--feature-store".into(),
+            config.features.store.clone().into(),
+        ]);
     }
     Ok(JobSettings {
         program,

@@ -1,5 +1,5 @@
-//! `recd train`: read the event log, fit every model, evaluate, publish a version, and move
-//! `CURRENT` if the publish gate allows.
+//! `recd train`: read the event log (or, for a fleet, the event bus), fit every model,
+//! evaluate, publish a version, and move `CURRENT` if the publish gate allows.
 
 use std::path::PathBuf;
 
@@ -35,6 +35,16 @@ pub struct TrainArgs {
     /// in, items without one get the zero vector.
     #[arg(long, value_name = "DIR")]
     pub als_from: Option<PathBuf>,
+    /// Train on a fleet's event bus instead of the data dir's log: `redis://host:port`,
+    /// `redis+cluster://host:port,...` or `kafka://host:port,.../topic` (sets `bus.events`).
+    /// Its partitions are read whole (the bus's retention bounds them) and items come from
+    /// its catalog channel; the training lock is then the fleet's, on the feature store.
+    #[arg(long)]
+    pub events: Option<String>,
+    /// The fleet's Redis, which holds its training lock when training on a bus (sets
+    /// `features.store`).
+    #[arg(long)]
+    pub feature_store: Option<String>,
 }
 
 impl TrainArgs {
@@ -43,6 +53,16 @@ impl TrainArgs {
         let mut res = Vec::new();
         if self.all {
             res.push(crate::config::flag("--all", "train.window_days", "0"));
+        }
+        if let Some(events) = &self.events {
+            res.push(crate::config::flag("--events", "bus.events", events));
+        }
+        if let Some(store) = &self.feature_store {
+            res.push(crate::config::flag(
+                "--feature-store",
+                "features.store",
+                store,
+            ));
         }
         res
     }
@@ -53,6 +73,8 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
     let Config {
         train: config,
         models,
+        bus,
+        features,
         ..
     } = config;
     if !args.data_dir.is_dir() {
@@ -67,9 +89,7 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
         None => None,
     };
     let _lock = lock_training(&args.data_dir)?;
-    // Read-only: training runs beside a server that owns the data dir.
-    let log = Store::open_log_reader(&args.data_dir)
-        .with_context(|| format!("opening the event log of {}", args.data_dir.display()))?;
+    let input = Input::open(&args.data_dir, bus, &features.store)?;
     let models_dir = store.location.train_dir(&args.data_dir);
     let runtime = match &store.remote {
         Some(_) => Some(model_store::runtime()?),
@@ -88,7 +108,15 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
         als_from: als_from.as_ref(),
     };
     let outcome = pool
-        .install(|| train::run(&log, &models_dir, &config, &options, &Bars::default()))
+        .install(|| {
+            train::run(
+                &input.source(),
+                &models_dir,
+                &config,
+                &options,
+                &Bars::default(),
+            )
+        })
         .map_err(|e| {
             let theirs = matches!(e, recd_train::TrainError::ExternalAls(_));
             match &args.als_from {
@@ -141,6 +169,99 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
 
 /// Takes the data dir's training lock (`DATA/train.lock`, held until the process ends): two
 /// trainings never overlap, whoever started them.
+/// What training reads: the data dir's log (read-only: training runs beside a server that
+/// owns the data dir), or a fleet's bus, with the fleet's training lock held.
+enum Input {
+    Log(recd_store::ReadOnlyLog),
+    Bus {
+        partitions: Vec<Box<dyn recd_bus::BusPartition>>,
+        catalog: Box<dyn recd_bus::BusPartition>,
+        _lock: recd_bus::FleetLock,
+    },
+}
+
+/// Another training of the fleet holds its training lock: this one did not run (the process
+/// exits with [`recd_serve::jobs::EXIT_BUSY`]).
+#[derive(Debug)]
+pub struct Busy(String);
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Busy {}
+
+/// How long the fleet's training lock outlives a training process that died.
+const FLEET_LOCK_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Input {
+    fn open(
+        data_dir: &std::path::Path,
+        bus: recd_bus::BusConfig,
+        features_store: &str,
+    ) -> anyhow::Result<Self> {
+        if !bus.is_bus() {
+            let log = Store::open_log_reader(data_dir)
+                .with_context(|| format!("opening the event log of {}", data_dir.display()))?;
+            return Ok(Input::Log(log));
+        }
+        if features_store == "embedded" {
+            anyhow::bail!(
+                "training on bus.events = {:?} takes the fleet's training lock on its Redis: set                  --feature-store redis://host:port (features.store)",
+                bus.events
+            );
+        }
+        let events = bus.events.clone();
+        let lock = recd_bus::FleetLock::try_acquire(
+            features_store,
+            "features.store",
+            &bus,
+            "train",
+            FLEET_LOCK_LEASE,
+        )
+        .context("taking the fleet's training lock")?
+        .ok_or_else(|| {
+            anyhow::Error::new(Busy(format!(
+                "another training of this fleet is running (the lock {}:{{train}}:lock on {features_store} is held); wait for it to finish",
+                bus.prefix
+            )))
+        })?;
+        let bus = recd_bus::open(bus).with_context(|| format!("event bus {events:?}"))?;
+        let partitions = (0..bus.partitions())
+            .map(|p| bus.reader(p))
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("reading the partitions of {events:?}"))?;
+        let catalog = bus
+            .catalog_reader()
+            .with_context(|| format!("reading the catalog channel of {events:?}"))?;
+        tracing::info!(events = %events, partitions = partitions.len(), "training on the fleet's event bus");
+        Ok(Input::Bus {
+            partitions,
+            catalog,
+            _lock: lock,
+        })
+    }
+
+    fn source(&self) -> recd_train::dataset::Source<'_> {
+        match self {
+            Input::Log(log) => recd_train::dataset::Source::Log(log),
+            Input::Bus {
+                partitions,
+                catalog,
+                ..
+            } => recd_train::dataset::Source::Bus {
+                partitions: partitions
+                    .iter()
+                    .map(|p| p.as_ref() as &dyn recd_store::EventLog)
+                    .collect(),
+                catalog: catalog.as_ref(),
+            },
+        }
+    }
+}
+
 fn lock_training(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
     let path = data_dir.join("train.lock");
     let file = std::fs::OpenOptions::new()

@@ -671,3 +671,119 @@ fn fleet_under_kills(bus: &str, events: &str, url: &str) {
         );
     }
 }
+
+#[test]
+fn a_fleet_trains_on_its_bus_under_one_lock_and_serves_the_model() {
+    let Some(redis) = RedisServer::start_durable() else {
+        return;
+    };
+    trains_on_the_bus(&redis.url(), &redis);
+}
+
+#[test]
+fn on_kafka_a_fleet_trains_on_its_topic_and_serves_the_model() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let Some(kafka) = recd_bus::testing::KafkaBroker::start() else {
+        return;
+    };
+    trains_on_the_bus(&kafka.url("user_events"), &redis);
+}
+
+/// Events and items imported through an API process live only on the bus; a training that
+/// the API process starts reads them there (under the fleet's training lock: a training
+/// started while another holds it is `skipped`), and the model it publishes is served.
+fn trains_on_the_bus(events: &str, redis: &RedisServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a");
+    let a = api_on(&data, events, &redis.url());
+    let files = dir.path().join("files");
+    crate::util::recd_ok(&[
+        "gen",
+        "--users",
+        "300",
+        "--items",
+        "200",
+        "--events",
+        "20000",
+        "--seed",
+        "1",
+        "--out",
+        arg(&files),
+    ]);
+    let url = format!("http://{}", a.addr);
+    let file = |name: &str| files.join(name).to_str().unwrap().to_string();
+    let (events_csv, items_csv, users_csv) =
+        (file("events.csv"), file("items.csv"), file("users.csv"));
+    crate::util::recd_ok(&[
+        "import",
+        "--server",
+        &url,
+        "--events",
+        &events_csv,
+        "--items",
+        &items_csv,
+        "--users",
+        &users_csv,
+        "--format",
+        "csv",
+    ]);
+    // Nothing of it is in the API process's own log: its data dir holds only the catalog.
+    let local =
+        crate::util::recd_ok(&["events", "tail", "--data-dir", arg(&data), "-n", "1000000"]);
+    let kinds = [
+        "view",
+        "click",
+        "add_to_cart",
+        "purchase",
+        "rating",
+        "like",
+        "dislike",
+        "skip",
+    ];
+    let logged_events = local
+        .lines()
+        .filter(|l| l.split('\t').nth(2).is_some_and(|k| kinds.contains(&k)))
+        .count();
+    assert_eq!(logged_events, 0, "events in the local log");
+
+    let train = || {
+        let (status, job) = a.request("POST", "/v1/admin/train", "");
+        assert_eq!(status, 202, "{job}");
+        let id = job["id"].clone();
+        let mut ended = Value::Null;
+        wait_for("the training job to end", Duration::from_secs(240), || {
+            let (_, jobs) = a.get("/v1/admin/jobs");
+            ended = jobs["jobs"]
+                .as_array()
+                .and_then(|jobs| jobs.iter().find(|j| j["id"] == id).cloned())
+                .unwrap_or(Value::Null);
+            ended["state"] != "running"
+        });
+        ended
+    };
+    // Another training of the fleet holds the lock: this one is skipped, not failed.
+    let lock = "recd:events:{train}:lock";
+    let cli = |args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .args(["-p", &redis.port().to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        assert!(out.status.success(), "{out:?}");
+    };
+    cli(&["SET", lock, "someone-else", "PX", "60000"]);
+    let skipped = train();
+    assert_eq!(skipped["state"], "skipped", "{skipped}");
+    cli(&["DEL", lock]);
+
+    let job = train();
+    assert_eq!(job["state"], "succeeded", "{job}");
+    eprintln!("trained on the bus ({events}): {job}");
+    let version = job["version"].as_str().expect("a version").to_string();
+    wait_for("the trained model served", Duration::from_secs(30), || {
+        let (status, body) = a.get("/v1/recommendations?user_id=u1&num_results=5");
+        status == 200 && body["model_version"] == version.as_str()
+    });
+}

@@ -103,7 +103,7 @@ pub fn run(args: ReplayArgs, config: Config) -> anyhow::Result<()> {
             "training on the events before the hold-out"
         );
         let outcome = train::run(
-            &log,
+            &recd_train::dataset::Source::Log(&log),
             &models_dir,
             &train_config,
             &train::RunOptions {
