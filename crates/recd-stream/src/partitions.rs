@@ -86,6 +86,8 @@ impl PartitionedUpdater {
         let tick = Duration::from_millis(self.config.lease_ms.max(300)) / 3;
         let leases = self.leases.clone();
         let mut running: HashMap<u32, Running> = HashMap::new();
+        // Whether the last round failed: said once when rounds start and stop failing.
+        let mut failing = false;
         loop {
             let started = Instant::now();
             let held: Vec<u32> = running.keys().copied().collect();
@@ -95,7 +97,23 @@ impl PartitionedUpdater {
                 tokio::task::spawn_blocking(move || round(&leases, n, &held)).await
             };
             match outcome {
-                Ok(Round { lost, won, surplus }) => {
+                Ok(Round {
+                    lost,
+                    won,
+                    surplus,
+                    failed,
+                }) => {
+                    match failed {
+                        Some(e) if !failing => {
+                            tracing::warn!(error = %e, "lease rounds fail: no partition is taken or handed over until the lease store answers");
+                            failing = true;
+                        }
+                        None if failing => {
+                            tracing::info!("lease rounds run again");
+                            failing = false;
+                        }
+                        _ => {}
+                    }
                     for p in lost {
                         if let Some(r) = running.remove(&p) {
                             tracing::warn!(
@@ -209,6 +227,8 @@ struct Round {
     won: Vec<u32>,
     /// Leases to give up, over this owner's fair share (stop, then release).
     surplus: Vec<u32>,
+    /// Why the round could not run (the lease store did not answer).
+    failed: Option<String>,
 }
 
 /// Says this owner is alive, renews the leases held, gives up those over its fair share of
@@ -219,13 +239,14 @@ fn round(leases: &std::sync::Mutex<Leases>, n: u32, held: &[u32]) -> Round {
         lost: Vec::new(),
         won: Vec::new(),
         surplus: Vec::new(),
+        failed: None,
     };
     let owners = match leases.heartbeat() {
         Ok(owners) => owners,
         Err(e) => {
             // Redis is unreachable: keep applying what is held (nobody can take a lease
             // while nobody reaches Redis, and a batch applied twice changes nothing twice).
-            tracing::debug!(error = %e, "lease round skipped");
+            out.failed = Some(e.to_string());
             return out;
         }
     };

@@ -24,6 +24,12 @@ end
 return 0
 "#;
 
+const HEARTBEAT: &str = r#"
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+return redis.call('ZCARD', KEYS[1])
+"#;
+
 const RELEASE: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -91,18 +97,16 @@ impl Leases {
             .map_or(0, |d| d.as_millis() as u64);
         let until = now + self.ttl.as_millis() as u64;
         let (key, owner) = (&self.members_key, &self.owner);
-        let (_, _, n): (i64, i64, usize) = self.conn.with(|c| {
-            redis::pipe()
-                .cmd("ZADD")
+        // One script, not a pipeline: a cluster connection takes no pipelines, and the three
+        // commands touch one key.
+        let n: usize = self.conn.with(|c| {
+            redis::cmd("EVAL")
+                .arg(HEARTBEAT)
+                .arg(1)
                 .arg(key)
                 .arg(until)
                 .arg(owner)
-                .cmd("ZREMRANGEBYSCORE")
-                .arg(key)
-                .arg("-inf")
                 .arg(now)
-                .cmd("ZCARD")
-                .arg(key)
                 .query(c)
         })?;
         Ok(n.max(1))

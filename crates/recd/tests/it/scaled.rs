@@ -177,6 +177,14 @@ fn api_processes_share_the_bus_and_stream_processes_share_and_take_over_partitio
 }
 
 #[test]
+fn on_a_redis_cluster_api_processes_share_the_bus_and_stream_processes_take_over_partitions() {
+    let Some(cluster) = recd_features::testing::RedisCluster::start() else {
+        return;
+    };
+    share_and_take_over("redis cluster", &cluster.url(), &cluster.url());
+}
+
+#[test]
 fn on_kafka_api_processes_share_the_topic_and_stream_processes_take_over_partitions() {
     let Some(redis) = RedisServer::start() else {
         return;
@@ -594,6 +602,17 @@ fn a_fleet_behind_haproxy_loses_no_acknowledged_event_when_an_api_and_an_updater
         return;
     };
     fleet_under_kills("redis streams", &redis.url(), &redis.url());
+}
+
+/// The same topology with the bus and the features on a 6-node Redis Cluster (3 masters, 3
+/// replicas): partitions, leases, shared state and features spread over the masters.
+#[test]
+fn on_a_redis_cluster_a_fleet_behind_haproxy_loses_no_acknowledged_event_when_an_api_and_an_updater_are_killed()
+ {
+    let Some(cluster) = recd_features::testing::RedisCluster::start() else {
+        return;
+    };
+    fleet_under_kills("redis cluster", &cluster.url(), &cluster.url());
 }
 
 #[test]
