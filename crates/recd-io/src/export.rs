@@ -98,42 +98,70 @@ pub fn export_events(
     out: &Path,
     options: &ExportOptions,
 ) -> Result<ExportReport, IoError> {
-    prepare_out_dir(out)?;
     let end = log.end_offset();
-    let deleted = tombstones(log, end)?;
+    export_logs(&[(log, end)], end, out, options)
+}
+
+/// [`export_events`] over the partitions of an event bus, each read whole up to its end when
+/// the export starts. A user's records are all in one partition, tombstones included, so each
+/// partition's tombstones apply to its own events; offsets of different partitions are never
+/// compared. The manifest's `end_offset` is 0: such an export covers no segment of a data
+/// dir's log as far as `recd log compact` is concerned.
+pub fn export_partitions(
+    partitions: &[&dyn EventLog],
+    out: &Path,
+    options: &ExportOptions,
+) -> Result<ExportReport, IoError> {
+    let logs: Vec<(&dyn EventLog, u64)> = partitions.iter().map(|l| (*l, l.end_offset())).collect();
+    export_logs(&logs, 0, out, options)
+}
+
+/// Exports `logs`, each up to its end, in turn; `covered` is the manifest's `end_offset`.
+fn export_logs(
+    logs: &[(&dyn EventLog, u64)],
+    covered: u64,
+    out: &Path,
+    options: &ExportOptions,
+) -> Result<ExportReport, IoError> {
+    prepare_out_dir(out)?;
+    // Progress in offsets: records for the file log; only a rough measure on a bus.
+    let total = logs.iter().fold(0u64, |t, (_, end)| t.saturating_add(*end));
     let mut exporter = Exporter::new(out, options);
     let mut report = ExportReport::default();
-    for next in log.read_from(0)? {
-        let (offset, record) = next?;
-        if offset >= end {
-            // Records appended while we export belong to the next export.
-            break;
-        }
-        report.n_records_read += 1;
-        if let Record::Event(event) = record
-            && deleted.get(&event.user_id).is_none_or(|&at| offset > at)
-            && options.since_ms.is_none_or(|t| event.timestamp_ms >= t)
-            && options.until_ms.is_none_or(|t| event.timestamp_ms < t)
-        {
-            exporter.push(event)?;
-        }
-        if let Some(progress) = &options.progress
-            && report.n_records_read % 65_536 == 0
-        {
-            progress(report.n_records_read, end);
+    for &(log, end) in logs {
+        let deleted = tombstones(log, end)?;
+        for next in log.read_from(0)? {
+            let (offset, record) = next?;
+            if offset >= end {
+                // Records appended while we export belong to the next export.
+                break;
+            }
+            report.n_records_read += 1;
+            if let Record::Event(event) = record
+                && deleted.get(&event.user_id).is_none_or(|&at| offset > at)
+                && options.since_ms.is_none_or(|t| event.timestamp_ms >= t)
+                && options.until_ms.is_none_or(|t| event.timestamp_ms < t)
+            {
+                exporter.push(event)?;
+            }
+            if let Some(progress) = &options.progress
+                && report.n_records_read % 65_536 == 0
+            {
+                progress(report.n_records_read, total);
+            }
         }
     }
     exporter.finish(&mut report)?;
     crate::ExportManifest {
         source: options.source.clone(),
-        end_offset: end,
+        end_offset: covered,
         since_ms: options.since_ms,
         until_ms: options.until_ms,
         n_events: report.n_events,
     }
     .write(out)?;
     if let Some(progress) = &options.progress {
-        progress(report.n_records_read, end);
+        progress(report.n_records_read, total);
     }
     Ok(report)
 }

@@ -39,7 +39,7 @@ mod write;
 
 pub use columnar::event_schema;
 pub use error::{IoError, RowError};
-pub use export::{ExportOptions, ExportReport, export_events};
+pub use export::{ExportOptions, ExportReport, export_events, export_partitions};
 pub use export_manifest::{EXPORT_MANIFEST, ExportManifest};
 pub use fields::RecordKind;
 pub use format::{Format, detect, resolve};

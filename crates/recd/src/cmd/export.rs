@@ -1,6 +1,7 @@
-//! `recd export`: the event history as Parquet partitioned by day (`DIR/date=YYYY-MM-DD/`).
+//! `recd export`: the event history as Parquet partitioned by day (`DIR/date=YYYY-MM-DD/`),
+//! from a data dir's log or, for a fleet, from its event bus.
 //!
-//! A thin wrapper over `recd_io::export_events` with a progress bar over log records.
+//! A thin wrapper over `recd_io::export_events` / `export_partitions` with a progress bar.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,8 +17,13 @@ use recd_types::TimestampMs;
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// The data dir to export from.
-    #[arg(long)]
-    pub data_dir: PathBuf,
+    #[arg(long, required_unless_present = "events")]
+    pub data_dir: Option<PathBuf>,
+    /// Export a fleet's event bus instead: `redis://host:port`, `redis+cluster://...` or
+    /// `kafka://host:port,.../topic` (sets `bus.events`). Every partition is read up to its
+    /// end when the export starts (the bus's retention bounds what is there).
+    #[arg(long, conflicts_with = "data_dir")]
+    pub events: Option<String>,
     /// Keep events at or after this time: RFC 3339, YYYY-MM-DD (UTC) or integer ms.
     #[arg(long, value_parser = recd_io::parse_time_bound)]
     pub since: Option<TimestampMs>,
@@ -29,15 +35,28 @@ pub struct ExportArgs {
     pub out: PathBuf,
 }
 
+impl ExportArgs {
+    /// The flags that set config keys.
+    pub fn overrides(&self) -> Vec<crate::config::Override> {
+        self.events
+            .iter()
+            .map(|events| crate::config::flag("--events", "bus.events", events))
+            .collect()
+    }
+}
+
 /// Runs `recd export`.
-pub fn run(args: ExportArgs) -> anyhow::Result<()> {
+pub fn run(args: ExportArgs, bus: recd_bus::BusConfig) -> anyhow::Result<()> {
     let started = Instant::now();
-    if !args.data_dir.is_dir() {
-        anyhow::bail!("data dir {} does not exist", args.data_dir.display());
+    let Some(data_dir) = &args.data_dir else {
+        return export_bus(&args, bus, started);
+    };
+    if !data_dir.is_dir() {
+        anyhow::bail!("data dir {} does not exist", data_dir.display());
     }
     // Read-only: an export runs beside a server that owns the data dir.
-    let log = Store::open_log_reader(&args.data_dir)
-        .with_context(|| format!("opening the event log of {}", args.data_dir.display()))?;
+    let log = Store::open_log_reader(data_dir)
+        .with_context(|| format!("opening the event log of {}", data_dir.display()))?;
     let bar = ProgressBar::new(log.end_offset());
     let style = ProgressStyle::with_template("export [{bar:30}] {pos}/{len} records eta {eta}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -51,12 +70,41 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             progress_bar.set_length(total);
             progress_bar.set_position(done);
         })),
-        source: crate::cmd::log::export_source(&args.data_dir.join("log")),
+        source: crate::cmd::log::export_source(&data_dir.join("log")),
         ..ExportOptions::default()
     };
     let report = recd_io::export_events(&log, &args.out, &options);
     bar.finish_and_clear();
     let report = report.context("exporting events")?;
+    print_report(&report, &args, started);
+    Ok(())
+}
+
+/// Exports every partition of the bus that `bus.events` names.
+fn export_bus(args: &ExportArgs, bus: recd_bus::BusConfig, started: Instant) -> anyhow::Result<()> {
+    let events = bus.events.clone();
+    let bus = recd_bus::open(bus).with_context(|| format!("event bus {events:?}"))?;
+    let readers = (0..bus.partitions())
+        .map(|p| bus.reader(p))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("reading the partitions of {events:?}"))?;
+    let partitions: Vec<&dyn EventLog> = readers
+        .iter()
+        .map(|r| r.as_ref() as &dyn EventLog)
+        .collect();
+    let options = ExportOptions {
+        since_ms: args.since,
+        until_ms: args.until,
+        source: Some(events.clone()),
+        ..ExportOptions::default()
+    };
+    let report = recd_io::export_partitions(&partitions, &args.out, &options)
+        .with_context(|| format!("exporting the events of {events:?}"))?;
+    print_report(&report, args, started);
+    Ok(())
+}
+
+fn print_report(report: &recd_io::ExportReport, args: &ExportArgs, started: Instant) {
     println!(
         "exported {} events in {} files over {} days to {} in {:.1} s",
         report.n_events,
@@ -65,5 +113,4 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         args.out.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(())
 }

@@ -37,7 +37,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Demo(args) => demo::run(args, file, loaded.config),
         Command::Import(args) => import::run(args, loaded.config.store),
-        Command::Export(args) => export::run(args),
+        Command::Export(args) => export::run(args, loaded.config.bus),
         Command::Gen(args) => gen_data::run(args, loaded.config.store),
         Command::Events(command) => events::run(command),
         Command::Experiments(command) => experiments::run(command),
@@ -61,6 +61,7 @@ fn overrides(command: &Command) -> Vec<Override> {
         Command::Serve(args) => args.overrides(),
         Command::Stream(args) => args.overrides(),
         Command::Train(args) => args.overrides(),
+        Command::Export(args) => args.overrides(),
         Command::Models(command) => command.overrides(),
         _ => Vec::new(),
     }

@@ -766,6 +766,16 @@ fn trains_on_the_bus(events: &str, redis: &RedisServer) {
         .filter(|l| l.split('\t').nth(2).is_some_and(|k| kinds.contains(&k)))
         .count();
     assert_eq!(logged_events, 0, "events in the local log");
+    // The bus is what a lake is exported from, for Spark.
+    let lake = dir.path().join("lake");
+    let exported = Command::new(env!("CARGO_BIN_EXE_recd"))
+        .args(["export", "--events", events, "--out", arg(&lake)])
+        .env("RECD__BUS__PARTITIONS", PARTITIONS)
+        .output()
+        .expect("recd export runs");
+    let stdout = String::from_utf8_lossy(&exported.stdout);
+    assert!(exported.status.success(), "{exported:?}");
+    assert!(stdout.starts_with("exported 20000 events in "), "{stdout}");
 
     let train = || {
         let (status, job) = a.request("POST", "/v1/admin/train", "");
