@@ -259,3 +259,125 @@ fn bad_factor_directories_are_refused_with_the_file_named() {
     let err = recd_err(&["train", "--data-dir", arg(&data), "--als-from", arg(&other)]);
     assert!(err.contains("no `sets.full`"), "{err}");
 }
+
+/// A fleet's path to Spark: events imported through a stateless API process live only on the
+/// bus; `recd export --events` writes the lake from it, Spark fits ALS on that lake, and
+/// `recd train --events --als-from` accepts the factors (its check that they were fitted on
+/// exactly the matrix it reads from the bus) and publishes a model that the API process
+/// serves.
+#[test]
+fn a_fleet_exports_its_bus_to_a_lake_that_spark_trains_on() {
+    let Some(python) = pyspark() else { return };
+    let Some(redis) = recd_features::testing::RedisServer::start_durable() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, files, lake, factors) = (
+        tmp.path().join("api"),
+        tmp.path().join("files"),
+        tmp.path().join("lake"),
+        tmp.path().join("factors"),
+    );
+    let url = redis.url();
+    let partitions = [("RECD__BUS__PARTITIONS", "4")];
+    let server = Server::spawn(
+        &[
+            "serve",
+            "--data-dir",
+            arg(&data),
+            "--listen",
+            "127.0.0.1:0",
+            "--events",
+            &url,
+            "--feature-store",
+            &url,
+        ],
+        &partitions,
+    );
+    recd_ok(&[
+        "gen",
+        "--users",
+        "300",
+        "--items",
+        "200",
+        "--events",
+        "20000",
+        "--seed",
+        "1",
+        "--out",
+        arg(&files),
+    ]);
+    let file = |name: &str| files.join(name).to_str().unwrap().to_string();
+    let address = format!("http://{}", server.addr);
+    recd_ok(&[
+        "import",
+        "--server",
+        &address,
+        "--events",
+        &file("events.csv"),
+        "--items",
+        &file("items.csv"),
+        "--users",
+        &file("users.csv"),
+        "--format",
+        "csv",
+    ]);
+    let config = tmp.path().join("recd.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_recd"))
+            .args(["--config", arg(&config)])
+            .args(args)
+            .envs(partitions)
+            .output()
+            .expect("recd runs");
+        assert!(out.status.success(), "recd {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let exported = run(&["export", "--events", &url, "--out", arg(&lake)]);
+    assert!(
+        exported.starts_with("exported 20000 events in "),
+        "{exported}"
+    );
+    let config_json = tmp.path().join("recd-config.json");
+    std::fs::write(&config_json, run(&["config", "show", "--json"])).unwrap();
+    let job = Command::new(&python)
+        .arg(job_script())
+        .args(["--lake", arg(&lake), "--config", arg(&config_json)])
+        .args(["--out", arg(&factors), "--master", "local[2]"])
+        .env("SPARK_LOCAL_IP", "127.0.0.1")
+        .output()
+        .expect("the python of RECD_PYSPARK runs");
+    assert!(
+        job.status.success(),
+        "train_als.py failed: {}",
+        String::from_utf8_lossy(&job.stderr)
+    );
+    let out = run(&[
+        "train",
+        "--data-dir",
+        arg(&data),
+        "--events",
+        &url,
+        "--feature-store",
+        &url,
+        "--als-from",
+        arg(&factors),
+    ]);
+    let version = version_of(&out);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data.join("models").join(&version).join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest["params"]["als_source"]["kind"], "spark",
+        "{manifest}"
+    );
+    server.wait_until(
+        || {
+            server.get("/v1/recommendations?user_id=u1&num_results=5").1["model_version"]
+                == version.as_str()
+        },
+        "the Spark model served",
+    );
+}
