@@ -200,8 +200,12 @@ impl Online {
         let features = match self.features.user(&request.user_id, params.now_ms).await {
             Ok(f) => f,
             Err(e) => {
-                // Degrade to what the model knows rather than failing the request.
-                tracing::warn!(error = %e, "feature store read failed; recommending without real-time features");
+                // Degrade to what the model knows rather than failing the request; said once a
+                // second at most (an outage fails every request, and the log must stay readable).
+                static SUPPRESSED: FailureLog = FailureLog::new();
+                if let Some(more) = SUPPRESSED.due(params.now_ms) {
+                    tracing::warn!(error = %e, failures_since_last = more, "feature store read failed; recommending without real-time features");
+                }
                 None
             }
         };
@@ -468,4 +472,48 @@ pub(crate) fn new_request_id() -> String {
         "{:016x}",
         crate::postprocess::mix(start ^ crate::postprocess::mix(n))
     )
+}
+
+/// A warning said at most once a second, with how many failures it stands for.
+struct FailureLog {
+    last_ms: std::sync::atomic::AtomicI64,
+    count: std::sync::atomic::AtomicU64,
+}
+
+impl FailureLog {
+    const fn new() -> Self {
+        Self {
+            last_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
+            count: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a failure at `now_ms`; `Some(failures since the last warning)` when one is due.
+    fn due(&self, now_ms: i64) -> Option<u64> {
+        use std::sync::atomic::Ordering;
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let last = self.last_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) < 1_000 {
+            return None;
+        }
+        self.last_ms
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .ok()?;
+        Some(self.count.swap(0, Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod failure_log {
+    use super::FailureLog;
+
+    #[test]
+    fn a_warning_is_due_once_a_second_and_counts_the_failures_it_stands_for() {
+        let log = FailureLog::new();
+        assert_eq!(log.due(0), Some(1));
+        assert_eq!(log.due(10), None);
+        assert_eq!(log.due(999), None);
+        assert_eq!(log.due(1_000), Some(3));
+        assert_eq!(log.due(1_500), None);
+    }
 }

@@ -82,9 +82,11 @@ pub enum LogFormat {
 /// Installs the log subscriber on stderr, `RUST_LOG` winning over `-v`. Colour codes only on a
 /// terminal: a log file or a pipe gets plain text.
 pub fn init_tracing(verbose: u8, format: LogFormat) {
+    // The Redis client's own warnings come once per command while a node is down (thousands
+    // a second in a cluster failover); recd says what matters about it at its own level.
     let default = match verbose {
-        0 => "info",
-        1 => "debug",
+        0 => "info,redis=error",
+        1 => "debug,redis=warn",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

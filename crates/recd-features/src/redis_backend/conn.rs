@@ -10,7 +10,6 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Pipeline, Value};
-use tokio::sync::OnceCell;
 
 use crate::{FeatureError, RedisConfig};
 
@@ -23,10 +22,18 @@ pub(crate) enum Conn {
     Cluster(Arc<ClusterHandle>),
 }
 
+/// The cluster client and its current connection. The connection is remade after a failure
+/// (at most once per [`REMAKE_AFTER`]): the async cluster connection repairs itself after a
+/// master dies only as long as it can refresh its slot map, and a refresh that keeps asking
+/// the dead node never recovers, while a new connection reads the map afresh from the
+/// configured nodes and finds the promoted replica.
 pub(crate) struct ClusterHandle {
     client: ClusterClient,
-    conn: OnceCell<ClusterConnection>,
+    conn: std::sync::RwLock<Option<(ClusterConnection, Instant)>>,
 }
+
+/// How old a cluster connection must be before a failure remakes it.
+const REMAKE_AFTER: Duration = Duration::from_secs(1);
 
 impl Conn {
     /// Parses `redis://host:port[/db]` or `redis+cluster://host1:port1,host2:port2`.
@@ -52,7 +59,7 @@ impl Conn {
                 .map_err(|e| FeatureError::Config(format!("{url:?}: {e}")))?;
             return Ok(Conn::Cluster(Arc::new(ClusterHandle {
                 client,
-                conn: OnceCell::new(),
+                conn: std::sync::RwLock::new(None),
             })));
         }
         if !url.starts_with("redis://") {
@@ -85,10 +92,13 @@ impl Conn {
     async fn query_once<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, FeatureError> {
         match self {
             Conn::Single(m) => cmd.query_async(&mut m.clone()).await.map_err(unavailable),
-            Conn::Cluster(h) => cmd
-                .query_async(&mut h.connection().await?)
-                .await
-                .map_err(unavailable),
+            Conn::Cluster(h) => {
+                let res = cmd.query_async(&mut h.connection().await?).await;
+                if res.is_err() {
+                    h.failed();
+                }
+                res.map_err(unavailable)
+            }
         }
     }
 
@@ -127,7 +137,10 @@ impl Conn {
                 while let Some(joined) = tasks.join_next().await {
                     let (i, res) = joined
                         .map_err(|e| FeatureError::Unavailable(format!("redis task: {e}")))?;
-                    out[i] = res.map_err(unavailable)?;
+                    out[i] = res.map_err(|e| {
+                        h.failed();
+                        unavailable(e)
+                    })?;
                 }
                 Ok(out)
             }
@@ -137,11 +150,30 @@ impl Conn {
 
 impl ClusterHandle {
     async fn connection(&self) -> Result<ClusterConnection, FeatureError> {
-        self.conn
-            .get_or_try_init(|| self.client.get_async_connection())
+        if let Some((conn, _)) = self.conn.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Ok(conn.clone());
+        }
+        let conn = self
+            .client
+            .get_async_connection()
             .await
-            .cloned()
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        let mut slot = self.conn.write().unwrap_or_else(|p| p.into_inner());
+        // Another task may have made one meanwhile: keep one connection for everybody.
+        let (conn, _) = slot.get_or_insert((conn, Instant::now()));
+        Ok(conn.clone())
+    }
+
+    /// A command failed: drop the connection if it is old enough, so the next command
+    /// makes a new one with a fresh slot map.
+    fn failed(&self) {
+        let mut slot = self.conn.write().unwrap_or_else(|p| p.into_inner());
+        if slot
+            .as_ref()
+            .is_some_and(|(_, made)| made.elapsed() >= REMAKE_AFTER)
+        {
+            *slot = None;
+        }
     }
 }
 

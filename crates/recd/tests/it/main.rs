@@ -10,6 +10,7 @@ mod dashboard;
 mod deletion;
 mod experiments;
 mod export;
+mod feature_failover;
 mod r#gen;
 mod idempotency;
 mod import;

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 pub fn recd(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_recd"))
         .args(args)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,redis=error")
         .output()
         .expect("the recd binary runs")
 }
@@ -467,7 +467,7 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_recd"))
             .args(args)
             .envs(envs.iter().copied())
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,redis=error")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()
