@@ -18,6 +18,8 @@
 #   first in GET /v1/users/{id}/features; goal p99 <= 10 ms embedded, <= 50 ms Redis. With a
 #   `recd stream` role, measured once it has applied the ingest burst (SETTLE, 10 s), so the
 #   figure is freshness, not the backlog of the burst.
+# EVENT_IDS=1 gives every ingested event a unique event_id, as a client that retries safely does:
+# each is then checked against the dedupe window (the fleet's, on Redis, with a bus).
 # Machine, commit and load go to stderr. Smoke run: REQUESTS=50 LATENCY_REQUESTS=50 SAMPLES=20.
 #
 # The data dir is under target/tmp (same disk as the build; never a tmpfs, where fsync is
@@ -34,6 +36,8 @@ redis_port="${REDIS_PORT:-6391}"
 kafka_port="${KAFKA_PORT:-19192}"
 settle="${SETTLE:-10}"
 backends="${BACKENDS:-embedded redis bus}"
+event_ids=()
+[ "${EVENT_IDS:-0}" = 1 ] && event_ids=(--event-ids)
 
 cargo build -q --release -p recd -p recd-loadgen
 recd=target/release/recd
@@ -107,7 +111,7 @@ for backend in $backends; do
     start_serve "$backend" "${store_flag[@]}"
     tag="$backend"
     "$loadgen" --url "$url" --tag "$tag" ingest --batch "$batch" --concurrency "$concurrency" \
-        --requests "$requests" | sed "s/^{/{\"backend\":\"$backend\",/"
+        --requests "$requests" "${event_ids[@]}" | sed "s/^{/{\"backend\":\"$backend\",/"
     "$loadgen" --url "$url" --tag "$tag" latency --requests "$latency_requests" \
         | sed "s/^{/{\"backend\":\"$backend\",/"
     [ -n "$read_url" ] && sleep "$settle"

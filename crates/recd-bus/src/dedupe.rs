@@ -108,6 +108,8 @@ pub enum SharedClaim {
 pub struct SharedDedupe {
     /// A few connections, so concurrent requests do not queue behind one round trip.
     conns: Vec<Mutex<Lazy>>,
+    /// A Redis Cluster (no pipelines).
+    cluster: bool,
     next: AtomicUsize,
     config: BusConfig,
     window_ms: i64,
@@ -115,7 +117,10 @@ pub struct SharedDedupe {
     pending_ms: i64,
 }
 
-const CONNECTIONS: usize = 4;
+/// Connections per process: requests in flight each hold one for a round trip, and a durable
+/// Redis answers a round trip only after its fsync, which it shares among all the commands
+/// that arrived meanwhile, so more connections in flight cost no more fsyncs.
+const CONNECTIONS: usize = 16;
 
 impl SharedDedupe {
     /// The window of `config`'s bus kept on the Redis at `url` (`key` names the setting it
@@ -137,6 +142,7 @@ impl SharedDedupe {
                 .map(|_| Mutex::new(Lazy::new(client.clone(), config.clone())))
                 .collect(),
             next: AtomicUsize::new(0),
+            cluster: client.is_cluster(),
             config: config.clone(),
             window_ms: window_ms.max(0),
             cap_per_partition: max_entries.div_ceil(partitions),
@@ -172,37 +178,44 @@ impl SharedDedupe {
         let mut claimed: Vec<(u32, &str)> = Vec::new();
         let until = now_ms.saturating_add(self.pending_ms);
         let cutoff = now_ms.saturating_sub(self.window_ms);
-        for (p, group) in by_partition(ids) {
-            let (hash, times) = self.keys(p);
-            let mut call = script(CLAIM, &hash, &times);
-            call.arg(cutoff)
-                .arg(self.cap_per_partition)
-                .arg(now_ms)
-                .arg(token)
-                .arg(until);
-            for (_, id) in &group {
-                call.arg(*id);
-            }
-            let answer: Vec<String> = match self.with(|c| call.query(c)) {
-                Ok(a) => a,
-                Err(e) => {
-                    self.release_quietly(&claimed, token);
-                    return Err(e);
+        let groups = by_partition(ids);
+        let calls = groups
+            .iter()
+            .map(|(p, group)| {
+                let (hash, times) = self.keys(*p);
+                let mut call = script(CLAIM, &hash, &times);
+                call.arg(cutoff)
+                    .arg(self.cap_per_partition)
+                    .arg(now_ms)
+                    .arg(token)
+                    .arg(until);
+                for (_, id) in group {
+                    call.arg(*id);
                 }
-            };
+                call
+            })
+            .collect();
+        let answers: Vec<Vec<String>> = self.run(calls)?;
+        let mut busy = false;
+        for ((p, group), answer) in groups.iter().zip(&answers) {
             if answer.first().map(String::as_str) != Some("ok") {
-                self.release_quietly(&claimed, token);
-                return Ok(SharedClaim::Busy);
+                busy = true;
+                continue;
             }
             for ((pos, id), state) in group.iter().zip(&answer[1..]) {
                 match state.strip_prefix("o:").and_then(|o| o.parse().ok()) {
                     Some(offset) => seen.push((*pos, offset)),
                     None => {
                         fresh.push(*pos);
-                        claimed.push((p, id));
+                        claimed.push((*p, *id));
                     }
                 }
             }
+        }
+        if busy {
+            // All or none: what the other partitions' scripts claimed goes back.
+            self.release_quietly(&claimed, token);
+            return Ok(SharedClaim::Busy);
         }
         fresh.sort_unstable();
         seen.sort_unstable();
@@ -220,30 +233,38 @@ impl SharedDedupe {
         for &(p, id, offset) in done {
             groups.entry(p).or_default().push((id, offset));
         }
-        for (p, group) in groups {
-            let (hash, times) = self.keys(p);
-            let mut call = script(COMPLETE, &hash, &times);
-            call.arg(now_ms).arg(token);
-            for (id, offset) in group {
-                call.arg(id).arg(offset);
-            }
-            self.with(|c| call.query::<i64>(c))?;
-        }
+        let calls = groups
+            .into_iter()
+            .map(|(p, group)| {
+                let (hash, times) = self.keys(p);
+                let mut call = script(COMPLETE, &hash, &times);
+                call.arg(now_ms).arg(token);
+                for (id, offset) in group {
+                    call.arg(id).arg(offset);
+                }
+                call
+            })
+            .collect();
+        self.run::<i64>(calls)?;
         Ok(())
     }
 
     /// Forgets this token's claims on `ids` (their append failed): a retry may append them.
     pub fn release(&self, ids: &[(u32, &str)], token: &str) -> Result<(), BusError> {
         let wrapped: Vec<Option<(u32, &str)>> = ids.iter().copied().map(Some).collect();
-        for (p, group) in by_partition(&wrapped) {
-            let (hash, times) = self.keys(p);
-            let mut call = script(RELEASE, &hash, &times);
-            call.arg(token);
-            for (_, id) in group {
-                call.arg(id);
-            }
-            self.with(|c| call.query::<i64>(c))?;
-        }
+        let calls = by_partition(&wrapped)
+            .into_iter()
+            .map(|(p, group)| {
+                let (hash, times) = self.keys(p);
+                let mut call = script(RELEASE, &hash, &times);
+                call.arg(token);
+                for (_, id) in group {
+                    call.arg(id);
+                }
+                call
+            })
+            .collect();
+        self.run::<i64>(calls)?;
         Ok(())
     }
 
@@ -267,6 +288,25 @@ impl SharedDedupe {
         let hash = format!("{}:dedupe", self.config.stream_key(p));
         let times = format!("{hash}:t");
         (hash, times)
+    }
+
+    /// Runs one script per partition: in one round trip (a pipeline) on a single server, one
+    /// after the other on a cluster, whose connection takes no pipelines. Answers in order.
+    fn run<T: redis::FromRedisValue>(&self, calls: Vec<redis::Cmd>) -> Result<Vec<T>, BusError> {
+        if calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.cluster {
+            return calls
+                .iter()
+                .map(|call| self.with(|c| call.query(c)))
+                .collect();
+        }
+        let mut pipe = redis::pipe();
+        for call in calls {
+            pipe.add_command(call);
+        }
+        self.with(|c| pipe.query(c))
     }
 
     fn with<T>(

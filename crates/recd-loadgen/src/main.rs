@@ -55,6 +55,10 @@ enum Mode {
         /// Distinct users the events are spread over.
         #[arg(long, default_value_t = 10_000)]
         users: usize,
+        /// Give every event a unique `event_id`, as a client that retries safely does (the
+        /// server then checks each against its dedupe window).
+        #[arg(long)]
+        event_ids: bool,
     },
     /// Latency of single-event POSTs, one at a time.
     Latency {
@@ -92,17 +96,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
             concurrency,
             requests,
             users,
+            event_ids,
         } => {
-            ingest(
-                &client,
-                &url,
-                &args.tag,
+            let load = IngestLoad {
                 batch,
                 concurrency,
                 requests,
                 users,
-            )
-            .await
+                event_ids,
+            };
+            ingest(&client, &url, &args.tag, &load).await
         }
         Mode::Latency { requests } => latency(&client, &url, &args.tag, requests).await,
         Mode::Freshness { samples, read_url } => {
@@ -149,15 +152,28 @@ fn event(tag: &str, user: usize, item: usize, kind: &str) -> String {
     format!(r#"{{"user_id":"{tag}-u{user}","item_id":"i{item}","type":"{kind}"}}"#)
 }
 
-async fn ingest(
-    client: &HttpClient,
-    url: &str,
-    tag: &str,
+/// The shape of an ingest run.
+struct IngestLoad {
     batch: usize,
     concurrency: usize,
     requests: usize,
     users: usize,
+    event_ids: bool,
+}
+
+async fn ingest(
+    client: &HttpClient,
+    url: &str,
+    tag: &str,
+    load: &IngestLoad,
 ) -> anyhow::Result<()> {
+    let &IngestLoad {
+        batch,
+        concurrency,
+        requests,
+        users,
+        event_ids,
+    } = load;
     const KINDS: [&str; 4] = ["view", "view", "click", "add_to_cart"];
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -171,12 +187,18 @@ async fn ingest(
                 let base = (worker * 7919 + r * batch) % users.max(1);
                 let lines: Vec<String> = (0..batch)
                     .map(|e| {
-                        event(
+                        let line = event(
                             &tag,
                             (base + e) % users.max(1),
                             (base * 31 + e * 17) % 1682,
                             KINDS[e % 4],
-                        )
+                        );
+                        if event_ids {
+                            let id = format!(r#"{{"event_id":"{tag}-{worker}-{r}-{e}","#);
+                            line.replacen('{', &id, 1)
+                        } else {
+                            line
+                        }
                     })
                     .collect();
                 let sent = Instant::now();
@@ -198,6 +220,7 @@ async fn ingest(
         "{}",
         serde_json::json!({
             "mode": "ingest", "batch": batch, "concurrency": concurrency, "requests": latencies.len(),
+            "event_ids": event_ids,
             "events": events, "seconds": round(seconds), "events_per_sec": rate.round(),
             "request_ms": p,
         })
