@@ -13,21 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::redis_streams::conn::{Client, Lazy};
+use crate::redis_streams::lease::{RELEASE, RENEW};
 use crate::{BusConfig, BusError, SharedDedupe};
-
-const RENEW: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"#;
-
-const RELEASE: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"#;
 
 /// A held fleet lock; released when dropped.
 pub struct FleetLock {

@@ -127,4 +127,8 @@ pub fn describe_metrics() {
         "recd_rate_limit_tracked_callers",
         "Callers and addresses the rate limiters hold state for (idle ones are forgotten every minute)."
     );
+    describe_gauge!(
+        "recd_rate_limit_fleet_share",
+        "The share of each configured rate limit this API process enforces: 1 / the live API processes of its fleet (1 alone)."
+    );
 }

@@ -15,22 +15,19 @@
 use std::time::Duration;
 
 use super::conn::{Client, Lazy};
+use crate::fleet_members::HEARTBEAT;
 use crate::{BusConfig, BusError};
 
-const RENEW: &str = r#"
+/// Extends key KEYS[1] by ARGV[2] ms if it still holds ARGV[1].
+pub(crate) const RENEW: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 "#;
 
-const HEARTBEAT: &str = r#"
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-return redis.call('ZCARD', KEYS[1])
-"#;
-
-const RELEASE: &str = r#"
+/// Deletes key KEYS[1] if it still holds ARGV[1].
+pub(crate) const RELEASE: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end

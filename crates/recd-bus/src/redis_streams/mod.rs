@@ -14,7 +14,7 @@
 
 pub(crate) mod conn;
 mod durable;
-mod lease;
+pub(crate) mod lease;
 mod partition;
 mod writer;
 

@@ -49,16 +49,19 @@ fn limiter<K: std::hash::Hash + Eq + Clone>(
 }
 
 impl Limits {
-    /// The limiters `config` asks for.
-    pub fn new(config: &RateLimitConfig) -> Self {
+    /// The limiters `config` asks for, as this process's share when `share` processes enforce
+    /// them together: each rate divided by `share`, rounded up (a limit never becomes none).
+    pub fn new(config: &RateLimitConfig, share: usize) -> Self {
+        let share = u32::try_from(share.max(1)).unwrap_or(u32::MAX);
+        let part = |rate: u32| rate.div_ceil(share);
         let per_scope = |scope| match scope {
-            Scope::Read => config.read_per_sec,
-            Scope::Ingest => config.ingest_per_sec,
-            Scope::Admin => config.admin_per_sec,
+            Scope::Read => part(config.read_per_sec),
+            Scope::Ingest => part(config.ingest_per_sec),
+            Scope::Admin => part(config.admin_per_sec),
         };
         Self {
             by_scope: Scope::ALL.map(|s| limiter(per_scope(s), config.burst_secs)),
-            by_address: limiter(config.per_address_per_sec, config.burst_secs),
+            by_address: limiter(part(config.per_address_per_sec), config.burst_secs),
             clock: DefaultClock::default(),
         }
     }
@@ -106,10 +109,13 @@ mod tests {
 
     #[test]
     fn a_caller_over_its_scope_limit_waits_and_others_do_not() {
-        let limits = Limits::new(&RateLimitConfig {
-            read_per_sec: 2,
-            ..Default::default()
-        });
+        let limits = Limits::new(
+            &RateLimitConfig {
+                read_per_sec: 2,
+                ..Default::default()
+            },
+            1,
+        );
         assert!(limits.check_scope(Scope::Read, "a").is_ok());
         assert!(limits.check_scope(Scope::Read, "a").is_ok());
         let (which, wait) = limits.check_scope(Scope::Read, "a").unwrap_err();
@@ -128,16 +134,37 @@ mod tests {
 
     #[test]
     fn the_address_limit_counts_every_request_of_an_address() {
-        let limits = Limits::new(&RateLimitConfig {
-            per_address_per_sec: 3,
-            burst_secs: 2,
-            ..Default::default()
-        });
+        let limits = Limits::new(
+            &RateLimitConfig {
+                per_address_per_sec: 3,
+                burst_secs: 2,
+                ..Default::default()
+            },
+            1,
+        );
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         for _ in 0..6 {
             assert!(limits.check_address(a).is_ok());
         }
         assert_eq!(limits.check_address(a).unwrap_err().0, Which::Address);
         assert!(limits.check_address("10.0.0.2".parse().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_process_of_a_fleet_enforces_its_share_and_a_limit_never_vanishes() {
+        let config = RateLimitConfig {
+            per_address_per_sec: 10,
+            read_per_sec: 1,
+            burst_secs: 1,
+            ..Default::default()
+        };
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let limits = Limits::new(&config, 2);
+        let allowed = (0..20).filter(|_| limits.check_address(a).is_ok()).count();
+        assert_eq!(allowed, 5, "half of 10 per second");
+        // 1 per second over 3 processes is still 1 each, not 0 (no limit).
+        let limits = Limits::new(&config, 3);
+        assert!(limits.check_scope(Scope::Read, "k").is_ok());
+        assert!(limits.check_scope(Scope::Read, "k").is_err());
     }
 }

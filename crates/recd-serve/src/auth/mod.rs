@@ -8,8 +8,12 @@
 //! loopback (../shared/DECISIONS.md §5) and `recd serve` refuses a non-loopback address unless
 //! `--insecure` is given.
 //!
-//! In a fleet, keys are configuration (the same config file or secret for every process);
-//! rate-limit counters are per process, so N instances allow N times the configured rate.
+//! In a fleet, keys are configuration (the same config file or secret for every process).
+//! Rate limits are the fleet's: each of the N live API processes enforces 1/N of each
+//! configured rate ([`Security::set_fleet_size`], from the members' heartbeat on Redis), so
+//! the fleet allows the configured rate when the balancer spreads a caller's requests.
+//! Not one shared counter per caller on Redis: that is a write per request, and on the
+//! durable Redis of the scaled topology every write waits for an fsync.
 
 pub mod config;
 pub mod cors;
@@ -80,7 +84,11 @@ pub struct Security {
     file_stamp: std::sync::Mutex<Option<Option<(SystemTime, u64, u64)>>>,
     enabled: AtomicBool,
     protect_metrics: bool,
-    limits: limit::Limits,
+    /// Rebuilt when the fleet's size changes (its state starts afresh then).
+    limits: ArcSwap<limit::Limits>,
+    rate_limit: config::RateLimitConfig,
+    /// Live API processes sharing the limits (1 without a fleet).
+    fleet_size: std::sync::atomic::AtomicUsize,
     proxies: Vec<IpNet>,
 }
 
@@ -104,12 +112,25 @@ impl Security {
             file_stamp: Default::default(),
             enabled: AtomicBool::new(false),
             protect_metrics: serve.auth.protect_metrics,
-            limits: limit::Limits::new(&serve.rate_limit),
+            limits: ArcSwap::from_pointee(limit::Limits::new(&serve.rate_limit, 1)),
+            rate_limit: serve.rate_limit.clone(),
+            fleet_size: std::sync::atomic::AtomicUsize::new(1),
             proxies,
         };
         security.install(Vec::new())?;
         security.reload()?;
         Ok(security)
+    }
+
+    /// `n` API processes of a fleet share the rate limits: this one enforces 1/`n` of each
+    /// from now on (when `n` changed; the limiters start afresh).
+    pub fn set_fleet_size(&self, n: usize) {
+        let n = n.max(1);
+        if self.fleet_size.swap(n, Ordering::Relaxed) != n {
+            self.limits
+                .store(Arc::new(limit::Limits::new(&self.rate_limit, n)));
+            metrics::gauge!("recd_rate_limit_fleet_share").set(1.0 / n as f64);
+        }
     }
 
     /// Whether requests must carry a key.
@@ -188,7 +209,7 @@ impl Security {
             since_limits += every;
             if since_limits >= Duration::from_secs(60) {
                 since_limits = Duration::ZERO;
-                let tracked = self.limits.upkeep();
+                let tracked = self.limits.load().upkeep();
                 metrics::gauge!("recd_rate_limit_tracked_callers").set(tracked as f64);
             }
         }
@@ -241,7 +262,7 @@ impl Security {
             });
         }
         if let Some(ip) = address {
-            self.limits.check_address(ip).map_err(limited)?;
+            self.limits.load().check_address(ip).map_err(limited)?;
         }
         let scope = match access {
             Access::Probe | Access::Public => None,
@@ -282,7 +303,10 @@ impl Security {
             (None, Some(ip)) => ip.to_string(),
             (None, None) => String::new(),
         };
-        self.limits.check_scope(scope, &caller).map_err(limited)?;
+        self.limits
+            .load()
+            .check_scope(scope, &caller)
+            .map_err(limited)?;
         Ok(Caller { key_id, address })
     }
 

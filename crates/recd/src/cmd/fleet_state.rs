@@ -96,3 +96,47 @@ impl SharedStore for Doc {
         self.0.replace(expected, doc).map_err(|e| e.to_string())
     }
 }
+
+/// How often an API process says it is alive to its fleet, and how long it counts as alive
+/// without saying so.
+const MEMBER_HEARTBEAT: Duration = Duration::from_secs(1);
+const MEMBER_TTL: Duration = Duration::from_secs(3);
+
+/// Keeps this API process in the fleet's member set and its rate limits at its share of the
+/// configured ones (1 / live API processes), until the process ends. A Redis that does not
+/// answer leaves the share as it was.
+pub fn share_rate_limits(
+    bus: &dyn recd_bus::EventBus,
+    features_store: &str,
+    security: Arc<recd_serve::auth::Security>,
+) -> anyhow::Result<()> {
+    let mut members = recd_bus::FleetMembers::open(
+        features_store,
+        "features.store",
+        bus.config(),
+        "api",
+        recd_bus::SharedDedupe::token(),
+        MEMBER_TTL,
+    )?;
+    std::thread::Builder::new()
+        .name("recd-fleet-members".into())
+        .spawn(move || {
+            let mut failing = false;
+            loop {
+                match members.heartbeat() {
+                    Ok(n) => {
+                        security.set_fleet_size(n);
+                        failing = false;
+                    }
+                    Err(e) if !failing => {
+                        tracing::warn!(error = %e, "cannot count the fleet's API processes; rate limits keep their share");
+                        failing = true;
+                    }
+                    Err(_) => {}
+                }
+                std::thread::sleep(MEMBER_HEARTBEAT);
+            }
+        })
+        .context("starting the fleet member heartbeat")?;
+    Ok(())
+}

@@ -263,6 +263,14 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     let addr = listener.local_addr().context("reading the bound address")?;
     let (open_to_anyone, auth) = auth_line(&security, addr, &config.serve)?;
     tokio::spawn(security.clone().upkeep(Duration::from_secs(2)));
+    if let Some(bus) = &bus {
+        // The fleet's API processes share its rate limits.
+        super::fleet_state::share_rate_limits(
+            bus.as_ref(),
+            &config.features.store,
+            security.clone(),
+        )?;
+    }
     // stdout's one line is the address (scripts and tests read it, then may close the pipe);
     // how callers are authenticated is a log line beside it, a warning when anyone may write.
     println!("listening on {scheme}://{addr}");

@@ -816,3 +816,54 @@ fn trains_on_the_bus(events: &str, redis: &RedisServer) {
         status == 200 && body["model_version"] == version.as_str()
     });
 }
+
+/// The fleet's API processes share its rate limits: with two of them alive, each enforces half
+/// of the configured rate, so a caller spread over both gets the configured rate, not twice it.
+#[test]
+fn the_fleets_api_processes_share_its_rate_limits() {
+    let Some(redis) = RedisServer::start_durable() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let start = |name: &str| {
+        Server::spawn(
+            &[
+                "serve",
+                "--data-dir",
+                arg(&dir.path().join(name)),
+                "--listen",
+                "127.0.0.1:0",
+                "--events",
+                &url,
+                "--feature-store",
+                &url,
+            ],
+            &[
+                ("RECD__BUS__PARTITIONS", PARTITIONS),
+                ("RECD__SERVE__RATE_LIMIT__PER_ADDRESS_PER_SEC", "10"),
+                ("RECD__SERVE__RATE_LIMIT__BURST_SECS", "1"),
+            ],
+        )
+    };
+    let (a, b) = (start("a"), start("b"));
+    for server in [&a, &b] {
+        wait_for("the fleet's size counted", Duration::from_secs(10), || {
+            server
+                .request_text("GET", "/metrics", "")
+                .1
+                .contains("recd_rate_limit_fleet_share 0.5")
+        });
+    }
+    // The polls above spent tokens: let the buckets refill.
+    std::thread::sleep(Duration::from_millis(1_200));
+    for server in [&a, &b] {
+        let allowed = (0..20)
+            .filter(|_| server.get("/v1/trending").0 == 200)
+            .count();
+        assert!(
+            (5..=6).contains(&allowed),
+            "{allowed} of 20 allowed: each process should allow its half of 10 per second"
+        );
+    }
+}
