@@ -213,6 +213,54 @@ impl RemoteStore {
         serde_json::from_slice(&bytes).map_err(|e| self.corrupt(format!("{path}: {e}")))
     }
 
+    /// Deletes the versions older than the newest `keep` (in name order, which is creation
+    /// order), never one the registry protects (current, candidate, rollback targets), and
+    /// returns them. Each version's manifest goes first, so from then on the version is an
+    /// unfinished upload that nothing activates or downloads, then the rest of its objects.
+    /// `keep` 0 deletes nothing. A version activated by hand at the same moment as it is
+    /// collected can lose its files: gc is an operator's command, like rollback.
+    pub async fn gc(&self, keep: usize) -> Result<Vec<String>, StoreError> {
+        if keep == 0 {
+            return Ok(Vec::new());
+        }
+        let state = self.state().await?;
+        let versions = self.versions().await?;
+        let cut = versions.len().saturating_sub(keep);
+        let doomed: Vec<String> = versions[..cut]
+            .iter()
+            .filter(|v| !state.protects(v))
+            .cloned()
+            .collect();
+        for version in &doomed {
+            tracing::info!(model_version = %version, keep_versions = keep, store = %self.url, "deleting a model version past retention");
+            match self
+                .store
+                .delete(&self.version_path(version, "manifest.json"))
+                .await
+            {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.remote(e)),
+            }
+            let dir = self.path(version);
+            let objects: Vec<ObjectPath> = {
+                use futures_util::TryStreamExt;
+                self.store
+                    .list(Some(&dir))
+                    .map_ok(|meta| meta.location)
+                    .try_collect()
+                    .await
+                    .map_err(|e| self.remote(e))?
+            };
+            for object in objects {
+                match self.store.delete(&object).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(self.remote(e)),
+                }
+            }
+        }
+        Ok(doomed)
+    }
+
     /// The versions with a manifest in the store, in name order.
     pub async fn versions(&self) -> Result<Vec<String>, StoreError> {
         let prefix = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));

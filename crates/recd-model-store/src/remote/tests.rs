@@ -338,3 +338,38 @@ async fn the_copy_follows_the_store_and_keeps_only_recent_versions() {
         Some("v6")
     );
 }
+
+#[tokio::test]
+async fn gc_deletes_old_versions_but_never_a_protected_one() {
+    let (remote, memory) = store();
+    let trainer = tempfile::tempdir().unwrap();
+    for (n, version) in ["v1", "v2", "v3", "v4", "v5"].iter().enumerate() {
+        make(trainer.path(), version, n as i64);
+        remote.upload(trainer.path(), version).await.unwrap();
+    }
+    // v1 current, then v2: v1 is the rollback target; v5 the candidate.
+    remote.change(&Op::Activate("v1".into())).await.unwrap();
+    remote.change(&Op::Activate("v2".into())).await.unwrap();
+    remote.change(&Op::Stage("v5".into())).await.unwrap();
+    let deleted = remote.gc(2).await.unwrap();
+    assert_eq!(
+        deleted,
+        ["v3"],
+        "v1 and v2 are protected, v4 and v5 the newest two"
+    );
+    assert_eq!(remote.versions().await.unwrap(), ["v1", "v2", "v4", "v5"]);
+    let left: Vec<String> = {
+        use futures_util::TryStreamExt;
+        memory
+            .list(Some(&"models/v3".into()))
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap()
+    };
+    assert!(left.is_empty(), "objects of v3 left: {left:?}");
+    assert!(
+        remote.gc(0).await.unwrap().is_empty(),
+        "keep 0 deletes nothing"
+    );
+}

@@ -91,7 +91,11 @@ pub fn run(command: ModelsCommand, config: &Config) -> anyhow::Result<()> {
     };
     let store = Opened::open(&config.models, &data_dir)?;
     match &store.remote {
-        Some(remote) => model_store::runtime()?.block_on(remote_run(command, remote)),
+        Some(remote) => model_store::runtime()?.block_on(remote_run(
+            command,
+            remote,
+            config.train.keep_versions,
+        )),
         None => local_run(
             command,
             &store.local_dir(&data_dir),
@@ -129,7 +133,11 @@ fn local_run(command: ModelsCommand, models: &Path, keep_versions: usize) -> any
 }
 
 /// The same commands on a remote store: each registry change is one conditional write.
-async fn remote_run(command: ModelsCommand, remote: &RemoteStore) -> anyhow::Result<()> {
+async fn remote_run(
+    command: ModelsCommand,
+    remote: &RemoteStore,
+    keep_versions: usize,
+) -> anyhow::Result<()> {
     match command {
         ModelsCommand::List { .. } => {
             let state = remote.state().await?;
@@ -155,10 +163,17 @@ async fn remote_run(command: ModelsCommand, remote: &RemoteStore) -> anyhow::Res
         ModelsCommand::Rollback { .. } => {
             print_change(&remote.change(&Op::Rollback).await?, &Op::Rollback)
         }
-        ModelsCommand::Gc { .. } => anyhow::bail!(
-            "`recd models gc` does not delete versions in a remote model store ({}) yet; delete old version prefixes with the store's own tools (never CURRENT, the candidate or the rollback target)",
-            remote.url()
-        ),
+        ModelsCommand::Gc { .. } => {
+            let deleted = remote.gc(keep_versions).await?;
+            for version in &deleted {
+                println!("deleted {version}");
+            }
+            println!(
+                "{} versions deleted from {} (keeping the newest {keep_versions})",
+                deleted.len(),
+                remote.url()
+            );
+        }
     }
     Ok(())
 }

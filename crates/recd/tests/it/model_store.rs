@@ -245,6 +245,31 @@ fn servers_serve_what_training_publishes_to_s3_and_swap_on_promotion() {
     let (_, admin) = server.get("/v1/admin/models");
     assert_eq!(admin["current"], second.as_str(), "{admin}");
     server.stop();
+
+    // Retention in the store: two more candidates, the first of which is replaced by the
+    // second; gc keeps the newest one and what the registry protects (current, rollback
+    // target, candidate), and deletes the replaced candidate's objects.
+    let candidate = [
+        env.clone(),
+        vec![("RECD__TRAIN__ROLLOUT".into(), "candidate".into())],
+    ]
+    .concat();
+    let (third, _) = train(&trainer, &["--force"], &candidate);
+    let (fourth, _) = train(&trainer, &["--force"], &candidate);
+    let out = recd_env(
+        &["models", "gc", "--data-dir", arg(&operator), "--keep", "1"],
+        &env,
+    );
+    assert!(out.contains(&format!("deleted {third}")), "{out}");
+    assert!(
+        out.contains("1 versions deleted from s3://recd-models/fleet"),
+        "{out}"
+    );
+    let list = recd_env(&["models", "list", "--data-dir", arg(&operator)], &env);
+    assert!(!list.contains(&third), "{list}");
+    for kept in [&first, &second, &fourth] {
+        assert!(list.contains(kept.as_str()), "{kept} in {list}");
+    }
 }
 
 #[test]
