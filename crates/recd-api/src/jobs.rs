@@ -38,6 +38,10 @@ pub struct JobOut {
     /// Its output (progress and errors), in the data dir.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_file: Option<String>,
+    /// In a fleet, the API process that ran it (its member id; `id` and `log_file` are that
+    /// process's). Absent for a single server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// The publish gate's decision on a new version.

@@ -66,6 +66,18 @@ pub struct Jobs {
     state: Mutex<State>,
     /// Woken each time a run ends.
     ended: Notify,
+    /// In a fleet: where its API processes record finished runs, and this one's id there.
+    fleet: std::sync::OnceLock<(Arc<dyn FleetJobs>, String)>,
+}
+
+/// The fleet's list of finished training runs (DECISIONS §3: training jobs live in Redis in
+/// scaled mode), so `GET /v1/admin/jobs` on any API process shows what every one of them ran.
+/// Errors are messages: the list is the server's concern, never the caller's.
+pub trait FleetJobs: Send + Sync {
+    /// Adds a finished run (the list keeps the newest `history`).
+    fn record(&self, job: &JobOut, history: usize) -> Result<(), String>;
+    /// The finished runs, newest first.
+    fn recent(&self) -> Result<Vec<JobOut>, String>;
 }
 
 struct State {
@@ -115,6 +127,7 @@ impl Jobs {
                 running: None,
             }),
             ended: Notify::new(),
+            fleet: std::sync::OnceLock::new(),
         }))
     }
 
@@ -123,14 +136,46 @@ impl Jobs {
     }
 
     /// The running job (if any), then finished ones, newest first.
+    /// In a fleet (`instance`: this process's id in it), finished runs are also recorded in
+    /// `fleet`, and listed from there. Set once, before the first run.
+    pub fn share_with(&self, fleet: Arc<dyn FleetJobs>, instance: String) {
+        let _ = self.fleet.set((fleet, instance));
+    }
+
+    /// This process's running run, then the finished ones, newest first: the fleet's when it
+    /// shares them (this process's alone if the fleet's list cannot be read). Blocks on the
+    /// fleet's store: call it off the async runtime.
     pub fn list(&self) -> Vec<JobOut> {
-        let state = self.lock();
-        state
-            .running
-            .iter()
-            .map(|(job, _)| job.clone())
-            .chain(state.finished.iter().cloned())
-            .collect()
+        let (running, finished) = {
+            let state = self.lock();
+            let running: Option<JobOut> = state.running.as_ref().map(|(job, _)| job.clone());
+            (running, state.finished.iter().cloned().collect::<Vec<_>>())
+        };
+        let finished = match self.fleet.get() {
+            Some((fleet, _)) => match fleet.recent() {
+                Ok(recent) => {
+                    // With this process's own runs that the fleet's list lacks: its skipped
+                    // runs (not the fleet's news) and one whose recording is on its way.
+                    let mut all = recent;
+                    let listed: std::collections::HashSet<(Option<String>, u64)> =
+                        all.iter().map(|j| (j.instance.clone(), j.id)).collect();
+                    all.extend(
+                        finished
+                            .into_iter()
+                            .filter(|j| !listed.contains(&(j.instance.clone(), j.id))),
+                    );
+                    all.sort_by_key(|j| std::cmp::Reverse(j.started_ms));
+                    all.truncate(self.settings.history);
+                    all
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the fleet's training runs; listing this process's");
+                    finished
+                }
+            },
+            None => finished,
+        };
+        running.into_iter().chain(finished).collect()
     }
 
     /// Starts a run now (`trigger`: `api` or `schedule`). Needs a tokio runtime.
@@ -158,6 +203,7 @@ impl Jobs {
             gate: None,
             error: None,
             log_file: Some(log_path.display().to_string()),
+            instance: self.fleet.get().map(|(_, me)| me.clone()),
         };
         let (cancel, cancelled) = oneshot::channel();
         state.running = Some((job.clone(), cancel));
@@ -289,6 +335,17 @@ impl Jobs {
         }
         if let Err(e) = append_history(&self.settings.dir, &job) {
             tracing::warn!(error = %e, "cannot record the training job in the history file");
+        }
+        if let Some((fleet, _)) = self.fleet.get()
+            && name != "skipped"
+        {
+            let (fleet, job, history) = (fleet.clone(), job.clone(), self.settings.history);
+            // Off the runtime: the fleet's store is a blocking round trip.
+            std::thread::spawn(move || {
+                if let Err(e) = fleet.record(&job, history) {
+                    tracing::warn!(error = %e, id = job.id, "cannot record the training run in the fleet's list");
+                }
+            });
         }
         state.finished.push_front(job);
         state.finished.truncate(self.settings.history);

@@ -1,6 +1,7 @@
 //! The state a fleet of API processes shares on the feature store's Redis (DECISIONS §3), set
-//! up by `recd serve` when it runs over a bus: the dedupe window of `POST /v1/events` and the
-//! experiments stored through the admin API.
+//! up by `recd serve` when it runs over a bus: the dedupe window of `POST /v1/events`, the
+//! experiments stored through the admin API, the rate limits' shares and the list of
+//! training runs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,7 +116,7 @@ pub fn share_rate_limits(
         "features.store",
         bus.config(),
         "api",
-        recd_bus::SharedDedupe::token(),
+        instance().to_string(),
         MEMBER_TTL,
     )?;
     std::thread::Builder::new()
@@ -139,4 +140,59 @@ pub fn share_rate_limits(
         })
         .context("starting the fleet member heartbeat")?;
     Ok(())
+}
+
+/// This process's id in its fleet (the member set, the training runs it lists).
+pub fn instance() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(recd_bus::SharedDedupe::token)
+}
+
+/// Finished training runs are listed from, and recorded in, the fleet's shared list.
+pub fn share_jobs(
+    bus: &dyn recd_bus::EventBus,
+    features_store: &str,
+    jobs: &recd_serve::jobs::Jobs,
+) -> anyhow::Result<()> {
+    let doc = recd_bus::SharedDoc::open(features_store, "features.store", bus.config(), "jobs")?;
+    jobs.share_with(Arc::new(JobsDoc(doc)), instance().to_string());
+    Ok(())
+}
+
+/// The fleet's finished runs: one document, a JSON array newest first.
+struct JobsDoc(recd_bus::SharedDoc);
+
+impl recd_serve::jobs::FleetJobs for JobsDoc {
+    fn record(&self, job: &recd_api::JobOut, history: usize) -> Result<(), String> {
+        // Runs end rarely, and a few at once at most: a handful of attempts always wins.
+        for _ in 0..16 {
+            let (version, bytes) = self.0.load().map_err(|e| e.to_string())?;
+            let mut all = decode(bytes)?;
+            all.insert(0, job.clone());
+            all.truncate(history.max(1));
+            let bytes = serde_json::to_vec(&all).map_err(|e| e.to_string())?;
+            if self
+                .0
+                .replace(version, &bytes)
+                .map_err(|e| e.to_string())?
+                .is_some()
+            {
+                return Ok(());
+            }
+        }
+        Err("the fleet's list of training runs kept changing; this run is not in it".into())
+    }
+
+    fn recent(&self) -> Result<Vec<recd_api::JobOut>, String> {
+        decode(self.0.load().map_err(|e| e.to_string())?.1)
+    }
+}
+
+fn decode(bytes: Option<Vec<u8>>) -> Result<Vec<recd_api::JobOut>, String> {
+    match bytes {
+        Some(b) => {
+            serde_json::from_slice(&b).map_err(|e| format!("the fleet's training runs: {e}"))
+        }
+        None => Ok(Vec::new()),
+    }
 }

@@ -281,6 +281,10 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     }
     let timeout = Duration::from_secs(config.serve.shutdown_timeout_secs);
     let jobs = Jobs::open(jobs).context("opening the training jobs dir")?;
+    if let Some(bus) = &bus {
+        // The fleet's runs are listed by every API process.
+        super::fleet_state::share_jobs(bus.as_ref(), &config.features.store, &jobs)?;
+    }
     let dedupe = match &bus {
         Some(bus) => {
             super::fleet_state::dedupe(bus.as_ref(), &config.features.store, &config.serve)?

@@ -811,6 +811,27 @@ fn trains_on_the_bus(events: &str, redis: &RedisServer) {
     assert_eq!(job["state"], "succeeded", "{job}");
     eprintln!("trained on the bus ({events}): {job}");
     let version = job["version"].as_str().expect("a version").to_string();
+    // The fleet's runs are listed by every API process, with the one that ran them; skipped
+    // runs stay in the list of the process that skipped them.
+    let b = api_on(&dir.path().join("b"), events, &redis.url());
+    wait_for(
+        "the run in the other API process's list",
+        Duration::from_secs(10),
+        || {
+            let (_, listed) = b.get("/v1/admin/jobs");
+            listed["jobs"].as_array().is_some_and(|jobs| {
+                jobs.iter()
+                    .any(|j| j["version"] == version.as_str() && j["instance"].is_string())
+                    && !jobs.iter().any(|j| j["state"] == "skipped")
+            })
+        },
+    );
+    let (_, listed) = a.get("/v1/admin/jobs");
+    assert_eq!(
+        listed["jobs"].as_array().map(Vec::len),
+        Some(2),
+        "the run and A's skipped one: {listed}"
+    );
     wait_for("the trained model served", Duration::from_secs(30), || {
         let (status, body) = a.get("/v1/recommendations?user_id=u1&num_results=5");
         status == 200 && body["model_version"] == version.as_str()

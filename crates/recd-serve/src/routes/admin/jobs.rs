@@ -64,8 +64,9 @@ pub(crate) async fn train(
     )
 )]
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<JobsOut>, ApiError> {
+    let jobs = jobs(&state)?.clone();
     Ok(Json(JobsOut {
-        jobs: jobs(&state)?.list(),
+        jobs: crate::routes::blocking(move || Ok(jobs.list())).await?,
     }))
 }
 
