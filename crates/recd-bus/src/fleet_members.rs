@@ -11,7 +11,7 @@ use crate::redis_streams::conn::{Client, Lazy};
 use crate::{BusConfig, BusError};
 
 /// Renews member ARGV[2] until ARGV[1], drops those expired by ARGV[3], counts the rest.
-pub(crate) const HEARTBEAT: &str = r#"
+const HEARTBEAT: &str = r#"
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 return redis.call('ZCARD', KEYS[1])
@@ -37,12 +37,22 @@ impl FleetMembers {
         ttl: Duration,
     ) -> Result<Self, BusError> {
         let client = Client::open_url(url, key, config)?;
-        Ok(Self {
-            conn: Lazy::new(client, config.clone()),
-            key: format!("{}:{{{role}}}:members", config.prefix),
+        Ok(Self::with_key(
+            Lazy::new(client, config.clone()),
+            format!("{}:{{{role}}}:members", config.prefix),
             member,
             ttl,
-        })
+        ))
+    }
+
+    /// Membership in the set at `key`, over `conn`.
+    pub(crate) fn with_key(conn: Lazy, key: String, member: String, ttl: Duration) -> Self {
+        Self {
+            conn,
+            key,
+            member,
+            ttl,
+        }
     }
 
     /// Says this member is alive for another `ttl`; returns how many members are (itself

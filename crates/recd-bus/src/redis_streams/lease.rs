@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use super::conn::{Client, Lazy};
-use crate::fleet_members::HEARTBEAT;
+use crate::FleetMembers;
 use crate::{BusConfig, BusError};
 
 /// Extends key KEYS[1] by ARGV[2] ms if it still holds ARGV[1].
@@ -38,8 +38,8 @@ return 0
 pub struct Leases {
     conn: Lazy,
     keys: Vec<String>,
-    /// The sorted set of live owners, scored by when their membership expires.
-    members_key: String,
+    /// The live owners (the set `<prefix>:owners`).
+    members: FleetMembers,
     owner: String,
     ttl: Duration,
 }
@@ -60,10 +60,16 @@ impl Leases {
         let keys = (0..config.partitions)
             .map(|p| format!("{}:owner", config.stream_key(p)))
             .collect();
+        let members = FleetMembers::with_key(
+            Lazy::new(client.clone(), config.clone()),
+            format!("{}:owners", config.prefix),
+            owner.clone(),
+            ttl,
+        );
         Ok(Self::new(
             Lazy::new(client, config.clone()),
             keys,
-            format!("{}:owners", config.prefix),
+            members,
             owner,
             ttl,
         ))
@@ -72,14 +78,14 @@ impl Leases {
     fn new(
         conn: Lazy,
         keys: Vec<String>,
-        members_key: String,
+        members: FleetMembers,
         owner: String,
         ttl: Duration,
     ) -> Self {
         Self {
             conn,
             keys,
-            members_key,
+            members,
             owner,
             ttl,
         }
@@ -89,32 +95,12 @@ impl Leases {
     /// (this one included), so that each can hold its fair share of the partitions: the
     /// first process to start does not keep them all when others join.
     pub fn heartbeat(&mut self) -> Result<usize, BusError> {
-        let now: u64 = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let until = now + self.ttl.as_millis() as u64;
-        let (key, owner) = (&self.members_key, &self.owner);
-        // One script, not a pipeline: a cluster connection takes no pipelines, and the three
-        // commands touch one key.
-        let n: usize = self.conn.with(|c| {
-            redis::cmd("EVAL")
-                .arg(HEARTBEAT)
-                .arg(1)
-                .arg(key)
-                .arg(until)
-                .arg(owner)
-                .arg(now)
-                .query(c)
-        })?;
-        Ok(n.max(1))
+        self.members.heartbeat()
     }
 
     /// Leaves the set of live owners (a graceful stop).
     pub fn leave(&mut self) -> Result<(), BusError> {
-        let (key, owner) = (&self.members_key, &self.owner);
-        self.conn
-            .with(|c| redis::cmd("ZREM").arg(key).arg(owner).query::<i64>(c))?;
-        Ok(())
+        self.members.leave()
     }
 
     /// This owner's id.

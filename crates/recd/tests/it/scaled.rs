@@ -717,37 +717,7 @@ fn trains_on_the_bus(events: &str, redis: &RedisServer) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("a");
     let a = api_on(&data, events, &redis.url());
-    let files = dir.path().join("files");
-    crate::util::recd_ok(&[
-        "gen",
-        "--users",
-        "300",
-        "--items",
-        "200",
-        "--events",
-        "20000",
-        "--seed",
-        "1",
-        "--out",
-        arg(&files),
-    ]);
-    let url = format!("http://{}", a.addr);
-    let file = |name: &str| files.join(name).to_str().unwrap().to_string();
-    let (events_csv, items_csv, users_csv) =
-        (file("events.csv"), file("items.csv"), file("users.csv"));
-    crate::util::recd_ok(&[
-        "import",
-        "--server",
-        &url,
-        "--events",
-        &events_csv,
-        "--items",
-        &items_csv,
-        "--users",
-        &users_csv,
-        "--format",
-        "csv",
-    ]);
+    crate::util::small_data_through(&a, &dir.path().join("files"));
     // Nothing of it is in the API process's own log: its data dir holds only the catalog.
     let local =
         crate::util::recd_ok(&["events", "tail", "--data-dir", arg(&data), "-n", "1000000"]);

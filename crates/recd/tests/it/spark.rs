@@ -10,7 +10,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{Server, arg, dataset, recd, recd_err, recd_ok, small_data};
+use crate::util::{Server, arg, dataset, recd, recd_err, recd_ok, small_data, small_data_through};
 
 /// How far, relatively, the Spark model's NDCG@10 may be below recd's own.
 const MAX_RELATIVE_GAP: f64 = 0.05;
@@ -294,34 +294,7 @@ fn a_fleet_exports_its_bus_to_a_lake_that_spark_trains_on() {
         ],
         &partitions,
     );
-    recd_ok(&[
-        "gen",
-        "--users",
-        "300",
-        "--items",
-        "200",
-        "--events",
-        "20000",
-        "--seed",
-        "1",
-        "--out",
-        arg(&files),
-    ]);
-    let file = |name: &str| files.join(name).to_str().unwrap().to_string();
-    let address = format!("http://{}", server.addr);
-    recd_ok(&[
-        "import",
-        "--server",
-        &address,
-        "--events",
-        &file("events.csv"),
-        "--items",
-        &file("items.csv"),
-        "--users",
-        &file("users.csv"),
-        "--format",
-        "csv",
-    ]);
+    small_data_through(&server, &files);
     let config = tmp.path().join("recd.toml");
     std::fs::write(&config, CONFIG).unwrap();
     let run = |args: &[&str]| {

@@ -412,26 +412,40 @@ pub fn read_csv(path: &Path) -> (Vec<String>, Vec<csv::StringRecord>) {
     (header, rows)
 }
 
+/// The world of [`small_data`]: `recd gen` flags before the destination.
+const SMALL_WORLD: [&str; 9] = [
+    "gen", "--users", "300", "--items", "200", "--events", "20000", "--seed", "1",
+];
+
 /// A small generated data dir (300 users, 200 items, 20,000 events), with a trained model
 /// when `train`: enough for tests of the binary's plumbing (logs, metrics), fast to make.
 pub fn small_data(data: &Path, train: bool) {
     let d = arg(data);
-    recd_ok(&[
-        "gen",
-        "--users",
-        "300",
-        "--items",
-        "200",
-        "--events",
-        "20000",
-        "--seed",
-        "1",
-        "--data-dir",
-        d,
-    ]);
+    recd_ok(&[&SMALL_WORLD[..], &["--data-dir", d]].concat());
     if train {
         recd_ok(&["train", "--data-dir", d]);
     }
+}
+
+/// The data of [`small_data`] imported through the running `server` (`recd gen --out` into
+/// `dir`, then `recd import --server`): for a server whose events go to a bus.
+pub fn small_data_through(server: &Server, dir: &Path) {
+    recd_ok(&[&SMALL_WORLD[..], &["--out", arg(dir)]].concat());
+    let file = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let url = format!("http://{}", server.addr);
+    recd_ok(&[
+        "import",
+        "--server",
+        &url,
+        "--events",
+        &file("events.csv"),
+        "--items",
+        &file("items.csv"),
+        "--users",
+        &file("users.csv"),
+        "--format",
+        "csv",
+    ]);
 }
 
 /// A path as the `&str` the command line wants.
