@@ -42,8 +42,9 @@ pub type CategoryOf = Box<dyn Fn(&str) -> Option<String> + Send>;
 
 /// What the consumer reads.
 pub struct Sources {
-    /// The event log.
-    pub events: Arc<dyn EventLog>,
+    /// The event logs: the data dir's log, or every partition of a fleet's bus (a user's
+    /// events are in one of them, in order; they are merged by time).
+    pub events: Vec<Arc<dyn EventLog>>,
     /// The impressions log.
     pub impressions: Arc<dyn EventLog>,
     /// An item's category, for the categories-per-list metric.
@@ -88,7 +89,11 @@ pub fn start(
         .spawn(move || {
             let since = now_ms - config.horizon_ms;
             let mut at = Positions {
-                events: sources.events.offset_for_time(since),
+                events: sources
+                    .events
+                    .iter()
+                    .map(|log| log.offset_for_time(since))
+                    .collect(),
                 impressions: sources.impressions.offset_for_time(since),
                 pending: VecDeque::new(),
                 categories: HashMap::new(),
@@ -112,7 +117,8 @@ pub fn start(
 
 /// Where the consumer is.
 struct Positions {
-    events: Offset,
+    /// Per event log of [`Sources::events`].
+    events: Vec<Offset>,
     impressions: Offset,
     /// Events that cited a request id not read yet, with when they were first tried.
     pending: VecDeque<(Instant, Event)>,
@@ -136,10 +142,15 @@ fn peek_ms(it: &mut Records<'_>) -> Option<i64> {
     }
 }
 
-/// Reads what both logs hold past the positions, merged by time.
+/// Reads what the logs hold past the positions, merged by time.
 fn pass(sources: &Sources, shared: &Attribution, at: &mut Positions) -> Result<(), StoreError> {
     let mut impressions: Records<'_> = sources.impressions.read_from(at.impressions)?.peekable();
-    let mut events: Records<'_> = sources.events.read_from(at.events)?.peekable();
+    let mut events: Vec<Records<'_>> = sources
+        .events
+        .iter()
+        .zip(&at.events)
+        .map(|(log, &from)| Ok(log.read_from(from)?.peekable()))
+        .collect::<Result<_, StoreError>>()?;
     // Events that waited in vain are given up; the others are tried again first.
     let now = Instant::now();
     let retry: Vec<(Instant, Event)> = at.pending.drain(..).collect();
@@ -156,11 +167,17 @@ fn pass(sources: &Sources, shared: &Attribution, at: &mut Positions) -> Result<(
         }
     }
     loop {
-        let take_impression = match (peek_ms(&mut impressions), peek_ms(&mut events)) {
+        // The event log whose next event is the oldest.
+        let next_event = events
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(k, it)| Some((peek_ms(it)?, k)))
+            .min();
+        let take_impression = match (peek_ms(&mut impressions), next_event) {
             (None, None) => break,
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            (Some(i), Some(e)) => i <= e.saturating_add(MERGE_SLACK_MS),
+            (Some(i), Some((e, _))) => i <= e.saturating_add(MERGE_SLACK_MS),
         };
         if take_impression {
             let (offset, record) = impressions.next().expect("peeked")?;
@@ -169,9 +186,9 @@ fn pass(sources: &Sources, shared: &Attribution, at: &mut Positions) -> Result<(
                 let categories = distinct_categories(&i, &*sources.category, &mut at.categories);
                 shared.tally().impression(&i, categories);
             }
-        } else {
-            let (offset, record) = events.next().expect("peeked")?;
-            at.events = offset + 1;
+        } else if let Some((_, k)) = next_event {
+            let (offset, record) = events[k].next().expect("peeked")?;
+            at.events[k] = offset + 1;
             if let Record::Event(e) = record
                 && e.flag.is_none()
                 && !shared.tally().event(&e)

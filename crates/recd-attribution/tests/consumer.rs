@@ -49,7 +49,7 @@ fn impression(user: u64, step: u64, variant: &str) -> Impression {
     }
 }
 
-fn run(events: Arc<dyn EventLog>, impressions: Arc<dyn EventLog>) -> recd_attribution::Report {
+fn run(events: Vec<Arc<dyn EventLog>>, impressions: Arc<dyn EventLog>) -> recd_attribution::Report {
     let stop = Arc::new(AtomicBool::new(false));
     let (attribution, handle) = recd_attribution::start(
         Sources {
@@ -118,7 +118,7 @@ fn the_report_finds_the_variant_that_is_clicked_more_and_a_restart_rebuilds_it()
     events.append(&clicks).unwrap();
     impressions.append(&shown).unwrap();
 
-    let report = run(events.clone(), impressions.clone());
+    let report = run(vec![events.clone()], impressions.clone());
     let control = &report.variants[0];
     let better = &report.variants[1];
     assert_eq!(control.users + better.users, 600);
@@ -140,8 +140,30 @@ fn the_report_finds_the_variant_that_is_clicked_more_and_a_restart_rebuilds_it()
 
     // A second consumer over the same logs (a restart) rebuilds the same counts, and the same
     // statistics up to the order of float sums over users (a hash map's order).
-    let rebuilt = run(events, impressions);
+    let rebuilt = run(vec![events], impressions.clone());
     assert_eq!(rebuilt.variants, report.variants);
+
+    // The same clicks spread over three logs by user, as over a bus's partitions: merged by
+    // time, they are attributed the same.
+    let partitions: Vec<Arc<dyn EventLog>> = (0..3)
+        .map(|p| {
+            let log: Arc<dyn EventLog> = Arc::new(
+                FileLog::open(dir.path().join(format!("p{p}")), LogConfig::default()).unwrap(),
+            );
+            let mine: Vec<Record> = clicks
+                .iter()
+                .filter(|r| match r {
+                    Record::Event(e) => e.user_id.as_str().len() % 3 == p,
+                    _ => false,
+                })
+                .cloned()
+                .collect();
+            log.append(&mine).unwrap();
+            log
+        })
+        .collect();
+    let merged = run(partitions, impressions);
+    assert_eq!(merged.variants, report.variants);
     assert_eq!(rebuilt.srm_p_value, report.srm_p_value);
     let again = rebuilt.comparisons[0].result.as_ref().unwrap();
     assert!((again.diff - c.diff).abs() < 1e-12 && (again.std_error - c.std_error).abs() < 1e-12);

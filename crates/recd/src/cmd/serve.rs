@@ -215,6 +215,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     let attribution = match &impressions {
         Some((_, log)) => Some(attribute(
             &store,
+            attributed_events(&store, bus.as_deref())?,
             log.clone(),
             &config.serve.impressions,
             stop_attribution.clone(),
@@ -410,6 +411,7 @@ fn record_impressions(
 /// Starts the attribution consumer over the event log and the impressions log.
 fn attribute(
     store: &Arc<Store>,
+    events: Vec<Arc<dyn recd_store::EventLog>>,
     impressions: Arc<dyn recd_store::EventLog>,
     config: &recd_online::impressions::ImpressionConfig,
     stop: Arc<std::sync::atomic::AtomicBool>,
@@ -421,7 +423,7 @@ fn attribute(
     let secs = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX / 4);
     recd_attribution::start(
         recd_attribution::Sources {
-            events: store.log().clone(),
+            events,
             impressions,
             category: Box::new(move |item: &str| {
                 catalog
@@ -442,6 +444,26 @@ fn attribute(
         stop,
     )
     .context("starting the attribution consumer")
+}
+
+/// Where the attribution reads the events that it joins to this process's impressions: the
+/// data dir's log, or, with a bus, every partition of it (the click on an answer may reach
+/// any API process). Each process still tallies only the answers it served.
+fn attributed_events(
+    store: &Arc<Store>,
+    bus: Option<&dyn recd_bus::EventBus>,
+) -> anyhow::Result<Vec<Arc<dyn recd_store::EventLog>>> {
+    let Some(bus) = bus else {
+        return Ok(vec![store.log().clone()]);
+    };
+    (0..bus.partitions())
+        .map(|p| {
+            let log: Arc<dyn recd_bus::BusPartition> = Arc::from(bus.reader(p)?);
+            let log: Arc<dyn recd_store::EventLog> = log;
+            Ok(log)
+        })
+        .collect::<Result<_, recd_bus::BusError>>()
+        .context("reading the bus's partitions for attribution")
 }
 
 /// The event ids of the log's tail within `[serve] dedupe_window_secs`, so that a retry after

@@ -409,6 +409,34 @@ fn share_and_take_over(bus: &str, events: &str, url: &str) {
         "{listed}"
     );
 
+    // A click on an answer of A, posted through B, reaches A's report over the bus.
+    let (status, answer) = a.get("/v1/recommendations?user_id=clicker&num_results=3");
+    assert_eq!(status, 200, "{answer}");
+    let shown = answer["items"][0]["item_id"].clone();
+    assert!(
+        shown.is_string(),
+        "an answer with items (the popular ones): {answer}"
+    );
+    let click = json!({
+        "user_id": "clicker", "item_id": shown, "type": "click",
+        "request_id": answer["request_id"],
+    });
+    let (status, body) = b.request("POST", "/v1/events", &click.to_string());
+    assert_eq!(status, 202, "{body}");
+    wait_for(
+        "the click in the report of the process that answered",
+        Duration::from_secs(20),
+        || {
+            let (_, report) = a.get("/v1/admin/experiments/fleet-test/report");
+            report["variants"].as_array().is_some_and(|vs| {
+                vs.iter()
+                    .map(|v| v["clicks"].as_u64().unwrap_or(0))
+                    .sum::<u64>()
+                    == 1
+            })
+        },
+    );
+
     // The API processes report the bus among their dependencies.
     let (status, ready) = a.get("/readyz");
     assert_eq!(status, 200);
