@@ -38,7 +38,11 @@ impl Dedupe {
         &self,
         ids: Vec<Option<IdAt>>,
     ) -> Result<(ClaimGuard, Vec<(usize, Offset)>), ApiError> {
-        let token = SharedDedupe::token();
+        // Only the fleet's window tells its claims apart by token.
+        let token = match self {
+            Dedupe::Local(_) => String::new(),
+            Dedupe::Shared(_) => SharedDedupe::token(),
+        };
         let (fresh, seen) = loop {
             let claimed = match self {
                 Dedupe::Local(w) => {
