@@ -49,18 +49,41 @@ fn main() {
     };
     let step = (model.users.len() / users).max(1);
     let (mut t_state, mut t_cand, mut t_rank) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    let mut t_signals = Duration::ZERO;
+    let (mut t_signals, mut t_content, mut t_als) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let (mut n, mut n_cands) = (0usize, 0usize);
     for row in (0..model.users.len()).step_by(step).take(users) {
         let t0 = Instant::now();
         let state = UserState::from_model(&model, row as u32);
         let t1 = Instant::now();
         t_state += t1 - t0;
-        // The signals alone (the candidate stage below computes them again).
-        drop(std::hint::black_box(pipeline::signals::Signals::compute(
-            &model, &state,
-        )));
+        // The signals alone (the candidate stage below computes them again), then the two
+        // index searches alone with the generators' quotas (and no exclusions).
+        let signals = pipeline::signals::Signals::compute(&model, &state);
         t_signals += t1.elapsed();
+        if !signals.profile.is_empty() && config.content > 0 {
+            let t = Instant::now();
+            let index = model.content_index();
+            std::hint::black_box(index.search(
+                &model.content,
+                &signals.profile,
+                config.content,
+                |_| true,
+            ));
+            t_content += t.elapsed();
+        }
+        drop(signals);
+        if let Some(v) = &state.vector {
+            let t = Instant::now();
+            let index = model.als_index();
+            std::hint::black_box(index.search(
+                model.item_factors.as_slice(),
+                v,
+                config.als,
+                |_| true,
+            ));
+            t_als += t.elapsed();
+        }
         let t1 = Instant::now();
         let c = pipeline::candidates_with(&model, &state, &config, Search::Indexed);
         let t2 = Instant::now();
@@ -85,11 +108,13 @@ fn main() {
     content_recall(&model, step, users.min(500));
     let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
     println!(
-        "{{\"users\":{n},\"candidates_mean\":{:.0},\"state_us\":{:.1},\"candidates_us\":{:.1},\"signals_us\":{:.1},\"ranker_us\":{:.1},\"total_us\":{:.1},\"ranker\":\"{}\"}}",
+        "{{\"users\":{n},\"candidates_mean\":{:.0},\"state_us\":{:.1},\"candidates_us\":{:.1},\"signals_us\":{:.1},\"content_search_us\":{:.1},\"als_search_us\":{:.1},\"ranker_us\":{:.1},\"total_us\":{:.1},\"ranker\":\"{}\"}}",
         n_cands as f64 / n as f64,
         us(t_state),
         us(t_cand),
         us(t_signals),
+        us(t_content),
+        us(t_als),
         us(t_rank),
         us(t_state + t_cand + t_rank),
         model.ranker.kind

@@ -10,11 +10,19 @@
 //! deadline is not run; `routes/recommendations.rs`).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// A fixed pool of compute threads.
 pub struct Compute {
     pool: rayon::ThreadPool,
+    /// Mean queue wait of the recent jobs in nanoseconds (an exponentially weighted mean
+    /// over about [`WAIT_SPAN`] jobs), see [`Compute::waited`].
+    mean_wait_ns: AtomicU64,
 }
+
+/// The number of recent jobs the mean queue wait follows (its weight is 1 / this).
+const WAIT_SPAN: u64 = 16;
 
 impl Compute {
     /// `threads` threads (0: one per core).
@@ -31,7 +39,28 @@ impl Compute {
             .panic_handler(|_| tracing::error!("a compute job panicked"))
             .build()
             .expect("starting the compute threads");
-        Self { pool }
+        Self {
+            pool,
+            mean_wait_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// Records that a job waited `waited` in the queue before it started, and returns the
+    /// mean wait of the recent jobs, this one included. One late job says the machine
+    /// stalled for a moment (a shared VM does that every few seconds); the mean says the
+    /// queue is behind, which is what degrading answers is for: it drains the queue under
+    /// true overload, while a stall's few late jobs are still answered in full. Racing
+    /// updates may lose one sample, which a mean over many jobs does not mind.
+    pub fn waited(&self, waited: Duration) -> Duration {
+        let w = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        let mean = self.mean_wait_ns.load(Ordering::Relaxed);
+        let next = if w >= mean {
+            mean + (w - mean) / WAIT_SPAN
+        } else {
+            mean - (mean - w) / WAIT_SPAN
+        };
+        self.mean_wait_ns.store(next, Ordering::Relaxed);
+        Duration::from_nanos(next)
     }
 
     /// Runs `f` on the pool; `None` if it panicked.
@@ -51,5 +80,32 @@ impl Compute {
 impl Default for Compute {
     fn default() -> Self {
         Self::new(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mean_wait_follows_a_backlog_but_not_one_stall() {
+        let pool = Compute::new(1);
+        let ms = Duration::from_millis;
+        for _ in 0..100 {
+            pool.waited(Duration::from_micros(200));
+        }
+        // A stall: five jobs late by up to 5 ms, then the queue is drained.
+        let after_stall = (1..=5).map(|k| pool.waited(ms(k))).max().unwrap();
+        assert!(after_stall < ms(2), "{after_stall:?}");
+        for _ in 0..30 {
+            pool.waited(Duration::from_micros(200));
+        }
+        assert!(pool.waited(Duration::from_micros(200)) < ms(1));
+        // A backlog: every job waits longer than the one before.
+        let mut mean = Duration::ZERO;
+        for k in 0..40u64 {
+            mean = pool.waited(Duration::from_micros(2000 + 250 * k));
+        }
+        assert!(mean > ms(2), "{mean:?}");
     }
 }

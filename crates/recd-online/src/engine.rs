@@ -249,12 +249,14 @@ impl Online {
             if mode == Mode::Serving && waited > deadline / 2 {
                 return None;
             }
-            // Behind by more than `degrade_after_ms`: rank with the light ranker, which costs
-            // a fraction of the MLP, over fewer candidates (no content generator), so the
-            // queue drains instead of growing into fallbacks.
+            // Behind by more than `degrade_after_ms` (this job and the recent jobs on
+            // average: `Compute::waited`): rank with the light ranker, which costs a fraction
+            // of the MLP, over fewer candidates (no content generator), so the queue drains
+            // instead of growing into fallbacks.
             let config = task_variant.as_ref().map_or(&engine.config, |v| &v.config);
-            let light =
-                mode == Mode::Serving && waited >= Duration::from_millis(config.degrade_after_ms);
+            let behind = Duration::from_millis(config.degrade_after_ms);
+            let mean_wait = engine.compute.waited(waited);
+            let light = mode == Mode::Serving && waited >= behind && mean_wait >= behind;
             let catalog = engine.models.catalog(&task_served);
             let uid = task_params.user_id.clone();
             let source = engine.catalog.clone();

@@ -32,8 +32,9 @@ pub struct RecommendConfig {
     /// Threads that compute answers (0: one per core). A recommendation job still queued after
     /// half its request's deadline is not run: the request gets the fallback list then.
     pub compute_threads: usize,
-    /// A recommendation job that starts more than this long after its request arrived (the
-    /// compute threads are behind) ranks with the model's light ranker over the candidates
+    /// A recommendation job that starts more than this long after its request arrived, while
+    /// the recent jobs also waited this long on average (the compute threads are behind, not
+    /// just stalled for a moment), ranks with the model's light ranker over the candidates
     /// without the content generator (`CandidateConfig::degraded`), marked
     /// `degraded: true`. 0 degrades every request; half the deadline or more never does (such
     /// a job is shed first). Models without a light ranker use their ranker.
@@ -41,6 +42,8 @@ pub struct RecommendConfig {
     /// The default, 2 ms, degrades few answers while the server keeps up, and when the host
     /// slows down it drains the queue sooner than 5 ms did, for a lower p99 at a small cost in
     /// quality (BENCHMARKS.md; the 2 ms against 5 ms runs are in bench/runs/2026-11-24.md).
+    /// The mean keeps the few jobs a short stall of a shared VM delays from being degraded
+    /// (`Compute::waited`).
     pub degrade_after_ms: u64,
     /// How long an answer is reused for the same user and context (0 turns the cache off).
     /// A new event of the user invalidates it at once.
