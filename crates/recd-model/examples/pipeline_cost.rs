@@ -51,10 +51,16 @@ fn main() {
     let (mut t_state, mut t_cand, mut t_rank) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let (mut t_signals, mut t_content, mut t_als) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    let (mut n, mut n_cands) = (0usize, 0usize);
+    let (mut n, mut n_cands, mut n_updates, mut n_hist) = (0usize, 0usize, 0usize, 0usize);
     for row in (0..model.users.len()).step_by(step).take(users) {
         let t0 = Instant::now();
         let state = UserState::from_model(&model, row as u32);
+        // The item-kNN signal's work: one update per reverse neighbour of each recent positive.
+        let recent = state.history.iter().rev().filter(|(_, w)| *w > 0.0);
+        for &(j, _) in recent.take(model.params.history_len) {
+            n_hist += 1;
+            n_updates += model.neighbors_rev.row(j as usize).0.len();
+        }
         let t1 = Instant::now();
         t_state += t1 - t0;
         // The signals alone (the candidate stage below computes them again), then the two
@@ -108,8 +114,10 @@ fn main() {
     content_recall(&model, step, users.min(500));
     let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
     println!(
-        "{{\"users\":{n},\"candidates_mean\":{:.0},\"state_us\":{:.1},\"candidates_us\":{:.1},\"signals_us\":{:.1},\"content_search_us\":{:.1},\"als_search_us\":{:.1},\"ranker_us\":{:.1},\"total_us\":{:.1},\"ranker\":\"{}\"}}",
+        "{{\"users\":{n},\"candidates_mean\":{:.0},\"history_mean\":{:.1},\"knn_updates_mean\":{:.0},\"state_us\":{:.1},\"candidates_us\":{:.1},\"signals_us\":{:.1},\"content_search_us\":{:.1},\"als_search_us\":{:.1},\"ranker_us\":{:.1},\"total_us\":{:.1},\"ranker\":\"{}\"}}",
         n_cands as f64 / n as f64,
+        n_hist as f64 / n as f64,
+        n_updates as f64 / n as f64,
         us(t_state),
         us(t_cand),
         us(t_signals),

@@ -139,11 +139,56 @@ impl Csr {
             vals,
         }
     }
+
+    /// The transpose ([`Csr::transpose`]) with at most `keep` pairs per row, those of the
+    /// largest values (ties: the lower column), in column order (0: every pair).
+    pub fn reverse(&self, n_cols: usize, keep: usize) -> Csr {
+        let all = self.transpose(n_cols);
+        if keep == 0 || (0..all.n_rows()).all(|r| all.row(r).0.len() <= keep) {
+            return all;
+        }
+        Csr::from_rows((0..all.n_rows()).map(|r| {
+            let (cs, vs) = all.row(r);
+            let mut pairs: Vec<(u32, f32)> = cs.iter().copied().zip(vs.iter().copied()).collect();
+            if pairs.len() > keep {
+                pairs.select_nth_unstable_by(keep - 1, |a, b| {
+                    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+                });
+                pairs.truncate(keep);
+                pairs.sort_unstable_by_key(|p| p.0);
+            }
+            pairs
+        }))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reverse_keeps_the_largest_values_of_each_transposed_row_in_column_order() {
+        // Column 0 is the neighbour of rows 0..5 with values 0.1, 0.5, 0.3, 0.5, 0.2.
+        let m = Csr::from_rows([
+            vec![(0, 0.1), (1, 1.0)],
+            vec![(0, 0.5)],
+            vec![(0, 0.3), (1, 0.2)],
+            vec![(0, 0.5)],
+            vec![(0, 0.2)],
+        ]);
+        let all = m.reverse(2, 0);
+        assert_eq!(all, m.transpose(2));
+        let top = m.reverse(2, 3);
+        // The two 0.5s and the 0.3, by row; column 1's two pairs fit.
+        assert_eq!(top.row(0), (&[1u32, 2, 3][..], &[0.5f32, 0.3, 0.5][..]));
+        assert_eq!(top.row(1), all.row(1));
+        let ties = m.reverse(2, 1);
+        assert_eq!(
+            ties.row(0),
+            (&[1u32][..], &[0.5f32][..]),
+            "a tie goes to the lower row"
+        );
+    }
 
     #[test]
     fn transpose_and_io() {

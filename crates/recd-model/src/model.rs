@@ -30,6 +30,14 @@ pub struct ScoringParams {
     pub recency_half_life: f32,
     /// Weight every history item keeps however old it is.
     pub recency_floor: f32,
+    /// Most items one history item's item-kNN score reaches: of the items that have it among
+    /// their neighbours, those most similar to it (0: all). A popular item is the neighbour of
+    /// hundreds of items, most of them weakly similar, and updating every one of them was the
+    /// largest single cost of a served answer on the 1M × 100k model (`pipeline_cost`:
+    /// ~490 updates per history item). Absent from models trained before it existed: those
+    /// keep every one, as they were trained.
+    #[serde(default)]
+    pub reverse_neighbors: usize,
 }
 
 impl Default for ScoringParams {
@@ -38,6 +46,7 @@ impl Default for ScoringParams {
             history_len: 200,
             recency_half_life: 10.0,
             recency_floor: 0.3,
+            reverse_neighbors: 50,
         }
     }
 }
@@ -73,7 +82,8 @@ pub struct Model {
     pub item_factors: Factors,
     /// Item-to-item neighbours: row i = i's top-k `(j, cosine)`.
     pub neighbors: Csr,
-    /// The transpose of `neighbors`: row j = the items i that have j among their top k.
+    /// The transpose of `neighbors`: row j = the items i that have j among their top k, the
+    /// [`ScoringParams::reverse_neighbors`] most similar of them.
     pub neighbors_rev: Csr,
     /// Each user's interactions in time order: `(item, weight)`; weight > 0 is a positive
     /// signal (its strength), weight ≤ 0 a negative one (disliked, skipped, rated low).
@@ -238,7 +248,7 @@ impl Model {
         };
         let model = Model {
             version: manifest.version.clone(),
-            neighbors_rev: neighbors.transpose(n_items),
+            neighbors_rev: neighbors.reverse(n_items, side.params.reverse_neighbors),
             neighbors,
             history,
             user_last_ms: read_vec(&dir.join("user_last_ms.arr"), n_users)?,
@@ -348,4 +358,21 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ModelErro
         .map_err(|e| ModelError::Artifact(format!("{}: {e}", path.display())))?;
     serde_json::from_str(&text)
         .map_err(|e| ModelError::Artifact(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ScoringParams;
+
+    #[test]
+    fn a_model_trained_before_the_reverse_neighbour_cap_keeps_every_one() {
+        let old: ScoringParams = serde_json::from_str(
+            r#"{"history_len": 200, "recency_half_life": 10.0, "recency_floor": 0.3}"#,
+        )
+        .unwrap();
+        assert_eq!(old.reverse_neighbors, 0);
+        assert_eq!(ScoringParams::default().reverse_neighbors, 50);
+        let none: ScoringParams = serde_json::from_str("{}").unwrap();
+        assert_eq!(none.history_len, ScoringParams::default().history_len);
+    }
 }

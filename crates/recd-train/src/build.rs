@@ -171,7 +171,7 @@ pub fn build_model_with(
         items: IdIndex::new(ds.items.clone())?,
         user_factors: als_model.user_factors,
         item_factors: als_model.item_factors,
-        neighbors_rev: neighbors.transpose(n_items),
+        neighbors_rev: neighbors.reverse(n_items, config.scoring.reverse_neighbors),
         neighbors,
         history,
         user_last_ms,
