@@ -33,8 +33,8 @@ pub struct ScoringParams {
     /// Most items one history item's item-kNN score reaches: of the items that have it among
     /// their neighbours, those most similar to it (0: all). A popular item is the neighbour of
     /// hundreds of items, most of them weakly similar, and updating every one of them was the
-    /// largest single cost of a served answer on the 1M × 100k model (`pipeline_cost`:
-    /// ~490 updates per history item). Absent from models trained before it existed: those
+    /// largest single cost of a served answer on the 1M × 100k model (`pipeline_cost`
+    /// counts the updates; figures in BENCHMARKS.md). Absent from models trained before it existed: those
     /// keep every one, as they were trained.
     #[serde(default)]
     pub reverse_neighbors: usize,

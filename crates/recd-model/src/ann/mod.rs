@@ -496,9 +496,9 @@ impl AnnIndex {
             mean_recall(&sample, &truth, |q| ivf.search(q, 10, |_| true))
         };
         // Doubling finds a count that reaches the target; bisecting between it and the one
-        // below then finds the smallest. Doubling alone overshot: the 1M x 100k model's
-        // content index probed 16 lists where fewer reached the target, and that search was
-        // the largest single cost of a served answer (`examples/pipeline_cost`).
+        // below then finds the smallest. Doubling alone overshot, up to twice the lists the
+        // target needs, and the content index's search is a large share of a served answer
+        // (`examples/pipeline_cost`).
         let (mut below, mut above) = (0usize, 1usize);
         let mut recall = recall_at(&mut ivf, 1);
         while recall < config.target_recall && above < n_lists {
