@@ -218,13 +218,15 @@ impl UserFeatures {
         let gap_ms =
             i64::try_from(config.session_gap_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let ts = event.timestamp_ms;
-        let starts_new = match &self.session {
-            None => true,
-            Some(s) => {
-                let other_id = event.session_id.is_some() && event.session_id != s.session_id;
-                other_id || ts.saturating_sub(s.last_event_ms) > gap_ms
-            }
-        };
+        let starts_new = self.session.as_ref().is_none_or(|s| {
+            !recd_types::continues_session(
+                s.session_id.as_deref(),
+                s.last_event_ms,
+                event.session_id.as_deref(),
+                ts,
+                gap_ms,
+            )
+        });
         if starts_new {
             self.session = Some(Session {
                 session_id: event.session_id.clone(),

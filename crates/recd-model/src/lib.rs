@@ -19,6 +19,7 @@ pub mod als;
 pub mod ann;
 pub mod artifact;
 pub mod content;
+pub mod context;
 pub mod csr;
 pub mod derived;
 mod error;

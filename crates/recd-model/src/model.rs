@@ -9,6 +9,7 @@ use crate::als::Factors;
 use crate::ann::AnnIndex;
 use crate::artifact::{Manifest, arrays};
 use crate::content::ContentEncoder;
+use crate::context::ContextLift;
 use crate::csr::Csr;
 use crate::ids::IdIndex;
 use crate::ranker::Ranker;
@@ -107,6 +108,9 @@ pub struct Model {
     /// "model simplification"). `None` when the ranker is already the light kind, or for a
     /// model saved before it existed. Stored as `ranker_light.json`.
     pub light_ranker: Option<Ranker>,
+    /// Category lifts per device, page, hour and segment (the ranker's context features).
+    /// Empty for a model saved before it existed. Stored as `context_lift.json`.
+    pub context: ContextLift,
     /// Scoring parameters.
     pub params: ScoringParams,
     /// Sorted lists and indexes computed from the arrays on first use
@@ -199,6 +203,16 @@ impl Model {
         self.als_index().save(dir, "als_index")?;
         self.content_index().save(dir, "content_index")?;
         write_json(&dir.join("ranker.json"), &self.ranker)?;
+        write_json(&dir.join("context_lift.json"), &self.context)?;
+        // One entry per user whatever was set, as every per-user array.
+        let segments: Vec<u32> = (0..self.users.len())
+            .map(|u| self.context.user_segment.get(u).copied().unwrap_or(0))
+            .collect();
+        arrays::write(
+            &dir.join("user_segment.arr"),
+            &[segments.len()],
+            &segments,
+        )?;
         if let Some(light) = &self.light_ranker {
             write_json(&dir.join("ranker_light.json"), light)?;
         }
@@ -231,21 +245,35 @@ impl Model {
         }
         let neighbors = Csr::read(dir, "neighbors", n_items)?;
         let history = Csr::read(dir, "history", n_items)?;
-        let ranker: Ranker = read_json(&dir.join("ranker.json"))?;
+        let names = &crate::pipeline::features::NAMES;
+        let mut ranker: Ranker = read_json(&dir.join("ranker.json"))?;
         ranker.validate()?;
+        ranker.bind(names)?;
         let light_path = dir.join("ranker_light.json");
         let light_ranker = if light_path.exists() {
-            let light: Ranker = read_json(&light_path)?;
+            let mut light: Ranker = read_json(&light_path)?;
             light.validate()?;
             if light.features != ranker.features {
                 return Err(ModelError::Shape(
                     "ranker_light.json was trained on other features than ranker.json".into(),
                 ));
             }
+            light.bind(names)?;
             Some(light)
         } else {
             None
         };
+        let context_path = dir.join("context_lift.json");
+        let mut context: ContextLift = if context_path.exists() {
+            read_json(&context_path)?
+        } else {
+            ContextLift::default()
+        };
+        let segments_path = dir.join("user_segment.arr");
+        if segments_path.exists() {
+            context.user_segment = read_vec(&segments_path, n_users)?;
+        }
+        context.prepare(side.categories.len())?;
         let model = Model {
             version: manifest.version.clone(),
             neighbors_rev: neighbors.reverse(n_items, side.params.reverse_neighbors),
@@ -273,6 +301,7 @@ impl Model {
             item_factors,
             ranker,
             light_ranker,
+            context,
             derived: Default::default(),
         };
         model.check()?;

@@ -10,42 +10,12 @@ use std::collections::HashMap;
 use crate::catalog::CatalogSource;
 use recd_model::pipeline::top_n;
 use recd_model::{Model, NO_CATEGORY};
-use recd_types::{Gender, User};
+use recd_types::Segment;
 
 /// Length of each precomputed list.
 const LIST_LEN: usize = 500;
 /// A segment needs at least this many trained users before its list is trusted.
 const MIN_SEGMENT_USERS: usize = 20;
-
-/// A demographic segment: declared gender (or none) × age band.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Segment {
-    gender: Option<Gender>,
-    age_band: u8,
-}
-
-impl Segment {
-    /// The segment of a profile, or `None` when it declares neither gender nor age.
-    pub fn of(user: &User) -> Option<Self> {
-        if user.gender.is_none() && user.age.is_none() {
-            return None;
-        }
-        // Bands as in the usual market-research cut (MovieLens 1M uses the same edges).
-        let age_band = match user.age {
-            None => 0,
-            Some(a) if a < 18 => 1,
-            Some(a) if a < 25 => 2,
-            Some(a) if a < 35 => 3,
-            Some(a) if a < 45 => 4,
-            Some(a) if a < 55 => 5,
-            Some(_) => 6,
-        };
-        Some(Self {
-            gender: user.gender,
-            age_band,
-        })
-    }
-}
 
 /// Precomputed `(item row, score)` lists, best first; scores are in 0..=1 within a list.
 #[derive(Debug, Clone, Default)]
@@ -172,20 +142,6 @@ pub fn category_name(model: &Model, item: u32) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn segments_band_ages_and_need_a_declared_field() {
-        let mut u = User::new(recd_types::UserId::parse("u").unwrap());
-        assert_eq!(Segment::of(&u), None);
-        u.age = Some(24);
-        let a = Segment::of(&u).unwrap();
-        u.age = Some(19);
-        assert_eq!(Segment::of(&u), Some(a));
-        u.age = Some(25);
-        assert_ne!(Segment::of(&u), Some(a));
-        u.gender = Some(Gender::Female);
-        assert_ne!(Segment::of(&u).unwrap().gender, None);
-    }
 
     #[test]
     fn scaled_lists_start_at_one() {

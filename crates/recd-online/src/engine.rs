@@ -60,6 +60,10 @@ pub struct Request {
     pub request_id: Option<String>,
     /// Wall-clock time of the request (the clock of TTLs and new arrivals).
     pub now_ms: i64,
+    /// The moment the list is for, which the ranker's time-of-day features read: the request
+    /// time for a live request; `None` for a list made ahead for no particular hour (`recd
+    /// recommend` without `--at`), which leaves those features neutral.
+    pub at_ms: Option<i64>,
     /// How to compute the answer.
     pub mode: Mode,
     /// Leading items of the list the caller does not show (a later page): the list is still
@@ -237,6 +241,7 @@ impl Online {
         let known = Known {
             features,
             profile: None,
+            session_gap_ms: self.session_gap_ms(),
         };
         let exclude_features = known.features.clone();
         let task = self.compute.run(move || {
@@ -342,6 +347,7 @@ impl Online {
         let known = Known {
             features,
             profile: None,
+            session_gap_ms: self.session_gap_ms(),
         };
         let catalog = self.models.catalog(&served);
         Ok(Arc::new(recommend::baseline(
@@ -448,6 +454,14 @@ fn count(outcome: &'static str) {
 }
 
 /// The engine's view of a request (a new request id when it has none).
+impl Online {
+    /// The speed layer's session gap in ms (`[features] session_gap_secs`).
+    fn session_gap_ms(&self) -> i64 {
+        let secs = self.features.config().session_gap_secs;
+        i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+}
+
 fn params_of(request: &Request) -> Params {
     Params {
         user_id: request.user_id.to_string(),
@@ -457,6 +471,7 @@ fn params_of(request: &Request) -> Params {
         category: request.category.clone(),
         request_id: request.request_id.clone().unwrap_or_else(new_request_id),
         now_ms: request.now_ms,
+        at_ms: request.at_ms,
     }
 }
 

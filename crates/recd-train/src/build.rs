@@ -165,6 +165,13 @@ pub fn build_model_with(
         })
         .collect();
 
+    let meta = item_meta(ds);
+    let context = crate::moment::lifts(
+        &ds.vocabulary,
+        interactions,
+        &meta.category,
+        meta.categories.len(),
+    );
     let model = Model {
         version: String::new(),
         users: IdIndex::new(ds.users.clone())?,
@@ -179,9 +186,10 @@ pub fn build_model_with(
         trending,
         content,
         encoder,
-        meta: item_meta(ds),
+        meta,
         ranker: fixed_ranker(),
         light_ranker: None,
+        context,
         params: config.scoring,
         derived: Default::default(),
     };
@@ -292,6 +300,7 @@ mod tests {
                     item: *item,
                     ts,
                     signal: 4.0,
+                    ctx: Default::default(),
                 });
             }
         }
@@ -309,6 +318,7 @@ mod tests {
             catalog,
             window_ms: (1_000_000, 1_020_000),
             interactions,
+            ..Dataset::default()
         }
     }
 

@@ -73,6 +73,11 @@ pub struct TrainConfig {
     /// `CURRENT`, the candidate or the rollback target); `recd models gc` does the same on
     /// demand. 0 keeps every version.
     pub keep_versions: usize,
+    /// The speed layer's session gap (`[features] session_gap_secs`, in ms), set by whoever
+    /// loads the whole configuration: the ranker's session context is cut where serving cuts
+    /// it. Not a `[train]` key.
+    #[serde(skip)]
+    pub session_gap_ms: i64,
 }
 
 /// The rollout policy of `[train] rollout`.
@@ -117,6 +122,7 @@ impl Default for TrainConfig {
             job: JobConfig::default(),
             rollout: Rollout::Direct,
             keep_versions: 10,
+            session_gap_ms: 30 * 60_000,
         }
     }
 }

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use recd_store::EventLog;
-use recd_types::{Item, Record};
+use recd_types::{Event, Item, Record, Segment};
 
 use crate::TrainError;
 use crate::config::{Signal, TrainConfig};
@@ -24,7 +24,7 @@ use crate::config::{Signal, TrainConfig};
 const DAY_MS: f64 = 86_400_000.0;
 
 /// One event's signal about a (user, item) pair.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Interaction {
     /// User row.
     pub user: u32,
@@ -34,6 +34,73 @@ pub struct Interaction {
     pub ts: i64,
     /// Confidence (> 0) of a positive signal, or a negative value for a negative signal.
     pub signal: f32,
+    /// Where it happened (fits the struct's padding: the interactions of a large log are
+    /// the trainer's largest allocation).
+    pub ctx: Ctx,
+}
+
+/// The moment of an interaction, compactly: the ranker's context features are learned from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ctx {
+    /// A hash of the client's session id, never 0; 0 when the event had none.
+    pub session: u16,
+    /// 1 + the index of the device in [`Vocabulary::devices`]; 0 when none (or past the
+    /// vocabulary's size).
+    pub device: u8,
+    /// 1 + the index of the page in [`Vocabulary::pages`]; 0 when none.
+    pub page: u8,
+}
+
+/// The context values the interactions name, and each user's demographic segment.
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary {
+    /// Device classes, in order of first appearance.
+    pub devices: Vec<String>,
+    /// Pages, in order of first appearance.
+    pub pages: Vec<String>,
+    /// The segment key of each user row ([`recd_types::Segment::key`]), from their profile.
+    pub segments: Vec<Option<String>>,
+}
+
+/// Context values kept per kind; the rest count as unnamed (a client sending free text as its
+/// device class should not grow the model).
+const MAX_VALUES: usize = 255;
+
+impl Vocabulary {
+    /// The device named `ctx.device`.
+    pub fn device(&self, ctx: Ctx) -> Option<&str> {
+        let k = usize::from(ctx.device).checked_sub(1)?;
+        self.devices.get(k).map(String::as_str)
+    }
+
+    /// The page named `ctx.page`.
+    pub fn page(&self, ctx: Ctx) -> Option<&str> {
+        let k = usize::from(ctx.page).checked_sub(1)?;
+        self.pages.get(k).map(String::as_str)
+    }
+}
+
+fn code_of(values: &mut Vec<String>, value: Option<&str>) -> u8 {
+    let Some(value) = value else { return 0 };
+    if let Some(k) = values.iter().position(|v| v == value) {
+        return (k + 1) as u8;
+    }
+    if values.len() >= MAX_VALUES {
+        return 0;
+    }
+    values.push(value.to_string());
+    values.len() as u8
+}
+
+/// The [`Ctx`] of `event`, naming its values in `vocab`.
+fn ctx_of(vocab: &mut Vocabulary, event: &Event) -> Ctx {
+    Ctx {
+        session: event.session_id.as_deref().map_or(0, |id| {
+            (recd_types::fnv1a(id.bytes()) as u16).max(1)
+        }),
+        device: code_of(&mut vocab.devices, event.context.device.as_deref()),
+        page: code_of(&mut vocab.pages, event.context.page.as_deref()),
+    }
 }
 
 /// Interactions of a window, their ids, and the catalog.
@@ -49,6 +116,8 @@ pub struct Dataset {
     pub interactions: Vec<Interaction>,
     /// First and last event time of the window, ms.
     pub window_ms: (i64, i64),
+    /// What the interactions' contexts name, and the users' segments.
+    pub vocabulary: Vocabulary,
 }
 
 #[derive(Default)]
@@ -97,6 +166,10 @@ struct Loader {
     seen: Ids,
     users: Ids,
     catalog: HashMap<String, (u64, Item)>,
+    /// User id → (offset, segment key) of their newest profile.
+    profiles: HashMap<String, (u64, Option<String>)>,
+    /// Devices and pages named so far.
+    vocabulary: Vocabulary,
     /// User id → offset of their last tombstone.
     deleted: HashMap<String, u64>,
     n_read: u64,
@@ -149,6 +222,7 @@ impl Loader {
                 item: self.seen.row(item.as_str()),
                 ts: event.timestamp_ms,
                 signal,
+                ctx: ctx_of(&mut self.vocabulary, &event),
             });
             part.offsets.push(offset);
         }
@@ -164,6 +238,13 @@ impl Loader {
                     self.catalog.insert(id, (offset, item));
                 }
             }
+            Record::User { user, .. } => {
+                let id = user.id.as_str().to_string();
+                if self.profiles.get(&id).is_none_or(|(o, _)| *o < offset) {
+                    let segment = Segment::of(&user).map(|s| s.key());
+                    self.profiles.insert(id, (offset, segment));
+                }
+            }
             Record::UserDeleted { user, .. } => {
                 let at = self
                     .deleted
@@ -172,7 +253,6 @@ impl Loader {
                 *at = (*at).max(offset);
             }
             Record::Item { .. }
-            | Record::User { .. }
             | Record::Event(_)
             | Record::Impression(_) => {}
         }
@@ -205,12 +285,23 @@ impl Loader {
         }
         let mut rows: Vec<Option<Item>> = catalog.into_iter().map(|(_, item)| Some(item)).collect();
         rows.resize(items.names.len(), None);
+        let mut vocabulary = self.vocabulary;
+        vocabulary.segments = users
+            .iter()
+            .map(|name| {
+                let (at, segment) = self.profiles.get(name)?;
+                // A profile from before the user's deletion is forgotten with their events.
+                let forgotten = self.deleted.get(name).is_some_and(|d| d > at);
+                segment.clone().filter(|_| !forgotten)
+            })
+            .collect();
         Dataset {
             users,
             items: items.names,
             catalog: rows,
             interactions,
             window_ms: (0, 0),
+            vocabulary,
         }
     }
 }
@@ -439,6 +530,7 @@ mod tests {
             item,
             ts,
             signal: 1.0,
+            ctx: Ctx::default(),
         }
     }
 

@@ -12,6 +12,8 @@ use std::collections::{HashMap, HashSet};
 use rayon::prelude::*;
 use recd_model::Model;
 use recd_model::pipeline::{self, CandidateConfig, Source, UserState};
+
+use crate::moment::Moments;
 use serde::Serialize;
 
 use crate::dataset::Interaction;
@@ -175,6 +177,7 @@ pub(crate) fn served(
 pub fn evaluate(
     model: &Model,
     holdout: &[Interaction],
+    moments: &Moments,
     min_confidence: f32,
     candidates: &CandidateConfig,
     progress: &dyn Progress,
@@ -205,7 +208,8 @@ pub fn evaluate(
         let lists: Vec<Vec<Vec<u32>>> = chunk
             .par_iter()
             .map(|&u| {
-                let state = UserState::from_model(model, u);
+                let mut state = UserState::from_model(model, u);
+                state.moment = moments.get(model, u, Some);
                 let ids = |l: Vec<(u32, f32)>| l.into_iter().map(|(i, _)| i).collect();
                 let mut each: Vec<Vec<u32>> =
                     pipeline::generate_each(model, &state, candidates, depth)

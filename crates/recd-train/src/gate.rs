@@ -22,6 +22,8 @@ use recd_model::Model;
 use recd_model::artifact::{Manifest, registry};
 use recd_model::pipeline::{self, CandidateConfig, UserState};
 
+use crate::moment::Moments;
+
 use crate::TrainError;
 use crate::config::TrainConfig;
 use crate::dataset::{Dataset, Interaction};
@@ -144,6 +146,7 @@ pub fn assess_current(
             },
             holdout,
             config.relevance_min_confidence,
+            config.session_gap_ms,
         ))
     })();
     if let Err(why) = &rescore {
@@ -182,6 +185,7 @@ pub fn rescore(
     current: &Side<'_>,
     holdout: &[Interaction],
     min_confidence: f32,
+    session_gap_ms: i64,
 ) -> Rescore {
     let from_ms = candidate.cut_ms.max(current.cut_ms);
     let earliest = candidate.cut_ms.min(current.cut_ms);
@@ -199,6 +203,15 @@ pub fn rescore(
     for list in between.values_mut() {
         list.sort_by_key(|i| (i.ts, i.item));
     }
+    // Both models see the same request context: that of each user's first scored event.
+    let before: Vec<Interaction> = ds
+        .interactions
+        .iter()
+        .filter(|i| i.ts <= from_ms && scored.contains_key(&i.user))
+        .copied()
+        .collect();
+    let firsts: Vec<Interaction> = scored.values().flatten().copied().collect();
+    let moments = Moments::of(ds, &before, &firsts, session_gap_ms);
     let ds_rows: HashMap<&str, u32> = ds
         .items
         .iter()
@@ -213,10 +226,11 @@ pub fn rescore(
         .filter_map(|&u| {
             let recent = between.get(&u).unwrap_or(&none);
             let name = ds.users[u as usize].as_str();
-            let cand_state = state(candidate, Some(u), recent, Some);
-            let cur_state = state(current, current.model.users.get(name), recent, |i| {
-                current.model.items.get(&ds.items[i as usize])
-            });
+            let cur_row = |i: u32| current.model.items.get(&ds.items[i as usize]);
+            let mut cand_state = state(candidate, Some(u), recent, Some);
+            cand_state.moment = moments.get(candidate.model, u, Some);
+            let mut cur_state = state(current, current.model.users.get(name), recent, cur_row);
+            cur_state.moment = moments.get(current.model, u, cur_row);
             let relevant: HashSet<u32> = scored[&u]
                 .iter()
                 .filter(|i| i.signal >= min_confidence)

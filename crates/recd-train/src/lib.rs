@@ -27,6 +27,7 @@ pub mod external_als;
 pub mod gate;
 mod knn;
 mod mlp;
+pub mod moment;
 mod progress;
 pub mod ranker;
 mod report;

@@ -21,6 +21,7 @@ use recd_model::ranker::{Layer, Ranker};
 use crate::build::fixed_ranker;
 use crate::config::RankerParams;
 use crate::mlp::{self, Adam, Net};
+use crate::moment::Moments;
 
 /// Labelled candidate rows, grouped by user.
 #[derive(Debug, Default)]
@@ -43,6 +44,7 @@ impl Examples {
 pub fn collect(
     model: &Model,
     positives: &HashMap<u32, HashSet<u32>>,
+    moments: &Moments,
     cands: &CandidateConfig,
     max_negatives: usize,
 ) -> Examples {
@@ -51,7 +53,8 @@ pub fn collect(
     let per_user: Vec<(Vec<f32>, Vec<f32>)> = users
         .par_iter()
         .map(|&u| {
-            let state = UserState::from_model(model, u);
+            let mut state = UserState::from_model(model, u);
+            state.moment = moments.get(model, u, Some);
             let c = pipeline::candidates(model, &state, cands);
             let pos = &positives[&u];
             let d = NAMES.len();

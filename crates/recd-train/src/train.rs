@@ -26,6 +26,7 @@ use crate::config::{Rollout, TrainConfig};
 use crate::dataset::{Dataset, Source, sample_users, split_user_tails};
 use crate::evaluate::{Metrics, evaluate, relevant_sets};
 use crate::external_als::{AlsSource, ExternalAls};
+use crate::moment::Moments;
 use crate::gate::{self, GateReport};
 pub use crate::progress::{LogProgress, Progress};
 use crate::{TrainError, ranker, report};
@@ -139,9 +140,11 @@ pub fn run(
         config.ranker.seed,
     );
     positives.retain(|u, _| keep.binary_search(u).is_ok());
+    let moments = Moments::of(&ds, &head, &tail, config.session_gap_ms);
     let examples = ranker::collect(
         &head_model,
         &positives,
+        &moments,
         &config.candidates,
         config.ranker.max_negatives_per_user,
     );
@@ -162,9 +165,11 @@ pub fn run(
         .filter(|i| eval_users.contains(&i.user))
         .copied()
         .collect();
+    let moments = Moments::of(&ds, &fit, &holdout_sample, config.session_gap_ms);
     let metrics = evaluate(
         &model,
         &holdout_sample,
+        &moments,
         config.relevance_min_confidence,
         &config.candidates,
         progress,

@@ -11,6 +11,7 @@ mod ids;
 mod impression;
 mod item;
 mod record;
+mod session;
 mod user;
 mod weights;
 
@@ -21,7 +22,8 @@ pub use ids::{ItemId, MAX_ID_BYTES, UserId};
 pub use impression::{Impression, MAX_SHOWN, Shown, Surface};
 pub use item::Item;
 pub use record::Record;
-pub use user::{Gender, User};
+pub use session::continues_session;
+pub use user::{Gender, Segment, User};
 pub use weights::{EventWeights, Signal, counts_as_engagement};
 
 /// Milliseconds since the Unix epoch, UTC. Signed so that arithmetic on differences is plain.

@@ -39,6 +39,57 @@ impl FromStr for Gender {
     }
 }
 
+/// A demographic segment: declared gender (or none) × age band. The cold-start lists and the
+/// ranker's segment feature group users by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Segment {
+    gender: Option<Gender>,
+    age_band: u8,
+}
+
+impl Segment {
+    /// The segment of a profile, or `None` when it declares neither gender nor age.
+    pub fn of(user: &User) -> Option<Self> {
+        if user.gender.is_none() && user.age.is_none() {
+            return None;
+        }
+        // Bands as in the usual market-research cut (MovieLens 1M uses the same edges).
+        let age_band = match user.age {
+            None => 0,
+            Some(a) if a < 18 => 1,
+            Some(a) if a < 25 => 2,
+            Some(a) if a < 35 => 3,
+            Some(a) if a < 45 => 4,
+            Some(a) if a < 55 => 5,
+            Some(_) => 6,
+        };
+        Some(Self {
+            gender: user.gender,
+            age_band,
+        })
+    }
+
+    /// A stable name, such as `female/25-34` or `any/unknown-age`.
+    pub fn key(&self) -> String {
+        let gender = match self.gender {
+            None => "any",
+            Some(Gender::Female) => "female",
+            Some(Gender::Male) => "male",
+            Some(Gender::Other) => "other",
+        };
+        let band = match self.age_band {
+            1 => "under-18",
+            2 => "18-24",
+            3 => "25-34",
+            4 => "35-44",
+            5 => "45-54",
+            6 => "55+",
+            _ => "unknown-age",
+        };
+        format!("{gender}/{band}")
+    }
+}
+
 /// One user profile. Upserts replace the whole profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
@@ -112,5 +163,20 @@ mod tests {
         user.age = Some(200);
         assert_eq!(user.validate().unwrap_err().field, "age");
         assert_eq!("q".parse::<Gender>().unwrap_err().field, "gender");
+    }
+
+    #[test]
+    fn segments_band_ages_and_need_a_declared_field() {
+        let mut u = User::new(UserId::parse("u").unwrap());
+        assert_eq!(Segment::of(&u), None);
+        u.age = Some(24);
+        let a = Segment::of(&u).unwrap();
+        assert_eq!(a.key(), "any/18-24");
+        u.age = Some(19);
+        assert_eq!(Segment::of(&u), Some(a));
+        u.age = Some(25);
+        assert_ne!(Segment::of(&u), Some(a));
+        u.gender = Some(Gender::Female);
+        assert_eq!(Segment::of(&u).unwrap().key(), "female/25-34");
     }
 }

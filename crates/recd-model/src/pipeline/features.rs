@@ -11,11 +11,12 @@ use super::signals::Signals;
 use crate::Model;
 use crate::als::{prefetch, prefetch_row};
 use crate::content::dot;
+use crate::context::ContextKind;
 use crate::model::{NO_CATEGORY, UNKNOWN_TIME};
 
 /// Feature names, in row order. Part of the artifact contract: a ranker stores the list it
 /// was trained with and the loader refuses a mismatch.
-pub const NAMES: [&str; 19] = [
+pub const NAMES: [&str; 24] = [
     "knn_recent",
     "knn_all",
     "als",
@@ -35,6 +36,11 @@ pub const NAMES: [&str; 19] = [
     "src_popular_trending_new",
     "hour_sin",
     "hour_cos",
+    "session_category",
+    "device_lift",
+    "page_lift",
+    "hour_lift",
+    "segment_lift",
 ];
 
 const DAY_MS: f64 = 86_400_000.0;
@@ -92,9 +98,28 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
         standardize(col);
     }
     let history_log = (1.0 + signals.n_positive as f32).ln();
-    let hour =
-        ((state.now_ms.rem_euclid(DAY_MS as i64)) as f64 / DAY_MS * std::f64::consts::TAU) as f32;
-    let (hour_sin, hour_cos) = (hour.sin(), hour.cos());
+    let moment = &state.moment;
+    // Whole hours (UTC), so that two requests in the same hour rank alike wherever they are
+    // made (a batch list with `--at` and the server's answer).
+    let hour = moment.at_ms.map(|t| t.rem_euclid(DAY_MS as i64) / 3_600_000);
+    let (hour_sin, hour_cos) = hour.map_or((0.0, 0.0), |h| {
+        let angle = ((h as f64 + 0.5) / 24.0 * std::f64::consts::TAU) as f32;
+        (angle.sin(), angle.cos())
+    });
+    let lifts = &model.context;
+    let hour_key = hour.map(|h| h.to_string());
+    let rows = [
+        (ContextKind::Device, moment.device.as_deref()),
+        (ContextKind::Page, moment.page.as_deref()),
+        (ContextKind::Hour, hour_key.as_deref()),
+        (ContextKind::Segment, moment.segment.as_deref()),
+    ]
+    .map(|(kind, value)| value.and_then(|v| lifts.row(kind, v)));
+    let lift = |k: usize, cat: u32| match rows[k] {
+        Some(row) if cat != NO_CATEGORY => row[cat as usize],
+        _ => 0.0,
+    };
+    let session_category = moment.session_category.unwrap_or(NO_CATEGORY);
     let mut out = Vec::with_capacity(n * d);
     for (k, c) in cands.iter().enumerate() {
         let r = &records[c.item as usize];
@@ -136,6 +161,15 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
             },
             hour_sin,
             hour_cos,
+            if cat != NO_CATEGORY && cat == session_category {
+                1.0
+            } else {
+                0.0
+            },
+            lift(0, cat),
+            lift(1, cat),
+            lift(2, cat),
+            lift(3, cat),
         ]);
     }
     out

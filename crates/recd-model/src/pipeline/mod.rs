@@ -55,6 +55,27 @@ pub struct UserState {
     /// items matching the user's recent searches), merged as content candidates and ranked
     /// like every other candidate.
     pub proposed: Vec<u32>,
+    /// The request's moment: time of day, device, page, segment, session.
+    pub moment: Moment,
+}
+
+/// What the request says about its moment, read by the context features
+/// ([`features::NAMES`]: `session_category` and the lifts of [`crate::context`]). Training
+/// fills it from the log's fields at the labelled interaction, serving from the request and
+/// the speed layer's session.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Moment {
+    /// When the request is made (ms since the epoch), for the hour-of-day features; `None`
+    /// when there is no request time (a batch list made ahead), which leaves them at zero.
+    pub at_ms: Option<i64>,
+    /// The client's device class.
+    pub device: Option<String>,
+    /// The page or placement.
+    pub page: Option<String>,
+    /// The user's demographic segment ([`recd_types::Segment::key`]).
+    pub segment: Option<String>,
+    /// The category of the newest item of the user's session, if the session is still going.
+    pub session_category: Option<u32>,
 }
 
 impl UserState {
@@ -76,6 +97,7 @@ impl UserState {
                 .copied()
                 .unwrap_or(0),
             proposed: Vec::new(),
+            moment: Moment::default(),
         }
     }
 }

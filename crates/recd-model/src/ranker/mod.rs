@@ -48,6 +48,21 @@ pub struct Ranker {
     /// The weights laid out for scoring, made on first use.
     #[serde(skip)]
     transposed: Transposed,
+    /// How the ranker reads a feature row of this build ([`Ranker::bind`]).
+    #[serde(skip)]
+    columns: Columns,
+}
+
+/// Where the ranker's inputs sit in the feature rows it is given. A model trained before
+/// this build added features stores the shorter list it learned on; it keeps working by
+/// reading its own columns, by name, out of the longer rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+enum Columns {
+    /// The rows are exactly the ranker's features, in order.
+    #[default]
+    Own,
+    /// Rows are `width` wide; input `k` is column `pick[k]`.
+    Pick { width: usize, pick: Vec<usize> },
 }
 
 /// Each layer's `Wᵀ` (`n_in × n_out`), the layout [`dense::layer`] reads. A cache derived
@@ -97,7 +112,34 @@ impl Ranker {
             layers,
             kind: kind.into(),
             transposed: Transposed::default(),
+            columns: Columns::Own,
         }
+    }
+
+    /// Makes the ranker read rows laid out as `names` (the pipeline's feature list), which
+    /// may hold more features than it was trained on, in another order. An error names a
+    /// feature it needs that `names` lacks (a model from a newer build).
+    pub fn bind(&mut self, names: &[&str]) -> Result<(), ModelError> {
+        if self.features.iter().map(String::as_str).eq(names.iter().copied()) {
+            self.columns = Columns::Own;
+            return Ok(());
+        }
+        let pick = self
+            .features
+            .iter()
+            .map(|f| {
+                names.iter().position(|n| n == f).ok_or_else(|| {
+                    ModelError::Shape(format!(
+                        "the ranker uses the feature `{f}`, which this build does not compute"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.columns = Columns::Pick {
+            width: names.len(),
+            pick,
+        };
+        Ok(())
     }
 
     /// Lays the weights out for scoring now rather than on the first [`Ranker::score`] (the
@@ -144,12 +186,17 @@ impl Ranker {
         Ok(())
     }
 
-    /// Logits for `n` rows of features laid out row-major in `x` (`n × features.len()`).
-    /// One pass per layer over all rows (`dense::layer`); the per-row scalar loops this
-    /// replaced took most of a request's CPU in a profile of `recd serve` on ml-100k.
+    /// Logits for `n` rows of features laid out row-major in `x` (`n × features.len()`, or
+    /// as [`Ranker::bind`] said). One pass per layer over all rows (`dense::layer`); the
+    /// per-row scalar loops this replaced took most of a request's CPU in a profile of
+    /// `recd serve` on ml-100k.
     pub fn score(&self, x: &[f32]) -> Vec<f32> {
         let d = self.features.len();
-        let n = x.len() / d.max(1);
+        let width = match &self.columns {
+            Columns::Own => d,
+            Columns::Pick { width, .. } => *width,
+        };
+        let n = x.len() / width.max(1);
         if n == 0 {
             return Vec::new();
         }
@@ -157,7 +204,14 @@ impl Ranker {
         BUFFERS.with(|buffers| {
             let (cur, next) = &mut *buffers.borrow_mut();
             cur.clear();
-            cur.extend_from_slice(&x[..n * d]);
+            match &self.columns {
+                Columns::Own => cur.extend_from_slice(&x[..n * d]),
+                Columns::Pick { pick, .. } => {
+                    for row in x[..n * width].chunks_exact(width) {
+                        cur.extend(pick.iter().map(|&c| row[c]));
+                    }
+                }
+            }
             for row in cur.chunks_exact_mut(d) {
                 for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
                     *v = (*v - m) / s;
@@ -196,6 +250,7 @@ mod tests {
             }],
             kind: "logistic".into(),
             transposed: Transposed::default(),
+            columns: Columns::Own,
         };
         lr.validate().unwrap();
         assert_eq!(lr.score(&[3.0, 1.0, 1.0, 0.0]), vec![0.5, 0.5]);
@@ -220,8 +275,32 @@ mod tests {
         mlp.validate().unwrap();
         // (3-1)/2 = 1 -> relu 1; (1-0)/1 = 1 -> -1 -> relu 0; sum 1.
         assert_eq!(mlp.score(&[3.0, 1.0]), vec![1.0]);
-        let mut bad = lr;
+        let mut bad = lr.clone();
         bad.mean.pop();
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn a_ranker_reads_its_own_columns_of_wider_rows_by_name() {
+        let mut lr = Ranker::new(
+            vec!["a".into(), "b".into()],
+            vec![1.0, 0.0],
+            vec![2.0, 1.0],
+            vec![Layer {
+                n_in: 2,
+                n_out: 1,
+                weights: vec![1.0, -1.0],
+                bias: vec![0.5],
+            }],
+            "logistic",
+        );
+        let own = lr.score(&[3.0, 1.0, 1.0, 0.0]);
+        // The same two rows, laid out as a newer build would: c, b, a.
+        lr.bind(&["c", "b", "a"]).unwrap();
+        assert_eq!(lr.score(&[9.0, 1.0, 3.0, -9.0, 0.0, 1.0]), own);
+        lr.bind(&["a", "b"]).unwrap();
+        assert_eq!(lr.score(&[3.0, 1.0, 1.0, 0.0]), own);
+        let err = lr.bind(&["a"]).unwrap_err().to_string();
+        assert!(err.contains("`b`"), "{err}");
     }
 }

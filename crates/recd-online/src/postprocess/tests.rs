@@ -54,6 +54,7 @@ pub(crate) fn model() -> Model {
             "fixed",
         ),
         light_ranker: None,
+        context: Default::default(),
         params: ScoringParams::default(),
         derived: Default::default(),
     }

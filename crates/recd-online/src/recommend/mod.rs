@@ -21,7 +21,8 @@ pub use cache::{CacheKey, ResultCache};
 pub use config::{Diversity, ReasonWords, RecommendConfig};
 
 use crate::catalog_view::CatalogView;
-use crate::cold::{Segment, category_index, category_name};
+use crate::cold::{category_index, category_name};
+use recd_types::Segment;
 use crate::model_watch::Served;
 use crate::postprocess::{self, Pick, Reason};
 
@@ -77,6 +78,8 @@ pub struct Params {
     pub request_id: String,
     /// Wall-clock time of the request.
     pub now_ms: i64,
+    /// The moment the list is for (time-of-day features; `Request::at_ms`).
+    pub at_ms: Option<i64>,
 }
 
 /// What was read about the user before the CPU work.
@@ -85,6 +88,9 @@ pub struct Known {
     pub features: Option<UserFeatures>,
     /// The catalog profile, if any (read only for users the model cannot personalise).
     pub profile: Option<User>,
+    /// The speed layer's session gap (`[features] session_gap_secs`, in ms): whether the
+    /// features' session is still going at the request.
+    pub session_gap_ms: i64,
 }
 
 /// Stable 64-bit hash of a string (FNV-1a): the seed of a request id's exploration slots, and
@@ -131,6 +137,15 @@ pub fn recommend(
         .iter()
         .flat_map(|(_, m)| m.iter().copied())
         .collect();
+    // Read at most once, and only when needed: for the segment of a user the model does not
+    // know, or for a cold start.
+    let read_profile = std::cell::OnceCell::new();
+    let user_profile = || {
+        read_profile
+            .get_or_init(|| known.profile.clone().or_else(profile))
+            .clone()
+    };
+    state.moment = state::moment(model, params, known, user_profile);
     observe("user_state", started);
     let category = category_of(served, params).ok().flatten();
     let started = Instant::now();
@@ -142,7 +157,7 @@ pub fn recommend(
         mark_searched(&mut r, &searches, config.search_boost);
         r
     } else {
-        let p = known.profile.clone().or_else(profile);
+        let p = user_profile();
         let r = cold(served, p.as_ref(), category);
         observe("cold_start", started);
         r

@@ -5,8 +5,10 @@
 
 use recd_features::UserFeatures;
 use recd_model::Model;
-use recd_model::pipeline::{ItemSet, UserState};
-use recd_types::EventWeights;
+use recd_model::pipeline::{ItemSet, Moment, UserState};
+use recd_types::{EventWeights, Segment, User};
+
+use super::{Known, Params};
 
 /// How the served model reads events: its training weights and history scale.
 pub struct Meaning<'a> {
@@ -75,6 +77,51 @@ pub fn user_state(
         state.now_ms = f.last_event_ms;
     }
     state
+}
+
+/// The request's moment for the ranker's context features: its time and page, the device it
+/// names (else the session's), the user's segment (the model's record of a trained user, else
+/// their profile, read only then), and the category of the session's newest item while the
+/// session is still going.
+pub fn moment(
+    model: &Model,
+    params: &Params,
+    known: &Known,
+    profile: impl FnOnce() -> Option<User>,
+) -> Moment {
+    let at = params.at_ms.unwrap_or(params.now_ms);
+    let session = known
+        .features
+        .as_ref()
+        .and_then(|f| f.session.as_ref())
+        .filter(|s| {
+            recd_types::continues_session(
+                s.session_id.as_deref(),
+                s.last_event_ms,
+                None,
+                at,
+                known.session_gap_ms,
+            )
+        });
+    let segment = match model.users.get(&params.user_id) {
+        Some(row) => model.context.segment_of(row).map(str::to_string),
+        None => profile()
+            .as_ref()
+            .and_then(Segment::of)
+            .map(|s| s.key()),
+    };
+    Moment {
+        at_ms: params.at_ms,
+        device: params
+            .device
+            .clone()
+            .or_else(|| session.and_then(|s| s.device.clone())),
+        page: Some(params.context.clone()),
+        segment,
+        session_category: session
+            .and_then(|s| s.current_category.as_deref())
+            .and_then(|c| crate::cold::category_index(model, c)),
+    }
 }
 
 /// True when the state carries anything personal (a positive item or a vector).

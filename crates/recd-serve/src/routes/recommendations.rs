@@ -104,6 +104,7 @@ fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<Parsed, A
                 )
             })?,
     };
+    let now = now_ms();
     Ok(Parsed {
         request: Request {
             user_id,
@@ -117,7 +118,8 @@ fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<Parsed, A
                 c => c.cloned(),
             },
             request_id: token(params, "request_id")?,
-            now_ms: now_ms(),
+            now_ms: now,
+            at_ms: Some(now),
             mode: Mode::Serving,
             offset,
         },

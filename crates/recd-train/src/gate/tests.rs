@@ -28,6 +28,7 @@ fn world() -> Dataset {
                 item,
                 ts: i64::from(k) * 2 * DAY + i64::from(u % 5) * 3_600_000,
                 signal: 5.0,
+                ctx: Default::default(),
             });
         }
     }
@@ -39,6 +40,7 @@ fn world() -> Dataset {
         catalog: vec![None; N_ITEMS as usize],
         interactions,
         window_ms: (0, end),
+        ..Dataset::default()
     }
 }
 
@@ -127,6 +129,7 @@ fn a_current_model_of_noise_scores_worse_on_the_new_period() {
         &side(&good, current_cut),
         &holdout,
         c.relevance_min_confidence,
+        c.session_gap_ms,
     );
     let with_bad = rescore(
         &ds,
@@ -134,6 +137,7 @@ fn a_current_model_of_noise_scores_worse_on_the_new_period() {
         &side(&bad, current_cut),
         &holdout,
         c.relevance_min_confidence,
+        c.session_gap_ms,
     );
     assert!(with_good.users >= 100, "{with_good:?}");
     assert!(with_bad.users >= 100, "{with_bad:?}");

@@ -196,6 +196,7 @@ fn show_recommendations(data_dir: &Path, config: Config) -> anyhow::Result<Examp
                     user.clone(),
                 )?)),
                 now_ms: jiff::Timestamp::now().as_millisecond(),
+                at_ms: None,
                 mode: Mode::Deterministic,
                 offset: 0,
             };

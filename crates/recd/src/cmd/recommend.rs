@@ -47,6 +47,14 @@ pub struct RecommendArgs {
     /// The `context` of every request (pinned items are per context).
     #[arg(long, default_value = "homepage")]
     pub context: String,
+    /// The `device` of every request, as a client would send it.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// The moment the lists are for (the ranker's time-of-day features): RFC 3339,
+    /// YYYY-MM-DD (UTC) or integer ms. Without it, the lists are for no particular hour, and
+    /// those features stay neutral.
+    #[arg(long, value_parser = recd_io::parse_time_bound)]
+    pub at: Option<i64>,
 }
 
 /// Requests in flight at once: enough to keep every compute thread busy.
@@ -74,10 +82,11 @@ async fn batch(args: RecommendArgs, config: Config) -> anyhow::Result<()> {
                 user_id: user.clone(),
                 n: args.n,
                 context: args.context.clone(),
-                device: None,
+                device: args.device.clone(),
                 category: None,
                 request_id: Some(request_id_of(user)),
                 now_ms,
+                at_ms: args.at,
                 mode: Mode::Deterministic,
                 offset: 0,
             };

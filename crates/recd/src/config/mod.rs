@@ -72,7 +72,9 @@ pub fn load(
     for o in overrides {
         layers.set_flag(o)?;
     }
-    let config = layers.deserialize::<Config>()?;
+    let mut config = layers.deserialize::<Config>()?;
+    config.train.session_gap_ms =
+        i64::try_from(config.features.session_gap_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     // Checked here, so that every subcommand refuses a bad experiment the same way.
     recd_online::experiments::Experiments::compile(&config.experiments, &config.serve.recommend)?;
     config

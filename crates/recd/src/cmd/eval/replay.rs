@@ -284,6 +284,7 @@ async fn ask(mode: ReplayMode, online: &Arc<Online>, step: &Step) -> anyhow::Res
         category: None,
         request_id: Some(format!("replay-{}", step.seq)),
         now_ms: step.event.timestamp_ms,
+        at_ms: Some(step.event.timestamp_ms),
         mode: Mode::Deterministic,
         offset: 0,
     };
