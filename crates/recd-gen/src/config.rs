@@ -11,6 +11,14 @@ pub const DAY_MS: TimestampMs = 86_400_000;
 /// so the same command gives the same bytes on any day.
 pub const DEFAULT_END_MS: TimestampMs = 1_709_251_200_000;
 
+/// Default strength of the device effect: in a session, each of the device's favoured
+/// categories weighs this much more than under the user's taste alone (see `devices.rs`).
+pub const DEFAULT_DEVICE_EFFECT: f64 = 3.0;
+
+/// Upper bound of the device effect: far past the point where sessions stay in the device's
+/// favoured categories, and low enough that reweighting never overflows.
+const MAX_DEVICE_EFFECT: f64 = 1000.0;
+
 /// Settings of a generated world. Every field takes part in the output definition except
 /// `threads`, which only changes how fast it is produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +39,10 @@ pub struct GenConfig {
     pub n_categories: u32,
     /// Dimension of the latent taste space.
     pub dim: usize,
+    /// How much more a session's device favours its own categories: each device class favours
+    /// a quarter of the categories, which weigh `1 + device_effect` in its sessions; 0 makes
+    /// the device independent of what is browsed.
+    pub device_effect: f64,
     /// Worker threads for event generation; 0 means one per core.
     pub threads: usize,
 }
@@ -38,7 +50,7 @@ pub struct GenConfig {
 impl GenConfig {
     /// Settings with the given sizes and seed and defaults for the rest
     /// (window of 60 days ending 2024-03-01, 30 categories or one per item if fewer items,
-    /// 16 latent dimensions).
+    /// 16 latent dimensions, [`DEFAULT_DEVICE_EFFECT`]).
     pub fn new(n_users: u32, n_items: u32, n_events: u64, seed: u64) -> Self {
         Self {
             n_users,
@@ -49,6 +61,7 @@ impl GenConfig {
             n_days: 60,
             n_categories: n_items.clamp(1, 30),
             dim: 16,
+            device_effect: DEFAULT_DEVICE_EFFECT,
             threads: 0,
         }
     }
@@ -87,6 +100,13 @@ impl GenConfig {
         }
         if !(1..=256).contains(&self.dim) {
             return Err(GenError::config("dim", "must be between 1 and 256"));
+        }
+        // `contains` is false for NaN, so this also refuses it (and the infinities).
+        if !(0.0..=MAX_DEVICE_EFFECT).contains(&self.device_effect) {
+            return Err(GenError::config(
+                "device-effect",
+                format!("must be a number between 0 and {MAX_DEVICE_EFFECT}"),
+            ));
         }
         // Signups and item creation reach up to three years before the window.
         if self.start_ms() - 3 * 366 * DAY_MS < 0 {
@@ -200,5 +220,13 @@ mod tests {
         let mut c = GenConfig::new(10, 100, 1000, 1);
         c.end_ms = 0;
         assert_eq!(field(c), "end");
+        for bad in [-0.5, f64::NAN, f64::INFINITY, 1e9] {
+            let mut c = GenConfig::new(10, 100, 1000, 1);
+            c.device_effect = bad;
+            assert_eq!(field(c), "device-effect", "{bad}");
+        }
+        let mut c = GenConfig::new(10, 100, 1000, 1);
+        c.device_effect = 0.0;
+        c.validate().unwrap();
     }
 }

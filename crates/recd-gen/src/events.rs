@@ -1,12 +1,14 @@
-//! One user's events: sessions laid out in time, an item chosen per draw by taste and
-//! popularity, then a kind, rating, dwell and context per draw.
+//! One user's events: sessions laid out in time, each on a device, an item chosen per draw by
+//! taste, popularity and the session's device, then a kind, rating, dwell and context per draw.
 //!
-//! Two streams per user keep calibration exact: the `Events` stream decides times and items
-//! (so the pilot sees exactly the affinities the real run will see), the `Kinds` stream decides
-//! everything that depends on the calibrated kind model.
+//! Three streams per user: the `Events` stream decides times and items (so the calibration
+//! pilot sees exactly the affinities the real run will see), the `Device` stream each session's
+//! device (apart, so the device leaves the other draws where they were; see `devices.rs`), and
+//! the `Kinds` stream everything that depends on the calibrated kind model.
 
 use recd_types::{Event, EventKind, ItemId, TimestampMs};
 
+use crate::devices::{SessionCategories, session_device};
 use crate::kinds::{KindModel, SEARCH_SHARE};
 use crate::rng::{Purpose, Rng};
 use crate::users::{Profile, dot, user_id};
@@ -27,25 +29,35 @@ const POPULARITY_MIX: f64 = 0.2;
 /// Candidates per taste-driven draw, and how sharply affinity picks among them.
 const CANDIDATES: usize = 8;
 const BETA_ITEM: f32 = 1.5;
-/// Share of sessions on a device other than the user's usual one.
-const OTHER_DEVICE: f64 = 0.15;
 /// Activity by hour of day (UTC): quiet nights, an evening peak.
 const HOUR_WEIGHTS: [f64; 24] = [
     2.0, 1.5, 1.0, 0.8, 0.7, 0.8, 1.2, 2.0, 3.0, 3.5, 3.8, 4.0, 4.2, 4.1, 4.0, 4.1, 4.3, 4.8, 5.5,
     6.2, 6.5, 6.0, 4.5, 3.0,
 ];
 
-/// A draw before it becomes an event: when, which session, which item (none for a search).
+/// A draw before it becomes an event: when, which session on which device, which item (none
+/// for a search).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Draw {
     pub(crate) at_ms: TimestampMs,
     pub(crate) session: u32,
+    /// Index into `DEVICES` of the session's device.
+    pub(crate) device: u8,
     /// `None` for a search.
     pub(crate) item: Option<u32>,
     /// The category the draw was made in (the search's topic for a search).
     pub(crate) category: u32,
     /// `<u, v_i> / sqrt(dim)`; 0 for a search.
     pub(crate) affinity: f32,
+}
+
+/// One session before its draws: start, number of draws, device and main category.
+#[derive(Debug, Clone, Copy)]
+struct Session {
+    start: TimestampMs,
+    len: u64,
+    device: usize,
+    category: u32,
 }
 
 /// Lays out user `idx`'s sessions and chooses every draw's item. Draws come out in time order.
@@ -56,6 +68,8 @@ pub(crate) fn draws(world: &World, profile: &Profile, idx: u32) -> Vec<Draw> {
     }
     let config = &world.config;
     let mut rng = Rng::keyed(config.seed, Purpose::Events, idx as u64);
+    let mut device_rng = Rng::keyed(config.seed, Purpose::Device, idx as u64);
+    let mut categories = SessionCategories::new(profile, &world.devices);
     let mut lengths: Vec<u64> = vec![1];
     for _ in 1..n {
         if rng.chance(1.0 / SESSION_MEAN_EVENTS) {
@@ -64,22 +78,31 @@ pub(crate) fn draws(world: &World, profile: &Profile, idx: u32) -> Vec<Draw> {
             *lengths.last_mut().expect("not empty") += 1;
         }
     }
-    let mut sessions: Vec<(TimestampMs, u64, u32)> = lengths
+    let mut sessions: Vec<Session> = lengths
         .iter()
         .map(|&len| {
-            (
-                session_start(world, profile, &mut rng),
+            let start = session_start(world, profile, &mut rng);
+            let device = session_device(profile, &mut device_rng);
+            Session {
+                start,
                 len,
-                profile.sample_category(&mut rng),
-            )
+                device,
+                category: categories.sample(device, &mut rng),
+            }
         })
         .collect();
-    sessions.sort_by_key(|s| s.0);
+    sessions.sort_by_key(|s| s.start);
     let last_ms = config.end_ms - 1;
     let sqrt_dim = (world.dim as f32).sqrt();
     let mut res = Vec::with_capacity(n as usize);
     let mut prev_end = TimestampMs::MIN;
-    for (session, &(start, len, session_category)) in sessions.iter().enumerate() {
+    for (session, s) in sessions.iter().enumerate() {
+        let Session {
+            start,
+            len,
+            device,
+            category: session_category,
+        } = *s;
         let mut at_ms = start
             .max(prev_end.saturating_add(SESSION_PAUSE_MS))
             .min(last_ms);
@@ -88,15 +111,18 @@ pub(crate) fn draws(world: &World, profile: &Profile, idx: u32) -> Vec<Draw> {
                 let gap = rng.log_normal(GAP_MEDIAN_MS, GAP_SIGMA) as i64;
                 at_ms = (at_ms + gap).min(last_ms);
             }
+            // A fresh category is still browsed on the session's device, so it follows the
+            // device too.
             let category = if rng.chance(SESSION_STICK) {
                 session_category
             } else {
-                profile.sample_category(&mut rng)
+                categories.sample(device, &mut rng)
             };
             let draw = if rng.chance(SEARCH_SHARE) {
                 Draw {
                     at_ms,
                     session: session as u32,
+                    device: device as u8,
                     item: None,
                     category: session_category,
                     affinity: 0.0,
@@ -106,6 +132,7 @@ pub(crate) fn draws(world: &World, profile: &Profile, idx: u32) -> Vec<Draw> {
                 Draw {
                     at_ms,
                     session: session as u32,
+                    device: device as u8,
                     item: Some(item),
                     category,
                     affinity: dot(&profile.vector, world.item_vector(item)) / sqrt_dim,
@@ -190,7 +217,6 @@ pub(crate) fn render(
 ) -> Vec<Event> {
     let mut rng = Rng::keyed(world.config.seed, Purpose::Kinds, idx as u64);
     let user = user_id(idx);
-    let mut device = DEVICES[profile.device].0;
     let mut session = u32::MAX;
     let mut session_id = String::new();
     draws
@@ -199,19 +225,13 @@ pub(crate) fn render(
             if draw.session != session {
                 session = draw.session;
                 session_id = format!("s{idx}-{session}");
-                device = if rng.chance(OTHER_DEVICE) {
-                    let weights: Vec<f64> = DEVICES.iter().map(|d| d.1).collect();
-                    DEVICES[rng.weighted(&weights)].0
-                } else {
-                    DEVICES[profile.device].0
-                };
             }
             let mut event = match draw.item {
                 None => search_event(&user, draw, &mut rng),
                 Some(item) => item_event(kinds, profile, &user, item, draw, &mut rng),
             };
             event.session_id = Some(session_id.clone());
-            event.context.device = Some(device.to_string());
+            event.context.device = Some(DEVICES[draw.device as usize].0.to_string());
             event
         })
         .collect()

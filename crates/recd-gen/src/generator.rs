@@ -10,7 +10,7 @@ use crate::events::{draws, item_id, render};
 use crate::items::item_record;
 use crate::kinds::KindModel;
 use crate::users::{Profile, user_id};
-use crate::words::category_name;
+use crate::words::{DEVICES, category_name};
 use crate::world::World;
 use crate::{GenConfig, GenError};
 
@@ -230,6 +230,13 @@ impl Generator {
             propensity: profile.propensity,
             n_events: self.world.activity[idx as usize],
         }
+    }
+
+    /// The categories sessions on `device` (an event's `context.device`: `mobile`, `desktop`
+    /// or `tablet`) favour, sorted; `None` for a device the generator does not use.
+    pub fn device_favoured_categories(&self, device: &str) -> Option<&[u32]> {
+        let d = DEVICES.iter().position(|(name, _)| *name == device)?;
+        Some(self.world.devices.favoured(d))
     }
 
     /// The name of category `c`, as written in items and user interests.

@@ -32,6 +32,11 @@ pub(crate) enum Purpose {
     Shopper = 8,
     /// Which users a simulation takes from the population (index 0).
     Sample = 9,
+    /// One user's session devices (index = user); apart from `Events` so the device choice
+    /// leaves that stream's draws where they were.
+    Device = 10,
+    /// Which categories each device class favours (index 0).
+    DeviceCategories = 11,
 }
 
 /// One step of SplitMix64: a bijective mixer that spreads nearby keys far apart.

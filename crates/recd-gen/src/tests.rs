@@ -455,3 +455,90 @@ fn shoppers_and_samples_are_deterministic() {
         assert_eq!(generator.react(&mut generator.shopper(u), &strangers), []);
     }
 }
+
+/// Per device, the share of the device's favoured categories among its own item events and
+/// among the other devices' item events.
+fn favoured_shares(generator: &Generator, events: &[Event]) -> Vec<(String, f64, f64)> {
+    let category = |e: &Event| {
+        let item = Generator::item_index(e.item_id.as_ref()?)?;
+        Some(generator.item_truth(item).category)
+    };
+    ["mobile", "desktop", "tablet"]
+        .iter()
+        .map(|&device| {
+            let favoured = generator.device_favoured_categories(device).unwrap();
+            // (favoured, all) item events on this device, then on the others.
+            let mut counts = [[0u64; 2]; 2];
+            for e in events {
+                let Some(c) = category(e) else { continue };
+                let elsewhere = usize::from(e.context.device.as_deref() != Some(device));
+                counts[elsewhere][0] += u64::from(favoured.contains(&c));
+                counts[elsewhere][1] += 1;
+            }
+            let share = |k: [u64; 2]| k[0] as f64 / k[1].max(1) as f64;
+            (device.to_string(), share(counts[0]), share(counts[1]))
+        })
+        .collect()
+}
+
+/// A world with many light users, so that no heavy user sways one device's category mix.
+fn device_world(device_effect: f64) -> (Generator, Vec<Event>) {
+    let mut config = GenConfig::new(20_000, ITEMS, 200_000, 7);
+    config.device_effect = device_effect;
+    let generator = Generator::new(config).unwrap();
+    let events = generator.blocks().flat_map(|b| b.events).collect();
+    (generator, events)
+}
+
+#[test]
+fn devices_favour_their_categories() {
+    let (generator, events) = device_world(crate::DEFAULT_DEVICE_EFFECT);
+    let (neutral_generator, neutral_events) = device_world(0.0);
+    let strong = favoured_shares(&generator, &events);
+    let neutral = favoured_shares(&neutral_generator, &neutral_events);
+    eprintln!("device effect {}: {strong:?}", crate::DEFAULT_DEVICE_EFFECT);
+    eprintln!("device effect 0: {neutral:?}");
+    for (device, own, others) in &strong {
+        assert!(
+            own / others > 1.6,
+            "{device}: favoured share {own:.3} on it vs {others:.3} elsewhere"
+        );
+    }
+    for (device, own, others) in &neutral {
+        assert!(
+            (own / others - 1.0).abs() < 0.12,
+            "{device} without the effect: {own:.3} on it vs {others:.3} elsewhere"
+        );
+    }
+}
+
+#[test]
+fn the_strength_moves_no_event_to_another_device() {
+    // Devices come from their own stream and every category draw takes one uniform whatever
+    // the strength, so a world without the effect differs only in what is browsed: a
+    // comparison of the two is not confounded by a different device mix.
+    let (generator, events) = world();
+    let mut config = generator.config().clone();
+    config.device_effect = 0.0;
+    let neutral: Vec<Event> = Generator::new(config)
+        .unwrap()
+        .blocks()
+        .flat_map(|b| b.events)
+        .collect();
+    let devices = |events: &[Event]| -> Vec<(String, Option<String>, Option<String>)> {
+        events
+            .iter()
+            .map(|e| {
+                let user = e.user_id.as_str().to_string();
+                (user, e.session_id.clone(), e.context.device.clone())
+            })
+            .collect()
+    };
+    assert_eq!(devices(events), devices(&neutral));
+    let changed = events
+        .iter()
+        .zip(&neutral)
+        .filter(|(a, b)| a.item_id != b.item_id)
+        .count();
+    assert!(changed > 0, "the strength changes what is browsed");
+}

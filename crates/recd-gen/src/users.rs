@@ -132,10 +132,14 @@ impl Profile {
 
     /// Draws a category from the user's preferences.
     pub(crate) fn sample_category(&self, rng: &mut Rng) -> u32 {
-        let x = rng.f64();
-        let c = self.category_cdf.partition_point(|&p| p <= x);
-        c.min(self.category_cdf.len() - 1) as u32
+        sample_cdf(&self.category_cdf, rng.f64())
     }
+}
+
+/// The category at uniform `x` of a cumulative distribution over categories (non-empty).
+pub(crate) fn sample_cdf(cdf: &[f64], x: f64) -> u32 {
+    let c = cdf.partition_point(|&p| p <= x);
+    c.min(cdf.len() - 1) as u32
 }
 
 /// Softmax over categories of taste fit (`<u, g_c> / sqrt(dim)`) plus the category's

@@ -9,6 +9,7 @@ use recd_types::TimestampMs;
 
 use crate::alias::AliasTable;
 use crate::config::DAY_MS;
+use crate::devices::DeviceEffect;
 use crate::rng::{Purpose, Rng};
 use crate::words::BRANDS;
 use crate::{GenConfig, GenError};
@@ -138,6 +139,8 @@ pub(crate) struct World {
     pub(crate) category_items: Vec<Members>,
     /// Exact number of events of each user; sums to `n_events`.
     pub(crate) activity: Vec<u64>,
+    /// Which categories each device class favours in its sessions.
+    pub(crate) devices: DeviceEffect,
 }
 
 impl World {
@@ -194,6 +197,7 @@ impl World {
             item_popularity: popularity,
             category_items,
             activity: activity_counts(&config),
+            devices: DeviceEffect::build(&config),
             config,
         })
     }

@@ -69,6 +69,12 @@ pub struct WorldArgs {
     /// Dimension of the hidden taste space.
     #[arg(long, default_value_t = 16)]
     dim: usize,
+    /// How strongly a session's device steers what is browsed in it: each device class
+    /// (mobile, desktop, tablet) favours its own quarter of the categories, which weigh 1 + this
+    /// in its sessions; 0 makes device and category independent. Part of the world: events
+    /// change with it, and the kind model `recd simulate` uses is calibrated on them.
+    #[arg(long, default_value_t = recd_gen::DEFAULT_DEVICE_EFFECT)]
+    device_effect: f64,
 }
 
 impl WorldArgs {
@@ -80,6 +86,7 @@ impl WorldArgs {
             n_days: self.days,
             n_categories: self.categories.unwrap_or(defaults.n_categories),
             dim: self.dim,
+            device_effect: self.device_effect,
             ..defaults
         })
     }

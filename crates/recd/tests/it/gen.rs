@@ -134,9 +134,10 @@ fn bad_settings_are_refused_with_the_flag_named() {
     let out = dir.path().join("x");
     let out = out.to_str().unwrap();
     let base = ["gen", "--users", "10", "--items", "20", "--events", "50"];
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["--end", "2024-02-30", "--out", out], "--end"),
         (&["--categories", "0", "--out", out], "categories"),
+        (&["--device-effect", "inf", "--out", out], "device-effect"),
         (&["--days", "2", "--out", out], "days"),
         (&[], "--out"),
     ];
