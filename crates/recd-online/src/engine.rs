@@ -60,9 +60,10 @@ pub struct Request {
     pub request_id: Option<String>,
     /// Wall-clock time of the request (the clock of TTLs and new arrivals).
     pub now_ms: i64,
-    /// The moment the list is for, which the ranker's time-of-day features read: the request
-    /// time for a live request; `None` for a list made ahead for no particular hour (`recd
-    /// recommend` without `--at`), which leaves those features neutral.
+    /// The moment the list is for, which the ranker's time-of-day and session features read:
+    /// the request time for a live request. `None` for a list made ahead (`recd recommend`
+    /// without `--at`): it is then for the user's next visit, taken to continue their newest
+    /// known event (the clock the engine already gives such a user's state).
     pub at_ms: Option<i64>,
     /// How to compute the answer.
     pub mode: Mode,

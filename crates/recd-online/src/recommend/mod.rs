@@ -145,7 +145,7 @@ pub fn recommend(
             .get_or_init(|| known.profile.clone().or_else(profile))
             .clone()
     };
-    state.moment = state::moment(model, params, known, user_profile);
+    state.moment = state::moment(model, params, known, state.now_ms, user_profile);
     observe("user_state", started);
     let category = category_of(served, params).ok().flatten();
     let started = Instant::now();

@@ -79,17 +79,19 @@ pub fn user_state(
     state
 }
 
-/// The request's moment for the ranker's context features: its time and page, the device it
-/// names (else the session's), the user's segment (the model's record of a trained user, else
-/// their profile, read only then), and the category of the session's newest item while the
-/// session is still going.
+/// The request's moment for the ranker's context features: its time (`params.at_ms`, else
+/// `clock`, the state's clock: the user's newest known event, the time a list made ahead for
+/// their next visit is for) and page, the device it names (else the session's), the user's
+/// segment (the model's record of a trained user, else their profile, read only then), and
+/// the category of the session's newest item while the session is still going at that time.
 pub fn moment(
     model: &Model,
     params: &Params,
     known: &Known,
+    clock: i64,
     profile: impl FnOnce() -> Option<User>,
 ) -> Moment {
-    let at = params.at_ms.unwrap_or(params.now_ms);
+    let at = params.at_ms.unwrap_or(clock);
     let session = known
         .features
         .as_ref()
@@ -111,7 +113,7 @@ pub fn moment(
             .map(|s| s.key()),
     };
     Moment {
-        at_ms: params.at_ms,
+        at_ms: Some(at),
         device: params
             .device
             .clone()

@@ -50,9 +50,9 @@ pub struct RecommendArgs {
     /// The `device` of every request, as a client would send it.
     #[arg(long)]
     pub device: Option<String>,
-    /// The moment the lists are for (the ranker's time-of-day features): RFC 3339,
-    /// YYYY-MM-DD (UTC) or integer ms. Without it, the lists are for no particular hour, and
-    /// those features stay neutral.
+    /// The moment the lists are for (the ranker's time-of-day and session features): RFC
+    /// 3339, YYYY-MM-DD (UTC) or integer ms. Without it, each list is for the user's next
+    /// visit, taken to continue their newest known event.
     #[arg(long, value_parser = recd_io::parse_time_bound)]
     pub at: Option<i64>,
 }
