@@ -139,8 +139,7 @@ impl ContextLift {
         if self.keys.is_empty() {
             self.n_categories = n_categories;
         }
-        if self.n_categories != n_categories || self.lift.len() != self.keys.len() * n_categories
-        {
+        if self.n_categories != n_categories || self.lift.len() != self.keys.len() * n_categories {
             return Err(ModelError::Shape(
                 "context_lift.json does not match the model's categories".into(),
             ));
@@ -203,7 +202,12 @@ mod tests {
     #[test]
     fn users_keep_their_segment_by_row() {
         let mut t = ContextLift::default();
-        t.set_user_segments([Some("female/18-24"), None, Some("male/55+"), Some("female/18-24")]);
+        t.set_user_segments([
+            Some("female/18-24"),
+            None,
+            Some("male/55+"),
+            Some("female/18-24"),
+        ]);
         assert_eq!(t.segments, ["female/18-24", "male/55+"]);
         assert_eq!(t.segment_of(0), Some("female/18-24"));
         assert_eq!(t.segment_of(1), None);

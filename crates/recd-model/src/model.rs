@@ -208,11 +208,7 @@ impl Model {
         let segments: Vec<u32> = (0..self.users.len())
             .map(|u| self.context.user_segment.get(u).copied().unwrap_or(0))
             .collect();
-        arrays::write(
-            &dir.join("user_segment.arr"),
-            &[segments.len()],
-            &segments,
-        )?;
+        arrays::write(&dir.join("user_segment.arr"), &[segments.len()], &segments)?;
         if let Some(light) = &self.light_ranker {
             write_json(&dir.join("ranker_light.json"), light)?;
         }

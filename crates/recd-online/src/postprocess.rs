@@ -155,6 +155,18 @@ pub fn finish(
             });
         }
     }
+    // A search is intent the user has just stated: its best-ranked matches take the next
+    // places whatever their score. A boost alone left them out where the ranker, trained on
+    // history, scored a plainly named item low.
+    let searched = ranked
+        .iter()
+        .filter(|p| matches!(p.reason, Reason::Searched(_)))
+        .take(config.search_slots);
+    for p in searched {
+        if out.len() < req.n && taken.insert(p.item) {
+            out.push(*p);
+        }
+    }
     ranked.retain(|p| !taken.contains(&p.item));
     let n_explore = if req.category.is_some() {
         0

@@ -484,4 +484,53 @@ mod tests {
         let err = Model::load(dir.path(), true).unwrap_err().to_string();
         assert!(err.contains("ranker_light.json"), "{err}");
     }
+
+    /// A model saved before the context features existed: its ranker lists the 19 features
+    /// it learned on, and it has no context tables. It loads, and ranks as it did.
+    #[test]
+    fn a_model_from_before_the_context_features_loads_and_ranks_as_it_did() {
+        let ds = dataset();
+        let mut model = small_model(&ds);
+        let names = pipeline::features::NAMES;
+        let old_names = &names[..19];
+        assert_eq!(old_names.last(), Some(&"hour_cos"));
+        let fixed = fixed_ranker();
+        let old = Ranker::new(
+            old_names.iter().map(|s| s.to_string()).collect(),
+            vec![0.0; 19],
+            vec![1.0; 19],
+            vec![Layer {
+                n_in: 19,
+                n_out: 1,
+                weights: fixed.layers()[0].weights[..19].to_vec(),
+                bias: vec![0.0],
+            }],
+            "fixed",
+        );
+        model.ranker = old;
+        let dir = saved(&model, &ds);
+        std::fs::remove_file(dir.path().join("context_lift.json")).unwrap();
+        std::fs::remove_file(dir.path().join("user_segment.arr")).unwrap();
+        let loaded = Model::load(dir.path(), false).unwrap();
+        assert!(loaded.context.keys.is_empty());
+        model.ranker = fixed;
+        let cc = CandidateConfig::default();
+        for u in 0..ds.users.len() as u32 {
+            let mut state = UserState::from_model(&model, u);
+            state.moment.at_ms = Some(state.now_ms);
+            let then = pipeline::recommend(&model, &state, &cc, 5);
+            assert_eq!(
+                pipeline::recommend(&loaded, &state, &cc, 5),
+                then,
+                "user {u}"
+            );
+        }
+        // A ranker that needs a feature this build does not compute is refused by name.
+        let mut future = loaded.ranker.clone();
+        future.features[0] = "from_the_future".into();
+        model.ranker = future;
+        let dir = saved(&model, &ds);
+        let err = Model::load(dir.path(), false).unwrap_err().to_string();
+        assert!(err.contains("from_the_future"), "{err}");
+    }
 }

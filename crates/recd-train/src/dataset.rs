@@ -95,9 +95,10 @@ fn code_of(values: &mut Vec<String>, value: Option<&str>) -> u8 {
 /// The [`Ctx`] of `event`, naming its values in `vocab`.
 fn ctx_of(vocab: &mut Vocabulary, event: &Event) -> Ctx {
     Ctx {
-        session: event.session_id.as_deref().map_or(0, |id| {
-            (recd_types::fnv1a(id.bytes()) as u16).max(1)
-        }),
+        session: event
+            .session_id
+            .as_deref()
+            .map_or(0, |id| (recd_types::fnv1a(id.bytes()) as u16).max(1)),
         device: code_of(&mut vocab.devices, event.context.device.as_deref()),
         page: code_of(&mut vocab.pages, event.context.page.as_deref()),
     }
@@ -252,9 +253,7 @@ impl Loader {
                     .or_insert(offset);
                 *at = (*at).max(offset);
             }
-            Record::Item { .. }
-            | Record::Event(_)
-            | Record::Impression(_) => {}
+            Record::Item { .. } | Record::Event(_) | Record::Impression(_) => {}
         }
     }
 

@@ -35,7 +35,10 @@ pub fn lifts(
         counts.entry(key).or_insert_with(|| vec![0.0; n_categories])[cat as usize] += 1.0;
     };
     for i in interactions.iter().filter(|i| i.signal > 0.0) {
-        let cat = category.get(i.item as usize).copied().unwrap_or(NO_CATEGORY);
+        let cat = category
+            .get(i.item as usize)
+            .copied()
+            .unwrap_or(NO_CATEGORY);
         if cat == NO_CATEGORY {
             continue;
         }
@@ -51,9 +54,7 @@ pub fn lifts(
         }
     }
     let mut lift = ContextLift::from_counts(n_categories, &counts);
-    lift.set_user_segments(
-        (0..vocab.segments.len()).map(|u| vocab.segments[u].as_deref()),
-    );
+    lift.set_user_segments((0..vocab.segments.len()).map(|u| vocab.segments[u].as_deref()));
     lift
 }
 
@@ -120,7 +121,12 @@ impl Moments {
 
 /// The newest item of `before` (time-ordered) with a category that is in the session `next`
 /// continues: walking back while each interaction continues the session of the one before.
-fn session_item(ds: &Dataset, before: &[Interaction], next: Interaction, gap_ms: i64) -> Option<u32> {
+fn session_item(
+    ds: &Dataset,
+    before: &[Interaction],
+    next: Interaction,
+    gap_ms: i64,
+) -> Option<u32> {
     let id = |i: &Interaction| (i.ctx.session != 0).then_some(i.ctx.session);
     let mut later = next;
     for i in before.iter().rev() {
@@ -170,7 +176,11 @@ mod tests {
         Dataset {
             users: vec!["a".into(), "b".into()],
             items: vec!["x".into(), "y".into(), "z".into()],
-            catalog: vec![item("x", Some("toys")), item("y", None), item("z", Some("tools"))],
+            catalog: vec![
+                item("x", Some("toys")),
+                item("y", None),
+                item("z", Some("tools")),
+            ],
             vocabulary: Vocabulary {
                 devices: vec!["mobile".into(), "tv".into()],
                 pages: Vec::new(),
@@ -187,8 +197,16 @@ mod tests {
         // User 0: x, then y (no category) in session 7, then the first scored event in
         // session 7: the session's newest categorised item is x.
         // User 1: z in session 3, then a scored event in session 4: a new session.
-        let before = [at(0, 0, 100, 7, 1), at(0, 1, 200, 7, 1), at(1, 2, 100, 3, 2)];
-        let scored = [at(0, 2, 900, 7, 2), at(0, 0, 800, 7, 2), at(1, 0, 300, 4, 2)];
+        let before = [
+            at(0, 0, 100, 7, 1),
+            at(0, 1, 200, 7, 1),
+            at(1, 2, 100, 3, 2),
+        ];
+        let scored = [
+            at(0, 2, 900, 7, 2),
+            at(0, 0, 800, 7, 2),
+            at(1, 0, 300, 4, 2),
+        ];
         let m = Moments::of(&ds, &before, &scored, gap);
         let (a, item) = &m.by_user[&0];
         assert_eq!(a.at_ms, Some(800));

@@ -26,8 +26,8 @@ use crate::config::{Rollout, TrainConfig};
 use crate::dataset::{Dataset, Source, sample_users, split_user_tails};
 use crate::evaluate::{Metrics, evaluate, relevant_sets};
 use crate::external_als::{AlsSource, ExternalAls};
-use crate::moment::Moments;
 use crate::gate::{self, GateReport};
+use crate::moment::Moments;
 pub use crate::progress::{LogProgress, Progress};
 use crate::{TrainError, ranker, report};
 

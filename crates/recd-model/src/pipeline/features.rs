@@ -101,7 +101,9 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
     let moment = &state.moment;
     // Whole hours (UTC), so that two requests in the same hour rank alike wherever they are
     // made (a batch list with `--at` and the server's answer).
-    let hour = moment.at_ms.map(|t| t.rem_euclid(DAY_MS as i64) / 3_600_000);
+    let hour = moment
+        .at_ms
+        .map(|t| t.rem_euclid(DAY_MS as i64) / 3_600_000);
     let (hour_sin, hour_cos) = hour.map_or((0.0, 0.0), |h| {
         let angle = ((h as f64 + 0.5) / 24.0 * std::f64::consts::TAU) as f32;
         (angle.sin(), angle.cos())

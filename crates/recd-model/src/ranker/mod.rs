@@ -120,7 +120,12 @@ impl Ranker {
     /// may hold more features than it was trained on, in another order. An error names a
     /// feature it needs that `names` lacks (a model from a newer build).
     pub fn bind(&mut self, names: &[&str]) -> Result<(), ModelError> {
-        if self.features.iter().map(String::as_str).eq(names.iter().copied()) {
+        if self
+            .features
+            .iter()
+            .map(String::as_str)
+            .eq(names.iter().copied())
+        {
             self.columns = Columns::Own;
             return Ok(());
         }

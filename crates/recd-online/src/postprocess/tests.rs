@@ -82,6 +82,8 @@ struct Case {
     usual: ItemSet,
     seed: u64,
     config: RecommendConfig,
+    /// Items marked as matching a search.
+    searched: HashSet<u32>,
 }
 
 impl Default for Case {
@@ -95,6 +97,7 @@ impl Default for Case {
             pinned: vec![],
             usual: ItemSet::default(),
             seed: 1,
+            searched: HashSet::new(),
             config: RecommendConfig {
                 diversity: Diversity::None,
                 exploration_share: 0.0,
@@ -124,7 +127,12 @@ fn check(case: Case) -> Vec<Pick> {
         new_arrival_days: 14.0,
         seed: case.seed,
     };
-    finish(&model, ranked(), &req, &case.config)
+    let mut picks = ranked();
+    for p in picks.iter_mut().filter(|p| case.searched.contains(&p.item)) {
+        p.source = "search";
+        p.reason = Reason::Searched(0);
+    }
+    finish(&model, picks, &req, &case.config)
 }
 
 fn items(picks: &[Pick]) -> Vec<u32> {
@@ -156,6 +164,25 @@ fn sponsored_items_are_boosted_and_pinned_items_lead() {
     });
     assert_eq!(items(&out), [9, 8, 0, 1]);
     assert_eq!(out[0].source, "pinned");
+}
+
+#[test]
+fn search_matches_take_their_slots_after_the_pinned_items() {
+    let case = |slots: usize| {
+        let mut case = Case {
+            pinned: vec![9],
+            searched: [10, 7, 11].into(),
+            ..Case::default()
+        };
+        case.config.search_slots = slots;
+        case
+    };
+    // The best-ranked two matches, in rank order, whatever their score.
+    let out = check(case(2));
+    assert_eq!(items(&out), [9, 7, 10, 0]);
+    assert_eq!(out[1].source, "search");
+    // No slots: the matches compete on score alone.
+    assert_eq!(items(&check(case(0))), [9, 0, 1, 2]);
 }
 
 #[test]

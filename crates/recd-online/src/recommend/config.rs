@@ -84,6 +84,9 @@ pub struct RecommendConfig {
     pub search_queries: usize,
     /// Score multiplier of the items matching a recent search, once ranked.
     pub search_boost: f32,
+    /// Places at the head of each answer (after pinned items) for the best-ranked items
+    /// matching the user's recent searches, whatever their score (0: the boost alone).
+    pub search_slots: usize,
     /// The words of the reasons, per catalog ("watched" for films, "bought" for a shop).
     pub reasons: ReasonWords,
     /// Items placed first, in order, per context (`homepage = ["item1"]`).
@@ -127,6 +130,7 @@ impl Default for RecommendConfig {
             search_candidates: 50,
             search_queries: 2,
             search_boost: 1.5,
+            search_slots: 2,
             reasons: ReasonWords::default(),
             pinned: BTreeMap::new(),
             model_poll_ms: 1_000,

@@ -22,9 +22,9 @@ pub use config::{Diversity, ReasonWords, RecommendConfig};
 
 use crate::catalog_view::CatalogView;
 use crate::cold::{category_index, category_name};
-use recd_types::Segment;
 use crate::model_watch::Served;
 use crate::postprocess::{self, Pick, Reason};
+use recd_types::Segment;
 
 /// One item of an answer, rendered.
 #[derive(Debug, Clone, PartialEq)]

@@ -107,10 +107,7 @@ pub fn moment(
         });
     let segment = match model.users.get(&params.user_id) {
         Some(row) => model.context.segment_of(row).map(str::to_string),
-        None => profile()
-            .as_ref()
-            .and_then(Segment::of)
-            .map(|s| s.key()),
+        None => profile().as_ref().and_then(Segment::of).map(|s| s.key()),
     };
     Moment {
         at_ms: Some(at),
@@ -140,4 +137,76 @@ pub fn usual_categories(model: &Model, state: &UserState) -> ItemSet {
         .map(|(i, _)| model.meta.category[*i as usize])
         .filter(|&c| c != recd_model::NO_CATEGORY)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use recd_features::Session;
+    use recd_types::{Gender, UserId};
+
+    use super::*;
+
+    fn params(at_ms: Option<i64>, device: Option<&str>) -> Params {
+        Params {
+            user_id: "u".into(),
+            n: 10,
+            context: "homepage".into(),
+            device: device.map(str::to_string),
+            category: None,
+            request_id: "r".into(),
+            now_ms: 0,
+            at_ms,
+        }
+    }
+
+    #[test]
+    fn the_moment_reads_the_request_then_the_session_while_it_lasts() {
+        let model = crate::postprocess::tests::model();
+        let mut features = UserFeatures::new(UserId::parse("u").unwrap());
+        features.session = Some(Session {
+            session_id: Some("s".into()),
+            started_ms: 0,
+            last_event_ms: 1_000,
+            n_events: 2,
+            current_category: Some("b".into()),
+            pages: vec!["category".into()],
+            device: Some("tablet".into()),
+        });
+        let known = Known {
+            features: Some(features),
+            profile: None,
+            session_gap_ms: 500,
+        };
+        let none = || None;
+        // In the session: its category and device; the request's page.
+        let m = moment(&model, &params(Some(1_400), None), &known, 0, none);
+        assert_eq!(m.at_ms, Some(1_400));
+        assert_eq!(m.session_category, Some(1));
+        assert_eq!(m.device.as_deref(), Some("tablet"));
+        assert_eq!(m.page.as_deref(), Some("homepage"));
+        // A device the request names wins over the session's.
+        let m = moment(
+            &model,
+            &params(Some(1_400), Some("mobile")),
+            &known,
+            0,
+            none,
+        );
+        assert_eq!(m.device.as_deref(), Some("mobile"));
+        // Past the gap the session is over.
+        let m = moment(&model, &params(Some(1_501), None), &known, 0, none);
+        assert_eq!((m.session_category, m.device), (None, None));
+        // Without a time, the state's clock.
+        let m = moment(&model, &params(None, None), &known, 1_200, none);
+        assert_eq!((m.at_ms, m.session_category), (Some(1_200), Some(1)));
+        // A user the model does not know: the segment comes from their profile.
+        let profile = || {
+            let mut u = User::new(UserId::parse("u").unwrap());
+            u.gender = Some(Gender::Female);
+            u.age = Some(30);
+            Some(u)
+        };
+        let m = moment(&model, &params(None, None), &known, 0, profile);
+        assert_eq!(m.segment.as_deref(), Some("female/25-34"));
+    }
 }

@@ -6,6 +6,7 @@ mod bots;
 mod compact;
 mod config;
 mod connections;
+mod context;
 mod dashboard;
 mod deletion;
 mod experiments;

@@ -769,43 +769,30 @@ fn recd_recommend_writes_the_http_answers() {
     users.extend(["live-viewer".to_string(), "nobody-here".to_string()]);
     let users_csv = tmp.path().join("users.csv");
     std::fs::write(&users_csv, format!("user_id\n{}\n", users.join("\n"))).unwrap();
-    let out = tmp.path().join("recs.csv");
-    recd_ok(&[
-        "recommend",
-        "--config",
-        arg(&config),
-        "--data-dir",
-        arg(&data),
-        "--users",
-        arg(&users_csv),
-        "--n",
-        "10",
-        "--out",
-        arg(&out),
-    ]);
-    let mut reader = csv::Reader::from_path(&out).unwrap();
-    let mut batch: HashMap<String, (String, Vec<Value>)> = HashMap::new();
-    for row in reader.records() {
-        let row = row.unwrap();
-        let entry = batch
-            .entry(row[0].to_string())
-            .or_insert_with(|| (row[6].to_string(), Vec::new()));
-        assert_eq!(row[2], (entry.1.len() + 1).to_string(), "ranks in order");
-        entry.1.push(json!({
-            "item_id": &row[1],
-            "score": row[3].parse::<f32>().unwrap(),
-            "source": &row[4],
-            "reason": &row[5],
-        }));
-    }
-    assert_eq!(batch.len(), users.len(), "every user has a list");
+    // The time-of-day features read whole hours: the batch is made for the hour the HTTP
+    // requests are answered in, and made again in the rare run that crosses an hour.
+    let hour = |ms: i64| ms / 3_600_000;
+    let (batch, answers) = loop {
+        let at = unix_ms();
+        let batch = batch_lists(&tmp, &config, &data, &users_csv, at);
+        assert_eq!(batch.len(), users.len(), "every user has a list");
+        let answers: Vec<Value> = users
+            .iter()
+            .map(|user| {
+                let request_id = &batch[user].0;
+                recommend(
+                    &server,
+                    &format!("user_id={user}&num_results=10&request_id={request_id}"),
+                )
+            })
+            .collect();
+        if hour(unix_ms()) == hour(at) {
+            break (batch, answers);
+        }
+    };
     let mut saw_new_item = false;
-    for user in &users {
-        let (request_id, items) = &batch[user];
-        let body = recommend(
-            &server,
-            &format!("user_id={user}&num_results=10&request_id={request_id}"),
-        );
+    for (user, body) in users.iter().zip(&answers) {
+        let items = &batch[user].1;
         assert_eq!(body["fallback"], false, "{body}");
         assert_eq!(body["degraded"], false, "{body}");
         let http: Vec<Value> = body["items"]
@@ -836,6 +823,56 @@ fn recd_recommend_writes_the_http_answers() {
             .any(|t| i["reason"] == format!("because you watched {t}"))),
         "the live-only user's list comes from their live events: {live:?}"
     );
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// `recd recommend` for the users of `users_csv` at `at_ms`: per user, the request id and the
+/// items (id, score, source, reason) in rank order.
+fn batch_lists(
+    tmp: &tempfile::TempDir,
+    config: &std::path::Path,
+    data: &std::path::Path,
+    users_csv: &std::path::Path,
+    at_ms: i64,
+) -> HashMap<String, (String, Vec<Value>)> {
+    let out = tmp.path().join("recs.csv");
+    recd_ok(&[
+        "recommend",
+        "--config",
+        arg(config),
+        "--data-dir",
+        arg(data),
+        "--users",
+        arg(users_csv),
+        "--n",
+        "10",
+        "--at",
+        &at_ms.to_string(),
+        "--out",
+        arg(&out),
+    ]);
+    let mut reader = csv::Reader::from_path(&out).unwrap();
+    let mut batch: HashMap<String, (String, Vec<Value>)> = HashMap::new();
+    for row in reader.records() {
+        let row = row.unwrap();
+        let entry = batch
+            .entry(row[0].to_string())
+            .or_insert_with(|| (row[6].to_string(), Vec::new()));
+        assert_eq!(row[2], (entry.1.len() + 1).to_string(), "ranks in order");
+        entry.1.push(json!({
+            "item_id": &row[1],
+            "score": row[3].parse::<f32>().unwrap(),
+            "source": &row[4],
+            "reason": &row[5],
+        }));
+    }
+    batch
 }
 
 /// A search moves the items it names up the user's next list, with the search as the reason:
