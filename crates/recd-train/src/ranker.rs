@@ -15,7 +15,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use recd_model::Model;
-use recd_model::pipeline::{self, CandidateConfig, UserState, features::NAMES};
+use recd_model::pipeline::features::{MOMENT, NAMES};
+use recd_model::pipeline::{self, CandidateConfig, UserState};
 use recd_model::ranker::{Layer, Ranker};
 
 use crate::build::fixed_ranker;
@@ -26,6 +27,8 @@ use crate::moment::Moments;
 /// Labelled candidate rows, grouped by user.
 #[derive(Debug, Default)]
 pub struct Examples {
+    /// The features of a row, in order (the pipeline's [`NAMES`], or some of them).
+    pub features: Vec<&'static str>,
     /// Feature rows, row-major.
     pub x: Vec<f32>,
     /// Labels, 0 or 1.
@@ -37,6 +40,24 @@ pub struct Examples {
 impl Examples {
     fn n(&self) -> usize {
         self.y.len()
+    }
+
+    /// The same examples without the features `drop`.
+    fn without(&self, drop: &[&str]) -> Self {
+        let d = self.features.len();
+        let keep: Vec<usize> = (0..d)
+            .filter(|&k| !drop.contains(&self.features[k]))
+            .collect();
+        Self {
+            features: keep.iter().map(|&k| self.features[k]).collect(),
+            x: self
+                .x
+                .chunks_exact(d)
+                .flat_map(|row| keep.iter().map(move |&k| row[k]))
+                .collect(),
+            y: self.y.clone(),
+            groups: self.groups.clone(),
+        }
     }
 }
 
@@ -84,7 +105,10 @@ pub fn collect(
             }
         })
         .collect();
-    let mut ex = Examples::default();
+    let mut ex = Examples {
+        features: NAMES.to_vec(),
+        ..Examples::default()
+    };
     for (x, y) in per_user.into_iter().filter(|(_, y)| !y.is_empty()) {
         let start = ex.y.len();
         ex.x.extend(x);
@@ -99,6 +123,8 @@ pub fn collect(
 pub struct Trained {
     /// The chosen ranker.
     pub ranker: Ranker,
+    /// What was chosen, in words: its kind, and whether it reads the moment.
+    pub label: String,
     /// The logistic ranker when the chosen one is the MLP: the server's cheaper ranker under
     /// overload ([`recd_model::Model::light_ranker`]).
     pub light: Option<Ranker>,
@@ -106,9 +132,16 @@ pub struct Trained {
     pub scores: Vec<(String, f64)>,
 }
 
-/// Trains the configured kind(s) and returns the best on the validation slice.
+/// One ranker tried: its label, the ranker, its validation NDCG@10.
+struct Tried {
+    label: String,
+    ranker: Ranker,
+    ndcg: f64,
+}
+
+/// Trains the configured kind(s), each on every feature and on all but the moment's
+/// ([`MOMENT`]), and returns the best on the validation slice.
 pub fn train(ex: &Examples, params: &RankerParams, progress: &dyn Progress) -> Trained {
-    let d = NAMES.len();
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let (mut train_g, mut val_g) = (Vec::new(), Vec::new());
     for g in &ex.groups {
@@ -125,6 +158,7 @@ pub fn train(ex: &Examples, params: &RankerParams, progress: &dyn Progress) -> T
             "too few ranker examples; using the fixed blend"
         );
         return Trained {
+            label: fixed.kind.clone(),
             ranker: fixed,
             light: None,
             scores: Vec::new(),
@@ -132,37 +166,60 @@ pub fn train(ex: &Examples, params: &RankerParams, progress: &dyn Progress) -> T
     }
     let rows = |gs: &[(usize, usize)]| gs.iter().flat_map(|&(a, b)| a..b).collect::<Vec<usize>>();
     let (train_rows, val_rows) = (rows(&train_g), rows(&val_g));
-    let (mean, std) = moments(&ex.x, &train_rows, d);
-    let mut tried: Vec<(Ranker, f64)> = vec![(fixed.clone(), group_ndcg(&fixed, ex, &val_g))];
-    // Trained beside an MLP too (a closed-form solve, seconds): it is the MLP's light ranker.
-    if ["logistic", "mlp", "auto"].contains(&params.kind.as_str()) {
-        let lr = logistic(ex, &train_rows, &mean, &std, params.l2);
-        tried.push((lr.clone(), group_ndcg(&lr, ex, &val_g)));
+    let mut tried = vec![Tried {
+        label: fixed.kind.clone(),
+        ndcg: group_ndcg(&fixed, ex, &val_g),
+        ranker: fixed.clone(),
+    }];
+    for (suffix, set) in [("", None), (" without moment", Some(ex.without(&MOMENT)))] {
+        let set = set.as_ref().unwrap_or(ex);
+        let (mean, std) = moments(&set.x, &train_rows, set.features.len());
+        let mut fit = |ranker: Ranker| {
+            tried.push(Tried {
+                label: format!("{}{suffix}", ranker.kind),
+                ndcg: group_ndcg(&ranker, set, &val_g),
+                ranker,
+            })
+        };
+        // Trained beside an MLP too (a closed-form solve, seconds): it is the MLP's light
+        // ranker.
+        if ["logistic", "mlp", "auto"].contains(&params.kind.as_str()) {
+            fit(logistic(set, &train_rows, &mean, &std, params.l2));
+        }
+        if params.kind == "mlp" || params.kind == "auto" {
+            fit(mlp(
+                set,
+                &train_rows,
+                &val_rows,
+                &mean,
+                &std,
+                params,
+                progress,
+            ));
+        }
     }
-    if params.kind == "mlp" || params.kind == "auto" {
-        let mlp = mlp(ex, &train_rows, &val_rows, &mean, &std, params, progress);
-        tried.push((mlp.clone(), group_ndcg(&mlp, ex, &val_g)));
-    }
-    let scores: Vec<(String, f64)> = tried.iter().map(|(r, s)| (r.kind.clone(), *s)).collect();
+    let scores: Vec<(String, f64)> = tried.iter().map(|t| (t.label.clone(), t.ndcg)).collect();
     tracing::info!(
         ?scores,
         examples = ex.n(),
         "ranker validation NDCG@10 within candidates"
     );
     let forced = params.kind != "auto";
+    let best = tried
+        .iter()
+        .filter(|t| !forced || t.ranker.kind == params.kind)
+        .max_by(|a, b| a.ndcg.total_cmp(&b.ndcg))
+        .unwrap_or(&tried[0]);
+    // The light ranker reads what the ranker reads (the loader checks it).
     let light = tried
         .iter()
-        .find(|(r, _)| r.kind == "logistic")
-        .map(|(r, _)| r.clone());
-    let best = tried
-        .into_iter()
-        .filter(|(r, _)| !forced || r.kind == params.kind)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(r, _)| r)
-        .unwrap_or(fixed);
+        .find(|t| t.ranker.kind == "logistic" && t.ranker.features == best.ranker.features)
+        .map(|t| t.ranker.clone())
+        .filter(|_| best.ranker.kind == "mlp");
     Trained {
-        light: light.filter(|_| best.kind == "mlp"),
-        ranker: best,
+        ranker: best.ranker.clone(),
+        label: best.label.clone(),
+        light,
         scores,
     }
 }
@@ -248,7 +305,7 @@ fn logistic(ex: &Examples, rows: &[usize], mean: &[f32], std: &[f32], l2: f32) -
         }
     }
     Ranker::new(
-        NAMES.iter().map(|s| s.to_string()).collect(),
+        ex.features.iter().map(|s| s.to_string()).collect(),
         mean.to_vec(),
         std.to_vec(),
         vec![Layer {
@@ -295,7 +352,7 @@ fn solve_spd(a: &[f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
 
 /// Mean NDCG@10 of the ranker's order within each group (the ranking the ranker controls).
 pub fn group_ndcg(ranker: &Ranker, ex: &Examples, groups: &[(usize, usize)]) -> f64 {
-    let d = NAMES.len();
+    let d = ex.features.len();
     let mut total = 0.0;
     for &(a, b) in groups {
         let scores = ranker.score(&ex.x[a * d..b * d]);
@@ -386,7 +443,7 @@ fn mlp(
         }
     }
     Ranker::new(
-        NAMES.iter().map(|s| s.to_string()).collect(),
+        ex.features.iter().map(|s| s.to_string()).collect(),
         mean.to_vec(),
         std.to_vec(),
         best.1.layers,
@@ -401,17 +458,26 @@ mod tests {
     /// Examples where the label is decided by one feature (with noise in the others): both
     /// learners must rank positives first.
     fn synthetic() -> Examples {
+        with_signal_in("trending")
+    }
+
+    /// Examples whose label shows in the feature `signal` alone.
+    fn with_signal_in(signal: &str) -> Examples {
         let d = NAMES.len();
+        let signal = NAMES.iter().position(|n| *n == signal).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let mut ex = Examples::default();
+        let mut ex = Examples {
+            features: NAMES.to_vec(),
+            ..Examples::default()
+        };
         for _ in 0..200 {
             let start = ex.y.len();
             for k in 0..20 {
                 let pos = k < 2;
                 for f in 0..d {
                     let noise = rng.random::<f32>();
-                    // Feature 5 (trending) carries the signal: the fixed blend ignores it.
-                    ex.x.push(if f == 5 {
+                    // The fixed blend ignores trending, and every moment feature.
+                    ex.x.push(if f == signal {
                         noise + if pos { 1.5 } else { 0.0 }
                     } else {
                         noise
@@ -457,6 +523,44 @@ mod tests {
         let lr = train(&ex, &params("logistic"), &crate::train::LogProgress);
         assert_eq!(lr.ranker.kind, "logistic");
         assert!(lr.light.is_none());
+    }
+
+    #[test]
+    fn rankers_are_tried_with_and_without_the_moment_and_the_light_one_reads_the_same() {
+        let params = RankerParams {
+            epochs: 5,
+            ..RankerParams::default()
+        };
+        let t = train(
+            &with_signal_in("device_lift"),
+            &params,
+            &crate::train::LogProgress,
+        );
+        let labels: Vec<&str> = t.scores.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "fixed",
+                "logistic",
+                "mlp",
+                "logistic without moment",
+                "mlp without moment"
+            ]
+        );
+        // The signal is in the moment: a ranker that reads it wins.
+        assert!(
+            t.ranker.features.iter().any(|f| f == "device_lift"),
+            "{:?}",
+            t.scores
+        );
+        assert!(!t.label.contains("without"), "{}", t.label);
+        if let Some(light) = &t.light {
+            assert_eq!(light.features, t.ranker.features);
+        }
+        let ex = synthetic().without(&MOMENT);
+        assert_eq!(ex.features.len(), NAMES.len() - MOMENT.len());
+        assert!(ex.features.iter().all(|f| !MOMENT.contains(f)));
+        assert_eq!(ex.x.len(), ex.features.len() * ex.y.len());
     }
 
     #[test]

@@ -234,7 +234,7 @@ pub fn run(
         version,
         dir,
         metrics,
-        ranker: (trained.ranker.kind.clone(), trained.scores),
+        ranker: (trained.label.clone(), trained.scores),
         activated,
         candidate,
         decision,

@@ -43,6 +43,19 @@ pub const NAMES: [&str; 24] = [
     "segment_lift",
 ];
 
+/// The features that read the request's moment ([`super::Moment`]). Training also fits a
+/// ranker without them and keeps it where they do not rank its validation slice better (data
+/// whose log carries no devices or sessions, where they add only noise).
+pub const MOMENT: [&str; 7] = [
+    "hour_sin",
+    "hour_cos",
+    "session_category",
+    "device_lift",
+    "page_lift",
+    "hour_lift",
+    "segment_lift",
+];
+
 const DAY_MS: f64 = 86_400_000.0;
 
 /// Feature rows for `cands`, row-major.
