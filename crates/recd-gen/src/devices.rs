@@ -14,6 +14,9 @@
 //! world without the effect, and the draw is exact, with no retry bound to cap strong effects.
 //! Device choices take their own `Device` stream, so the strength never moves a session to
 //! another device: worlds that differ only in strength have the same device mix.
+//!
+//! Simulated shoppers follow the same weights ([`DeviceLift`], used by `shopper.rs`), so a
+//! simulation's users browse on their devices as the generated history says they do.
 
 use crate::GenConfig;
 use crate::rng::{Purpose, Rng};
@@ -79,6 +82,38 @@ impl DeviceEffect {
             1.0
         }
     }
+
+    /// How a session on `device` shifts `profile`'s attention between categories; `None`
+    /// when it does not.
+    pub(crate) fn lift(&self, profile: &Profile, device: usize) -> Option<DeviceLift> {
+        if self.is_neutral(device) {
+            return None;
+        }
+        let typical = probabilities(&profile.category_cdf)
+            .enumerate()
+            .map(|(c, p)| p * self.weight(device, c as u32))
+            .sum();
+        Some(DeviceLift { device, typical })
+    }
+}
+
+/// One user's category lift in sessions on one device: in such a session the generator draws
+/// category `c` with probability `p(c) · w(c) / W`, where `p` is the user's own distribution,
+/// `w(c)` the device's weight of `c` and `W = Σ p(c) · w(c)` the typical weight of what the
+/// user browses. `w(c) / W` is how much more (or less) `c` is browsed on the device than by
+/// taste alone; it averages 1 over the user's own distribution.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeviceLift {
+    device: usize,
+    /// `W`: at least 1, since every weight is.
+    typical: f64,
+}
+
+impl DeviceLift {
+    /// The lift of `category`, under the weights of `effect`.
+    pub(crate) fn of(&self, effect: &DeviceEffect, category: u32) -> f64 {
+        effect.weight(self.device, category) / self.typical
+    }
 }
 
 /// The device of a new session: the user's usual one, or now and then any device by its share.
@@ -123,18 +158,25 @@ impl<'a> SessionCategories<'a> {
 /// The cumulative distribution `cdf` with each category's probability multiplied by its weight,
 /// normalised again. Weights are at least 1, so the total is positive.
 fn reweighted(cdf: &[f64], weight: impl Fn(u32) -> f64) -> Vec<f64> {
-    let (mut previous, mut acc) = (0.0, 0.0);
-    let mut res: Vec<f64> = cdf
-        .iter()
+    let mut acc = 0.0;
+    let mut res: Vec<f64> = probabilities(cdf)
         .enumerate()
-        .map(|(c, &p)| {
-            acc += (p - previous).max(0.0) * weight(c as u32);
-            previous = p;
+        .map(|(c, p)| {
+            acc += p * weight(c as u32);
             acc
         })
         .collect();
     res.iter_mut().for_each(|p| *p /= acc);
     res
+}
+
+/// The probability of each category under the cumulative distribution `cdf`.
+fn probabilities(cdf: &[f64]) -> impl Iterator<Item = f64> + '_ {
+    cdf.iter().scan(0.0, |previous, &p| {
+        let q = (p - *previous).max(0.0);
+        *previous = p;
+        Some(q)
+    })
 }
 
 #[cfg(test)]

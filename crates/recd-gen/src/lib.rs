@@ -8,8 +8,8 @@
 //! items follow taste, popularity and the session's device (each device class favours some
 //! categories, by `GenConfig::device_effect`) and whose kinds (view … purchase, rating, like,
 //! dislike, skip, search) follow affinity; and the same users as shoppers in front of a ranked
-//! list ([`Shopper`], for simulations against a server). The hidden parts are exposed as ground
-//! truth ([`Generator::item_truth`], [`Generator::user_truth`],
+//! list, on a session's device ([`Shopper`], for simulations against a server). The hidden
+//! parts are exposed as ground truth ([`Generator::item_truth`], [`Generator::user_truth`],
 //! [`Generator::device_favoured_categories`]) so a test can check that a model learns them.
 //! Non-goals: no IO (the CLI writes files or a store), no global time order.
 //!

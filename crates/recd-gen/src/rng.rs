@@ -37,6 +37,9 @@ pub(crate) enum Purpose {
     Device = 10,
     /// Which categories each device class favours (index 0).
     DeviceCategories = 11,
+    /// One simulated user's session devices (index = user); apart from `Shopper` so the
+    /// device choice leaves the reactions' draws where they were.
+    ShopperDevice = 12,
 }
 
 /// One step of SplitMix64: a bijective mixer that spreads nearby keys far apart.

@@ -409,12 +409,14 @@ fn shoppers_click_more_on_what_they_like_and_look_at_the_top_most() {
         clicks(&best),
         clicks(&pop)
     );
-    // Examination falls with rank as 1 / log2(rank + 2): always the top, 29% of the tenth.
+    // Without the device, examination falls with rank as 1 / log2(rank + 2): always the top,
+    // 29% of the tenth.
+    let mut config = generator.config().clone();
+    config.device_effect = 0.0;
+    let neutral = Generator::new(config).unwrap();
     let mut examined = [0f64; 10];
-    for list in &pop {
-        let mut ranks: Vec<usize> = list.iter().map(|r| r.rank).collect();
-        ranks.dedup();
-        ranks.iter().for_each(|&r| examined[r] += 1.0);
+    for list in reactions(&neutral, &users, |_| popular.clone()) {
+        examined_ranks(&list).for_each(|r| examined[r] += 1.0);
     }
     let n = users.len() as f64;
     assert_eq!(examined[0], n);
@@ -433,6 +435,60 @@ fn shoppers_click_more_on_what_they_like_and_look_at_the_top_most() {
             assert_eq!(r.kind == EventKind::Rating, r.value.is_some(), "{r:?}");
         }
     }
+}
+
+/// The ranks of a list that the shopper examined (acted on), once each.
+fn examined_ranks(list: &[Reaction]) -> impl Iterator<Item = usize> + '_ {
+    let mut ranks: Vec<usize> = list.iter().map(|r| r.rank).collect();
+    ranks.dedup();
+    ranks.into_iter()
+}
+
+/// Over one list per sampled user, the share of shown items examined among those of the
+/// favoured categories of the shopper's device, and among the others, at ranks far enough
+/// down that looks are far from certain; and the share of shoppers on their usual device.
+fn device_attention(generator: &Generator) -> (f64, f64, f64) {
+    let users = generator.sample_users(1_000);
+    // [favoured, other] × [shown, examined]
+    let mut counts = [[0f64; 2]; 2];
+    let mut usual = 0.0;
+    for &u in &users {
+        let mut shopper = generator.shopper(u);
+        let primary = generator.user(u).attributes["primary_device"].clone();
+        usual += f64::from(u8::from(shopper.device() == primary));
+        let favoured = generator
+            .device_favoured_categories(shopper.device())
+            .unwrap()
+            .to_vec();
+        let list: Vec<u32> = (0..20).map(|k| (u * 7 + k * 13) % ITEMS).collect();
+        let shown: Vec<ItemId> = list.iter().map(|&i| Generator::item_id(i)).collect();
+        let examined: Vec<usize> = examined_ranks(&generator.react(&mut shopper, &shown)).collect();
+        for (rank, &item) in list.iter().enumerate().skip(6) {
+            let other = usize::from(!favoured.contains(&generator.item_truth(item).category));
+            counts[other][0] += 1.0;
+            counts[other][1] += f64::from(u8::from(examined.contains(&rank)));
+        }
+    }
+    let rate = |k: [f64; 2]| k[1] / k[0];
+    (rate(counts[0]), rate(counts[1]), usual / users.len() as f64)
+}
+
+#[test]
+fn shoppers_look_at_what_their_session_device_favours() {
+    let (generator, _) = world();
+    let (favoured, other, usual) = device_attention(generator);
+    eprintln!("examined: favoured {favoured:.3}, other {other:.3}; usual device {usual:.3}");
+    // Favoured categories weigh 4 against 1 in generated sessions; looks saturate a little.
+    assert!(favoured / other > 2.0, "{favoured} vs {other}");
+    // As in generated sessions, mostly the user's usual device.
+    assert!((0.85..0.97).contains(&usual), "{usual}");
+    let mut config = generator.config().clone();
+    config.device_effect = 0.0;
+    let (favoured, other, _) = device_attention(&Generator::new(config).unwrap());
+    assert!(
+        (favoured / other - 1.0).abs() < 0.1,
+        "{favoured} vs {other}"
+    );
 }
 
 #[test]
@@ -541,4 +597,43 @@ fn the_strength_moves_no_event_to_another_device() {
         .filter(|(a, b)| a.item_id != b.item_id)
         .count();
     assert!(changed > 0, "the strength changes what is browsed");
+}
+
+/// FNV-1a over the rank, item and kind of every reaction: a fingerprint that, unlike
+/// `DefaultHasher`, is the same under every Rust version.
+fn fingerprint(lists: &[Vec<Reaction>]) -> (usize, u64) {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut n = 0;
+    for r in lists.iter().flatten() {
+        for byte in format!("{}:{}:{};", r.rank, r.item, r.kind.as_str()).bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        n += 1;
+    }
+    (n, hash)
+}
+
+/// The reactions of shoppers without the device effect, pinned as the shopper made them before
+/// it had a device: strength 0 must leave a simulation exactly as it was.
+#[test]
+fn without_the_device_effect_shoppers_react_as_they_did_before_devices() {
+    let mut config = GenConfig::new(500, 400, 20_000, 11);
+    config.device_effect = 0.0;
+    let generator = Generator::new(config).unwrap();
+    let users = generator.sample_users(120);
+    let list = |u: u32, step: u32| -> Vec<ItemId> {
+        (0..10)
+            .map(|k| Generator::item_id((u * 7 + k * 13 + step * 31) % 400))
+            .collect()
+    };
+    let lists: Vec<Vec<Reaction>> = users
+        .iter()
+        .flat_map(|&u| {
+            let mut shopper = generator.shopper(u);
+            (0..2)
+                .map(|step| generator.react(&mut shopper, &list(u, step)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(fingerprint(&lists), (1109, 13_003_252_450_567_273_646));
 }

@@ -1,14 +1,16 @@
 //! The user simulator behind `recd simulate`: users of a generated world, as
 //! [`recd_gen::Shopper`]s, ask a server trained on that world's data for recommendations and
-//! act on them by their hidden taste, and the run counts what each serving variant earned.
+//! act on them by their hidden taste and their session's device, and the run counts what each
+//! serving variant earned.
 //!
 //! A run is `steps` rounds; in each, every simulated user asks once (`GET
-//! /v1/recommendations`), reacts, and posts the events of the reactions (`POST /v1/events`,
-//! with the answer's `request_id`) before the next round. Rounds rather than each user's
-//! steps back to back leave the server's updater time to apply a user's events before that
-//! user asks again, as between the page views of a live user. At most `concurrency`
-//! users are in a request at once. The users and each user's choices are fixed by the seed;
-//! what they are shown depends on the server.
+//! /v1/recommendations` with the session's `device`), reacts, and posts the events of the
+//! reactions (`POST /v1/events`, with the answer's `request_id` and the device in `context`)
+//! before the next round. Rounds rather than each user's steps back to back leave the
+//! server's updater time to apply a user's events before that user asks again, as between the
+//! page views of a live user. At most `concurrency` users are in a request at once. The users
+//! and each user's choices (device included) are fixed by the seed; what they are shown
+//! depends on the server.
 //!
 //! Before the run, `/healthz` must answer and the server's first and last items must carry
 //! the titles the world gives them: a server holding other data (another seed or size) is

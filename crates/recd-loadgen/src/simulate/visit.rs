@@ -1,5 +1,6 @@
-//! One step of one simulated user: ask for recommendations, react to the list by the user's
-//! hidden taste, send the events the reactions make with the answer's `request_id`.
+//! One step of one simulated user: ask for recommendations on the session's device, react to
+//! the list by the user's hidden taste and that device, send the events the reactions make with
+//! the answer's `request_id` and the device.
 
 use hyper::StatusCode;
 use hyper::body::Bytes;
@@ -29,9 +30,12 @@ impl Visit<'_> {
             ..StepOutcome::default()
         };
         let user_id = Generator::user_id(user);
+        // The device, as a live client would send it: a ranker that learned the device's
+        // categories from the log can only use them when the request names it.
         let path = format!(
-            "/v1/recommendations?user_id={user_id}&num_results={}",
-            self.num_results
+            "/v1/recommendations?user_id={user_id}&num_results={}&device={}",
+            self.num_results,
+            shopper.device()
         );
         let answer = match self.http.get(&path).await {
             Ok(answer) if answer.status == StatusCode::OK => answer,
@@ -69,10 +73,14 @@ impl Visit<'_> {
         if reactions.is_empty() {
             return outcome;
         }
-        let session_id = format!("{}-{user_id}", self.session_prefix);
+        let session = Session {
+            user_id: user_id.to_string(),
+            id: format!("{}-{user_id}", self.session_prefix),
+            device: shopper.device(),
+        };
         let events: Vec<EventIn> = reactions
             .iter()
-            .map(|r| event(r, &user_id.to_string(), &recs.request_id, &session_id))
+            .map(|r| event(r, &session, &recs.request_id))
             .collect();
         let body = match serde_json::to_vec(&events) {
             Ok(body) => Bytes::from(body),
@@ -112,18 +120,28 @@ fn parse(body: &[u8]) -> Result<(RecommendationsOut, Vec<ItemId>), String> {
     Ok((recs, shown))
 }
 
+/// Who a step's events are of, and where they happen.
+struct Session {
+    user_id: String,
+    /// One session per user per run.
+    id: String,
+    /// The session's device, so the log records what the user browsed on it.
+    device: &'static str,
+}
+
 /// A reaction as the body of `POST /v1/events` carries it. No timestamp: the server stamps
 /// the receive time, which is when a live user's event would have happened.
-fn event(reaction: &Reaction, user_id: &str, request_id: &str, session_id: &str) -> EventIn {
+fn event(reaction: &Reaction, session: &Session, request_id: &str) -> EventIn {
     EventIn {
-        user_id: Some(user_id.to_string()),
+        user_id: Some(session.user_id.clone()),
         item_id: Some(Generator::item_id(reaction.item).to_string()),
         kind: Some(reaction.kind.as_str().to_string()),
         value: reaction.value,
         dwell_ms: reaction.dwell_ms,
-        session_id: Some(session_id.to_string()),
+        session_id: Some(session.id.clone()),
         request_id: Some(request_id.to_string()),
         context: Some(ContextIn {
+            device: Some(session.device.to_string()),
             page: Some("recommendations".into()),
             ..ContextIn::default()
         }),

@@ -1,5 +1,6 @@
-//! `recd simulate`: users of a generated world ask a running server for recommendations and
-//! act on them by their hidden taste; one JSON summary line, per serving variant too. The
+//! `recd simulate`: users of a generated world ask a running server for recommendations on
+//! their session's device and act on them by their hidden taste and that device, as in the
+//! generated history; one JSON summary line, per serving variant too. The
 //! simulation is `recd_loadgen::simulate`; this file builds the world from the same flags as
 //! `recd gen` and prints the report.
 
