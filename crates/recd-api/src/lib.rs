@@ -21,6 +21,7 @@ mod features;
 mod health;
 mod items;
 mod jobs;
+mod log;
 mod models;
 mod recommendations;
 mod users;
@@ -38,6 +39,7 @@ pub use features::{
 pub use health::{DependencyOut, HealthOut};
 pub use items::{ItemIn, ItemOut, ItemsPage};
 pub use jobs::{GateOut, JobOut, JobsOut, TrainOutcomeOut};
+pub use log::{CompactedSegmentOut, LogCompactIn, LogCompactOut, LogNameIn};
 pub use models::{ModelRole, ModelVersionOut, ModelsOut};
 pub use recommendations::{RecommendationsOut, RecommendedItemOut, SimilarItemOut, SimilarOut};
 pub use users::{UserIn, UserOut};

@@ -27,7 +27,6 @@
 mod columnar;
 mod error;
 mod export;
-mod export_manifest;
 mod fields;
 mod format;
 mod import;
@@ -40,13 +39,13 @@ mod write;
 pub use columnar::event_schema;
 pub use error::{IoError, RowError};
 pub use export::{ExportOptions, ExportReport, export_events, export_partitions};
-pub use export_manifest::{EXPORT_MANIFEST, ExportManifest};
 pub use fields::RecordKind;
 pub use format::{Format, detect, resolve};
 pub use import::{
     ImportOptions, ImportReport, MAX_REPORTED_BAD_ROWS, import_events, import_items, import_users,
 };
 pub use read::{Records, read_events, read_items, read_users};
+pub use recd_store::{EXPORT_MANIFEST, ExportManifest};
 pub use sink::ImportSink;
 pub use time::{format_ms, parse_time_bound};
 pub use write::{

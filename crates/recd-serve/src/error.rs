@@ -252,6 +252,24 @@ impl From<recd_store::StoreError> for ApiError {
     }
 }
 
+impl From<recd_store::retention::CompactError> for ApiError {
+    fn from(e: recd_store::retention::CompactError) -> Self {
+        use recd_store::retention::CompactError as E;
+        match e {
+            E::Invalid { field, message } => ApiError::InvalidField {
+                index: None,
+                field: field.into(),
+                message,
+            },
+            E::NoSuchLog(log) => ApiError::NotFound {
+                what: "log",
+                id: log.into(),
+            },
+            E::Store(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl From<recd_features::FeatureError> for ApiError {
     fn from(e: recd_features::FeatureError) -> Self {
         match e {

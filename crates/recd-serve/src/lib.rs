@@ -42,6 +42,7 @@ use tokio::sync::watch;
 pub use config::ServeConfig;
 pub use error::ApiError;
 pub use metrics_http::{describe_metrics, install_metrics_recorder};
+pub use routes::admin::log::compact_out;
 
 /// Everything the handlers share.
 pub struct AppState {
@@ -81,6 +82,9 @@ pub struct AppState {
     /// The shared event bus of a scaled deployment: events go there instead of the data
     /// dir's log, and `recd stream` applies them (`None`: the embedded log and updater).
     pub bus: Option<Arc<dyn recd_bus::EventBus>>,
+    /// The data dir's logs as this process writes them: what compaction and the log size
+    /// metrics work on.
+    pub logs: Arc<recd_store::retention::Logs>,
 }
 
 /// The start-up hysteresis of `/readyz`: the instance becomes ready after

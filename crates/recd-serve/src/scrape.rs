@@ -95,9 +95,47 @@ pub(crate) fn render(state: &AppState, now_ms: i64) -> String {
         &[],
         damage.len() as f64,
     );
+    logs(&mut out, state);
     #[cfg(target_os = "linux")]
     process::render(&mut out);
     out
+}
+
+/// Size and first offset of each log this process writes: what retention keeps in check.
+fn logs(out: &mut String, state: &AppState) {
+    use recd_store::retention::LogName;
+    let logs: Vec<_> = [LogName::Events, LogName::Impressions]
+        .into_iter()
+        .filter_map(|name| state.logs.get(name).map(|log| (name.as_str(), log)))
+        .collect();
+    family(
+        out,
+        "recd_log_size_bytes",
+        "gauge",
+        "Bytes of a data dir log's segment files, by log (events, impressions); [store.retention] deletes old segments.",
+    );
+    for (name, log) in &logs {
+        sample(
+            out,
+            "recd_log_size_bytes",
+            &[("log", name)],
+            log.size_bytes() as f64,
+        );
+    }
+    family(
+        out,
+        "recd_log_start_offset",
+        "gauge",
+        "The first offset a log still holds, by log: records before it were compacted away.",
+    );
+    for (name, log) in &logs {
+        sample(
+            out,
+            "recd_log_start_offset",
+            &[("log", name)],
+            log.start_offset() as f64,
+        );
+    }
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use recd_types::TimestampMs;
 use serde::{Deserialize, Serialize};
 
-use crate::IoError;
+use crate::StoreError;
 
 /// The file name in the export's directory.
 pub const EXPORT_MANIFEST: &str = "_recd_export.json";
@@ -33,20 +33,25 @@ pub struct ExportManifest {
 
 impl ExportManifest {
     /// Writes the manifest into the export directory `out`.
-    pub fn write(&self, out: &Path) -> Result<(), IoError> {
+    pub fn write(&self, out: &Path) -> Result<(), StoreError> {
         let path = out.join(EXPORT_MANIFEST);
-        let text = serde_json::to_string_pretty(self)
-            .map_err(|e| IoError::bad_file(&path, e.to_string()))?;
+        let text = serde_json::to_string_pretty(self).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         let tmp = out.join(format!("{EXPORT_MANIFEST}.tmp"));
-        std::fs::write(&tmp, text).map_err(|e| IoError::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| IoError::io(&path, e))
+        std::fs::write(&tmp, text).map_err(|e| StoreError::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))
     }
 
     /// Reads the manifest of the export in `lake`.
-    pub fn read(lake: &Path) -> Result<Self, IoError> {
+    pub fn read(lake: &Path) -> Result<Self, StoreError> {
         let path: PathBuf = lake.join(EXPORT_MANIFEST);
-        let text = std::fs::read_to_string(&path).map_err(|e| IoError::io(&path, e))?;
-        serde_json::from_str(&text).map_err(|e| IoError::bad_file(&path, e.to_string()))
+        let text = std::fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+            path,
+            reason: e.to_string(),
+        })
     }
 
     /// Whether the records `base..end` with times `min_ms..=max_ms` of the log `source` are

@@ -13,12 +13,15 @@
 mod catalog;
 pub mod codec;
 mod error;
+mod export_manifest;
 mod ids;
 pub mod log;
+pub mod retention;
 mod store;
 
 pub use catalog::Catalog;
 pub use error::StoreError;
+pub use export_manifest::{EXPORT_MANIFEST, ExportManifest};
 pub use ids::IdMap;
 pub use log::{
     CatalogReadStats, CompactOptions, CompactReport, EventLog, FileLog, LogConfig, LogDamage,

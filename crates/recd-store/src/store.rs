@@ -25,6 +25,9 @@ pub struct StoreConfig {
     /// How long the log's writer waits for more appends to share one fsync, in µs (0: sync
     /// at once, batching only what queued during the previous sync).
     pub group_commit_window_us: u64,
+    /// `[store.retention]`: when the server deletes old segments of the event and
+    /// impressions logs.
+    pub retention: crate::retention::RetentionConfig,
 }
 
 impl Default for StoreConfig {
@@ -33,6 +36,7 @@ impl Default for StoreConfig {
         Self {
             segment_bytes: log.segment_bytes,
             group_commit_window_us: log.group_commit_window.as_micros() as u64,
+            retention: crate::retention::RetentionConfig::default(),
         }
     }
 }
@@ -51,6 +55,8 @@ impl StoreConfig {
 pub struct Store {
     dir: PathBuf,
     log: Arc<dyn EventLog>,
+    /// The same log, as the file log it is (for compaction beside the writer).
+    file_log: Arc<FileLog>,
     users: IdMap,
     items: IdMap,
     catalog: Catalog,
@@ -79,9 +85,10 @@ impl Store {
         let dir = dir.as_ref().to_path_buf();
         let ids_dir = dir.join("ids");
         std::fs::create_dir_all(&ids_dir).map_err(|e| StoreError::io(&ids_dir, e))?;
-        let log = Arc::new(FileLog::open(dir.join("log"), config.log())?);
+        let file_log = Arc::new(FileLog::open(dir.join("log"), config.log())?);
         Ok(Self {
-            log,
+            log: file_log.clone(),
+            file_log,
             users: IdMap::open(ids_dir.join("users.ids"))?,
             items: IdMap::open(ids_dir.join("items.ids"))?,
             catalog: Catalog::open(dir.join("catalog.redb"))?,
@@ -111,6 +118,11 @@ impl Store {
     /// The event log (to read from an offset, or to share with a consumer).
     pub fn log(&self) -> &Arc<dyn EventLog> {
         &self.log
+    }
+
+    /// The event log as the file log it is: what compaction works on.
+    pub fn file_log(&self) -> &Arc<FileLog> {
+        &self.file_log
     }
 
     /// The user id map.

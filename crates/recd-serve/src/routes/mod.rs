@@ -1,6 +1,6 @@
 //! The route table. One module per resource; `openapi.rs` documents every route of the table.
 
-mod admin;
+pub(crate) mod admin;
 mod dashboard;
 mod docs;
 mod events;
@@ -89,6 +89,12 @@ pub(crate) fn table() -> Vec<Route> {
             admin::jobs::cancel,
         ),
         route("/v1/admin/models", admin, Method::GET, admin::models::list),
+        route(
+            "/v1/admin/log/compact",
+            admin,
+            Method::POST,
+            admin::log::compact,
+        ),
         route(
             "/v1/admin/experiments",
             admin,

@@ -69,6 +69,7 @@ const ID_PATTERN: &str = concat!(
         super::admin::jobs::list,
         super::admin::jobs::cancel,
         super::admin::models::list,
+        super::admin::log::compact,
         super::admin::experiments::list,
         super::admin::experiments::get,
         super::admin::experiments::put,
@@ -81,7 +82,7 @@ const ID_PATTERN: &str = concat!(
         (name = "recommendations", description = "Ranked, explained lists."),
         (name = "features", description = "Real-time features, as the streaming updater keeps them."),
         (name = "operations", description = "Health, readiness, metrics and this document."),
-        (name = "admin", description = "Operators: training jobs, the model registry and experiment reports. The admin scope; while no API keys are configured, loopback only."),
+        (name = "admin", description = "Operators: training jobs, the model registry, experiment reports and log compaction. The admin scope; while no API keys are configured, loopback only."),
     )
 )]
 struct ApiDoc;

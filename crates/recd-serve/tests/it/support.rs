@@ -33,6 +33,10 @@ pub fn server(config: ServeConfig) -> Server {
         features.clone(),
         store.clone(),
     ));
+    let logs = Arc::new(recd_store::retention::Logs {
+        events: store.file_log().clone(),
+        impressions: None,
+    });
     let state = Arc::new(AppState {
         models_dir: dir.path().join("models"),
         store,
@@ -55,6 +59,7 @@ pub fn server(config: ServeConfig) -> Server {
         attribution: None,
         experiments: None,
         bus: None,
+        logs,
     });
     Server {
         _dir: dir,

@@ -102,6 +102,8 @@ pub struct FileLog {
     /// Holds the directory's exclusive lock until the handle is gone (released in
     /// `Drop::drop` after the writer is joined).
     lock: File,
+    /// One compaction at a time.
+    compacting: std::sync::Mutex<()>,
 }
 
 impl FileLog {
@@ -223,7 +225,33 @@ impl FileLog {
             queue: Some(queue),
             writer: Some(handle),
             lock,
+            compacting: std::sync::Mutex::new(()),
         })
+    }
+
+    /// Deletes the oldest closed segments that `options` allows, beside the running writer
+    /// (see `compact` for how readers are kept safe). Appends go on meanwhile.
+    pub fn compact(&self, options: &CompactOptions<'_>) -> Result<CompactReport, StoreError> {
+        let _one = self.compacting.lock().unwrap_or_else(|e| e.into_inner());
+        let view = self.shared.view();
+        compact::compact_segments(&self.dir, &view.segments, options, |start| {
+            self.shared.forget_before(start)
+        })
+    }
+
+    /// Where the log starts: the first offset not compacted away (0 if nothing was).
+    pub fn start_offset(&self) -> Offset {
+        self.shared.view().segments.first().map_or(0, |s| s.base)
+    }
+
+    /// Bytes of the log's segment files, as the writer lists them.
+    pub fn size_bytes(&self) -> u64 {
+        let view = self.shared.view();
+        let closed: u64 = view.segments[..view.segments.len().saturating_sub(1)]
+            .iter()
+            .map(|s| std::fs::metadata(&s.path).map_or(0, |m| m.len()))
+            .sum();
+        closed + view.last_len
     }
 
     /// The log's directory.
@@ -333,12 +361,10 @@ impl EventLog for FileLog {
             return PendingAppend::ready(Err(self.closed()));
         };
         let (ack, pending) = PendingAppend::channel();
-        // Event times only: consumers that skip old segments want events, and the catalog
-        // records are read apart from them (`read_catalog`), however old or new they are.
-        let stamps = records.iter().filter_map(|r| match r {
-            Record::Event(e) => Some(e.timestamp_ms),
-            _ => None,
-        });
+        // Times of events and impressions only: consumers that skip old segments want those,
+        // and the catalog records are read apart from them (`read_catalog`), however old or
+        // new they are.
+        let stamps = records.iter().filter_map(times::of);
         let times = stamps.clone().min().zip(stamps.max());
         let catalog = records
             .iter()

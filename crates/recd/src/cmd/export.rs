@@ -70,7 +70,7 @@ pub fn run(args: ExportArgs, bus: recd_bus::BusConfig) -> anyhow::Result<()> {
             progress_bar.set_length(total);
             progress_bar.set_position(done);
         })),
-        source: crate::cmd::log::export_source(&data_dir.join("log")),
+        source: recd_store::retention::export_source(&data_dir.join("log")),
         ..ExportOptions::default()
     };
     let report = recd_io::export_events(&log, &args.out, &options);

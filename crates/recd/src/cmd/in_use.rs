@@ -16,6 +16,8 @@ pub enum Doing {
     Import,
     /// `recd gen` or `recd demo`: only another dir or stopping the server helps.
     Write,
+    /// `recd log compact`: the running server can do it.
+    Compact,
 }
 
 /// The data dir's log is locked by another process.
@@ -40,6 +42,10 @@ impl std::fmt::Display for DataDirInUse {
                 "import through it with `recd import --server http://HOST:PORT ...`, or stop it first"
             ),
             Doing::Write => write!(f, "stop it first, or use another data dir"),
+            Doing::Compact => write!(
+                f,
+                "have it compact its own logs with `recd log compact --server http://HOST:PORT ...` (or [store.retention]), or stop it first"
+            ),
         }
     }
 }

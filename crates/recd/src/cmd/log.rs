@@ -24,19 +24,36 @@ pub enum LogCommand {
 
 /// Flags of `recd log compact`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["data_dir", "server"])))]
 pub struct CompactArgs {
-    /// The data dir whose log to compact.
+    /// The data dir whose log to compact, with no server running on it.
     #[arg(long)]
-    pub data_dir: PathBuf,
+    pub data_dir: Option<PathBuf>,
+    /// Have the `recd serve` at this URL (http://HOST:PORT) compact the logs of the data dir
+    /// it owns, beside its writers (`POST /v1/admin/log/compact`). Paths are the server's.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Sent as `Authorization: Bearer KEY` to --server (an admin key).
+    #[arg(
+        long,
+        env = "RECD_API_KEY",
+        hide_env_values = true,
+        requires = "server"
+    )]
+    pub api_key: Option<String>,
+    /// Compact the impressions log instead of the event log. Impressions are not exported:
+    /// they go by age alone.
+    #[arg(long)]
+    pub impressions: bool,
     /// Delete only segments whose newest record is older than this, counted back from now:
     /// a whole number and a unit (s, m, h, d), e.g. 30d.
     #[arg(long, value_parser = parse_age)]
     pub older_than: std::time::Duration,
-    /// The directory `recd export --out` wrote from this data dir: a segment is deleted only
-    /// if that export holds its records.
+    /// The directory `recd export --out` wrote from this data dir: an event segment is deleted
+    /// only if that export holds its records.
     #[arg(long)]
     pub exported_to: Option<PathBuf>,
-    /// Delete old segments although no export holds them: their events are gone for good.
+    /// Delete old event segments although no export holds them: their events are gone for good.
     #[arg(long, conflicts_with = "exported_to")]
     pub discard_unexported: bool,
     /// Only say what would be deleted.
@@ -120,44 +137,82 @@ fn log_dir_of(data_dir: &std::path::Path) -> anyhow::Result<PathBuf> {
 
 /// `recd log compact`.
 fn compact(args: &CompactArgs) -> anyhow::Result<()> {
-    let dir = log_dir_of(&args.data_dir)?;
-    let manifest = match (&args.exported_to, args.discard_unexported) {
-        (Some(lake), _) => Some(recd_io::ExportManifest::read(lake).with_context(|| {
-            format!(
-                "{} holds no finished export (run `recd export --data-dir {} --out DIR` first)",
-                lake.display(),
-                args.data_dir.display()
-            )
-        })?),
-        (None, true) => None,
-        (None, false) => anyhow::bail!(
-            "say where the segments' records were exported (--exported-to LAKE), or pass --discard-unexported to delete them anyway"
-        ),
-    };
-    let source = export_source(&dir);
-    let exported = |span: &recd_store::SegmentSpan| match &manifest {
-        Some(m) => m.covers(
-            source.as_deref(),
-            (span.base, span.end),
-            (span.min_ms, span.max_ms),
-        ),
-        None => Ok(()),
-    };
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let options = recd_store::CompactOptions {
-        older_than_ms: now_ms - args.older_than.as_millis() as i64,
-        exported: &exported,
+    use recd_store::retention::{CompactRequest, LogName, compact_log};
+    let request = CompactRequest {
+        log: if args.impressions {
+            LogName::Impressions
+        } else {
+            LogName::Events
+        },
+        older_than: args.older_than,
+        exported_to: args.exported_to.clone(),
+        discard_unexported: args.discard_unexported,
         dry_run: args.dry_run,
     };
-    let report = recd_store::compact(&dir, &options).with_context(|| {
-        format!(
-            "compacting the log of {} (stop the server that owns it first)",
-            args.data_dir.display()
-        )
-    })?;
-    let verb = if args.dry_run {
+    let report = match (&args.server, &args.data_dir) {
+        (Some(url), _) => {
+            let server = super::import::http::ServerSink::connect(url, args.api_key.as_deref())?;
+            let body = serde_json::to_value(recd_api::LogCompactIn {
+                log: Some(match request.log {
+                    LogName::Events => recd_api::LogNameIn::Events,
+                    LogName::Impressions => recd_api::LogNameIn::Impressions,
+                }),
+                older_than_secs: request.older_than.as_secs(),
+                exported_to: request
+                    .exported_to
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                discard_unexported: Some(request.discard_unexported),
+                dry_run: Some(request.dry_run),
+            })?;
+            let answer = server
+                .call(hyper::Method::POST, "/v1/admin/log/compact", Some(&body))
+                .context("compacting through the server")?;
+            serde_json::from_value::<recd_api::LogCompactOut>(answer)
+                .context("the server's answer is not a compaction report")?
+        }
+        (None, Some(data_dir)) => {
+            let dir = if args.impressions {
+                let dir = recd_store::Store::impressions_dir(data_dir);
+                if !dir.is_dir() {
+                    anyhow::bail!("{} has no impressions log", data_dir.display());
+                }
+                dir
+            } else {
+                log_dir_of(data_dir)?
+            };
+            let report = compact_log(&dir, &request, now_ms(), |options| {
+                recd_store::compact(&dir, options)
+            })
+            .map_err(|e| match e {
+                // The store's error itself, so that a held lock is recognised below.
+                recd_store::retention::CompactError::Store(e) => anyhow::Error::new(e),
+                other => anyhow::Error::new(other),
+            })
+            .with_context(|| {
+                format!(
+                    "compacting the {} log of {}",
+                    request.log.as_str(),
+                    data_dir.display()
+                )
+            })
+            .map_err(|e| super::in_use::explain(e, data_dir, super::in_use::Doing::Compact))?;
+            recd_serve::compact_out(request.log, args.dry_run, &report)
+        }
+        (None, None) => anyhow::bail!("give --data-dir DIR or --server URL"),
+    };
+    print_report(&report);
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn print_report(report: &recd_api::LogCompactOut) {
+    let verb = if report.dry_run {
         "would delete"
     } else {
         "deleted"
@@ -167,27 +222,21 @@ fn compact(args: &CompactArgs) -> anyhow::Result<()> {
             "{verb} offsets {}..{} ({} .. {})",
             span.base,
             span.end,
-            recd_io::format_ms(span.min_ms),
-            recd_io::format_ms(span.max_ms)
+            span.min_ms.map_or_else(|| "-".into(), recd_io::format_ms),
+            span.max_ms.map_or_else(|| "-".into(), recd_io::format_ms)
         );
     }
     println!(
-        "{verb} {} segments; the log starts at offset {}; {} catalog records in log/CATALOG",
+        "{verb} {} segments ({} bytes) of the {} log; it starts at offset {}; {} catalog records in its CATALOG",
         report.deleted.len(),
+        report.bytes_deleted,
+        report.log,
         report.start,
-        report.n_catalog_records
+        report.catalog_records
     );
     if let Some(why) = &report.kept_because {
         println!("kept the rest: {why}");
     }
-    Ok(())
-}
-
-/// How an export names the log it read: its canonical path.
-pub fn export_source(log_dir: &std::path::Path) -> Option<String> {
-    std::fs::canonicalize(log_dir)
-        .ok()
-        .map(|p| p.display().to_string())
 }
 
 fn print_damage(damage: &[LogDamage]) {

@@ -18,6 +18,7 @@ pub mod model_store;
 pub mod models;
 pub mod online;
 pub mod recommend;
+mod retention;
 pub mod serve;
 pub mod shared_catalog;
 pub mod simulate;

@@ -210,13 +210,19 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
             online.clone(),
         ))
     });
-    let impressions = record_impressions(data_dir, &config.serve.impressions, &online)?;
+    let impressions =
+        record_impressions(data_dir, &config.serve.impressions, &config.store, &online)?;
+    let logs = Arc::new(recd_store::retention::Logs {
+        events: store.file_log().clone(),
+        impressions: impressions.as_ref().map(|(_, log)| log.clone()),
+    });
+    let _retention = super::retention::start(logs.clone(), &config.store.retention);
     let stop_attribution = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let attribution = match &impressions {
         Some((_, log)) => Some(attribute(
             &store,
             attributed_events(&store, bus.as_deref())?,
-            log.clone(),
+            log.clone() as Arc<dyn recd_store::EventLog>,
             &config.serve.impressions,
             stop_attribution.clone(),
         )?),
@@ -314,6 +320,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         attribution: attribution.as_ref().map(|(a, _)| a.clone()),
         experiments: Some(experiments),
         bus,
+        logs,
     });
 
     let (signalled_tx, mut signalled) = watch::channel(false);
@@ -385,19 +392,20 @@ fn open_bus(config: &Config) -> anyhow::Result<Option<Arc<dyn recd_bus::EventBus
 fn record_impressions(
     data_dir: &Path,
     config: &recd_online::impressions::ImpressionConfig,
+    store: &recd_store::StoreConfig,
     online: &recd_online::Online,
 ) -> anyhow::Result<
     Option<(
         Arc<recd_online::impressions::LogSink>,
-        Arc<dyn recd_store::EventLog>,
+        Arc<recd_store::FileLog>,
     )>,
 > {
     if !config.enabled {
         return Ok(None);
     }
     let dir = Store::impressions_dir(data_dir);
-    let log: Arc<dyn recd_store::EventLog> = Arc::new(
-        recd_store::FileLog::open(&dir, recd_store::LogConfig::default())
+    let log = Arc::new(
+        recd_store::FileLog::open(&dir, store.log())
             .with_context(|| format!("opening the impressions log {}", dir.display()))?,
     );
     let sink = Arc::new(

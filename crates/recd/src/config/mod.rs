@@ -83,6 +83,22 @@ pub fn load(
         .validate()
         .map_err(anyhow::Error::msg)?;
     config.bus.validate().map_err(anyhow::Error::msg)?;
+    config
+        .store
+        .retention
+        .validate()
+        .map_err(anyhow::Error::msg)?;
+    let (kept, horizon) = (
+        config.store.retention.impressions_older_than_days,
+        config.serve.impressions.report_horizon_days,
+    );
+    if kept > 0 && kept < horizon {
+        tracing::warn!(
+            kept_days = kept,
+            horizon_days = horizon,
+            "store.retention.impressions_older_than_days is below serve.impressions.report_horizon_days: reports rebuilt after a restart will count fewer days"
+        );
+    }
     Ok(Loaded { config, layers })
 }
 

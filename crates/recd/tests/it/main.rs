@@ -27,6 +27,7 @@ mod protocol;
 mod readiness;
 mod recommend_http;
 mod replay;
+mod retention;
 mod scaled;
 mod serve;
 mod simulate;

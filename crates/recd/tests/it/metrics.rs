@@ -46,6 +46,8 @@ fn every_metric_has_help_and_the_model_and_process_are_there() {
         "process_resident_memory_bytes",
         "process_cpu_seconds_total",
         "process_open_fds",
+        "recd_log_size_bytes",
+        "recd_log_start_offset",
     ] {
         assert!(typed.contains(&family), "{family} missing:\n{text}");
     }
@@ -59,6 +61,7 @@ fn every_metric_has_help_and_the_model_and_process_are_there() {
     assert!((0.0..600.0).contains(&age), "model age {age}");
     assert!(value("process_resident_memory_bytes") > 1e6);
     assert!(value("process_open_fds") >= 3.0);
+    assert!(value("recd_log_size_bytes{log=\"events\"}") > 0.0, "{text}");
     // Made-up methods share one label value.
     assert!(text.contains("method=\"other\""), "{text}");
     for method in ["FOO", "BAR", "BAZ"] {

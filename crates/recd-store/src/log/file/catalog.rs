@@ -195,7 +195,30 @@ pub struct CatalogReadStats {
 
 /// Every catalog record below `end` in `view`, in offset order: the snapshot's, then each
 /// segment's from its sidecar or by walking it.
+///
+/// A compaction that runs meanwhile can move records from segments this read has not reached
+/// yet into a snapshot it has already read: the read would miss them. So it is done again
+/// whenever the snapshot's base changed while it ran (compactions are rare; a few tries are
+/// plenty).
 pub(super) fn read(
+    dir: &Path,
+    view: &View,
+    end: Offset,
+    damage: &Arc<DamageLog>,
+) -> Result<(Vec<(Offset, Record)>, CatalogReadStats), StoreError> {
+    let mut tries = 0;
+    loop {
+        let before = snapshot_base(dir)?;
+        let res = read_once(dir, view, end, damage);
+        if snapshot_base(dir)? == before || tries == 4 {
+            return res;
+        }
+        tries += 1;
+        tracing::debug!(dir = %dir.display(), "the log was compacted during a catalog read; reading again");
+    }
+}
+
+fn read_once(
     dir: &Path,
     view: &View,
     end: Offset,

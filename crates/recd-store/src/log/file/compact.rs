@@ -1,4 +1,4 @@
-//! `recd log compact`: deleting the oldest closed segments once they are old enough and kept
+//! Compaction: deleting the oldest closed segments once they are old enough and kept
 //! elsewhere (the Parquet lake), without losing the catalog or moving an offset.
 //!
 //! Only a prefix of the log goes, oldest segment first, and never the active one: a log is
@@ -10,11 +10,15 @@
 //! leaves segments the snapshot already covers: readers skip them for the catalog, events
 //! in them are still read, and the next compaction deletes them.
 //!
-//! It needs the writer's lock (the server stopped): a writer lists its segments once, at
-//! open, and would read deleted files. A reader in another process (`recd train`, `export`)
-//! keeps a segment it has open, but one that listed the segments before the deletion and
-//! opens a deleted one afterwards gets an error and must be run again: compaction is an
-//! operator's step, run while nothing else uses the data dir.
+//! Two ways in, one mechanism: [`FileLog::compact`](super::FileLog::compact) runs beside the
+//! writer in the process that owns the log (the server's retention and its admin route), and
+//! [`compact`] takes the writer's lock for an operator's run with the server stopped. In the
+//! writer's process the segments are dropped from the shared view before their files go, so
+//! no reader created afterwards looks for them. A reader that had already listed them (this
+//! process or another: `recd train`, `export`, `events tail`) and opens one after it is
+//! deleted finds the snapshot's base past it and goes on from the next segment, with a
+//! warning; one that has a segment open keeps reading it (the file lives until closed).
+//! Catalog reads that race a compaction are retried (see `catalog::read`).
 
 use std::path::Path;
 
@@ -65,6 +69,8 @@ pub struct CompactReport {
     pub start: Offset,
     /// Catalog records in the snapshot.
     pub n_catalog_records: usize,
+    /// Bytes of the files deleted (segments and their sidecars; 0 in a dry run).
+    pub n_bytes_deleted: u64,
 }
 
 /// Deletes the oldest closed segments of the log in `dir` that `options` allows. Fails if
@@ -72,6 +78,18 @@ pub struct CompactReport {
 pub fn compact(dir: &Path, options: &CompactOptions<'_>) -> Result<CompactReport, StoreError> {
     let _lock = super::lock_dir(dir)?;
     let segments = segment::list_segments(dir)?;
+    compact_segments(dir, &segments, options, |_| {})
+}
+
+/// The work of compaction over `segments` (all of the log's, the last one active): chooses,
+/// writes the snapshot, calls `forget(new_start)` so the caller stops handing out the
+/// segments below it, then deletes their files.
+pub(super) fn compact_segments(
+    dir: &Path,
+    segments: &[Segment],
+    options: &CompactOptions<'_>,
+    forget: impl FnOnce(Offset),
+) -> Result<CompactReport, StoreError> {
     let covered = catalog::snapshot_base(dir)?;
     let mut report = CompactReport {
         start: covered.max(segments.first().map_or(0, |s| s.base)),
@@ -128,14 +146,16 @@ pub fn compact(dir: &Path, options: &CompactOptions<'_>) -> Result<CompactReport
         reason,
     })?;
     catalog::write_file(&path, new_start, &frames).map_err(|e| StoreError::io(&path, e))?;
+    forget(new_start);
     for (segment, _) in &chosen {
         for file in [
             segment.path.clone(),
             catalog::sidecar_path(&segment.path),
             segment.path.with_extension("time"),
         ] {
+            let len = std::fs::metadata(&file).map_or(0, |m| m.len());
             match std::fs::remove_file(&file) {
-                Ok(()) => {}
+                Ok(()) => report.n_bytes_deleted += len,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(StoreError::io(&file, e)),
             }
@@ -146,21 +166,25 @@ pub fn compact(dir: &Path, options: &CompactOptions<'_>) -> Result<CompactReport
         dir = %dir.display(),
         segments = chosen.len(),
         start = new_start,
+        bytes = report.n_bytes_deleted,
         catalog_records = records.len(),
         "compacted the log"
     );
     Ok(report)
 }
 
-/// The span of a closed segment, from its time sidecar or, without one, by reading it.
+/// The span of a closed segment, from its time sidecar or, without one, by reading it. A
+/// sidecar that says "no timed records" is checked by reading too: builds before impressions
+/// had times wrote that for every impressions segment, and trusting it would delete them
+/// whatever their age.
 fn span(segment: &Segment, end: Offset) -> Result<SegmentSpan, StoreError> {
     let (min_ms, max_ms) = match times::read(&segment.path) {
-        Some(range) => range,
-        None => {
+        Some(range) if range != times::NO_EVENTS => range,
+        _ => {
             let mut range: Option<(TimestampMs, TimestampMs)> = None;
             for_each_record(segment, |_, record| {
-                if let Record::Event(e) = record {
-                    range = times::merge(range, (e.timestamp_ms, e.timestamp_ms));
+                if let Some(ms) = times::of(&record) {
+                    range = times::merge(range, (ms, ms));
                 }
             })?;
             range.unwrap_or(times::NO_EVENTS)

@@ -29,6 +29,9 @@ pub struct ReadOnlyLog {
     /// The end found by walking the last segment when no end is published, keyed by the
     /// segment and its file length, so an unchanged file is walked once.
     walked: Mutex<Option<(Offset, u64, View)>>,
+    /// The compaction snapshot's base when the segments were last listed: a new one means
+    /// segments were deleted, and the list is refreshed so readers stop looking for them.
+    listed_start: Mutex<Offset>,
     damage: Arc<DamageLog>,
 }
 
@@ -43,6 +46,7 @@ impl ReadOnlyLog {
             ));
         }
         let log = Self {
+            listed_start: Mutex::new(super::catalog::snapshot_base(&dir)?),
             segments: Mutex::new(segment::list_segments(&dir)?),
             dir,
             walked: Mutex::new(None),
@@ -70,6 +74,14 @@ impl ReadOnlyLog {
     /// A view up to the durable end as of now.
     fn view(&self) -> Result<View, StoreError> {
         let mut segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let start = super::catalog::snapshot_base(&self.dir)?;
+            let mut listed = self.listed_start.lock().unwrap_or_else(|e| e.into_inner());
+            if *listed != start {
+                refresh(&self.dir, &mut segments)?;
+                *listed = start;
+            }
+        }
         if let Some(durable) = durable::read(&self.dir) {
             if !segments.iter().any(|s| s.base == durable.last_base) {
                 refresh(&self.dir, &mut segments)?;

@@ -149,12 +149,47 @@ impl Reader {
         Ok(true)
     }
 
+    /// Whether `error`, from opening the current segment, is that compaction deleted it
+    /// after this reader's view was taken: the file is gone and the snapshot's base is past
+    /// it. Then the reader moves on to the next segment, whose records are all still there.
+    /// Any other missing segment stays an error.
+    fn compacted_away(&mut self, error: &StoreError) -> Result<bool, StoreError> {
+        let StoreError::Io { source, .. } = error else {
+            return Ok(false);
+        };
+        let Some(following) = self.view.segments.get(self.seg_idx + 1).map(|s| s.base) else {
+            return Ok(false);
+        };
+        let path = self.segment().path.clone();
+        let Some(dir) = path.parent() else {
+            return Ok(false);
+        };
+        if source.kind() != std::io::ErrorKind::NotFound
+            || super::catalog::snapshot_base(dir)? < following
+        {
+            return Ok(false);
+        }
+        tracing::warn!(
+            segment = %path.display(),
+            from = self.next,
+            to = following,
+            "records were compacted away while being read; going on after them"
+        );
+        self.next = self.next.max(following);
+        self.seg_idx += 1;
+        Ok(true)
+    }
+
     /// The next record, or `None` at the end of the view.
     fn step(&mut self) -> Result<Option<(Offset, Record)>, StoreError> {
         while self.next < self.view.end {
             let mut walker = match self.walker.take() {
                 Some(walker) => walker,
-                None => self.open_segment()?,
+                None => match self.open_segment() {
+                    Ok(walker) => walker,
+                    Err(e) if self.compacted_away(&e)? => continue,
+                    Err(e) => return Err(e),
+                },
             };
             let step = walker
                 .step()

@@ -1,8 +1,8 @@
 //! The time range of each closed segment, so a consumer can skip what is too old to matter.
 //!
 //! When the writer closes a segment that it wrote from its first record, it writes
-//! `<segment>.time` beside it: the smallest and largest event timestamp in it (ms) and a
-//! CRC. Catalog records do not count: whoever wants them reads them apart from the events
+//! `<segment>.time` beside it: the smallest and largest event (or impression) timestamp in
+//! it (ms) and a CRC. Catalog records do not count: whoever wants them reads them apart from the events
 //! (`catalog`), and an item updated today must not make a segment of year-old events look
 //! new to the updater, to training's window or to compaction. A consumer that only wants records from some time on (the feature updater rebuilding
 //! an empty store needs the last TTL, not years of log) starts at the first segment whose
@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use recd_types::TimestampMs;
+use recd_types::{Record, TimestampMs};
 
 use super::super::Offset;
 use super::segment::Segment;
@@ -58,16 +58,28 @@ pub(super) fn read(segment: &Path) -> Option<(TimestampMs, TimestampMs)> {
 }
 
 /// The base of the first segment that may hold a record at or after `ms`: every record
-/// before it is older. The last segment is never skipped.
+/// before it is older. The last segment is never skipped, nor one whose range says "no
+/// timed records": builds before impressions had times wrote that for every impressions
+/// segment, and skipping them would hide impressions of any age.
 pub(super) fn offset_for_time(segments: &[Segment], ms: TimestampMs) -> Offset {
     let Some((last, closed)) = segments.split_last() else {
         return 0;
     };
     closed
         .iter()
-        .find(|s| read(&s.path).is_none_or(|(_, max)| max >= ms))
+        .find(|s| read(&s.path).is_none_or(|(_, max)| max >= ms || max == NO_EVENTS.1))
         .unwrap_or(last)
         .base
+}
+
+/// The time a record counts at for a segment's range: an event's or an impression's (catalog
+/// records are read apart, whatever their age).
+pub(super) fn of(record: &Record) -> Option<TimestampMs> {
+    match record {
+        Record::Event(e) => Some(e.timestamp_ms),
+        Record::Impression(i) => Some(i.at_ms),
+        Record::Item { .. } | Record::User { .. } | Record::UserDeleted { .. } => None,
+    }
 }
 
 /// Merges a batch's range into a segment's.

@@ -52,6 +52,9 @@ pub(super) struct Shared {
     pub n_syncs: AtomicU64,
     pub n_groups: AtomicU64,
     pub n_bytes_written: AtomicU64,
+    /// Segments below this offset were compacted away: the writer drops them from its list
+    /// at its next publish. Changed and read under the `view` lock.
+    start: AtomicU64,
 }
 
 /// Locks `m`, going on if another thread panicked while holding it: every critical section
@@ -69,7 +72,22 @@ impl Shared {
             n_syncs: AtomicU64::new(0),
             n_groups: AtomicU64::new(0),
             n_bytes_written: AtomicU64::new(0),
+            start: AtomicU64::new(0),
         }
+    }
+
+    /// Stops handing out the segments below `start` (compaction is about to delete them):
+    /// new readers no longer see them, and the writer forgets them at its next publish.
+    pub fn forget_before(&self, start: Offset) {
+        let mut view = lock(&self.view);
+        self.start.store(start, Ordering::Relaxed);
+        let kept: Vec<Segment> = view
+            .segments
+            .iter()
+            .filter(|s| s.base >= start)
+            .cloned()
+            .collect();
+        view.segments = Arc::new(kept);
     }
 
     /// A consistent snapshot for a reader.
@@ -289,6 +307,16 @@ impl Writer {
     pub fn publish(&mut self) {
         {
             let mut view = lock(&self.shared.view);
+            let start = self.shared.start.load(Ordering::Relaxed);
+            // Never the active segment: compaction only takes closed ones.
+            if self.segments.len() > 1 && self.segments[0].base < start {
+                let active = self.segments.len() - 1;
+                let mut i = 0;
+                self.segments.retain(|s| {
+                    i += 1;
+                    s.base >= start || i - 1 == active
+                });
+            }
             if view.segments.len() != self.segments.len() {
                 view.segments = Arc::new(self.segments.clone());
             }

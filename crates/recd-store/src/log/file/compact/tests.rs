@@ -219,3 +219,115 @@ fn segments_missing_after_the_snapshot_are_still_refused() {
     let err = FileLog::open(dir.path(), config()).err().expect("refused");
     assert!(err.to_string().contains("missing"), "{err}");
 }
+
+/// Compaction by the process that writes the log, while it appends and while readers (its
+/// own and another process's) are in the middle of the segments that go.
+#[test]
+fn compaction_beside_the_writer_keeps_appends_and_readers_going() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 0..40);
+    let log = std::sync::Arc::new(FileLog::open(dir.path(), config()).unwrap());
+    let records = all_records(log.as_ref());
+    let catalog = catalog_now(log.as_ref());
+    let other = ReadOnlyLog::open(dir.path()).unwrap();
+
+    // Readers that listed every segment: one has the first segment open, the others have
+    // opened nothing yet.
+    let mut started = log.read_from(0).unwrap();
+    let first = started.next().unwrap().unwrap();
+    assert_eq!(first, records[0]);
+    let unstarted = log.read_from(records[records.len() / 4].0).unwrap();
+    let other_reader = other.read_from(0).unwrap();
+
+    let appender = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            (40..60)
+                .map(|d| (log.append(&day(d)).unwrap(), day(d)))
+                .collect::<Vec<_>>()
+        })
+    };
+    let report = log.compact(&everything()).unwrap();
+    let appended = appender.join().unwrap();
+    let start = report.start;
+    assert!(!report.deleted.is_empty() && start > records[records.len() / 4].0);
+    assert!(report.n_bytes_deleted > 0);
+    assert_eq!(log.start_offset(), start);
+
+    // The old readers: what they yield is the log's record at each offset, in order, and
+    // everything from the new start on.
+    let check = |got: Vec<(Offset, Record)>, from: Offset| {
+        let by_offset: std::collections::HashMap<_, _> = records.iter().cloned().collect();
+        assert!(got.windows(2).all(|w| w[0].0 < w[1].0));
+        for (o, r) in &got {
+            assert_eq!(by_offset.get(o), Some(r), "offset {o}");
+        }
+        let tail: Vec<_> = records
+            .iter()
+            .filter(|(o, _)| *o >= start.max(from))
+            .cloned()
+            .collect();
+        assert!(
+            got.ends_with(&tail),
+            "the records from {start} on are all read"
+        );
+    };
+    check(started.map(Result::unwrap).collect(), 0);
+    check(unstarted.map(Result::unwrap).collect(), 0);
+    check(other_reader.map(Result::unwrap).collect(), 0);
+
+    // New readers start at the new start and see the appends made during compaction; the
+    // catalog is whole, in both processes.
+    let mut want = records
+        .iter()
+        .filter(|(o, _)| *o >= start)
+        .cloned()
+        .collect::<Vec<_>>();
+    for (first, batch) in appended {
+        want.extend(
+            batch
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| (first + i as u64, r)),
+        );
+    }
+    want.sort_by_key(|(o, _)| *o);
+    assert_eq!(all_records(log.as_ref()), want);
+    assert_eq!(all_records(&other), want);
+    let mut whole = catalog.clone();
+    whole.extend(
+        want.iter()
+            .filter(|(o, r)| *o >= records.len() as u64 && catalog::is_catalog(r))
+            .cloned(),
+    );
+    let whole = catalog::newest_per_key(whole);
+    assert_eq!(catalog_now(log.as_ref()), whole);
+    assert_eq!(catalog_now(&other), whole);
+
+    // Appends after it, a restart, and a check of every segment.
+    let end = log.end_offset();
+    assert_eq!(log.append(&day(60)).unwrap(), end);
+    drop(log);
+    let log = FileLog::open(dir.path(), config()).unwrap();
+    assert_eq!(log.start_offset(), start);
+    assert_eq!(log.end_offset(), end + day(60).len() as u64);
+    drop(log);
+    let report = verify(dir.path()).unwrap();
+    assert!(report.damage.is_empty(), "{:?}", report.damage);
+}
+
+/// A segment that vanishes without a compaction is still an error for a reader.
+#[test]
+fn a_segment_deleted_by_hand_is_still_an_error_for_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 0..40);
+    let other = ReadOnlyLog::open(dir.path()).unwrap();
+    let reader = other.read_from(0).unwrap();
+    let second = segment::list_segments(dir.path()).unwrap()[1].clone();
+    std::fs::remove_file(&second.path).unwrap();
+    let err = reader
+        .map(|r| r.map(|_| ()))
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_err();
+    assert!(err.to_string().contains("No such file"), "{err}");
+}
