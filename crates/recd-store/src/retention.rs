@@ -209,7 +209,7 @@ pub fn compact_log(
         (LogName::Events, Some(_), true) => {
             return Err(CompactError::Invalid {
                 field: "discard_unexported",
-                message: "give an export to check (exported_to) or discard, not both".into(),
+                message: "give an export to check or allow deleting without one, not both".into(),
             });
         }
         (LogName::Events, Some(lake), false) => {
@@ -226,7 +226,7 @@ pub fn compact_log(
         (LogName::Events, None, false) => {
             return Err(CompactError::Invalid {
                 field: "exported_to",
-                message: "say where the events were exported (exported_to), or discard them (discard_unexported)".into(),
+                message: "say where the events were exported, or allow deleting them without an export (discard_unexported)".into(),
             });
         }
     };

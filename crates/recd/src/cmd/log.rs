@@ -187,6 +187,12 @@ fn compact(args: &CompactArgs) -> anyhow::Result<()> {
             .map_err(|e| match e {
                 // The store's error itself, so that a held lock is recognised below.
                 recd_store::retention::CompactError::Store(e) => anyhow::Error::new(e),
+                // The request's fields are this command's flags.
+                recd_store::retention::CompactError::Invalid { field, message } => anyhow::anyhow!(
+                    "--{}: {}",
+                    field.replace('_', "-"),
+                    message.replace("discard_unexported", "--discard-unexported")
+                ),
                 other => anyhow::Error::new(other),
             })
             .with_context(|| {
