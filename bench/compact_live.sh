@@ -4,10 +4,10 @@
 # Data: `recd gen` USERS x ITEMS x EVENTS (default 100k x 20k x 2M) into a data dir whose log
 # has SEGMENT_BYTES (16 MiB) segments, trained once. The server (release build, training
 # schedule off, retention schedule off) then takes durable ingest from recd-loadgen (batches of
-# BATCH=100 events, CONCURRENCY=32 connections, REQUESTS=2000 requests) twice:
+# BATCH=100 events, CONCURRENCY=32 connections, REQUESTS=8000 requests) twice:
 # - base: ingest alone;
 # - compact: the same ingest, with `POST /v1/admin/log/compact` (every closed segment:
-#   `older_than_secs` 0, `discard_unexported`) sent COMPACT_LEAD (0.5) seconds after it starts.
+#   `older_than_secs` 0, `discard_unexported`) sent COMPACT_LEAD (1) second after it starts.
 # One JSON line per phase on stdout (durable events/s; for the compact phase the compaction's
 # wall time, segments and bytes deleted), then the ratio base/compact, and a check that a
 # reader in another process (`recd events tail`) and the writer's end agree afterwards.
@@ -21,8 +21,8 @@ events="${EVENTS:-2000000}"
 segment_bytes="${SEGMENT_BYTES:-16777216}"
 batch="${BATCH:-100}"
 concurrency="${CONCURRENCY:-32}"
-requests="${REQUESTS:-2000}"
-lead="${COMPACT_LEAD:-0.5}"
+requests="${REQUESTS:-8000}"
+lead="${COMPACT_LEAD:-1}"
 
 cargo build -q --release -p recd -p recd-loadgen
 target="${CARGO_TARGET_DIR:-target}"
