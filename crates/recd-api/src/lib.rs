@@ -40,6 +40,8 @@ pub use health::{DependencyOut, HealthOut};
 pub use items::{ItemIn, ItemOut, ItemsPage};
 pub use jobs::{GateOut, JobOut, JobsOut, TrainOutcomeOut};
 pub use log::{CompactedSegmentOut, LogCompactIn, LogCompactOut, LogNameIn};
-pub use models::{ModelRole, ModelVersionOut, ModelsOut};
+pub use models::{
+    ModelRole, ModelVersionOut, ModelsOut, RolloutActiveOut, RolloutOut, RolloutStepOut,
+};
 pub use recommendations::{RecommendationsOut, RecommendedItemOut, SimilarItemOut, SimilarOut};
 pub use users::{UserIn, UserOut};

@@ -22,6 +22,63 @@ pub struct ModelsOut {
     pub max_resident_models: u64,
     /// Every complete version on disk, oldest first.
     pub versions: Vec<ModelVersionOut>,
+    /// The gradual rollout of candidates (`[serve.rollout]`): the one in progress and every
+    /// step so far. Absent where rollouts do not run (a fleet, a remote model store, or
+    /// `enabled = false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutOut>,
+}
+
+/// The gradual rollout: the candidate being served to a share of users, and the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RolloutOut {
+    /// The rollout in progress, if any.
+    pub active: Option<RolloutActiveOut>,
+    /// Every step, oldest first (the newest 200).
+    pub steps: Vec<RolloutStepOut>,
+}
+
+/// A rollout in progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RolloutActiveOut {
+    /// The candidate version.
+    pub candidate: String,
+    /// The version it is compared with.
+    pub current: String,
+    /// The step's experiment (`rollout-<candidate>-<share>`; its report is the experiment
+    /// report).
+    pub experiment: String,
+    /// The candidate's share of users now, percent.
+    pub share: f64,
+    /// The always-valid p-value of the CTR difference in this step so far.
+    pub p_value: f64,
+}
+
+/// One step of a rollout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RolloutStepOut {
+    /// When, ms since the epoch.
+    pub at_ms: i64,
+    /// The candidate version.
+    pub candidate: String,
+    /// The version it was compared with.
+    pub current: String,
+    /// `started`, `ramped`, `promoted`, `rolled_back` or `abandoned`.
+    pub action: String,
+    /// The candidate's share of users after the step, percent.
+    pub share: f64,
+    /// Why.
+    pub reason: String,
+    /// Items the current model's variant had shown.
+    pub current_impressions: u64,
+    /// Items the candidate had shown.
+    pub candidate_impressions: u64,
+    /// The current model's CTR so far.
+    pub current_ctr: Option<f64>,
+    /// The candidate's CTR so far.
+    pub candidate_ctr: Option<f64>,
+    /// The always-valid p-value of the CTR difference in the step that ended here.
+    pub p_value: f64,
 }
 
 /// One model version, from its manifest.

@@ -145,6 +145,14 @@ impl Online {
     /// Replaces the running experiments (users are assigned by the new set from the next
     /// request on).
     pub fn set_experiments(&self, experiments: Experiments) {
+        // The candidate is held in memory only while a running variant names a model other
+        // than the one serving (the watcher loads the registry's CANDIDATE then).
+        let current = self.models.get();
+        let wants_other = experiments
+            .models()
+            .iter()
+            .any(|m| current.as_ref().is_none_or(|c| c.version() != *m));
+        self.models.route_candidate(wants_other);
         self.experiments.store(Arc::new(experiments));
     }
 
@@ -194,7 +202,7 @@ impl Online {
             a.experiments = labels.clone();
             a
         };
-        let Some(served) = self.models.get() else {
+        let Some(served) = self.served_for(variant.as_deref()) else {
             let answer = label(self.without_model(&params).await?);
             count("no_model");
             return Ok((Arc::new(answer), false));
@@ -336,6 +344,18 @@ impl Online {
                 Ok((Arc::new(answer), false))
             }
         }
+    }
+
+    /// The model a variant is answered with: the candidate when the variant names it and it is
+    /// loaded, else `CURRENT` (so a variant whose model is missing still gets answers, labelled
+    /// with the version that gave them).
+    fn served_for(&self, variant: Option<&Variant>) -> Option<Arc<crate::model_watch::Served>> {
+        if let Some(want) = variant.and_then(|v| v.model.as_deref())
+            && let Some(candidate) = self.models.candidate().filter(|c| c.version() == want)
+        {
+            return Some(candidate);
+        }
+        self.models.get()
     }
 
     /// The precomputed popular list for the request's context, without the items the user's

@@ -13,7 +13,10 @@
 //!
 //! A variant changes `[serve.recommend]` keys (`recommend`, merged over the base settings and
 //! checked by the same type: a key that does not exist or does not parse is an error naming
-//! it), or answers with a built-in non-personal list (`baseline`: `popular` or `trending`).
+//! it), answers with a built-in non-personal list (`baseline`: `popular` or `trending`), or
+//! answers with another model version (`model`: the registry's `CANDIDATE`, which servers load
+//! only while some running variant names it). A variant whose model is not resident is
+//! answered by `CURRENT`, and its impressions say so (they carry the version that answered).
 
 pub mod admin;
 
@@ -73,6 +76,10 @@ pub struct VariantSpec {
     /// `[serve.recommend]` keys this variant changes.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub recommend: serde_json::Map<String, serde_json::Value>,
+    /// The model version this variant is answered with (`CURRENT` when absent). Only the
+    /// registry's `CURRENT` and `CANDIDATE` can be named: they are the versions a server holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// A built-in non-personal list.
@@ -119,6 +126,8 @@ pub struct Variant {
     pub config: RecommendConfig,
     /// The built-in list it answers with, if any.
     pub baseline: Option<Baseline>,
+    /// The model version it is answered with, when not `CURRENT`.
+    pub model: Option<String>,
     /// Its buckets, `[from, to)`.
     buckets: [u32; 2],
 }
@@ -199,6 +208,15 @@ impl Experiments {
                         "must be a percentage from 0 to 100",
                     ));
                 }
+                if let Some(model) = &v.model {
+                    check_name(&format!("{vat}.model"), model)?;
+                    if v.baseline.is_some() {
+                        return Err(err(
+                            format!("{vat}.model"),
+                            "a baseline variant answers with a built-in list, not a model",
+                        ));
+                    }
+                }
                 let config = merged(&base_json, &v.recommend)
                     .map_err(|e| err(format!("{vat}.recommend{}", e.0), e.1))?;
                 let end = start + v.share;
@@ -211,6 +229,7 @@ impl Experiments {
                     label: format!("{name}/{}", v.name),
                     config,
                     baseline: v.baseline,
+                    model: v.model.clone(),
                     buckets,
                 }));
             }
@@ -250,6 +269,19 @@ impl Experiments {
         self.layers.is_empty()
     }
 
+    /// The model versions running variants name (what a server must hold beside `CURRENT`).
+    pub fn models(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .layers
+            .values()
+            .flatten()
+            .flat_map(|e| e.variants.iter().filter_map(|v| v.model.as_deref()))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// The variants `unit` (a user id, or a session or device id for anonymous users) is in,
     /// one per layer at most, in layer order.
     pub fn assign(&self, unit: &str) -> Vec<Arc<Variant>> {
@@ -274,6 +306,30 @@ impl Experiments {
         }
         out
     }
+}
+
+/// Checks that every model a variant of `spec` names is one of `served` (the registry's
+/// `CURRENT` and `CANDIDATE`): a version a server would not hold cannot be experimented on.
+/// The error names the field relative to the definition (`variants[1].model`).
+pub fn check_models(spec: &ExperimentSpec, served: &[&str]) -> Result<(), ExperimentError> {
+    for (k, v) in spec.variants.iter().enumerate() {
+        if let Some(model) = &v.model
+            && !served.contains(&model.as_str())
+        {
+            return Err(err(
+                format!("variants[{k}].model"),
+                format!(
+                    "{model:?} is neither the registry's CURRENT nor its CANDIDATE ({}); stage a version with `recd models stage` first",
+                    if served.is_empty() {
+                        "there is no model".to_string()
+                    } else {
+                        served.join(", ")
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn overlap(a: [u32; 2], b: [u32; 2]) -> bool {

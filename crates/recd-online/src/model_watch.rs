@@ -110,6 +110,8 @@ pub struct ModelSlot {
     served: ArcSwapOption<Served>,
     catalog: ArcSwapOption<CatalogView>,
     candidate: ArcSwapOption<Served>,
+    /// The candidate's own view: it answers with the same live catalog as `CURRENT`.
+    candidate_catalog: ArcSwapOption<CatalogView>,
     candidate_traffic: std::sync::atomic::AtomicBool,
     store: ArcSwapOption<StoreStatus>,
 }
@@ -130,11 +132,13 @@ impl ModelSlot {
         self.served.load_full()
     }
 
-    /// The catalog view, if it was built for the served model's version.
+    /// The catalog view, if one was built for `served`'s version (the current model's or the
+    /// candidate's).
     pub fn catalog(&self, served: &Served) -> Option<Arc<CatalogView>> {
-        self.catalog
-            .load_full()
-            .filter(|c| c.model_version == served.version())
+        [&self.catalog, &self.candidate_catalog]
+            .into_iter()
+            .filter_map(|cell| cell.load_full())
+            .find(|c| c.model_version == served.version())
     }
 
     /// Swaps `served` in (tests and the watcher).
@@ -352,6 +356,7 @@ impl Watch {
             CandidateStep::Keep => {}
             CandidateStep::Drop => {
                 self.slot.candidate.store(None);
+                self.slot.candidate_catalog.store(None);
                 self.last_tried_candidate = None;
                 tracing::info!(
                     "candidate model unloaded (no traffic routed to it, or no candidate)"
@@ -383,7 +388,9 @@ impl Watch {
                         .await;
                 match loaded {
                     Ok(Ok(served)) => {
-                        self.slot.candidate.store(Some(Arc::new(served)));
+                        let served = Arc::new(served);
+                        self.slot.candidate.store(Some(served.clone()));
+                        self.refresh_catalog_of(served, true).await;
                         tracing::info!(model_version = version, "candidate model loaded");
                     }
                     Ok(Err(e)) => tracing::error!(
@@ -399,15 +406,28 @@ impl Watch {
 
     async fn refresh_catalog(&mut self) {
         self.last_catalog = Instant::now();
-        let Some(served) = self.slot.get() else {
-            return;
-        };
+        if let Some(served) = self.slot.get() {
+            self.refresh_catalog_of(served, false).await;
+        }
+        match self.slot.candidate() {
+            Some(candidate) => self.refresh_catalog_of(candidate, true).await,
+            None => self.slot.candidate_catalog.store(None),
+        }
+    }
+
+    /// Rebuilds the view of `served` (the candidate's when `candidate`) if the catalog changed.
+    async fn refresh_catalog_of(&mut self, served: Arc<Served>, candidate: bool) {
         let generation = self.catalog.items_generation();
-        if self
-            .slot
-            .catalog(&served)
-            .is_some_and(|view| view.catalog_generation == generation)
-        {
+        // Each role's own cell: a promoted candidate needs the current model's cell filled,
+        // even though its candidate view (dropped next) matched.
+        let cell = if candidate {
+            &self.slot.candidate_catalog
+        } else {
+            &self.slot.catalog
+        };
+        if cell.load().as_ref().is_some_and(|view| {
+            view.model_version == served.version() && view.catalog_generation == generation
+        }) {
             return;
         }
         let store = self.catalog.clone();
@@ -415,7 +435,11 @@ impl Watch {
             tokio::task::spawn_blocking(move || CatalogView::build(&served.model, &*store)).await;
         match built {
             Ok(Ok(view)) => {
-                self.slot.set_catalog(Arc::new(view));
+                if candidate {
+                    self.slot.candidate_catalog.store(Some(Arc::new(view)));
+                } else {
+                    self.slot.set_catalog(Arc::new(view));
+                }
                 metrics::counter!("recd_catalog_view_builds_total").increment(1);
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "catalog view not refreshed"),

@@ -68,6 +68,8 @@ pub struct ServeConfig {
     pub recommend: recd_online::RecommendConfig,
     /// `[serve.impressions]`: recording what each answer showed.
     pub impressions: recd_online::impressions::ImpressionConfig,
+    /// `[serve.rollout]`: the gradual rollout of the registry's candidate.
+    pub rollout: recd_online::rollout::RolloutConfig,
     /// `[serve.auth]`: API keys.
     pub auth: crate::auth::config::AuthConfig,
     /// `[serve.rate_limit]`: requests per second per caller and per address.
@@ -102,6 +104,7 @@ impl Default for ServeConfig {
             trusted_proxies: Vec::new(),
             recommend: Default::default(),
             impressions: Default::default(),
+            rollout: Default::default(),
             auth: Default::default(),
             rate_limit: Default::default(),
             cors: Default::default(),

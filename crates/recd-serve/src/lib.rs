@@ -26,6 +26,7 @@ pub mod ingest;
 pub mod jobs;
 mod listener;
 mod metrics_http;
+pub mod rollout;
 mod routes;
 mod scrape;
 
@@ -85,6 +86,9 @@ pub struct AppState {
     /// The data dir's logs as this process writes them: what compaction and the log size
     /// metrics work on.
     pub logs: Arc<recd_store::retention::Logs>,
+    /// The gradual rollout's settings and history (`rollout::Rollouts::off` when it does not
+    /// run in this process).
+    pub rollout: Arc<rollout::Rollouts>,
 }
 
 /// The start-up hysteresis of `/readyz`: the instance becomes ready after

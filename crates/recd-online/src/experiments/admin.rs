@@ -279,23 +279,10 @@ fn storage(path: &std::path::Path, message: String) -> AdminError {
     }
 }
 
-/// Writes `file` to a temporary name, syncs it, renames it over `path` and syncs the dir: a
-/// crash leaves the old file or the new one, never half of one.
+/// Writes `file` so that a crash leaves the old file or the new one.
 fn write_atomically(path: &std::path::Path, file: &StoredFile) -> Result<(), AdminError> {
     let bytes = serde_json::to_vec_pretty(file).map_err(|e| storage(path, e.to_string()))?;
-    let tmp = path.with_extension("json.tmp");
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    };
-    write().map_err(|e| storage(path, e.to_string()))
+    crate::fs::replace_file(path, &bytes).map_err(|e| storage(path, e.to_string()))
 }
 
 #[cfg(test)]
@@ -317,6 +304,7 @@ mod tests {
                     share,
                     baseline: None,
                     recommend: Default::default(),
+                    model: None,
                 })
                 .collect(),
         }

@@ -13,6 +13,7 @@ fn spec(salt: &str, shares: &[(&str, f64)]) -> ExperimentSpec {
                 share: *share,
                 baseline: None,
                 recommend: Default::default(),
+                model: None,
             })
             .collect(),
     }

@@ -60,6 +60,7 @@ pub fn server(config: ServeConfig) -> Server {
         experiments: None,
         bus: None,
         logs,
+        rollout: Arc::new(recd_serve::rollout::Rollouts::off()),
     });
     Server {
         _dir: dir,

@@ -39,6 +39,21 @@ pub enum ModelsCommand {
         /// The version.
         version: String,
     },
+    /// Make a version the candidate (what a gradual rollout serves beside the current one);
+    /// its checksums are verified first. The current version does not move.
+    Stage {
+        /// The data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The version.
+        version: String,
+    },
+    /// Empty the candidate slot (the version stays, as an ordinary one).
+    Reject {
+        /// The data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
     /// Make the candidate current; the old current becomes the rollback target.
     Promote {
         /// The data dir.
@@ -85,6 +100,8 @@ pub fn run(command: ModelsCommand, config: &Config) -> anyhow::Result<()> {
         ModelsCommand::List { data_dir }
         | ModelsCommand::Show { data_dir, .. }
         | ModelsCommand::Activate { data_dir, .. }
+        | ModelsCommand::Stage { data_dir, .. }
+        | ModelsCommand::Reject { data_dir }
         | ModelsCommand::Promote { data_dir }
         | ModelsCommand::Rollback { data_dir }
         | ModelsCommand::Gc { data_dir, .. } => data_dir.clone(),
@@ -115,6 +132,13 @@ fn local_run(command: ModelsCommand, models: &Path, keep_versions: usize) -> any
         ModelsCommand::Activate { version, .. } => {
             registry::activate(models, &version)?;
             println!("current model is now {version}");
+        }
+        ModelsCommand::Stage { version, .. } => {
+            let op = Op::Stage(version);
+            print_change(&registry::change(models, &op)?, &op)
+        }
+        ModelsCommand::Reject { .. } => {
+            print_change(&registry::change(models, &Op::Reject)?, &Op::Reject)
         }
         ModelsCommand::Promote { .. } => print_change(&registry::promote(models)?, &Op::Promote),
         ModelsCommand::Rollback { .. } => print_change(&registry::rollback(models)?, &Op::Rollback),
@@ -157,6 +181,13 @@ async fn remote_run(
             remote.change(&Op::Activate(version.clone())).await?;
             println!("current model is now {version} in {}", remote.url());
         }
+        ModelsCommand::Stage { version, .. } => {
+            let op = Op::Stage(version);
+            print_change(&remote.change(&op).await?, &op)
+        }
+        ModelsCommand::Reject { .. } => {
+            print_change(&remote.change(&Op::Reject).await?, &Op::Reject)
+        }
         ModelsCommand::Promote { .. } => {
             print_change(&remote.change(&Op::Promote).await?, &Op::Promote)
         }
@@ -185,7 +216,16 @@ fn print_change(change: &registry::Change, op: &Op) {
             change.version,
             replaced(change)
         ),
-        _ => println!(
+        Op::Stage(_) => println!(
+            "candidate model is now {}{}",
+            change.version,
+            replaced(change)
+        ),
+        Op::Reject => println!(
+            "rejected candidate {}: no candidate now; the current model did not change",
+            change.version
+        ),
+        Op::Activate(_) | Op::Promote => println!(
             "promoted candidate {} to current{}",
             change.version,
             replaced(change)

@@ -302,9 +302,16 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         config.serve.bots.clone(),
     ));
     let _schedule = tokio::spawn(jobs.clone().run_schedule());
+    let models = recd_model_store::Location::parse(&config.models, data_dir)?;
+    let rollout = Arc::new(rollouts(
+        data_dir,
+        &config.serve.rollout,
+        &models,
+        bus.is_some(),
+        attribution.is_some(),
+    )?);
     let state = Arc::new(AppState {
-        models_dir: recd_model_store::Location::parse(&config.models, data_dir)?
-            .local_dir(data_dir),
+        models_dir: models.local_dir(data_dir),
         store: store.clone(),
         features,
         appended,
@@ -321,7 +328,15 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         experiments: Some(experiments),
         bus,
         logs,
+        rollout,
     });
+    let _rollout = match recd_serve::rollout::start(state.clone()) {
+        Ok(task) => Some(AbortOnDrop(task)),
+        Err(why) => {
+            tracing::info!("{why}");
+            None
+        }
+    };
 
     let (signalled_tx, mut signalled) = watch::channel(false);
     let app = recd_serve::app(state.clone());
@@ -414,6 +429,37 @@ fn record_impressions(
     );
     online.set_impressions(sink.clone());
     Ok(Some((sink, log)))
+}
+
+/// The gradual rollout of this process: it runs where one process owns its registry and
+/// experiments (no bus, a local model store).
+fn rollouts(
+    data_dir: &Path,
+    config: &recd_online::rollout::RolloutConfig,
+    models: &recd_model_store::Location,
+    fleet: bool,
+    impressions: bool,
+) -> anyhow::Result<recd_serve::rollout::Rollouts> {
+    use recd_serve::rollout::Rollouts;
+    if !config.enabled {
+        return Ok(Rollouts::off());
+    }
+    if fleet || models.is_remote() || !impressions {
+        tracing::info!(
+            "serve.rollout: candidates are not rolled out automatically in a fleet, from a remote model store or without impressions; `recd models promote` promotes them"
+        );
+        return Ok(Rollouts::off());
+    }
+    Rollouts::open(config.clone(), data_dir.join("rollout.json")).map_err(anyhow::Error::msg)
+}
+
+/// Aborts a background task when the server returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Starts the attribution consumer over the event log and the impressions log.

@@ -83,6 +83,7 @@ pub fn load(
         .validate()
         .map_err(anyhow::Error::msg)?;
     config.bus.validate().map_err(anyhow::Error::msg)?;
+    config.serve.rollout.check()?;
     config
         .store
         .retention

@@ -28,6 +28,7 @@ mod readiness;
 mod recommend_http;
 mod replay;
 mod retention;
+mod rollout;
 mod scaled;
 mod serve;
 mod simulate;

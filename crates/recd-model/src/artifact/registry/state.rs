@@ -20,6 +20,9 @@ pub enum Op {
     Promote,
     /// `CURRENT` returns to the last of the history, which forgets it.
     Rollback,
+    /// The candidate leaves its slot (a gradual rollout rolled it back); it stays an ordinary
+    /// version, which retention may delete. `CURRENT` does not move.
+    Reject,
 }
 
 /// Which version serves, which waits for rollout, and where a rollback goes.
@@ -88,6 +91,7 @@ impl RegistryState {
             Op::Activate(v) | Op::Stage(v) => Some(v.clone()),
             Op::Promote => self.candidate.clone(),
             Op::Rollback => self.previous.last().cloned(),
+            Op::Reject => None,
         }
     }
 
@@ -133,6 +137,16 @@ impl RegistryState {
                 Ok(Change {
                     version: target,
                     replaced,
+                })
+            }
+            Op::Reject => {
+                let candidate = self
+                    .candidate
+                    .take()
+                    .ok_or_else(|| ModelError::Registry("no candidate to reject".to_string()))?;
+                Ok(Change {
+                    version: candidate.clone(),
+                    replaced: Some(candidate),
                 })
             }
         }

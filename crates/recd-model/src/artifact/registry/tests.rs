@@ -231,3 +231,18 @@ fn retention_on_a_missing_dir_is_a_no_op() {
     let dir = tempfile::tempdir().unwrap();
     assert!(gc(&dir.path().join("models"), 3).unwrap().is_empty());
 }
+
+#[test]
+fn a_rejected_candidate_leaves_its_slot_and_current_stays() {
+    let dir = models(2);
+    let m = dir.path();
+    activate(m, "v1").unwrap();
+    stage_candidate(m, "v2").unwrap();
+    let change = super::change(m, &Op::Reject).unwrap();
+    assert_eq!(change.version, "v2");
+    check(m, Some("v1"), None, &[]);
+    // The version stays, as an ordinary one.
+    assert_eq!(names(m), ["v1", "v2"]);
+    let err = super::change(m, &Op::Reject).unwrap_err().to_string();
+    assert!(err.contains("no candidate to reject"), "{err}");
+}

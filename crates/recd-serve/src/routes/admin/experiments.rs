@@ -13,8 +13,9 @@ use recd_api::{
     VariantReportOut,
 };
 use recd_attribution::{Design, Report};
-use recd_online::experiments::ExperimentSpec;
-use recd_online::experiments::admin::{ExperimentAdmin, Source};
+use recd_model::artifact::registry;
+use recd_online::experiments::admin::{AdminError, ExperimentAdmin, Source};
+use recd_online::experiments::{ExperimentSpec, check_models};
 
 use crate::routes::{IdPath, blocking, body_bytes};
 use crate::{ApiError, AppState, body};
@@ -58,7 +59,7 @@ fn out(name: &str, spec: &ExperimentSpec, source: Source) -> Result<ExperimentOu
     request_body = ExperimentIn,
     responses(
         (status = 200, description = "Stored and in effect.", body = ExperimentOut),
-        (status = 400, description = "Not JSON, or a field breaks a rule (named in `field`).", body = ErrorBody),
+        (status = 400, description = "Not JSON, or a field breaks a rule (named in `field`; a variant's `model` must be the registry's CURRENT or CANDIDATE).", body = ErrorBody),
         (status = 413, description = "The body is over `[serve] max_body_bytes`.", body = ErrorBody),
         (status = 500, description = "The definition could not be stored (`internal`).", body = ErrorBody),
     )
@@ -79,7 +80,20 @@ pub(crate) async fn put(
         })?;
     let admin = admin(&state)?;
     let (task_name, task_spec) = (name.clone(), spec.clone());
-    let compiled = blocking(move || Ok(admin.put(&task_name, task_spec)?)).await?;
+    let models_dir = state.models_dir.clone();
+    let compiled = blocking(move || {
+        if task_spec.variants.iter().any(|v| v.model.is_some()) {
+            let reg =
+                registry::state(&models_dir).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let served: Vec<&str> = [reg.current.as_deref(), reg.candidate.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            check_models(&task_spec, &served).map_err(AdminError::Invalid)?;
+        }
+        Ok(admin.put(&task_name, task_spec)?)
+    })
+    .await?;
     state.online.set_experiments(compiled);
     Ok(Json(out(&name, &spec, Source::Api)?))
 }
@@ -161,8 +175,24 @@ pub(crate) async fn report(
             "impressions are not recorded ([serve.impressions] enabled = false)".into(),
         )
     })?;
-    let design = Design {
-        name: name.clone(),
+    let design = design(&name, spec);
+    let status = serde_json::to_value(spec.status)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    let (report, complete) = crate::routes::blocking(move || {
+        let report = recd_attribution::report(&design, &attribution.tally());
+        Ok::<_, ApiError>((report, attribution.caught_up()))
+    })
+    .await?;
+    Ok(Json(render(report, status, complete)))
+}
+
+/// What the report needs of a definition: its variants and shares, and the control (the
+/// variant named `control`, else the first).
+pub(crate) fn design(name: &str, spec: &ExperimentSpec) -> Design {
+    Design {
+        name: name.to_string(),
         variants: spec
             .variants
             .iter()
@@ -175,17 +205,7 @@ pub(crate) async fn report(
             .or(spec.variants.first())
             .map(|v| v.name.clone())
             .unwrap_or_default(),
-    };
-    let status = serde_json::to_value(spec.status)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default();
-    let (report, complete) = crate::routes::blocking(move || {
-        let report = recd_attribution::report(&design, &attribution.tally());
-        Ok::<_, ApiError>((report, attribution.caught_up()))
-    })
-    .await?;
-    Ok(Json(render(report, status, complete)))
+    }
 }
 
 fn render(report: Report, status: String, complete: bool) -> ExperimentReportOut {

@@ -1,11 +1,14 @@
 //! `GET /v1/admin/models`: the model registry (current, candidate, rollback history, every
-//! version with its creation time and NDCG) and the versions this server holds in memory.
+//! version with its creation time and NDCG), the versions this server holds in memory, and
+//! the gradual rollout's steps.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use recd_api::{ErrorBody, ModelRole, ModelVersionOut, ModelsOut};
+use recd_api::{
+    ErrorBody, ModelRole, ModelVersionOut, ModelsOut, RolloutActiveOut, RolloutOut, RolloutStepOut,
+};
 use recd_model::artifact::Manifest;
 use recd_model::artifact::registry::{self, RegistryState};
 
@@ -20,7 +23,7 @@ use crate::{ApiError, AppState};
     tag = "admin",
     operation_id = "list_models",
     responses(
-        (status = 200, description = "The registry: `current`, `candidate`, the rollback history, every version with its creation time and pipeline NDCG@10, and the versions resident in this server's memory.", body = ModelsOut),
+        (status = 200, description = "The registry: `current`, `candidate`, the rollback history, every version with its creation time and pipeline NDCG@10, the versions resident in this server's memory, and the gradual rollout (the one in progress and every step: started, ramped, promoted, rolled back).", body = ModelsOut),
         (status = 500, description = "The registry could not be read (`internal`).", body = ErrorBody),
     )
 )]
@@ -32,12 +35,54 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Mode
     })
     .await?;
     let resident = state.online.models.resident();
-    Ok(Json(render(
+    let mut out = render(
         registry_state,
         &manifests,
         resident,
         state.config.max_resident_models,
-    )))
+    );
+    out.rollout = rollout(&state);
+    Ok(Json(out))
+}
+
+fn rollout(state: &AppState) -> Option<RolloutOut> {
+    let rollouts = &state.rollout;
+    if !rollouts.running() {
+        return None;
+    }
+    let history = rollouts.history();
+    let action = |a: recd_online::rollout::Action| {
+        serde_json::to_value(a)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    };
+    Some(RolloutOut {
+        active: history.active.map(|a| RolloutActiveOut {
+            experiment: recd_online::rollout::experiment_name(&a.candidate, rollouts.share(&a)),
+            share: rollouts.share(&a),
+            candidate: a.candidate,
+            current: a.current,
+            p_value: a.p_value,
+        }),
+        steps: history
+            .steps
+            .into_iter()
+            .map(|s| RolloutStepOut {
+                at_ms: s.at_ms,
+                action: action(s.action),
+                candidate: s.candidate,
+                current: s.current,
+                share: s.share,
+                reason: s.reason,
+                current_impressions: s.current_impressions,
+                candidate_impressions: s.candidate_impressions,
+                current_ctr: s.current_ctr.filter(|x| x.is_finite()),
+                candidate_ctr: s.candidate_ctr.filter(|x| x.is_finite()),
+                p_value: s.p_value,
+            })
+            .collect(),
+    })
 }
 
 fn render(
@@ -76,5 +121,6 @@ fn render(
         resident,
         max_resident_models: max_resident_models as u64,
         versions,
+        rollout: None,
     }
 }

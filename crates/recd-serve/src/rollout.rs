@@ -1,0 +1,277 @@
+//! The gradual rollout's driver: every `[serve.rollout] check_every_ms` it reads the model
+//! registry and the rollout experiment's report, asks the policy (`recd_online::rollout`)
+//! and applies its decision — the experiment's shares through the experiments admin, the
+//! registry's promotion or rejection — and records each step in `<data>/rollout.json`, which
+//! `GET /v1/admin/models` shows.
+//!
+//! It runs in a server that owns its model registry and its experiments: one process with a
+//! local registry. A fleet (a bus) or a remote model store leaves candidates to `recd models
+//! promote`; the reason is logged at start.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use recd_model::artifact::registry::{self, Op};
+use recd_online::experiments::Status;
+use recd_online::rollout::{
+    self, Action, Active, Arm, Decision, History, Look, Rollout, RolloutConfig, Step,
+};
+
+use crate::AppState;
+
+/// The rollout's settings and history, shared with the models route.
+pub struct Rollouts {
+    config: RolloutConfig,
+    /// Where the history is kept; `None` when rollouts do not run in this process.
+    path: Option<PathBuf>,
+    history: Mutex<History>,
+}
+
+impl Rollouts {
+    /// Rollouts that do not run (tests, fleets, remote model stores).
+    pub fn off() -> Self {
+        Self {
+            config: RolloutConfig {
+                enabled: false,
+                ..RolloutConfig::default()
+            },
+            path: None,
+            history: Mutex::default(),
+        }
+    }
+
+    /// Rollouts by `config`, their history kept at `path`.
+    pub fn open(config: RolloutConfig, path: PathBuf) -> Result<Self, String> {
+        let history = History::read(&path)?;
+        Ok(Self {
+            config,
+            path: Some(path),
+            history: Mutex::new(history),
+        })
+    }
+
+    /// Whether rollouts run in this process.
+    pub fn running(&self) -> bool {
+        self.config.enabled && self.path.is_some()
+    }
+
+    /// The candidate's share in `active`'s step, percent.
+    pub fn share(&self, active: &Active) -> f64 {
+        Rollout {
+            config: &self.config,
+        }
+        .share(active)
+    }
+
+    /// The history so far.
+    pub fn history(&self) -> History {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, History> {
+        self.history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Starts the driver when `state` can run rollouts (a history path, experiments and
+/// attribution): the task runs until the runtime stops. Otherwise says why not.
+pub fn start(state: Arc<AppState>) -> Result<tokio::task::JoinHandle<()>, &'static str> {
+    let r = &state.rollout;
+    if !r.running() {
+        return Err("rollouts are off: candidates wait for `recd models promote`");
+    }
+    if state.attribution.is_none() || state.experiments.is_none() {
+        return Err(
+            "rollouts need impressions ([serve.impressions] enabled): candidates wait for `recd models promote`",
+        );
+    }
+    let every = Duration::from_millis(r.config.check_every_ms);
+    Ok(tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_error = None;
+        loop {
+            interval.tick().await;
+            let task_state = state.clone();
+            let outcome = tokio::task::spawn_blocking(move || tick(&task_state))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            // Said once per distinct error: a registry that cannot be read fails every tick.
+            match outcome {
+                Ok(()) => last_error = None,
+                Err(e) if last_error.as_ref() != Some(&e) => {
+                    tracing::warn!(error = %e, "rollout check failed; trying again");
+                    last_error = Some(e);
+                }
+                Err(_) => {}
+            }
+        }
+    }))
+}
+
+/// One look: start a rollout for a new candidate, or decide on the one in progress.
+fn tick(state: &AppState) -> Result<(), String> {
+    let r = &state.rollout;
+    let path = r.path.as_ref().ok_or("rollouts are off")?;
+    let reg = registry::state(&state.models_dir).map_err(|e| e.to_string())?;
+    let mut history = r.lock();
+    let policy = Rollout { config: &r.config };
+    let Some(mut active) = history.active.clone() else {
+        let (Some(candidate), Some(current)) = (reg.candidate, reg.current) else {
+            return Ok(());
+        };
+        let active = Active::new(&candidate, &current);
+        let share = policy.share(&active);
+        put(state, &active, share, Status::Running)?;
+        history.active = Some(active.clone());
+        record(
+            &mut history,
+            &active,
+            Action::Started,
+            share,
+            "a new candidate".into(),
+            &Look::default(),
+        );
+        return history.write(path);
+    };
+    if reg.candidate.as_deref() != Some(active.candidate.as_str())
+        || reg.current.as_deref() != Some(active.current.as_str())
+    {
+        let why = format!(
+            "the registry changed: current {}, candidate {}",
+            reg.current.as_deref().unwrap_or("none"),
+            reg.candidate.as_deref().unwrap_or("none")
+        );
+        put(state, &active, policy.share(&active), Status::Stopped)?;
+        history.active = None;
+        record(
+            &mut history,
+            &active,
+            Action::Abandoned,
+            0.0,
+            why,
+            &Look::default(),
+        );
+        return history.write(path);
+    }
+    let step_share = policy.share(&active);
+    let Some(look) = look(state, &active, step_share) else {
+        return Ok(());
+    };
+    let decision = policy.look(&mut active, &look);
+    let (action, share, why) = match decision {
+        Decision::Hold(_) if history.active.as_ref() == Some(&active) => return Ok(()),
+        Decision::Hold(_) => {
+            // The sequential test's state moved: kept across restarts.
+            history.active = Some(active);
+            return history.write(path);
+        }
+        Decision::Ramp(share) => {
+            // The step's experiment stops first: both take the whole rollout layer.
+            put(state, &active, step_share, Status::Stopped)?;
+            put(state, &active, share, Status::Running)?;
+            (Action::Ramped, share, "the step passed".to_string())
+        }
+        Decision::Promote(why) => {
+            registry::promote(&state.models_dir).map_err(|e| e.to_string())?;
+            put(state, &active, step_share, Status::Stopped)?;
+            (Action::Promoted, 100.0, why)
+        }
+        Decision::RollBack(why) => {
+            registry::change(&state.models_dir, &Op::Reject).map_err(|e| e.to_string())?;
+            put(state, &active, step_share, Status::Stopped)?;
+            (Action::RolledBack, 0.0, why)
+        }
+    };
+    tracing::info!(
+        candidate = %active.candidate,
+        current = %active.current,
+        action = ?action,
+        share,
+        reason = %why,
+        "model rollout step"
+    );
+    let ended = matches!(action, Action::Promoted | Action::RolledBack);
+    history.active = (!ended).then(|| active.clone());
+    record(&mut history, &active, action, share, why, &look);
+    history.write(path)
+}
+
+/// Stores the experiment of the step at `share` with `status` and puts it in effect (a
+/// stopped one stays defined: its report remains readable).
+fn put(state: &AppState, active: &Active, share: f64, status: Status) -> Result<(), String> {
+    let admin = state.experiments.as_ref().ok_or("no experiments")?;
+    let name = rollout::experiment_name(&active.candidate, share);
+    let spec = rollout::experiment(&active.current, &active.candidate, share, status);
+    let compiled = admin.put(&name, spec).map_err(|e| e.to_string())?;
+    state.online.set_experiments(compiled);
+    Ok(())
+}
+
+/// The numbers of the step at `share`, or `None` while attribution is still rebuilding.
+fn look(state: &AppState, active: &Active, share: f64) -> Option<Look> {
+    let attribution = state.attribution.as_ref()?;
+    if !attribution.caught_up() {
+        return None;
+    }
+    let name = rollout::experiment_name(&active.candidate, share);
+    let experiments = state.online.experiments();
+    let spec = experiments.spec(&name)?;
+    let design = crate::routes::admin::experiments::design(&name, spec);
+    let report = recd_attribution::report(&design, &attribution.tally());
+    let arm = |variant: &str| {
+        report
+            .variants
+            .iter()
+            .find(|v| v.name == variant)
+            .map(|v| Arm {
+                impressions: v.impressions,
+                ctr: v.ctr,
+                latency_p99_ms: v.latency_p99_ms,
+                fallback_share: v.fallback_share,
+            })
+            .unwrap_or_default()
+    };
+    let ctr = report
+        .comparisons
+        .iter()
+        .find(|c| c.metric == "ctr" && c.variant == rollout::CANDIDATE)
+        .and_then(|c| c.result.clone().ok());
+    Some(Look {
+        current: arm(rollout::CURRENT),
+        candidate: arm(rollout::CANDIDATE),
+        ctr,
+    })
+}
+
+fn record(
+    history: &mut History,
+    active: &Active,
+    action: Action,
+    share: f64,
+    reason: String,
+    look: &Look,
+) {
+    history.push(Step {
+        at_ms: now_ms(),
+        candidate: active.candidate.clone(),
+        current: active.current.clone(),
+        action,
+        share,
+        reason,
+        current_impressions: look.current.impressions,
+        candidate_impressions: look.candidate.impressions,
+        current_ctr: look.current.ctr,
+        candidate_ctr: look.candidate.ctr,
+        p_value: active.p_value,
+    });
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
