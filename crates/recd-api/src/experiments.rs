@@ -24,6 +24,20 @@ pub struct ExperimentReportOut {
     /// configured shares (below 0.001 the assignment, or what was recorded of it, is broken);
     /// absent before any user.
     pub srm_p_value: Option<f64>,
+    /// Set when the guardrails stopped the experiment: which variant breached what, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by_guardrail: Option<GuardrailStopOut>,
+}
+
+/// Why the guardrails stopped an experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GuardrailStopOut {
+    /// When, ms since the epoch.
+    pub at_ms: i64,
+    /// The variant that breached.
+    pub variant: String,
+    /// What it breached (latency p99, fallback share, or a CTR worse by the sequential test).
+    pub reason: String,
 }
 
 /// One variant's online metrics. Rates are absent while their denominator is 0.
@@ -86,6 +100,11 @@ pub struct ComparisonOut {
     pub ci_high: Option<f64>,
     /// Two-sided p-value of "no difference" (fixed horizon: valid when looked at once).
     pub p_value: Option<f64>,
+    /// The always-valid p-value of the same difference (mSPRT, updated every `[serve.guardrails]
+    /// check_every_ms` while the experiment runs): valid however often the report is read.
+    /// Absent before its first look (each arm needs 30 users) or where the watch is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequential_p_value: Option<f64>,
     /// Why there are no numbers yet (too few users, no variance, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -133,6 +152,10 @@ pub struct VariantIn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub recommend: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The model version this variant is answered with (default `CURRENT`): the registry's
+    /// `CURRENT` or `CANDIDATE`, which servers hold in memory while a variant names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// An experiment as the server runs it.

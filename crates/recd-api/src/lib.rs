@@ -29,8 +29,8 @@ mod users;
 pub use error::{ErrorBody, ErrorDetail};
 pub use events::{ContextIn, EventIn, EventType, EventsAccepted, EventsIn, PositionOut};
 pub use experiments::{
-    ComparisonOut, ExperimentIn, ExperimentOut, ExperimentReportOut, ExperimentsOut, VariantIn,
-    VariantReportOut,
+    ComparisonOut, ExperimentIn, ExperimentOut, ExperimentReportOut, ExperimentsOut,
+    GuardrailStopOut, VariantIn, VariantReportOut,
 };
 pub use features::{
     CategoryCountOut, ItemFeaturesOut, NegativeItemOut, QueryOut, SessionOut, TrendingItemOut,

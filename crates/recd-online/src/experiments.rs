@@ -19,6 +19,7 @@
 //! answered by `CURRENT`, and its impressions say so (they carry the version that answered).
 
 pub mod admin;
+pub mod guard;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -34,6 +34,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::experiments::guard::{Arm, MIN_USERS};
+use crate::experiments::guard::{Guardrails, SequentialState};
 use crate::experiments::{ExperimentSpec, Status, VariantSpec};
 
 /// `[serve.rollout]`.
@@ -165,24 +167,6 @@ pub fn experiment_name(candidate: &str, share: f64) -> String {
     format!("rollout-{candidate}-{share}")
 }
 
-/// Users each arm needs before the sequential test looks: its guarantee is asymptotic in
-/// users, and with a handful of them the delta method's variance can be near zero (a few
-/// users without clicks look like a certain drop).
-pub const MIN_USERS: usize = 30;
-
-/// One arm's numbers at a look.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Arm {
-    /// Items shown.
-    pub impressions: u64,
-    /// Clicks per item shown.
-    pub ctr: Option<f64>,
-    /// Answer latency p99, ms.
-    pub latency_p99_ms: Option<f64>,
-    /// Share of answers that were the fallback.
-    pub fallback_share: Option<f64>,
-}
-
 /// What the report says at a look.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Look {
@@ -203,10 +187,9 @@ pub struct Active {
     pub current: String,
     /// Index into `steps` of the share served now.
     pub step: usize,
-    /// The step's sequential test's mixing variance, once planned.
-    pub tau2: Option<f64>,
-    /// The step's sequential test's running p-value.
-    pub p_value: f64,
+    /// The step's sequential test of CTR.
+    #[serde(flatten)]
+    pub test: SequentialState,
 }
 
 impl Active {
@@ -216,8 +199,7 @@ impl Active {
             candidate: candidate.into(),
             current: current.into(),
             step: 0,
-            tau2: None,
-            p_value: 1.0,
+            test: SequentialState::default(),
         }
     }
 }
@@ -252,28 +234,22 @@ impl Rollout<'_> {
     pub fn look(&self, active: &mut Active, look: &Look) -> Decision {
         let c = self.config;
         let (cur, cand) = (&look.current, &look.candidate);
-        if let Some(why) = self.guardrail(cur, cand) {
+        let guardrails = Guardrails {
+            max_latency_p99_ms: c.max_latency_p99_ms,
+            max_fallback_increase: c.max_fallback_increase,
+        };
+        if let Some(why) = guardrails.breach(cur, cand) {
             return Decision::RollBack(why);
         }
-        if let Some(cmp) = &look.ctr
-            && cmp.n_control.min(cmp.n_treatment) >= MIN_USERS
-            && cmp.std_error > 0.0
-            && cmp.std_error.is_finite()
-        {
-            let variance = cmp.std_error * cmp.std_error;
-            let tau2 = *active.tau2.get_or_insert_with(|| {
-                let planned = variance * cand.impressions.max(1) as f64 / c.min_impressions as f64;
-                recd_stats::default_tau2(planned)
+        if let Some(cmp) = &look.ctr {
+            // Planned for the step's end: `min_impressions` candidate impressions.
+            let p = active.test.look(cmp, |_, variance| {
+                variance * cand.impressions.max(1) as f64 / c.min_impressions as f64
             });
-            if let Ok(mut test) = recd_stats::Sequential::resume(tau2, active.p_value)
-                && let Ok(p) = test.update(cmp.diff, variance)
-            {
-                active.p_value = p;
-            }
-            if active.p_value <= c.alpha && cmp.diff < 0.0 {
+            if p <= c.alpha && cmp.diff < 0.0 {
                 return Decision::RollBack(format!(
-                    "CTR worse than the current model's: {:.4} against {:.4} (always-valid p = {:.4})",
-                    cmp.treatment, cmp.control, active.p_value
+                    "CTR worse than the current model's: {:.4} against {:.4} (always-valid p = {p:.4})",
+                    cmp.treatment, cmp.control
                 ));
             }
         }
@@ -298,8 +274,7 @@ impl Rollout<'_> {
                 ));
             }
             active.step = next;
-            active.tau2 = None;
-            active.p_value = 1.0;
+            active.test = SequentialState::default();
             return Decision::Ramp(share);
         }
         if in_step >= c.max_impressions {
@@ -312,28 +287,6 @@ impl Rollout<'_> {
             "CTR not yet shown within {:.0}% of the current model's",
             c.max_ctr_drop * 100.0
         ))
-    }
-
-    fn guardrail(&self, cur: &Arm, cand: &Arm) -> Option<String> {
-        let c = self.config;
-        if let Some(p99) = cand.latency_p99_ms
-            && p99 > c.max_latency_p99_ms
-            && cur.latency_p99_ms.is_none_or(|q| p99 > q)
-        {
-            return Some(format!(
-                "latency p99 {p99:.1} ms over the guardrail's {} ms",
-                c.max_latency_p99_ms
-            ));
-        }
-        if let Some(f) = cand.fallback_share {
-            let base = cur.fallback_share.unwrap_or(0.0);
-            if f - base > c.max_fallback_increase {
-                return Some(format!(
-                    "fallback share {f:.3} against the current model's {base:.3}"
-                ));
-            }
-        }
-        None
     }
 }
 

@@ -68,6 +68,8 @@ pub struct ServeConfig {
     pub recommend: recd_online::RecommendConfig,
     /// `[serve.impressions]`: recording what each answer showed.
     pub impressions: recd_online::impressions::ImpressionConfig,
+    /// `[serve.guardrails]`: sequential tests and guardrails of running experiments.
+    pub guardrails: recd_online::experiments::guard::GuardConfig,
     /// `[serve.rollout]`: the gradual rollout of the registry's candidate.
     pub rollout: recd_online::rollout::RolloutConfig,
     /// `[serve.auth]`: API keys.
@@ -104,6 +106,7 @@ impl Default for ServeConfig {
             trusted_proxies: Vec::new(),
             recommend: Default::default(),
             impressions: Default::default(),
+            guardrails: Default::default(),
             rollout: Default::default(),
             auth: Default::default(),
             rate_limit: Default::default(),

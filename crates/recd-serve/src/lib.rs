@@ -19,6 +19,7 @@ mod config;
 mod convert;
 pub mod dedupe;
 mod error;
+pub mod experiment_watch;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -89,6 +90,9 @@ pub struct AppState {
     /// The gradual rollout's settings and history (`rollout::Rollouts::off` when it does not
     /// run in this process).
     pub rollout: Arc<rollout::Rollouts>,
+    /// The watch over running experiments (`experiment_watch::Watching::off` when it does not
+    /// run here).
+    pub experiment_watch: Arc<experiment_watch::Watching>,
 }
 
 /// The start-up hysteresis of `/readyz`: the instance becomes ready after

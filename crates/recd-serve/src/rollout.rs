@@ -256,7 +256,7 @@ fn record(
     look: &Look,
 ) {
     history.push(Step {
-        at_ms: now_ms(),
+        at_ms: crate::routes::now_ms(),
         candidate: active.candidate.clone(),
         current: active.current.clone(),
         action,
@@ -266,12 +266,6 @@ fn record(
         candidate_impressions: look.candidate.impressions,
         current_ctr: look.current.ctr,
         candidate_ctr: look.candidate.ctr,
-        p_value: active.p_value,
+        p_value: active.test.p_value,
     });
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

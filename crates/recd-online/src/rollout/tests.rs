@@ -84,7 +84,7 @@ fn an_equal_candidate_climbs_every_step_and_is_promoted() {
         matches!(decisions[1], Decision::Promote(_)),
         "{decisions:?}"
     );
-    assert!(active.tau2.is_some_and(|t| t > 0.0));
+    assert!(active.test.tau2.is_some_and(|t| t > 0.0));
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn a_much_worse_candidate_is_rolled_back_before_promotion() {
             matches!(last, Decision::RollBack(why) if why.contains("worse")),
             "seed {seed}: {decisions:?}"
         );
-        assert!(active.p_value <= recd_stats::ALPHA);
+        assert!(active.test.p_value <= recd_stats::ALPHA);
     }
 }
 

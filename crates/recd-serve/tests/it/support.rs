@@ -61,6 +61,7 @@ pub fn server(config: ServeConfig) -> Server {
         bus: None,
         logs,
         rollout: Arc::new(recd_serve::rollout::Rollouts::off()),
+        experiment_watch: Arc::new(recd_serve::experiment_watch::Watching::off()),
     });
     Server {
         _dir: dir,

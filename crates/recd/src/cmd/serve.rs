@@ -310,6 +310,17 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         bus.is_some(),
         attribution.is_some(),
     )?);
+    let watch = Arc::new(
+        if config.serve.guardrails.enabled && bus.is_none() && attribution.is_some() {
+            recd_serve::experiment_watch::Watching::open(
+                config.serve.guardrails.clone(),
+                data_dir.join("experiment_watch.json"),
+            )
+            .map_err(anyhow::Error::msg)?
+        } else {
+            recd_serve::experiment_watch::Watching::off()
+        },
+    );
     let state = Arc::new(AppState {
         models_dir: models.local_dir(data_dir),
         store: store.clone(),
@@ -329,8 +340,16 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         bus,
         logs,
         rollout,
+        experiment_watch: watch,
     });
     let _rollout = match recd_serve::rollout::start(state.clone()) {
+        Ok(task) => Some(AbortOnDrop(task)),
+        Err(why) => {
+            tracing::info!("{why}");
+            None
+        }
+    };
+    let _watch = match recd_serve::experiment_watch::start(state.clone()) {
         Ok(task) => Some(AbortOnDrop(task)),
         Err(why) => {
             tracing::info!("{why}");

@@ -85,6 +85,11 @@ pub fn load(
     config.bus.validate().map_err(anyhow::Error::msg)?;
     config.serve.rollout.check()?;
     config
+        .serve
+        .guardrails
+        .check()
+        .map_err(anyhow::Error::msg)?;
+    config
         .store
         .retention
         .validate()

@@ -25,6 +25,11 @@ share = 50
 name = "pop"
 share = 50
 baseline = "popular"
+
+[serve.guardrails]
+# These tests measure the experiment to its end: the watch reports, it does not stop it.
+stop = false
+check_every_ms = 200
 "#;
 
 fn variants(server: &Server, users: &[String]) -> HashMap<String, (String, serde_json::Value)> {

@@ -149,6 +149,11 @@ fn simulated_users_click_more_on_the_pipeline_than_on_the_popular_list() {
         "the pipeline wins at p < 0.05: {r}"
     );
     assert!(r["srm_p_value"].as_f64().unwrap() > 0.001, "{r}");
+    // The watch looked at it while it ran: an always-valid p-value beside the fixed one. It
+    // only reports here (the config's `stop = false`), so the experiment ran to its end.
+    let sequential = ctr_diff["sequential_p_value"].as_f64();
+    assert!(sequential.is_some_and(|p| p > 0.0 && p <= 1.0), "{r}");
+    assert!(r.get("stopped_by_guardrail").is_none(), "{r}");
 
     // Another seed is another world: its users' tastes are not what the model learned.
     let mut other = WORLD;
@@ -163,4 +168,61 @@ fn simulated_users_click_more_on_the_pipeline_than_on_the_popular_list() {
         err.contains(&format!("no recd server answers at {url}")),
         "{err}"
     );
+}
+
+#[test]
+fn a_variant_far_worse_than_control_is_stopped_by_the_guardrails() {
+    // A bigger world than the other test's: the sequential test needs users (its unit) to
+    // tell a popularity list from the pipeline quickly.
+    let mut world = WORLD;
+    (world[1], world[5]) = ("2000", "60000");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    recd_ok(&[&["gen"][..], &world, &["--data-dir", arg(&data)]].concat());
+    recd_ok(&["train", "--data-dir", arg(&data)]);
+    let config = tmp.path().join("exp.toml");
+    // The same experiment, now with guardrails that act, planned for its size.
+    let toml = EXPERIMENT.replace("stop = false", "stop = true\nplanned_users = 1000");
+    std::fs::write(&config, toml).unwrap();
+    let server = Server::start(&data, &["--config", arg(&config)]);
+    let url = format!("http://{}", server.addr);
+    let report = || {
+        let (status, r) = server.get("/v1/admin/experiments/pop-test/report");
+        assert_eq!(status, 200, "{r}");
+        r
+    };
+    let flags = ["--sim-users", "2000", "--steps", "2"];
+    for _ in 0..8 {
+        recd_ok(&simulate(&url, &world, &flags));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if report().get("stopped_by_guardrail").is_some() {
+            break;
+        }
+    }
+    let r = report();
+    let stop = &r["stopped_by_guardrail"];
+    assert_eq!(stop["variant"], "pop", "{r}");
+    assert!(
+        stop["reason"].as_str().unwrap().contains("CTR worse"),
+        "{r}"
+    );
+    assert_eq!(r["status"], "stopped", "{r}");
+    let ctr = r["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["metric"] == "ctr")
+        .unwrap();
+    assert!(ctr["sequential_p_value"].as_f64().unwrap() <= 0.05, "{r}");
+    // Stopped: nobody is assigned any more.
+    let (status, body) = server.get("/v1/recommendations?user_id=u1&num_results=5");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["experiments"], serde_json::json!([]), "{body}");
+    assert!(
+        !body["variant"].as_str().unwrap().starts_with("pop-test/"),
+        "{body}"
+    );
+    let (_, exp) = server.get("/v1/admin/experiments/pop-test");
+    assert_eq!(exp["definition"]["status"], "stopped", "{exp}");
+    server.stop();
 }

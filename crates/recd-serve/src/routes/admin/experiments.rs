@@ -10,11 +10,12 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use recd_api::{
     ComparisonOut, ErrorBody, ExperimentIn, ExperimentOut, ExperimentReportOut, ExperimentsOut,
-    VariantReportOut,
+    GuardrailStopOut, VariantReportOut,
 };
 use recd_attribution::{Design, Report};
 use recd_model::artifact::registry;
 use recd_online::experiments::admin::{AdminError, ExperimentAdmin, Source};
+use recd_online::experiments::guard::Watch;
 use recd_online::experiments::{ExperimentSpec, check_models};
 
 use crate::routes::{IdPath, blocking, body_bytes};
@@ -185,7 +186,8 @@ pub(crate) async fn report(
         Ok::<_, ApiError>((report, attribution.caught_up()))
     })
     .await?;
-    Ok(Json(render(report, status, complete)))
+    let watch = state.experiment_watch.get(&name).unwrap_or_default();
+    Ok(Json(render(report, status, complete, &watch)))
 }
 
 /// What the report needs of a definition: its variants and shares, and the control (the
@@ -208,7 +210,7 @@ pub(crate) fn design(name: &str, spec: &ExperimentSpec) -> Design {
     }
 }
 
-fn render(report: Report, status: String, complete: bool) -> ExperimentReportOut {
+fn render(report: Report, status: String, complete: bool, watch: &Watch) -> ExperimentReportOut {
     ExperimentReportOut {
         experiment: report.experiment,
         status,
@@ -249,6 +251,7 @@ fn render(report: Report, status: String, complete: bool) -> ExperimentReportOut
                     numbers.as_ref().map(g).filter(|x| x.is_finite())
                 };
                 ComparisonOut {
+                    sequential_p_value: watch.p_value(&c.variant, c.metric),
                     variant: c.variant,
                     metric: c.metric.to_string(),
                     method: c.method.to_string(),
@@ -263,5 +266,10 @@ fn render(report: Report, status: String, complete: bool) -> ExperimentReportOut
             })
             .collect(),
         srm_p_value: report.srm_p_value.filter(|p| p.is_finite()),
+        stopped_by_guardrail: watch.stopped.as_ref().map(|s| GuardrailStopOut {
+            at_ms: s.at_ms,
+            variant: s.variant.clone(),
+            reason: s.reason.clone(),
+        }),
     }
 }

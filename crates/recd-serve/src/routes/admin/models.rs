@@ -63,7 +63,7 @@ fn rollout(state: &AppState) -> Option<RolloutOut> {
             share: rollouts.share(&a),
             candidate: a.candidate,
             current: a.current,
-            p_value: a.p_value,
+            p_value: a.test.p_value,
         }),
         steps: history
             .steps
