@@ -15,8 +15,9 @@ use recd_types::UserId;
 use super::{QueryParams, now_ms};
 use crate::{ApiError, AppState};
 
-const PARAMS: [&str; 7] = [
+const PARAMS: [&str; 8] = [
     "user_id",
+    "session_id",
     "num_results",
     "offset",
     "context",
@@ -24,6 +25,9 @@ const PARAMS: [&str; 7] = [
     "category",
     "request_id",
 ];
+
+/// The user id of an anonymous visitor's unit: this prefix and its session id.
+const ANONYMOUS_PREFIX: &str = "session:";
 
 fn bad(field: &str, message: String) -> ApiError {
     ApiError::InvalidField {
@@ -70,10 +74,22 @@ fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<Parsed, A
         ));
     }
     let config = state.online.config();
-    let user_id = params
-        .get("user_id")
-        .ok_or_else(|| bad("user_id", "is required".into()))?;
-    let user_id = UserId::parse(user_id.clone()).map_err(|e| ApiError::field(None, e))?;
+    let session = token(params, "session_id")?;
+    let user_id = match (params.get("user_id"), session) {
+        (Some(user_id), _) => {
+            UserId::parse(user_id.clone()).map_err(|e| ApiError::field(None, e))?
+        }
+        // A visitor without a user id is the unit `session:<id>`: assigned to experiments,
+        // recorded and reported under it (and given the features of events posted under it).
+        (None, Some(session)) => UserId::parse(format!("{ANONYMOUS_PREFIX}{session}"))
+            .map_err(|e| ApiError::field(None, e))?,
+        (None, None) => {
+            return Err(bad(
+                "user_id",
+                "is required (or session_id, for a visitor without one)".into(),
+            ));
+        }
+    };
     let n = match params.get("num_results") {
         None => config.default_num_results,
         Some(v) => v
@@ -173,7 +189,8 @@ fn out(answer: &Answer, request: &Parsed, variant: &str, started: Instant) -> Re
     tag = "recommendations",
     operation_id = "get_recommendations",
     params(
-        ("user_id" = String, Query, description = "Whose list (need not be known: unknown users get the cold-start blend). Same rules as every id."),
+        ("user_id" = Option<String>, Query, description = "Whose list (need not be known: unknown users get the cold-start blend). Same rules as every id. Required unless `session_id` is given."),
+        ("session_id" = Option<String>, Query, description = "For a visitor without a user id: the list is for the unit `session:<session_id>`, which experiments assign by (sticky for the session), impressions record and reports count; events posted with `user_id = session:<session_id>` become its real-time features. Ignored when `user_id` is given.", pattern = "^[A-Za-z0-9_.:-]{1,128}$"),
         ("num_results" = Option<u32>, Query, description = "Items wanted (default `[serve.recommend] default_num_results`, 20; at most `max_num_results`, 200).", minimum = 1),
         ("offset" = Option<u32>, Query, description = "Leading items of the ranked list to skip (default 0); `num_results + offset` is at most `max_num_results`.", minimum = 0),
         ("context" = Option<String>, Query, description = "Placement (default `homepage`); pinned items are per context.", pattern = "^[A-Za-z0-9_.:-]{1,128}$"),

@@ -83,6 +83,43 @@ fn users_split_by_consistent_hashing_and_the_baseline_variant_answers_popular() 
         assert_eq!(first[u].0, again[u].0, "{u}");
         assert_eq!(first[u].0, after[u].0, "{u} after a restart");
     }
+
+    // A visitor without a user id is assigned by their session: the unit `session:<id>`,
+    // sticky for the session, and the same as a user of that id would be.
+    let anonymous = |session: &str| {
+        let (status, body) = restarted.get(&format!(
+            "/v1/recommendations?session_id={session}&num_results=5"
+        ));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["user_id"], format!("session:{session}"), "{body}");
+        body["variant"].as_str().unwrap().to_string()
+    };
+    let sessions: Vec<String> = (0..40).map(|i| format!("visit-{i}")).collect();
+    let by_session: HashSet<String> = sessions.iter().map(|s| anonymous(s)).collect();
+    assert_eq!(
+        by_session.len(),
+        2,
+        "sessions land in both variants: {by_session:?}"
+    );
+    let as_users = variants(
+        &restarted,
+        &sessions
+            .iter()
+            .map(|s| format!("session:{s}"))
+            .collect::<Vec<_>>(),
+    );
+    for s in &sessions {
+        assert_eq!(anonymous(s), as_users[&format!("session:{s}")].0, "{s}");
+    }
+    // A user id wins over a session; neither is a 400 naming user_id.
+    let (_, body) = restarted.get("/v1/recommendations?user_id=exp-user-1&session_id=visit-9");
+    assert_eq!(body["user_id"], "exp-user-1", "{body}");
+    let (status, body) = restarted.get("/v1/recommendations?num_results=5");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "user_id", "{body}");
+    let (status, body) = restarted.get("/v1/recommendations?session_id=a%20b");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "session_id", "{body}");
 }
 
 #[test]
