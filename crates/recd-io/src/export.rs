@@ -33,7 +33,47 @@ use parquet::schema::types::ColumnPath;
 use recd_store::EventLog;
 use recd_types::{Event, Record, TimestampMs, UserId};
 
+use crate::shown::{self, ShownRow};
 use crate::{IoError, ProgressFn, columnar, time};
+
+/// What an export writes rows of: events, or the items impressions showed.
+trait Row: Sized {
+    /// The row's time, which decides its day.
+    fn time_ms(&self) -> TimestampMs;
+    /// The Arrow schema of its files.
+    fn schema() -> arrow_schema::SchemaRef;
+    /// One batch of rows.
+    fn batch(rows: &[Self]) -> Result<arrow_array::RecordBatch, arrow_schema::ArrowError>;
+    /// Columns of mostly unique text: a dictionary would cost memory per open file and then
+    /// fall back to plain encoding anyway.
+    const UNIQUE: &'static [&'static str];
+}
+
+impl Row for Event {
+    fn time_ms(&self) -> TimestampMs {
+        self.timestamp_ms
+    }
+    fn schema() -> arrow_schema::SchemaRef {
+        columnar::event_schema()
+    }
+    fn batch(rows: &[Self]) -> Result<arrow_array::RecordBatch, arrow_schema::ArrowError> {
+        columnar::events_to_batch(rows)
+    }
+    const UNIQUE: &'static [&'static str] = &["query", "session_id", "request_id"];
+}
+
+impl Row for ShownRow {
+    fn time_ms(&self) -> TimestampMs {
+        self.impression.at_ms
+    }
+    fn schema() -> arrow_schema::SchemaRef {
+        shown::impression_schema()
+    }
+    fn batch(rows: &[Self]) -> Result<arrow_array::RecordBatch, arrow_schema::ArrowError> {
+        shown::to_batch(rows)
+    }
+    const UNIQUE: &'static [&'static str] = &["request_id"];
+}
 
 /// Settings of an export.
 #[derive(Clone)]
@@ -79,7 +119,7 @@ impl Default for ExportOptions {
 /// What an export wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExportReport {
-    /// Events written.
+    /// Rows written: events, or for impressions the items shown.
     pub n_events: u64,
     /// Distinct days (partition directories) written.
     pub n_days: u64,
@@ -116,6 +156,74 @@ pub fn export_partitions(
     export_logs(&logs, 0, out, options)
 }
 
+/// Writes the items shown by every impression of `impressions` (the impressions log) in
+/// `[since, until)` under `out`, one row per item ([`crate::impression_schema`]), in the same
+/// day partitions as events. A user deleted in `events` (the event log, whose tombstones say
+/// when) loses the impressions made for them before the deletion, as their events are.
+pub fn export_impressions(
+    impressions: &dyn EventLog,
+    events: &dyn EventLog,
+    out: &Path,
+    options: &ExportOptions,
+) -> Result<ExportReport, IoError> {
+    prepare_out_dir(out)?;
+    let end = impressions.end_offset();
+    let mut deleted_at: HashMap<UserId, TimestampMs> = HashMap::new();
+    for next in events.read_from(0)? {
+        if let (_, Record::UserDeleted { at_ms, user }) = next? {
+            deleted_at.insert(user, at_ms);
+        }
+    }
+    let mut exporter: Exporter<'_, ShownRow> = Exporter::new(out, options);
+    let mut report = ExportReport::default();
+    for next in impressions.read_from(0)? {
+        let (offset, record) = next?;
+        if offset >= end {
+            break;
+        }
+        report.n_records_read += 1;
+        let Record::Impression(impression) = record else {
+            continue;
+        };
+        let forgotten = impression
+            .user_id
+            .as_ref()
+            .and_then(|u| deleted_at.get(u))
+            .is_some_and(|&at| impression.at_ms <= at);
+        if forgotten
+            || options.since_ms.is_some_and(|t| impression.at_ms < t)
+            || options.until_ms.is_some_and(|t| impression.at_ms >= t)
+        {
+            continue;
+        }
+        let impression = std::sync::Arc::new(impression);
+        for shown in &impression.items {
+            exporter.push(ShownRow {
+                impression: impression.clone(),
+                shown: shown.clone(),
+            })?;
+        }
+        if let Some(progress) = &options.progress
+            && report.n_records_read % 65_536 == 0
+        {
+            progress(report.n_records_read, end);
+        }
+    }
+    exporter.finish(&mut report)?;
+    crate::ExportManifest {
+        source: options.source.clone(),
+        end_offset: end,
+        since_ms: options.since_ms,
+        until_ms: options.until_ms,
+        n_events: report.n_events,
+    }
+    .write(out)?;
+    if let Some(progress) = &options.progress {
+        progress(report.n_records_read, end);
+    }
+    Ok(report)
+}
+
 /// Exports `logs`, each up to its end, in turn; `covered` is the manifest's `end_offset`.
 fn export_logs(
     logs: &[(&dyn EventLog, u64)],
@@ -126,7 +234,7 @@ fn export_logs(
     prepare_out_dir(out)?;
     // Progress in offsets: records for the file log; only a rough measure on a bus.
     let total = logs.iter().fold(0u64, |t, (_, end)| t.saturating_add(*end));
-    let mut exporter = Exporter::new(out, options);
+    let mut exporter: Exporter<'_, Event> = Exporter::new(out, options);
     let mut report = ExportReport::default();
     for &(log, end) in logs {
         let deleted = tombstones(log, end)?;
@@ -203,10 +311,10 @@ struct PartFile {
     last_used: u64,
 }
 
-struct Exporter<'a> {
+struct Exporter<'a, R> {
     out: &'a Path,
     options: &'a ExportOptions,
-    pending: HashMap<Date, Vec<Event>>,
+    pending: HashMap<Date, Vec<R>>,
     n_pending: usize,
     open: HashMap<Date, PartFile>,
     next_part: HashMap<Date, u32>,
@@ -215,7 +323,7 @@ struct Exporter<'a> {
     n_files: u64,
 }
 
-impl<'a> Exporter<'a> {
+impl<'a, R: Row> Exporter<'a, R> {
     fn new(out: &'a Path, options: &'a ExportOptions) -> Self {
         Self {
             out,
@@ -230,15 +338,13 @@ impl<'a> Exporter<'a> {
         }
     }
 
-    fn push(&mut self, event: Event) -> Result<(), IoError> {
-        let day = time::utc_day(event.timestamp_ms).ok_or_else(|| {
-            IoError::bad_file(
-                self.out,
-                format!("event time {} ms has no calendar day", event.timestamp_ms),
-            )
+    fn push(&mut self, row: R) -> Result<(), IoError> {
+        let at = row.time_ms();
+        let day = time::utc_day(at).ok_or_else(|| {
+            IoError::bad_file(self.out, format!("time {at} ms has no calendar day"))
         })?;
         let buffer = self.pending.entry(day).or_default();
-        buffer.push(event);
+        buffer.push(row);
         self.n_pending += 1;
         if buffer.len() >= self.options.batch_rows.max(1) {
             self.flush_day(day)?;
@@ -267,8 +373,7 @@ impl<'a> Exporter<'a> {
         let clock = self.clock;
         let part = self.part_for(day)?;
         part.last_used = clock;
-        let batch =
-            columnar::events_to_batch(&events).map_err(|e| IoError::parquet(&part.tmp, e))?;
+        let batch = R::batch(&events).map_err(|e| IoError::parquet(&part.tmp, e))?;
         part.writer
             .write(&batch)
             .map_err(|e| IoError::parquet(&part.tmp, e))?;
@@ -335,13 +440,11 @@ impl<'a> Exporter<'a> {
         let mut props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(self.options.rows_per_group.max(1)));
-        // Mostly unique text: a dictionary would cost memory per open file and then fall back
-        // to plain encoding anyway.
-        for column in ["query", "session_id", "request_id"] {
-            props = props.set_column_dictionary_enabled(ColumnPath::from(column), false);
+        for column in R::UNIQUE {
+            props = props.set_column_dictionary_enabled(ColumnPath::from(*column), false);
         }
         let props = props.build();
-        let writer = ArrowWriter::try_new(file, columnar::event_schema(), Some(props))
+        let writer = ArrowWriter::try_new(file, R::schema(), Some(props))
             .map_err(|e| IoError::parquet(&tmp, e))?;
         self.n_files += 1;
         Ok(PartFile {

@@ -32,13 +32,16 @@ mod format;
 mod import;
 mod read;
 mod records;
+mod shown;
 mod sink;
 mod time;
 mod write;
 
 pub use columnar::event_schema;
 pub use error::{IoError, RowError};
-pub use export::{ExportOptions, ExportReport, export_events, export_partitions};
+pub use export::{
+    ExportOptions, ExportReport, export_events, export_impressions, export_partitions,
+};
 pub use fields::RecordKind;
 pub use format::{Format, detect, resolve};
 pub use import::{
@@ -46,6 +49,7 @@ pub use import::{
 };
 pub use read::{Records, read_events, read_items, read_users};
 pub use recd_store::{EXPORT_MANIFEST, ExportManifest};
+pub use shown::impression_schema;
 pub use sink::ImportSink;
 pub use time::{format_ms, parse_time_bound};
 pub use write::{

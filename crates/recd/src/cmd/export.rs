@@ -3,7 +3,7 @@
 //!
 //! A thin wrapper over `recd_io::export_events` / `export_partitions` with a progress bar.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,6 +33,10 @@ pub struct ExportArgs {
     /// Output directory (created if missing; must not already hold an export).
     #[arg(long)]
     pub out: PathBuf,
+    /// Export the impressions log (what answers showed: one row per item shown) instead of
+    /// the events. A lake keeps them in a table of their own, beside the events'.
+    #[arg(long, conflicts_with = "events")]
+    pub impressions: bool,
 }
 
 impl ExportArgs {
@@ -53,6 +57,9 @@ pub fn run(args: ExportArgs, bus: recd_bus::BusConfig) -> anyhow::Result<()> {
     };
     if !data_dir.is_dir() {
         anyhow::bail!("data dir {} does not exist", data_dir.display());
+    }
+    if args.impressions {
+        return export_impressions(&args, data_dir, started);
     }
     // Read-only: an export runs beside a server that owns the data dir.
     let log = Store::open_log_reader(data_dir)
@@ -77,6 +84,39 @@ pub fn run(args: ExportArgs, bus: recd_bus::BusConfig) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let report = report.context("exporting events")?;
     print_report(&report, &args, started);
+    Ok(())
+}
+
+/// Exports the items the data dir's impressions log shows, with the event log's deletions
+/// applied.
+fn export_impressions(args: &ExportArgs, data_dir: &Path, started: Instant) -> anyhow::Result<()> {
+    let dir = Store::impressions_dir(data_dir);
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{} has no impressions log yet (a server writes one once it answers with [serve.impressions] enabled)",
+            data_dir.display()
+        );
+    }
+    let impressions = recd_store::ReadOnlyLog::open(&dir)
+        .with_context(|| format!("opening the impressions log {}", dir.display()))?;
+    let events = Store::open_log_reader(data_dir)
+        .with_context(|| format!("opening the event log of {}", data_dir.display()))?;
+    let options = ExportOptions {
+        since_ms: args.since,
+        until_ms: args.until,
+        source: recd_store::retention::export_source(&dir),
+        ..ExportOptions::default()
+    };
+    let report = recd_io::export_impressions(&impressions, &events, &args.out, &options)
+        .context("exporting impressions")?;
+    println!(
+        "exported {} shown items in {} files over {} days to {} in {:.1} s",
+        report.n_events,
+        report.n_files,
+        report.n_days,
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

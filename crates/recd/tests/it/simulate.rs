@@ -155,6 +155,21 @@ fn simulated_users_click_more_on_the_pipeline_than_on_the_popular_list() {
     assert!(sequential.is_some_and(|p| p > 0.0 && p <= 1.0), "{r}");
     assert!(r.get("stopped_by_guardrail").is_none(), "{r}");
 
+    // The impressions go to the lake beside the running server: one row per item shown.
+    let lake = tmp.path().join("impressions-lake");
+    let out = recd_ok(&[
+        "export",
+        "--data-dir",
+        arg(&data),
+        "--impressions",
+        "--out",
+        arg(&lake),
+    ]);
+    assert!(
+        out.contains(&format!("exported {} shown items", n(&s, "impressions"))),
+        "{out} {s}"
+    );
+
     // Another seed is another world: its users' tastes are not what the model learned.
     let mut other = WORLD;
     other[7] = "2";
