@@ -23,7 +23,7 @@ fn impression(n: u32, user: &str, at_ms: i64) -> Impression {
         experiments: vec!["exp/control".into(), "layer2/b".into()],
         model_version: Some("v1".into()),
         context: Some("homepage".into()),
-        device: (n % 2 == 0).then(|| "mobile".into()),
+        device: n.is_multiple_of(2).then(|| "mobile".into()),
         category: None,
         items: (0..3)
             .map(|p| Shown {
@@ -33,13 +33,16 @@ fn impression(n: u32, user: &str, at_ms: i64) -> Impression {
                 score: 0.5 - p as f32 * 0.1,
             })
             .collect(),
-        cold: n % 3 == 0,
+        cold: n.is_multiple_of(3),
         fallback: false,
         degraded: false,
-        cached: n % 5 == 0,
+        cached: n.is_multiple_of(5),
         latency_us: 1500 + n,
     }
 }
+
+/// A row's position, score, cold flag, experiment labels and device.
+type Row = (i64, f32, bool, Vec<String>, Option<String>);
 
 #[test]
 fn every_item_shown_is_a_row_with_its_answers_fields() {
@@ -72,8 +75,7 @@ fn every_item_shown_is_a_row_with_its_answers_fields() {
     assert_eq!(report.n_days, 2);
     assert!(out.join("_recd_export.json").is_file());
 
-    let mut rows: HashMap<(String, String), (i64, f32, bool, Vec<String>, Option<String>)> =
-        HashMap::new();
+    let mut rows: HashMap<(String, String), Row> = HashMap::new();
     for day in ["date=2024-01-01", "date=2024-01-02"] {
         for file in std::fs::read_dir(out.join(day)).unwrap() {
             let file = std::fs::File::open(file.unwrap().path()).unwrap();
