@@ -32,6 +32,8 @@ pub mod rollout;
 pub mod search;
 mod similar;
 mod telemetry;
+#[cfg(test)]
+mod test_support;
 
 pub use catalog::{CatalogSource, LogCatalog};
 pub use engine::{Mode, Online, Request, Similar, SimilarRequest};

@@ -27,6 +27,7 @@ pub mod ingest;
 pub mod jobs;
 mod listener;
 mod metrics_http;
+mod periodic;
 pub mod rollout;
 mod routes;
 mod scrape;

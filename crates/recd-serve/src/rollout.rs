@@ -89,27 +89,7 @@ pub fn start(state: Arc<AppState>) -> Result<tokio::task::JoinHandle<()>, &'stat
         );
     }
     let every = Duration::from_millis(r.config.check_every_ms);
-    Ok(tokio::spawn(async move {
-        let mut interval = tokio::time::interval(every);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_error = None;
-        loop {
-            interval.tick().await;
-            let task_state = state.clone();
-            let outcome = tokio::task::spawn_blocking(move || tick(&task_state))
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-            // Said once per distinct error: a registry that cannot be read fails every tick.
-            match outcome {
-                Ok(()) => last_error = None,
-                Err(e) if last_error.as_ref() != Some(&e) => {
-                    tracing::warn!(error = %e, "rollout check failed; trying again");
-                    last_error = Some(e);
-                }
-                Err(_) => {}
-            }
-        }
-    }))
+    Ok(crate::periodic::spawn(state, every, "rollout check", tick))
 }
 
 /// One look: start a rollout for a new candidate, or decide on the one in progress.

@@ -2,6 +2,7 @@
 //! and is promoted, a worse one is rolled back before promotion, guardrails act at once.
 
 use super::*;
+use crate::test_support::users;
 
 fn config() -> RolloutConfig {
     RolloutConfig {
@@ -10,25 +11,6 @@ fn config() -> RolloutConfig {
         max_ctr_drop: 0.2,
         ..RolloutConfig::default()
     }
-}
-
-/// Per-user `(clicks, impressions)` of `users` users, 20 items each, with click rates spread
-/// around `ctr` (users differ, as real ones do), deterministic from `seed`.
-fn users(users: usize, ctr: f64, seed: u64) -> Vec<(f64, f64)> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
-    (0..users)
-        .map(|_| {
-            let rate = ctr * (0.5 + next());
-            let clicks = (0..20).filter(|_| next() < rate).count();
-            (clicks as f64, 20.0)
-        })
-        .collect()
 }
 
 fn look(current: &[(f64, f64)], candidate: &[(f64, f64)]) -> Look {
