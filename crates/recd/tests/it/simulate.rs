@@ -241,3 +241,74 @@ fn a_variant_far_worse_than_control_is_stopped_by_the_guardrails() {
     assert_eq!(exp["definition"]["status"], "stopped", "{exp}");
     server.stop();
 }
+
+/// Two identical variants over HTTP (the library-level A/A in `recd-stats` measures the
+/// false-positive rate over thousands of experiments; this one checks the whole path): the
+/// report finds no difference. p > 0.001 rather than 0.05, so that the test fails for a
+/// systematic difference between the variants, not in one run in twenty by chance.
+#[test]
+fn an_a_a_experiment_over_http_finds_no_difference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    recd_ok(&[&["gen"][..], &WORLD, &["--data-dir", arg(&data)]].concat());
+    recd_ok(&["train", "--data-dir", arg(&data)]);
+    let config = tmp.path().join("aa.toml");
+    std::fs::write(
+        &config,
+        EXPERIMENT
+            .replace("[experiments.pop-test]", "[experiments.aa]")
+            .replace("experiments.pop-test.variants", "experiments.aa.variants")
+            .replace(
+                "name = \"pop\"\nshare = 50\nbaseline = \"popular\"",
+                "name = \"same\"\nshare = 50",
+            ),
+    )
+    .unwrap();
+    let server = Server::start(&data, &["--config", arg(&config)]);
+    let url = format!("http://{}", server.addr);
+    let out = recd_ok(&simulate(
+        &url,
+        &WORLD,
+        &["--sim-users", "300", "--steps", "4"],
+    ));
+    let s: Value = serde_json::from_str(out.trim()).unwrap();
+    let impressions = |r: &Value| -> u64 {
+        r["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["impressions"].as_u64().unwrap())
+            .sum()
+    };
+    let report = || server.get("/v1/admin/experiments/aa/report").1;
+    server.wait_until(
+        || impressions(&report()) == s["impressions"].as_u64().unwrap(),
+        "every list the simulator saw in the report",
+    );
+    let r = report();
+    let names: Vec<&str> = r["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["control", "same"], "{r}");
+    let ctr = r["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["metric"] == "ctr")
+        .unwrap();
+    assert!(ctr["p_value"].is_number(), "the CTR test ran: {r}");
+    for c in r["comparisons"].as_array().unwrap() {
+        if let Some(p) = c["p_value"].as_f64() {
+            assert!(
+                p > 0.001,
+                "identical variants differ on {}: {r}",
+                c["metric"]
+            );
+        }
+    }
+    assert!(r["srm_p_value"].as_f64().unwrap() > 0.001, "{r}");
+    server.stop();
+}
