@@ -80,7 +80,12 @@ pub fn start(
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<(Arc<Attribution>, JoinHandle<()>)> {
     let shared = Arc::new(Attribution {
-        tally: Mutex::new(Tally::new(config.window_ms, config.max_kept)),
+        tally: Mutex::new({
+            let mut tally = Tally::new(config.window_ms, config.max_kept);
+            // Answers from now on are live traffic; older ones are the rebuild.
+            tally.count_live_from(now_ms);
+            tally
+        }),
         caught_up: AtomicBool::new(false),
     });
     let inner = shared.clone();

@@ -142,6 +142,30 @@ pub struct Tally {
     by_user: HashMap<String, VecDeque<String>>,
     /// Join outcomes so far.
     pub joins: JoinCounts,
+    /// Items shown and clicked in answers made since [`Tally::count_live_from`].
+    pub live: LiveCounts,
+}
+
+/// Items shown and clicked in live answers only: a rebuild after a restart replays weeks of
+/// impressions, which counters (rates per day for alerts) must not see as new traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveCounts {
+    /// Answers made at or after this time count (ms; never, until set).
+    pub from_ms: i64,
+    /// Items shown.
+    pub shown: u64,
+    /// Shown items clicked (the first click per showing and item).
+    pub clicked: u64,
+}
+
+impl Default for LiveCounts {
+    fn default() -> Self {
+        Self {
+            from_ms: i64::MAX,
+            shown: 0,
+            clicked: 0,
+        }
+    }
 }
 
 impl Tally {
@@ -157,7 +181,13 @@ impl Tally {
             order: VecDeque::new(),
             by_user: HashMap::new(),
             joins: JoinCounts::default(),
+            live: LiveCounts::default(),
         }
+    }
+
+    /// Counts answers made at or after `from_ms` (and clicks on them) in [`Tally::live`].
+    pub fn count_live_from(&mut self, from_ms: i64) {
+        self.live.from_ms = from_ms;
     }
 
     fn label(&mut self, label: &str) -> u32 {
@@ -196,6 +226,9 @@ impl Tally {
                 t.answers += 1;
                 t.impressions += shown;
             }
+        }
+        if impression.at_ms >= self.live.from_ms {
+            self.live.shown += impression.items.len() as u64;
         }
         let request_id = impression.request_id.clone();
         if let Some(u) = &user {
@@ -286,6 +319,9 @@ impl Tally {
         };
         if !kept.counted.insert((position as u32, kind as u8)) {
             return true;
+        }
+        if kind == Counted::Click && kept.at_ms >= self.live.from_ms {
+            self.live.clicked += 1;
         }
         // The impression's user, not the event's: a list is attributed to whom it was shown.
         let owner = kept.user.clone().unwrap_or_else(|| user.to_string());

@@ -24,6 +24,14 @@ pub fn describe_metrics() {
         "recd_experiment_ctr",
         "Clicks per item shown, per experiment variant."
     );
+    metrics::describe_counter!(
+        "recd_items_shown_total",
+        "Items shown in answers made since the process started (a rebuild's replay is not counted)."
+    );
+    metrics::describe_counter!(
+        "recd_items_clicked_total",
+        "Clicks attributed to items shown in answers made since the process started (first per showing and item)."
+    );
     metrics::describe_gauge!(
         "recd_attribution_kept_impressions",
         "Impressions kept in memory for attribution (the attribution window)."
@@ -52,6 +60,8 @@ pub(crate) fn publish(tally: &Tally) {
                 .set(f64::from(t.clicks) / f64::from(t.impressions));
         }
     }
+    metrics::counter!("recd_items_shown_total").absolute(tally.live.shown);
+    metrics::counter!("recd_items_clicked_total").absolute(tally.live.clicked);
     metrics::gauge!("recd_attribution_kept_impressions").set(tally.kept() as f64);
     let j = tally.joins;
     metrics::gauge!("recd_attribution_joins", "by" => "request_id").set(j.by_request_id as f64);

@@ -157,3 +157,20 @@ fn latency_quantiles_come_from_the_buckets() {
     assert!((1.0..1.3).contains(&p50), "{p50}");
     assert!((80.0..100.0).contains(&p100), "{p100}");
 }
+
+#[test]
+fn live_counts_leave_out_the_rebuild() {
+    let mut t = Tally::new(3_600_000, 1000);
+    t.count_live_from(T0 + 1_000);
+    // Replayed: an answer from before the start, and a click on it.
+    t.impression(&shown("old", "u1", "e/a", &["i1", "i2"], T0), 1);
+    assert!(t.event(&event("u1", "i1", EventKind::Click, Some("old"), T0 + 2_000)));
+    // Live: three items shown, two clicks on one (counted once), one purchase (not a click).
+    t.impression(&shown("new", "u1", "e/a", &["i1", "i2", "i3"], T0 + 1_000), 1);
+    for kind in [EventKind::Click, EventKind::Click, EventKind::Purchase] {
+        assert!(t.event(&event("u1", "i2", kind, Some("new"), T0 + 3_000)));
+    }
+    assert_eq!((t.live.shown, t.live.clicked), (3, 1));
+    // The experiment's totals count both answers.
+    assert_eq!(t.variant("e/a").unwrap().totals.impressions, 5);
+}
