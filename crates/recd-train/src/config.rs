@@ -215,6 +215,10 @@ pub struct RankerParams {
     pub max_users: usize,
     /// Seed for the split and the MLP initialisation.
     pub seed: u64,
+    /// Where the data dir's impressions log recorded what a user was shown during their tail,
+    /// take their negatives from it (shown, not engaged with) instead of from their
+    /// unlabelled candidates.
+    pub negatives_from_impressions: bool,
 }
 
 impl Default for RankerParams {
@@ -229,6 +233,7 @@ impl Default for RankerParams {
             max_negatives_per_user: 300,
             max_users: 20_000,
             seed: 7,
+            negatives_from_impressions: true,
         }
     }
 }

@@ -32,6 +32,7 @@ mod progress;
 pub mod ranker;
 mod report;
 pub mod schedule;
+mod shown;
 pub mod train;
 
 pub use build::{build_model, build_model_with};

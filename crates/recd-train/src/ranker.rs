@@ -5,8 +5,10 @@
 //! Examples: the model is built from the head of each user's history; the candidates it
 //! generates for that user are labelled 1 if the user went on to interact with them (the
 //! tail, with enough confidence) and 0 otherwise. These are hard negatives: items our own
-//! generators thought likely. Impressions (shown-but-not-clicked) will replace them where
-//! the event log records which list an event came from.
+//! generators thought likely. Where the impressions log recorded what a user was shown during
+//! their tail, the negatives are instead the candidates they were shown and did not engage
+//! with (`crate::shown`): real "viewed but did not click" examples; the unlabelled rest of
+//! their candidates is left out.
 
 use crate::progress::Progress;
 use std::collections::{HashMap, HashSet};
@@ -61,10 +63,12 @@ impl Examples {
     }
 }
 
-/// Candidates and labels for every user with at least one positive among their candidates.
+/// Candidates and labels for every user with at least one positive among their candidates;
+/// for a user in `shown`, only the candidates among those items are negatives.
 pub fn collect(
     model: &Model,
     positives: &HashMap<u32, HashSet<u32>>,
+    shown: &HashMap<u32, HashSet<u32>>,
     moments: &Moments,
     cands: &CandidateConfig,
     max_negatives: usize,
@@ -79,10 +83,23 @@ pub fn collect(
             let c = pipeline::candidates(model, &state, cands);
             let pos = &positives[&u];
             let d = NAMES.len();
+            // Shown-and-ignored candidates, when this user's showings were recorded.
+            let shown_here: Option<HashSet<u32>> = shown.get(&u).map(|s| {
+                c.items
+                    .iter()
+                    .copied()
+                    .filter(|i| s.contains(i) && !pos.contains(i))
+                    .collect()
+            });
+            let shown_here = shown_here.filter(|s| !s.is_empty());
+            let is_negative = |item: &u32| match &shown_here {
+                Some(s) => s.contains(item),
+                None => !pos.contains(item),
+            };
             // Negatives are sampled uniformly from the whole candidate list. Keeping the first
             // ones instead would drop every negative of the generators merged last, and the
             // ranker would learn that their candidates are always positives.
-            let n_neg = c.items.iter().filter(|i| !pos.contains(i)).count();
+            let n_neg = c.items.iter().filter(|i| is_negative(i)).count();
             let keep_p = if n_neg > max_negatives {
                 max_negatives as f64 / n_neg as f64
             } else {
@@ -92,7 +109,7 @@ pub fn collect(
             let (mut x, mut y) = (Vec::new(), Vec::new());
             for (k, item) in c.items.iter().enumerate() {
                 let label = pos.contains(item);
-                if !label && keep_p < 1.0 && rng.random::<f64>() >= keep_p {
+                if !label && (!is_negative(item) || keep_p < 1.0 && rng.random::<f64>() >= keep_p) {
                     continue;
                 }
                 x.extend_from_slice(&c.features[k * d..(k + 1) * d]);

@@ -53,12 +53,14 @@ pub struct TrainOutcome {
 }
 
 /// How one run goes beyond its configuration.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct RunOptions<'a> {
     /// Place the new model even if the gate refuses it.
     pub force: bool,
     /// ALS factors fitted elsewhere, used in place of recd's own ALS fit at every stage.
     pub als_from: Option<&'a ExternalAls>,
+    /// The impressions log: what users were shown, for the ranker's negatives.
+    pub impressions: Option<&'a dyn recd_store::EventLog>,
 }
 
 impl RunOptions<'_> {
@@ -140,10 +142,23 @@ pub fn run(
         config.ranker.seed,
     );
     positives.retain(|u, _| keep.binary_search(u).is_ok());
+    let shown = match options.impressions {
+        Some(log) if config.ranker.negatives_from_impressions => match source {
+            Source::Log(events) => crate::shown::negatives(log, *events, &ds, &tail)?,
+            // A bus's events are not joined to a data dir's impressions.
+            Source::Bus { .. } => Default::default(),
+        },
+        _ => Default::default(),
+    };
+    tracing::info!(
+        users = shown.len(),
+        "ranker negatives from impressions (shown, not engaged with) for these users"
+    );
     let moments = Moments::of(&ds, &head, &tail, config.session_gap_ms);
     let examples = ranker::collect(
         &head_model,
         &positives,
+        &shown,
         &moments,
         &config.candidates,
         config.ranker.max_negatives_per_user,

@@ -164,9 +164,18 @@ fn live_counts_leave_out_the_rebuild() {
     t.count_live_from(T0 + 1_000);
     // Replayed: an answer from before the start, and a click on it.
     t.impression(&shown("old", "u1", "e/a", &["i1", "i2"], T0), 1);
-    assert!(t.event(&event("u1", "i1", EventKind::Click, Some("old"), T0 + 2_000)));
+    assert!(t.event(&event(
+        "u1",
+        "i1",
+        EventKind::Click,
+        Some("old"),
+        T0 + 2_000
+    )));
     // Live: three items shown, two clicks on one (counted once), one purchase (not a click).
-    t.impression(&shown("new", "u1", "e/a", &["i1", "i2", "i3"], T0 + 1_000), 1);
+    t.impression(
+        &shown("new", "u1", "e/a", &["i1", "i2", "i3"], T0 + 1_000),
+        1,
+    );
     for kind in [EventKind::Click, EventKind::Click, EventKind::Purchase] {
         assert!(t.event(&event("u1", "i2", kind, Some("new"), T0 + 3_000)));
     }

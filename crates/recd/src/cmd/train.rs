@@ -89,6 +89,9 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
         None => None,
     };
     let _lock = lock_training(&args.data_dir)?;
+    // What answers showed, for the ranker's negatives: the data dir's own impressions (a
+    // fleet's stay in each API process's data dir, so a training on the bus goes without).
+    let impressions = impressions_log(&args.data_dir, bus.is_bus())?;
     let input = Input::open(&args.data_dir, bus, &features.store)?;
     let models_dir = store.location.train_dir(&args.data_dir);
     let runtime = match &store.remote {
@@ -106,6 +109,7 @@ pub fn run(args: TrainArgs, config: Config) -> anyhow::Result<()> {
     let options = train::RunOptions {
         force: args.force,
         als_from: als_from.as_ref(),
+        impressions: impressions.as_ref().map(|l| l as &dyn recd_store::EventLog),
     };
     let outcome = pool
         .install(|| {
@@ -382,4 +386,19 @@ impl Progress for Bars {
         }
         tracing::info!(stage, seconds = format!("{seconds:.2}"), "stage done");
     }
+}
+
+/// The data dir's impressions log, read-only, when there is one and training reads the data
+/// dir's events.
+fn impressions_log(
+    data_dir: &std::path::Path,
+    on_bus: bool,
+) -> anyhow::Result<Option<recd_store::ReadOnlyLog>> {
+    let dir = recd_store::Store::impressions_dir(data_dir);
+    if on_bus || !dir.is_dir() {
+        return Ok(None);
+    }
+    recd_store::ReadOnlyLog::open(&dir)
+        .map(Some)
+        .with_context(|| format!("opening the impressions log {}", dir.display()))
 }

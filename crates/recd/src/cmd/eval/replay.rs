@@ -109,6 +109,7 @@ pub fn run(args: ReplayArgs, config: Config) -> anyhow::Result<()> {
             &train::RunOptions {
                 force: true,
                 als_from: None,
+                impressions: None,
             },
             &train::LogProgress,
         )?;
