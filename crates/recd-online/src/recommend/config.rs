@@ -18,6 +18,18 @@ pub enum Diversity {
     Mmr,
 }
 
+/// Which of the model's rankers orders the candidates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankerChoice {
+    /// The ranker training chose (the MLP or logistic regression), with the cascade.
+    #[default]
+    Model,
+    /// The model's logistic ranker (its light ranker) alone, over the full candidates: an
+    /// experiment arm comparing the two. A model without one uses its ranker.
+    Logistic,
+}
+
 /// Recommendation settings. Every field has a default; see `config/recd.example.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -61,6 +73,8 @@ pub struct RecommendConfig {
     /// so that what is served is what the publish gate measured. Set: these, for every model
     /// (their own defaults for keys the section leaves out).
     pub candidates: Option<CandidateConfig>,
+    /// Which ranker orders the candidates: `model` or `logistic`.
+    pub ranker: RankerChoice,
     /// Diversification of the final list.
     pub diversity: Diversity,
     /// Most items of one category per 20 results (scaled to the list length).
@@ -120,6 +134,7 @@ impl Default for RecommendConfig {
             cache_memory_budget_mb: 0,
             variant: "default".into(),
             candidates: None,
+            ranker: RankerChoice::Model,
             diversity: Diversity::Cap,
             max_per_category: 5,
             mmr_lambda: 0.7,

@@ -18,7 +18,7 @@ use recd_model::pipeline::{self, Search, Source, UserState};
 use recd_types::{EventKind, Signal, User};
 
 pub use cache::{CacheKey, ResultCache};
-pub use config::{Diversity, ReasonWords, RecommendConfig};
+pub use config::{Diversity, RankerChoice, ReasonWords, RecommendConfig};
 
 use crate::catalog_view::CatalogView;
 use crate::cold::{category_index, category_name};
@@ -366,7 +366,12 @@ fn ranked(
     } else {
         usize::MAX
     };
-    let scored: Vec<(u32, f32)> = match light {
+    // Asked for the logistic ranker (an experiment arm): over the full candidates.
+    let chosen = match config.ranker {
+        RankerChoice::Logistic => model.light_ranker.as_ref(),
+        RankerChoice::Model => None,
+    };
+    let scored: Vec<(u32, f32)> = match light.or(chosen) {
         Some(ranker) => pipeline::ranked_by(ranker, &c, depth),
         None => pipeline::ranked(model, &c, head, depth),
     };
