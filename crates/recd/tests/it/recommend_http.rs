@@ -577,65 +577,63 @@ fn a_behind_server_answers_personally_with_the_light_ranker() {
     let first = &facts.users[0];
     let seen = &facts.seen[first];
     // Behind; calm; calm but asked for the logistic ranker (an experiment arm's setting).
-    let lists: Vec<(Vec<String>, f64)> = [
-        (true, ""),
-        (false, ""),
-        (false, "ranker = \"logistic\"\n"),
-    ]
-    .into_iter()
-    .enumerate()
-    .map(|(k, (behind, ranker))| {
-        let config = if behind {
-            config.clone()
-        } else {
-            let c = tmp.path().join(format!("calm{k}.toml"));
-            std::fs::write(
+    let lists: Vec<(Vec<String>, f64)> =
+        [(true, ""), (false, ""), (false, "ranker = \"logistic\"\n")]
+            .into_iter()
+            .enumerate()
+            .map(|(k, (behind, ranker))| {
+                let config = if behind {
+                    config.clone()
+                } else {
+                    let c = tmp.path().join(format!("calm{k}.toml"));
+                    std::fs::write(
                 &c,
                 format!(
                     "[serve.recommend]\ndeadline_ms = 10000\ndegrade_after_ms = 5000\n{ranker}"
                 ),
             )
             .unwrap();
-            c
-        };
-        let server = Server::start(&data, &["--config", arg(&config)]);
-        let body = recommend(&server, &format!("user_id={first}&num_results=20"));
-        assert_eq!(body["degraded"], json!(behind), "{body}");
-        assert_eq!(body["fallback"], json!(false), "{body}");
-        let items = item_ids(&body);
-        assert_eq!(items.len(), 20, "{body}");
-        assert!(items.iter().all(|i| !seen.contains(i)), "{body}");
-        let reasons = body["items"].as_array().unwrap();
-        assert!(
-            reasons
-                .iter()
-                .all(|i| !i["reason"].as_str().unwrap().is_empty())
-        );
-        // The same request again: a personal answer comes from the cache, a degraded one
-        // is not kept (the next request, maybe in a calmer moment, is ranked in full).
-        let again = recommend(&server, &format!("user_id={first}&num_results=20"));
-        assert_eq!(again["degraded"], json!(behind), "{again}");
-        let metrics = server.get_text("/metrics");
-        let outcome = |o: &str| {
-            metrics.lines().any(|l| {
-                l.starts_with("recd_recommendations_total") && l.contains(&format!("\"{o}\""))
+                    c
+                };
+                let server = Server::start(&data, &["--config", arg(&config)]);
+                let body = recommend(&server, &format!("user_id={first}&num_results=20"));
+                assert_eq!(body["degraded"], json!(behind), "{body}");
+                assert_eq!(body["fallback"], json!(false), "{body}");
+                let items = item_ids(&body);
+                assert_eq!(items.len(), 20, "{body}");
+                assert!(items.iter().all(|i| !seen.contains(i)), "{body}");
+                let reasons = body["items"].as_array().unwrap();
+                assert!(
+                    reasons
+                        .iter()
+                        .all(|i| !i["reason"].as_str().unwrap().is_empty())
+                );
+                // The same request again: a personal answer comes from the cache, a degraded one
+                // is not kept (the next request, maybe in a calmer moment, is ranked in full).
+                let again = recommend(&server, &format!("user_id={first}&num_results=20"));
+                assert_eq!(again["degraded"], json!(behind), "{again}");
+                let metrics = server.get_text("/metrics");
+                let outcome = |o: &str| {
+                    metrics.lines().any(|l| {
+                        l.starts_with("recd_recommendations_total")
+                            && l.contains(&format!("\"{o}\""))
+                    })
+                };
+                assert_eq!(outcome("ranked_light"), behind, "{metrics}");
+                assert_eq!(outcome("cached"), !behind, "{metrics}");
+                // Candidates proposed by the content generator, as `/metrics` counts them.
+                let content: f64 = metrics
+                    .lines()
+                    .find(|l| l.starts_with("recd_recommend_candidates_total{source=\"content\"}"))
+                    .and_then(|l| l.rsplit(' ').next())
+                    .map_or(0.0, |v| v.parse().unwrap());
+                let als = metrics
+                    .lines()
+                    .any(|l| l.starts_with("recd_recommend_candidates_total{source=\"als\"}"));
+                assert!(als, "{metrics}");
+                (items, content)
             })
-        };
-        assert_eq!(outcome("ranked_light"), behind, "{metrics}");
-        assert_eq!(outcome("cached"), !behind, "{metrics}");
-        // Candidates proposed by the content generator, as `/metrics` counts them.
-        let content: f64 = metrics
-            .lines()
-            .find(|l| l.starts_with("recd_recommend_candidates_total{source=\"content\"}"))
-            .and_then(|l| l.rsplit(' ').next())
-            .map_or(0.0, |v| v.parse().unwrap());
-        let als = metrics
-            .lines()
-            .any(|l| l.starts_with("recd_recommend_candidates_total{source=\"als\"}"));
-        assert!(als, "{metrics}");
-        (items, content)
-    })
-    .collect();
+            .collect();
     // Two rankers: the lists are personal but not the same.
     assert_ne!(lists[0].0, lists[1].0);
     // A degraded answer's candidates leave the content generator out
