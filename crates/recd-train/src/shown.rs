@@ -24,10 +24,23 @@ pub fn negatives(
     ds: &Dataset,
     tail: &[Interaction],
 ) -> Result<HashMap<u32, HashSet<u32>>, TrainError> {
+    let mut tail_start: HashMap<u32, i64> = HashMap::new();
+    let mut engaged: HashMap<u32, HashSet<u32>> = HashMap::new();
+    for i in tail {
+        let start = tail_start.entry(i.user).or_insert(i.ts);
+        *start = (*start).min(i.ts);
+        engaged.entry(i.user).or_default().insert(i.item);
+    }
+    // Nothing before the earliest tail counts: neither log is read before it (less a day,
+    // for clients whose clocks run behind the server's).
+    let Some(&earliest) = tail_start.values().min() else {
+        return Ok(HashMap::new());
+    };
+    let from_ms = earliest.saturating_sub(86_400_000);
     // The items each answer led to a click, cart or purchase of.
     let mut engaged_in: HashMap<String, HashSet<String>> = HashMap::new();
     let events_end = events.end_offset();
-    for next in events.read_from(0)? {
+    for next in events.read_from(events.offset_for_time(from_ms))? {
         let (offset, record) = next?;
         if offset >= events_end {
             break;
@@ -45,13 +58,6 @@ pub fn negatives(
                 .insert(item.as_str().to_string());
         }
     }
-    let mut tail_start: HashMap<u32, i64> = HashMap::new();
-    let mut engaged: HashMap<u32, HashSet<u32>> = HashMap::new();
-    for i in tail {
-        let start = tail_start.entry(i.user).or_insert(i.ts);
-        *start = (*start).min(i.ts);
-        engaged.entry(i.user).or_default().insert(i.item);
-    }
     let users: HashMap<&str, u32> = ds
         .users
         .iter()
@@ -66,7 +72,7 @@ pub fn negatives(
         .collect();
     let mut out: HashMap<u32, HashSet<u32>> = HashMap::new();
     let end = impressions.end_offset();
-    for next in impressions.read_from(0)? {
+    for next in impressions.read_from(impressions.offset_for_time(from_ms))? {
         let (offset, record) = next?;
         if offset >= end {
             break;
