@@ -44,4 +44,4 @@ pub use models::{
     ModelRole, ModelVersionOut, ModelsOut, RolloutActiveOut, RolloutOut, RolloutStepOut,
 };
 pub use recommendations::{RecommendationsOut, RecommendedItemOut, SimilarItemOut, SimilarOut};
-pub use users::{UserIn, UserOut};
+pub use users::{UserIn, UserLookupOut, UserOut};

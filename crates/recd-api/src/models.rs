@@ -94,6 +94,11 @@ pub struct ModelVersionOut {
     pub role: Option<ModelRole>,
     /// Whether this server holds it in memory.
     pub resident: bool,
+    /// Whether the publish gate let it be placed (null for versions published before the gate
+    /// was recorded).
+    pub gate_passed: Option<bool>,
+    /// The gate's decision in words, naming both numbers compared.
+    pub gate_decision: Option<String>,
 }
 
 /// A version's place in the registry.

@@ -52,3 +52,23 @@ pub struct UserOut {
     /// Free string attributes.
     pub attributes: BTreeMap<String, String>,
 }
+
+/// Everything an operator looks at to understand one user's list
+/// (`GET /v1/admin/users/{id}`): their profile, what the feature store holds for them, the
+/// experiments they are in and the list they would get now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UserLookupOut {
+    /// External id.
+    pub user_id: String,
+    /// The profile, if one was written (`PUT /v1/users/{id}` or an import).
+    pub profile: Option<UserOut>,
+    /// Their real-time features (recent views, searches, negatives, session, event counts), if
+    /// the feature store holds any.
+    pub features: Option<crate::UserFeaturesOut>,
+    /// Whether the served model was trained on this user's history (a personal list), rather
+    /// than knowing them only from real-time features or not at all (cold start).
+    pub known_to_model: bool,
+    /// The list they would get now, ranked in full (no deadline, no cache) and not recorded
+    /// as an impression: looking a user up does not count as showing them anything.
+    pub recommendations: crate::RecommendationsOut,
+}

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use recd_model::Model;
-use recd_model::artifact::{FORMAT_VERSION, Manifest, registry};
+use recd_model::artifact::{FORMAT_VERSION, GateRecord, Manifest, registry};
 
 use crate::build::build_model_with;
 use crate::config::{Rollout, TrainConfig};
@@ -209,6 +209,12 @@ pub fn run(
     let s = stage("publish");
     let created_ms = now_ms();
     let version = version_name(created_ms);
+    let pipeline = metrics
+        .iter()
+        .find(|(n, _)| n == "pipeline")
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default();
+    let mut gate = gate::decide(&version, &pipeline, current.as_ref(), config, options.force);
     let dir = publish(
         models_dir,
         &Publication {
@@ -218,17 +224,12 @@ pub fn run(
             ds: &ds,
             config,
             metrics: &metrics,
+            gate: &gate,
             als_source: options.als_from.map(|a| &a.source),
         },
     )?;
     done(s);
 
-    let pipeline = metrics
-        .iter()
-        .find(|(n, _)| n == "pipeline")
-        .map(|(_, m)| m.clone())
-        .unwrap_or_default();
-    let mut gate = gate::decide(&version, &pipeline, current.as_ref(), config, options.force);
     let (placed, decision) = if gate.passed {
         place(models_dir, &version, config.rollout, gate.decision.clone())?
     } else {
@@ -271,6 +272,8 @@ struct Publication<'a> {
     ds: &'a Dataset,
     config: &'a TrainConfig,
     metrics: &'a [(String, Metrics)],
+    /// The gate's decision on it (recorded beside it and in its report).
+    gate: &'a GateReport,
     /// Where the ALS vectors came from, when not from recd's own fit.
     als_source: Option<&'a serde_json::Value>,
 }
@@ -283,19 +286,26 @@ fn publish(models_dir: &Path, p: &Publication<'_>) -> Result<PathBuf, TrainError
         ds,
         config,
         metrics,
+        gate,
         als_source,
     } = *p;
     let tmp = models_dir.join(format!(".tmp-{version}"));
     std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
     model.save(&tmp)?;
-    let notes = format!(
-        "data window {} – {} ms; {} users, {} items, {} interactions",
-        ds.window_ms.0,
-        ds.window_ms.1,
-        ds.users.len(),
-        ds.items.len(),
-        ds.interactions.len()
-    );
+    let record = GateRecord {
+        passed: gate.passed,
+        method: gate.method.as_str().to_string(),
+        decision: gate.decision.clone(),
+    };
+    record.write(&tmp)?;
+    let page = report::Page {
+        version,
+        created_ms,
+        data_window_ms: ds.window_ms,
+        counts: (ds.users.len(), ds.items.len(), ds.interactions.len()),
+        gate: &record,
+        history: report::history(models_dir),
+    };
     let metrics_json = report::json(metrics);
     let write = |name: &str, text: String| {
         let p = tmp.join(name);
@@ -305,7 +315,7 @@ fn publish(models_dir: &Path, p: &Publication<'_>) -> Result<PathBuf, TrainError
         "metrics.json",
         serde_json::to_string_pretty(&metrics_json).unwrap_or_default(),
     )?;
-    write("report.html", report::html(version, metrics, &notes))?;
+    write("report.html", report::html(&page, metrics))?;
     let mut manifest = Manifest {
         format_version: FORMAT_VERSION,
         version: version.to_string(),
@@ -398,6 +408,19 @@ pub fn version_name(ms: i64) -> String {
     )
 }
 
+/// `YYYY-MM-DD HH:MM:SS UTC`: a time for people (reports).
+pub(crate) fn utc_text(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -420,5 +443,6 @@ mod tests {
         assert_eq!(version_name(0), "v19700101-000000-000");
         assert_eq!(version_name(1_795_000_000_123), "v20261118-110640-123");
         assert_eq!(version_name(951_782_400_000), "v20000229-000000-000");
+        assert_eq!(utc_text(1_795_000_000_123), "2026-11-18 11:06:40 UTC");
     }
 }

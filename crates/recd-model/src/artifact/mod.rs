@@ -5,6 +5,7 @@
 //!   parameters, metrics, and a SHA-256 checksum of every other file;
 //! - `*.arr` array files ([`arrays`]): a fixed little-endian header and raw data, so a loader
 //!   needs no training code and no schema library;
+//! - `gate.json` ([`GateRecord`]): the publish gate's decision on it;
 //! - small JSON files (ranker weights, category names) and `*.ids` text files (one external id
 //!   per line; the line number is the row of every per-user or per-item array).
 //!
@@ -14,7 +15,9 @@
 //! it is replaced by an atomic rename (see [`registry`]).
 
 pub mod arrays;
+mod gate;
 mod manifest;
 pub mod registry;
 
+pub use gate::{GATE_FILE, GateRecord};
 pub use manifest::{FORMAT_VERSION, FileEntry, Manifest};

@@ -4,8 +4,12 @@
 //! polls this server's `/metrics`, `/readyz`, `/v1/admin/models` and `/v1/admin/jobs` every
 //! 2 s and shows requests per second, recommendation latency (p50/p95/p99 over the last
 //! interval, from the histogram's buckets), the share of full-quality answers, the answer
-//! cache, ingest rate and updater lag, the dependencies, the model registry and the training
-//! jobs. The page itself holds no data and is public; what it reads needs the admin scope
+//! cache, ingest rate and updater lag, the dependencies, the model registry (NDCG@10 across
+//! versions as a chart, with each gate decision), the gradual rollout's steps and the training
+//! jobs; every 10 s the experiments' reports (CTR per variant, each treatment's difference with
+//! its interval plotted, p-values); and on request one user (`/v1/admin/users/{id}`: profile,
+//! recent activity, the list they would get with reasons). The page itself holds no data and
+//! is public; what it reads needs the admin scope
 //! once API keys exist (it asks for a key and keeps it for the browser tab). No CDN, no
 //! build step; a Content-Security-Policy keeps the browser to this server.
 

@@ -33,11 +33,21 @@ pub(crate) async fn user(
     IdPath(id): IdPath,
 ) -> Result<Json<UserFeaturesOut>, ApiError> {
     let user = UserId::parse(id.clone()).map_err(|e| ApiError::field(None, e))?;
-    let found = state.features.user(&user, now_ms()).await?;
-    let features = found.ok_or(ApiError::NotFound {
+    let features = user_features(&state, &user).await?;
+    Ok(Json(features.ok_or(ApiError::NotFound {
         what: "user features",
         id,
-    })?;
+    })?))
+}
+
+/// What the feature store holds for `user` now, as the wire shape.
+pub(super) async fn user_features(
+    state: &AppState,
+    user: &UserId,
+) -> Result<Option<UserFeaturesOut>, ApiError> {
+    let Some(features) = state.features.user(user, now_ms()).await? else {
+        return Ok(None);
+    };
     // Negatives are read with the served model's weights, as the engine reads them.
     let weights = state
         .online
@@ -45,7 +55,7 @@ pub(crate) async fn user(
         .get()
         .map(|s| s.weights.clone())
         .unwrap_or_default();
-    Ok(Json(convert::features_out(
+    Ok(Some(convert::features_out(
         features,
         state.features.config(),
         &weights,

@@ -90,6 +90,12 @@ pub(crate) fn table() -> Vec<Route> {
         ),
         route("/v1/admin/models", admin, Method::GET, admin::models::list),
         route(
+            "/v1/admin/users/{id}",
+            admin,
+            Method::GET,
+            admin::users::get,
+        ),
+        route(
             "/v1/admin/log/compact",
             admin,
             Method::POST,

@@ -69,6 +69,7 @@ const ID_PATTERN: &str = concat!(
         super::admin::jobs::list,
         super::admin::jobs::cancel,
         super::admin::models::list,
+        super::admin::users::get,
         super::admin::log::compact,
         super::admin::experiments::list,
         super::admin::experiments::get,

@@ -144,10 +144,16 @@ fn parse(state: &AppState, params: &HashMap<String, String>) -> Result<Parsed, A
 }
 
 /// The answer's items past `offset`, as the response.
-fn out(answer: &Answer, request: &Parsed, variant: &str, started: Instant) -> RecommendationsOut {
+pub(super) fn out(
+    answer: &Answer,
+    request: &Request,
+    offset: usize,
+    variant: &str,
+    started: Instant,
+) -> RecommendationsOut {
     RecommendationsOut {
         request_id: answer.request_id.clone(),
-        user_id: request.request.user_id.to_string(),
+        user_id: request.user_id.to_string(),
         model_version: answer.model_version.clone(),
         variant: answer
             .variant
@@ -160,7 +166,7 @@ fn out(answer: &Answer, request: &Parsed, variant: &str, started: Instant) -> Re
         items: answer
             .items
             .iter()
-            .skip(request.offset)
+            .skip(offset)
             .map(|i| RecommendedItemOut {
                 item_id: i.item_id.clone(),
                 score: i.score,
@@ -213,5 +219,11 @@ pub(crate) async fn get(
     let parsed = parse(&state, &query)?;
     let answer = state.online.recommend(parsed.request.clone()).await?;
     let variant = &state.online.config().variant;
-    Ok(Json(out(&answer, &parsed, variant, started)))
+    Ok(Json(out(
+        &answer,
+        &parsed.request,
+        parsed.offset,
+        variant,
+        started,
+    )))
 }

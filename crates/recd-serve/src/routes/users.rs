@@ -35,15 +35,15 @@ pub(crate) async fn get(
     IdPath(id): IdPath,
 ) -> Result<Json<UserOut>, ApiError> {
     UserId::parse(id.clone()).map_err(|e| ApiError::field(None, e))?;
+    let user = profile(&state, id.clone()).await?;
+    Ok(Json(user.ok_or(ApiError::NotFound { what: "user", id })?))
+}
+
+/// The profile of `id`, if one was written.
+pub(super) async fn profile(state: &AppState, id: String) -> Result<Option<UserOut>, ApiError> {
     let store = state.store.clone();
-    let user = blocking(move || {
-        store
-            .catalog()
-            .get_user(&id)?
-            .ok_or(ApiError::NotFound { what: "user", id })
-    })
-    .await?;
-    Ok(Json(convert::user_out(user)))
+    let user = blocking(move || Ok(store.catalog().get_user(&id)?)).await?;
+    Ok(user.map(convert::user_out))
 }
 
 /// Creates or replaces a user profile (demographics, declared interests).

@@ -1,15 +1,22 @@
 // Drives the built-in dashboard in a real browser (Debian's chromium through playwright-core).
 //
 //   node dashboard.cjs URL MODEL_VERSION SCREENSHOT [--key KEY | --expect-auth]
+//                      [--experiment NAME] [--user ID]
 //
 // Checks that the page loads under its Content-Security-Policy without console errors, shows
-// the served model, the registry and live figures computed from two polls of /metrics; with
-// --key it first has to ask for the key; with --expect-auth it must ask for one and show
-// nothing else. Prints one JSON line with what it read; exits non-zero on any failure.
+// the served model, the registry, the NDCG chart and live figures computed from two polls of
+// /metrics; with --key it first has to ask for the key; with --expect-auth it must ask for one
+// and show nothing else. With --experiment, that experiment's report must be shown with a row
+// per variant; with --user, looking the user up must show their recent activity and a list
+// whose every item has a reason. Prints one JSON line with what it read; exits non-zero on any
+// failure.
 const { chromium } = require("playwright-core");
 
 async function main() {
-  const [url, version, shot, flag, key] = process.argv.slice(2);
+  const [url, version, shot, ...rest] = process.argv.slice(2);
+  const opt = (name) => { const i = rest.indexOf(name); return i >= 0 ? rest[i + 1] : undefined; };
+  const flag = rest.includes("--expect-auth") ? "--expect-auth" : rest.includes("--key") ? "--key" : undefined;
+  const key = opt("--key"), experiment = opt("--experiment"), user = opt("--user");
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
@@ -42,7 +49,26 @@ async function main() {
     // Rates need two polls (2 s apart).
     await page.waitForFunction(() => /^[0-9.,]+$/.test(document.getElementById("qps").textContent),
       null, { timeout: 20000 });
-    const read = await page.evaluate(() => ({
+    if (experiment) {
+      await page.waitForFunction((name) => [...document.querySelectorAll("#experiments .exp h3")]
+        .some((h) => h.textContent.startsWith(name + " ")), experiment, { timeout: 20000 });
+    }
+    let looked = null;
+    if (user) {
+      await page.fill("#lookup-id", user);
+      await page.click("#lookup button");
+      await page.waitForFunction(() => document.querySelectorAll("#lookup-out table.recs tr").length > 1,
+        null, { timeout: 20000 });
+      looked = await page.evaluate(() => ({
+        items: [...document.querySelectorAll("#lookup-out table.recs tr")].slice(1).map((tr) =>
+          ({ item: tr.children[1].textContent, reason: tr.children[4].textContent })),
+        activity_rows: document.querySelectorAll("#lookup-out table.activity tr").length - 1,
+        summary: document.querySelector("#lookup-out .sub").textContent,
+      }));
+      if (looked.items.some((i) => !i.reason)) throw new Error("an item without a reason: " + JSON.stringify(looked));
+      if (looked.activity_rows < 1) throw new Error("no recent activity shown: " + JSON.stringify(looked));
+    }
+    const read = await page.evaluate((experiment) => ({
       status: document.getElementById("status").textContent,
       qps: document.getElementById("qps").textContent,
       p99: document.getElementById("p99").textContent,
@@ -51,11 +77,20 @@ async function main() {
       model_rows: document.querySelectorAll("#models tr").length - 1,
       dependency_rows: document.querySelectorAll("#deps tr").length - 1,
       auth_visible: getComputedStyle(document.getElementById("auth")).display !== "none",
-    }));
+      ndcg_points: document.querySelectorAll("#ndcg-chart circle").length,
+      experiment_rows: experiment ? [...document.querySelectorAll("#experiments .exp")]
+        .filter((d) => d.querySelector("h3").textContent.startsWith(experiment + " "))
+        .map((d) => d.querySelectorAll("table tr").length - 1)[0] : null,
+      forest_points: document.querySelectorAll("#experiments svg.forest circle").length,
+    }), experiment);
+    read.lookup = looked;
     await page.screenshot({ path: shot, fullPage: true });
     if (read.model_rows < 1) throw new Error("no model versions listed: " + JSON.stringify(read));
     if (read.dependency_rows < 1) throw new Error("no dependencies listed: " + JSON.stringify(read));
     if (read.auth_visible) throw new Error("still asking for a key: " + JSON.stringify(read));
+    if (read.ndcg_points < 1) throw new Error("the NDCG chart has no point: " + JSON.stringify(read));
+    if (experiment && !(read.experiment_rows >= 2)) throw new Error("the experiment's variants are not listed: " + JSON.stringify(read));
+    if (experiment && read.forest_points < 1) throw new Error("no CTR difference plotted: " + JSON.stringify(read));
     // Before the key is entered, the page's first reads are refused: the browser logs those.
     const unexpected = errors.filter((e) => !(flag === "--key" && /status of 40[13]/.test(e)));
     if (unexpected.length) throw new Error("console errors: " + unexpected.join(" | "));

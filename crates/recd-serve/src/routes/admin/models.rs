@@ -9,8 +9,8 @@ use axum::extract::State;
 use recd_api::{
     ErrorBody, ModelRole, ModelVersionOut, ModelsOut, RolloutActiveOut, RolloutOut, RolloutStepOut,
 };
-use recd_model::artifact::Manifest;
 use recd_model::artifact::registry::{self, RegistryState};
+use recd_model::artifact::{GateRecord, Manifest};
 
 use crate::routes::blocking;
 use crate::{ApiError, AppState};
@@ -29,8 +29,15 @@ use crate::{ApiError, AppState};
 )]
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<ModelsOut>, ApiError> {
     let models_dir = state.models_dir.clone();
-    let (registry_state, manifests) = blocking(move || {
-        let read = || Ok((registry::state(&models_dir)?, registry::list(&models_dir)?));
+    let (registry_state, manifests, gates) = blocking(move || {
+        let read = || {
+            let manifests = registry::list(&models_dir)?;
+            let gates = manifests
+                .iter()
+                .map(|m| GateRecord::read(&registry::version_dir(&models_dir, &m.version)))
+                .collect::<Vec<_>>();
+            Ok((registry::state(&models_dir)?, manifests, gates))
+        };
         read().map_err(|e: recd_model::ModelError| ApiError::Internal(e.to_string()))
     })
     .await?;
@@ -38,6 +45,7 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Mode
     let mut out = render(
         registry_state,
         &manifests,
+        &gates,
         resident,
         state.config.max_resident_models,
     );
@@ -88,6 +96,7 @@ fn rollout(state: &AppState) -> Option<RolloutOut> {
 fn render(
     registry_state: RegistryState,
     manifests: &[Manifest],
+    gates: &[Option<GateRecord>],
     resident: Vec<String>,
     max_resident_models: usize,
 ) -> ModelsOut {
@@ -105,12 +114,15 @@ fn render(
     };
     let versions = manifests
         .iter()
-        .map(|m| ModelVersionOut {
+        .zip(gates)
+        .map(|(m, gate)| ModelVersionOut {
             version: m.version.clone(),
             created_ms: m.created_ms,
             ndcg_at_10: m.pipeline_ndcg(),
             role: role(&m.version),
             resident: resident.contains(&m.version),
+            gate_passed: gate.as_ref().map(|g| g.passed),
+            gate_decision: gate.as_ref().map(|g| g.decision.clone()),
         })
         .collect();
     ModelsOut {
