@@ -116,7 +116,10 @@ fn configmap_toml(yaml: &str) -> String {
 fn the_deployment_files_configurations_load() {
     let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     let dir = tempfile::tempdir().unwrap();
-    let mut files = vec![root.join("deploy/docker/recd.toml")];
+    let mut files = vec![
+        root.join("deploy/docker/recd.toml"),
+        root.join("deploy/compose/recd.toml"),
+    ];
     for name in ["recd", "recd-scaled"] {
         let k8s = std::fs::read_to_string(root.join(format!("deploy/k8s/{name}.yaml"))).unwrap();
         let from_k8s = dir.path().join(format!("{name}.toml"));

@@ -529,6 +529,27 @@ fn a_bus_that_is_down_gets_503_with_retry_after_never_202() {
     );
 }
 
+/// The `defaults` section of `deploy/compose/haproxy.cfg` (up to the next section), so that
+/// the fleet here runs behind the balancing policy the compose file ships.
+fn compose_haproxy_defaults() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/compose/haproxy.cfg"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines().skip_while(|l| l.trim() != "defaults");
+    let header = lines.next().expect("a defaults section");
+    let body: Vec<&str> = lines
+        .take_while(|l| l.is_empty() || l.starts_with(' ') || l.starts_with('#'))
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(
+        body.iter().any(|l| l.contains("retry-on conn-failure")),
+        "the compose balancer retries a failed connection elsewhere: {body:?}"
+    );
+    format!("{header}\n{}", body.join("\n"))
+}
+
 /// `haproxy` in front of the API processes, on a free port, stopped on drop.
 struct Haproxy {
     child: Child,
@@ -569,9 +590,11 @@ impl Haproxy {
             })
             .collect();
         // What a production balancer in front of recd does: health checks on /readyz, and a
-        // request whose connection could not be made goes to another server.
+        // request whose connection could not be made goes to another server. The timeouts and
+        // retry policy are those deploy/compose.yaml ships.
+        let defaults = compose_haproxy_defaults();
         let config = format!(
-            "global\n    maxconn 256\ndefaults\n    mode http\n    timeout connect 500ms\n    timeout check 2s\n    timeout client 10s\n    timeout server 10s\n    retries 3\n    option redispatch\n    retry-on conn-failure empty-response\nfrontend api\n    bind 127.0.0.1:{port}\n    default_backend recd\nbackend recd\n    balance roundrobin\n    option httpchk GET /readyz\n{servers}"
+            "global\n    maxconn 256\n{defaults}\nfrontend api\n    bind 127.0.0.1:{port}\n    default_backend recd\nbackend recd\n    balance roundrobin\n    option httpchk GET /readyz\n{servers}"
         );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("haproxy.cfg");
