@@ -2,9 +2,9 @@
 //! key is checked.
 //!
 //! A key is `recd_` followed by 48 hex digits (24 random bytes from the OS). Only its SHA-256
-//! is kept, in the config (`[serve.auth] keys`) or in the keys file that `recd keys create`
-//! writes (`<data dir>/keys.toml` unless `[serve.auth] keys_file` names another); both hold
-//! entries of the same shape. A presented key is hashed and compared with every stored hash in
+//! is kept, in the config (`[serve.auth] keys`) or in the store that `recd keys create` writes
+//! (`super::store`: the keys file, `<data dir>/keys.toml` unless `[serve.auth] keys_file`
+//! names another, or in a fleet the fleet's Redis); all hold entries of the same shape. A presented key is hashed and compared with every stored hash in
 //! constant time, so neither the timing of a comparison nor which entry matched leaks.
 
 use std::path::Path;
@@ -90,6 +90,14 @@ pub enum KeysError {
         /// The file.
         path: String,
         /// What is wrong, with the line and column.
+        message: String,
+    },
+    /// The store holding the keys (the fleet's Redis) could not be read or written.
+    #[error("{where_}: {message}")]
+    Store {
+        /// The store.
+        where_: String,
+        /// The cause.
         message: String,
     },
     /// An entry breaks a rule.

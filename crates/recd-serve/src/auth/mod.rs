@@ -2,14 +2,15 @@
 //! proxies, rate limits, and the one guard every route goes through.
 //!
 //! Each route of the table (`routes/mod.rs`) says what it needs as an [`Access`]. Authentication
-//! is on once at least one key is configured (in `[serve.auth] keys` or the keys file), and
+//! is on once at least one key is configured (in `[serve.auth] keys` or the key store), and
 //! stays on for the life of the process even if every key is later revoked: a server that was
 //! protected never silently opens. Without keys, admin routes answer only to clients on
 //! loopback (../shared/DECISIONS.md §5) and `recd serve` refuses a non-loopback address unless
 //! `--insecure` is given.
 //!
-//! In a fleet, keys are configuration (the same config file or secret for every process).
-//! Rate limits are the fleet's: each of the N live API processes enforces 1/N of each
+//! In a fleet, the keys `recd keys` manages live on the feature store's Redis
+//! ([`store::SharedKeys`]), which every API process polls like a keys file; keys in the
+//! configuration are the same for every process that shares it. Rate limits are the fleet's: each of the N live API processes enforces 1/N of each
 //! configured rate ([`Security::set_fleet_size`], from the members' heartbeat on Redis), so
 //! the fleet allows the configured rate when the balancer spreads a caller's requests.
 //! Not one shared counter per caller on Redis: that is a write per request, and on the
@@ -19,13 +20,13 @@ pub mod config;
 pub mod cors;
 pub mod keys;
 mod limit;
+pub mod store;
 pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use axum::extract::{ConnectInfo, Request};
@@ -35,7 +36,8 @@ use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 
 use crate::ApiError;
-use keys::{KeyEntry, KeysFile, Scope};
+use keys::{KeyEntry, Scope};
+use store::KeyStore;
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +65,7 @@ pub struct Caller {
 /// Why the server cannot start with its security settings.
 #[derive(Debug, thiserror::Error)]
 pub enum SecurityError {
-    /// A key entry or the keys file is wrong.
+    /// A key entry or the key store is wrong, or the store cannot be read.
     #[error(transparent)]
     Keys(#[from] keys::KeysError),
     /// An origin of `[serve.cors] allow_origins` is not an origin.
@@ -77,11 +79,12 @@ pub enum SecurityError {
 /// The keys, limits and proxies of a server.
 pub struct Security {
     config_keys: Vec<KeyEntry>,
-    keys_file: Option<PathBuf>,
-    /// Config keys and file keys together, replaced whole when the file changes.
+    /// Where `recd keys` keeps the others (None: config keys only).
+    store: Option<Arc<dyn KeyStore>>,
+    /// Config keys and stored keys together, replaced whole when the store changes.
     keys: ArcSwap<Vec<KeyEntry>>,
-    /// The keys file's (mtime, length, inode) at the last read (inner `None`: it was missing).
-    file_stamp: std::sync::Mutex<Option<Option<(SystemTime, u64, u64)>>>,
+    /// The store's stamp at the last read.
+    store_stamp: std::sync::Mutex<Option<String>>,
     enabled: AtomicBool,
     protect_metrics: bool,
     /// Rebuilt when the fleet's size changes (its state starts afresh then).
@@ -93,10 +96,10 @@ pub struct Security {
 }
 
 impl Security {
-    /// From `[serve]`; `keys_file` is where `recd keys` writes (None: config keys only).
+    /// From `[serve]`; `store` is where `recd keys` writes (None: config keys only).
     pub fn new(
         serve: &crate::ServeConfig,
-        keys_file: Option<PathBuf>,
+        store: Option<Arc<dyn KeyStore>>,
     ) -> Result<Self, SecurityError> {
         keys::check(&serve.auth.keys, "serve.auth.keys")?;
         cors::check(&serve.cors).map_err(SecurityError::Cors)?;
@@ -107,9 +110,9 @@ impl Security {
             .collect::<Result<_, _>>()?;
         let security = Self {
             config_keys: serve.auth.keys.clone(),
-            keys_file,
+            store,
             keys: ArcSwap::from_pointee(Vec::new()),
-            file_stamp: Default::default(),
+            store_stamp: Default::default(),
             enabled: AtomicBool::new(false),
             protect_metrics: serve.auth.protect_metrics,
             limits: ArcSwap::from_pointee(limit::Limits::new(&serve.rate_limit, 1)),
@@ -143,26 +146,19 @@ impl Security {
         self.keys.load().len()
     }
 
-    /// Re-reads the keys file if it changed since the last read; returns whether the key set
-    /// changed. A file that cannot be read or parsed keeps the previous keys (and is an error
-    /// for the caller to log): a half-edited file must not lock everyone out.
+    /// Re-reads the key store if it changed since the last read; returns whether the key set
+    /// changed. A store that cannot be read or parsed keeps the previous keys (and is an error
+    /// for the caller to log): a half-edited file or a Redis outage must not lock everyone out.
     pub fn reload(&self) -> Result<bool, SecurityError> {
-        let Some(path) = &self.keys_file else {
+        let Some(store) = &self.store else {
             return Ok(false);
         };
-        let stamp = std::fs::metadata(path).ok().map(|m| {
-            use std::os::unix::fs::MetadataExt;
-            (
-                m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                m.len(),
-                m.ino(),
-            )
-        });
-        let mut last = self.file_stamp.lock().unwrap_or_else(|e| e.into_inner());
+        let stamp = store.stamp()?;
+        let mut last = self.store_stamp.lock().unwrap_or_else(|e| e.into_inner());
         if last.as_ref() == Some(&stamp) {
             return Ok(false);
         }
-        let changed = self.install(KeysFile::read(path)?.keys)?;
+        let changed = self.install(store.read()?)?;
         *last = Some(stamp);
         Ok(changed)
     }
@@ -173,7 +169,7 @@ impl Security {
         for k in file_keys {
             if all.iter().any(|c| c.id == k.id) {
                 return Err(keys::KeysError::Invalid {
-                    where_: "serve.auth.keys and the keys file".into(),
+                    where_: "serve.auth.keys and the stored keys".into(),
                     id: k.id,
                     message: "two keys have this id".into(),
                 }
@@ -189,22 +185,37 @@ impl Security {
         Ok(changed)
     }
 
-    /// Re-reads the keys file every `every` and forgets idle rate-limit state; runs until the
+    /// Re-reads the key store every `every` and forgets idle rate-limit state; runs until the
     /// process ends.
     pub async fn upkeep(self: Arc<Self>, every: Duration) {
         let mut tick = tokio::time::interval(every);
         let mut since_limits = Duration::ZERO;
+        // A store that stays unreadable (Redis down) is said once, not at every tick.
+        let mut failing = false;
         loop {
             tick.tick().await;
-            match self.reload() {
-                Ok(true) => tracing::info!(
-                    keys = self.key_count(),
-                    "API keys reloaded; authentication is on"
-                ),
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "keys file not reloaded; the previous keys stay valid")
+            // The store may be a network round trip (the fleet's Redis).
+            let this = self.clone();
+            let reloaded = tokio::task::spawn_blocking(move || this.reload()).await;
+            match reloaded {
+                Ok(Ok(changed)) => {
+                    if changed {
+                        tracing::info!(
+                            keys = self.key_count(),
+                            "API keys reloaded; authentication is on"
+                        );
+                    }
+                    if failing {
+                        tracing::info!("API keys readable again");
+                    }
+                    failing = false;
                 }
+                Ok(Err(e)) if !failing => {
+                    failing = true;
+                    tracing::error!(error = %e, "API keys not reloaded; the previous keys stay valid");
+                }
+                Ok(Err(_)) => {}
+                Err(e) => tracing::error!(error = %e, "API key reload task failed"),
             }
             since_limits += every;
             if since_limits >= Duration::from_secs(60) {

@@ -3,6 +3,7 @@ use axum::response::IntoResponse;
 
 use super::*;
 use crate::ServeConfig;
+use keys::KeysFile;
 
 fn with_keys(keys: &[(&str, &str, &[Scope])]) -> ServeConfig {
     let mut config = ServeConfig::default();
@@ -165,7 +166,11 @@ fn over_a_limit_is_429_per_caller() {
 fn the_keys_file_is_reloaded_when_it_changes_and_auth_never_turns_off() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keys.toml");
-    let s = Security::new(&ServeConfig::default(), Some(path.clone())).unwrap();
+    let s = Security::new(
+        &ServeConfig::default(),
+        Some(Arc::new(store::FileKeys::new(path.clone()))),
+    )
+    .unwrap();
     assert!(!s.enabled());
     let entry = |id: &str, key: &str| KeyEntry {
         id: id.into(),

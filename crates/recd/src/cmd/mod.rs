@@ -52,7 +52,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
         Command::Stream(args) => stream::run(args, loaded.config),
         Command::Bench(args) => bench::run(args),
         Command::Config(command) => config::run(command, &loaded),
-        Command::Keys(command) => keys::run(command, &loaded.config.serve),
+        Command::Keys(command) => keys::run(command, &loaded.config),
     }
 }
 

@@ -236,6 +236,8 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         factors.clone(),
     )
     .await?;
+    // Where the API keys are (the fleet's Redis with a bus), decided before `config` is split.
+    let key_store = super::keys::key_store(data_dir, &config)?;
     let fold = Arc::new(AlsFoldIn::new(factors, config.stream.fold_in.clone()));
     let updater_task = if bus.is_some() {
         // `recd stream` applies the bus; this process's own log holds only its catalog
@@ -255,11 +257,8 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     };
 
     let security = Arc::new(
-        recd_serve::auth::Security::new(
-            &config.serve,
-            Some(super::keys::keys_file(data_dir, &config.serve)),
-        )
-        .context("reading the API keys")?,
+        recd_serve::auth::Security::new(&config.serve, Some(key_store))
+            .context("reading the API keys")?,
     );
     let tls = recd_serve::auth::tls::acceptor(&config.serve.tls)?;
     let scheme = if tls.is_some() { "https" } else { "http" };

@@ -909,3 +909,107 @@ fn the_fleets_api_processes_share_its_rate_limits() {
         );
     }
 }
+
+/// `recd keys` under the fleet's settings (bus and feature store from the environment).
+fn fleet_keys(url: &str, args: &[&str], extra_env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_recd"))
+        .arg("keys")
+        .args(args)
+        .envs([
+            ("RECD__BUS__EVENTS", url),
+            ("RECD__FEATURES__STORE", url),
+            ("RECD__BUS__PARTITIONS", PARTITIONS),
+            ("RUST_LOG", "warn"),
+        ])
+        .envs(extra_env.iter().copied())
+        .output()
+        .expect("recd keys runs")
+}
+
+#[test]
+fn the_fleets_api_keys_live_on_its_redis_and_a_revocation_reaches_every_api_process() {
+    let Some(redis) = RedisServer::start_durable() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    // Made from an operator's machine: the data dir is only scratch, nothing is written there.
+    let ops = dir.path().join("ops");
+    let created = fleet_keys(
+        &url,
+        &[
+            "create",
+            "--data-dir",
+            arg(&ops),
+            "--scope",
+            "read",
+            "--name",
+            "web",
+        ],
+        &[],
+    );
+    assert!(created.status.success(), "{created:?}");
+    let key = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(String::from_utf8_lossy(&created.stderr).contains("the fleet's Redis"));
+    assert!(!ops.join("keys.toml").exists(), "not a keys file");
+
+    let (a, b) = (
+        api(&dir.path().join("a"), &url),
+        api(&dir.path().join("b"), &url),
+    );
+    let bearer = format!("Bearer {key}");
+    let with_key = |s: &Server| {
+        s.request_with("GET", "/v1/trending", "", &[("Authorization", &bearer)])
+            .0
+    };
+    for s in [&a, &b] {
+        assert_eq!(s.get("/v1/trending").0, 401, "the fleet's keys are on");
+        assert_eq!(with_key(s), 200);
+    }
+    let listed = fleet_keys(&url, &["list", "--data-dir", arg(&ops)], &[]);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        listed.starts_with("web\tread\t") && listed.contains("the fleet's Redis"),
+        "{listed}"
+    );
+    // Two keys of one name are refused, even from another machine.
+    let again = fleet_keys(
+        &url,
+        &[
+            "create",
+            "--data-dir",
+            arg(&dir.path().join("x")),
+            "--scope",
+            "read",
+            "--name",
+            "web",
+        ],
+        &[],
+    );
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+
+    let revoked = fleet_keys(&url, &["revoke", "--data-dir", arg(&ops), "web"], &[]);
+    assert!(revoked.status.success(), "{revoked:?}");
+    for s in [&a, &b] {
+        let took = wait_for("the revocation", Duration::from_secs(10), || {
+            with_key(s) == 401
+        });
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+
+    // A keys file beside a bus would split the fleet's keys: refused, naming the setting.
+    let split = fleet_keys(
+        &url,
+        &["list", "--data-dir", arg(&ops)],
+        &[("RECD__SERVE__AUTH__KEYS_FILE", "/tmp/keys.toml")],
+    );
+    assert!(!split.status.success());
+    assert!(
+        String::from_utf8_lossy(&split.stderr).contains("serve.auth.keys_file"),
+        "{split:?}"
+    );
+}
