@@ -4,8 +4,8 @@
 #   docker run -p 7878:7878 -v recd-data:/data recd
 # The image runs `recd serve` on /data with the configuration in /etc/recd/recd.toml (every
 # key can also be set with RECD__SECTION__KEY environment variables, e.g. RECD__SERVE__LISTEN).
-# /models is where deploy/compose.yaml mounts its shared model volume (owned by recd, so that
-# a fresh named volume is writable).
+# /models and /lake are where deploy/compose.yaml mounts its model and lake volumes (owned by
+# recd, so that a fresh named volume is writable).
 
 FROM rust:1.95-slim-bookworm AS build
 RUN apt-get update \
@@ -22,8 +22,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin recd \
- && mkdir -p /data /etc/recd /models \
- && chown recd:recd /data /models
+ && mkdir -p /data /etc/recd /models /lake \
+ && chown recd:recd /data /models /lake
 COPY --from=build /src/target/release/recd /usr/local/bin/recd
 COPY deploy/docker/recd.toml /etc/recd/recd.toml
 USER recd

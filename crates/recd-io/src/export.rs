@@ -18,7 +18,8 @@
 //! another day needs one, and that day gets a new part file if it shows up again. The open
 //! writers' unfinished row groups share a byte budget ([`ExportOptions::max_buffered_bytes`]):
 //! past it the biggest finishes its row group early. Files are
-//! written under a `.tmp` name and renamed when complete, so a reader never sees half a file.
+//! written under a hidden `.tmp` name and renamed when complete, so a reader never sees half a
+//! file.
 
 use std::collections::HashMap;
 
@@ -37,7 +38,7 @@ use crate::shown::{self, ShownRow};
 use crate::{IoError, ProgressFn, columnar, time};
 
 /// What an export writes rows of: events, or the items impressions showed.
-trait Row: Sized {
+pub(crate) trait Row: Sized {
     /// The row's time, which decides its day.
     fn time_ms(&self) -> TimestampMs;
     /// The Arrow schema of its files.
@@ -311,9 +312,11 @@ struct PartFile {
     last_used: u64,
 }
 
-struct Exporter<'a, R> {
+pub(crate) struct Exporter<'a, R> {
     out: &'a Path,
     options: &'a ExportOptions,
+    /// Part files are `<prefix>NNNNN.parquet`.
+    prefix: String,
     pending: HashMap<Date, Vec<R>>,
     n_pending: usize,
     open: HashMap<Date, PartFile>,
@@ -324,10 +327,16 @@ struct Exporter<'a, R> {
 }
 
 impl<'a, R: Row> Exporter<'a, R> {
-    fn new(out: &'a Path, options: &'a ExportOptions) -> Self {
+    pub(crate) fn new(out: &'a Path, options: &'a ExportOptions) -> Self {
+        Self::named(out, options, "part-")
+    }
+
+    /// Part files named `<prefix>NNNNN.parquet` (a continuous sink names each round's own).
+    pub(crate) fn named(out: &'a Path, options: &'a ExportOptions, prefix: &str) -> Self {
         Self {
             out,
             options,
+            prefix: prefix.to_string(),
             pending: HashMap::new(),
             n_pending: 0,
             open: HashMap::new(),
@@ -338,7 +347,7 @@ impl<'a, R: Row> Exporter<'a, R> {
         }
     }
 
-    fn push(&mut self, row: R) -> Result<(), IoError> {
+    pub(crate) fn push(&mut self, row: R) -> Result<(), IoError> {
         let at = row.time_ms();
         let day = time::utc_day(at).ok_or_else(|| {
             IoError::bad_file(self.out, format!("time {at} ms has no calendar day"))
@@ -433,8 +442,9 @@ impl<'a, R: Row> Exporter<'a, R> {
         let dir = self.out.join(format!("date={day}"));
         std::fs::create_dir_all(&dir).map_err(|e| IoError::io(&dir, e))?;
         let n = self.next_part.entry(day).or_insert(0);
-        let path = dir.join(format!("part-{n:05}.parquet"));
-        let tmp = dir.join(format!("part-{n:05}.parquet.tmp"));
+        let path = dir.join(format!("{}{n:05}.parquet", self.prefix));
+        // Hidden until complete: Spark, Hive and DuckDB skip names starting with a dot.
+        let tmp = dir.join(format!(".{}{n:05}.parquet.tmp", self.prefix));
         *n += 1;
         let file = File::create(&tmp).map_err(|e| IoError::io(&tmp, e))?;
         let mut props = WriterProperties::builder()
@@ -455,7 +465,7 @@ impl<'a, R: Row> Exporter<'a, R> {
         })
     }
 
-    fn finish(mut self, report: &mut ExportReport) -> Result<(), IoError> {
+    pub(crate) fn finish(mut self, report: &mut ExportReport) -> Result<(), IoError> {
         let mut days: Vec<Date> = self.pending.keys().copied().collect();
         days.sort();
         for day in days {

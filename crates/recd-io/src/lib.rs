@@ -30,6 +30,7 @@ mod export;
 mod fields;
 mod format;
 mod import;
+mod lake;
 mod read;
 mod records;
 mod shown;
@@ -47,6 +48,7 @@ pub use format::{Format, detect, resolve};
 pub use import::{
     ImportOptions, ImportReport, MAX_REPORTED_BAD_ROWS, import_events, import_items, import_users,
 };
+pub use lake::{SINK_STATE, SinkRound, SinkState, sink_round};
 pub use read::{Records, read_events, read_items, read_users};
 pub use recd_store::{EXPORT_MANIFEST, ExportManifest};
 pub use shown::impression_schema;

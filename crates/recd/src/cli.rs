@@ -58,6 +58,9 @@ pub enum Command {
     /// The updater role of a scaled deployment: applies the event bus to the Redis feature
     /// store, sharing the bus's partitions with other `recd stream` processes.
     Stream(cmd::stream::StreamArgs),
+    /// The lake role of a scaled deployment: writes the event bus to a Parquet lake round after
+    /// round (new events appended, deleted users forgotten), one sink per fleet at a time.
+    Sink(cmd::sink::SinkArgs),
     /// Simulated users of a `recd gen` world against a running server: what each variant earns.
     Simulate(cmd::simulate::SimulateArgs),
     /// Micro-benchmarks of engine parts, printing one JSON line.

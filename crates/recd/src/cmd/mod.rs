@@ -22,6 +22,7 @@ mod retention;
 pub mod serve;
 pub mod shared_catalog;
 pub mod simulate;
+pub mod sink;
 pub mod stream;
 mod stream_http;
 pub mod train;
@@ -50,6 +51,7 @@ pub fn run(file: Option<&Path>, command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args, file, loaded.config),
         Command::Simulate(args) => simulate::run(args),
         Command::Stream(args) => stream::run(args, loaded.config),
+        Command::Sink(args) => sink::run(args, loaded.config),
         Command::Bench(args) => bench::run(args),
         Command::Config(command) => config::run(command, &loaded),
         Command::Keys(command) => keys::run(command, &loaded.config),
@@ -61,6 +63,7 @@ fn overrides(command: &Command) -> Vec<Override> {
     match command {
         Command::Serve(args) => args.overrides(),
         Command::Stream(args) => args.overrides(),
+        Command::Sink(args) => args.overrides(),
         Command::Train(args) => args.overrides(),
         Command::Export(args) => args.overrides(),
         Command::Models(command) => command.overrides(),

@@ -1013,3 +1013,123 @@ fn the_fleets_api_keys_live_on_its_redis_and_a_revocation_reaches_every_api_proc
         "{split:?}"
     );
 }
+
+/// Every (user, item) row of a lake's finished part files, sorted.
+fn lake_rows(lake: &std::path::Path) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    let Ok(days) = std::fs::read_dir(lake) else {
+        return rows;
+    };
+    for day in days {
+        let day = day.unwrap().path();
+        if !day.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&day).unwrap() {
+            let path = file.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if !name.starts_with("part-") || !name.ends_with(".parquet") {
+                continue;
+            }
+            // A file a round is rewriting may vanish under us: read again later.
+            let Ok(events) = recd_io::read_events(&path, recd_io::Format::Parquet) else {
+                return vec![("?".into(), "?".into())];
+            };
+            for e in events {
+                let Ok(e) = e else {
+                    return vec![("?".into(), "?".into())];
+                };
+                rows.push((e.user_id.to_string(), e.item_id.unwrap().to_string()));
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+fn start_sink(url: &str, lake: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_recd"))
+        .args(["sink", "--events", url, "--feature-store", url, "--out"])
+        .arg(lake)
+        .args(["--every-ms", "200"])
+        .env("RECD__BUS__PARTITIONS", PARTITIONS)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("recd sink starts")
+}
+
+/// Waits (polling every 100 ms) until the lake's rows are `want`.
+fn wait_for_lake(lake: &std::path::Path, want: &[(String, String)], limit: Duration) {
+    let started = Instant::now();
+    loop {
+        let rows = lake_rows(lake);
+        if rows == want {
+            return;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "the lake holds {} rows, not the {} expected, after {limit:?}",
+            rows.len(),
+            want.len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_sink_writes_the_bus_to_the_lake_once_forgets_deleted_users_and_a_standby_takes_over() {
+    let Some(redis) = RedisServer::start_durable() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (url, lake) = (redis.url(), dir.path().join("lake"));
+    let a = api(&dir.path().join("a"), &url);
+    // The fleet's updater: it makes the users known (a deletion needs that).
+    let _stream = Stream::start_on(&url, &url, "st");
+    let mut want = Vec::new();
+    let post = |user: &str, k: usize, want: &mut Vec<(String, String)>| {
+        post_view(&a, user, &format!("i{k}"));
+        want.push((user.to_string(), format!("i{k}")));
+    };
+    for k in 0..40 {
+        post(&format!("s{}", k % 4), k, &mut want);
+    }
+    want.sort();
+    let mut first = start_sink(&url, &lake);
+    wait_for_lake(&lake, &want, Duration::from_secs(20));
+    let mut standby = start_sink(&url, &lake);
+
+    // s1 is deleted, then comes back as a new user.
+    wait_for("s1 in the features", Duration::from_secs(20), || {
+        a.get("/v1/users/s1/features").0 == 200
+    });
+    let (status, body) = a.request("DELETE", "/v1/users/s1", "");
+    assert_eq!(status, 204, "{body}");
+    want.retain(|(u, _)| u != "s1");
+    for k in 100..105 {
+        post("s1", k, &mut want);
+        post("s0", k + 10, &mut want);
+    }
+    want.sort();
+    wait_for_lake(&lake, &want, Duration::from_secs(20));
+
+    // The writing sink dies mid-life: the standby takes over after the lock's lease, and
+    // nothing is lost or written twice.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    for k in 200..205 {
+        post("s2", k, &mut want);
+    }
+    want.sort();
+    wait_for_lake(&lake, &want, Duration::from_secs(40));
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(lake_rows(&lake), want, "stable over more rounds");
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(lake.join("_recd_sink.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["source"], url.as_str());
+    standby.kill().unwrap();
+    standby.wait().unwrap();
+}

@@ -261,12 +261,12 @@ fn bad_factor_directories_are_refused_with_the_file_named() {
 }
 
 /// A fleet's path to Spark: events imported through a stateless API process live only on the
-/// bus; `recd export --events` writes the lake from it, Spark fits ALS on that lake, and
+/// bus; the sink role (`recd sink`) writes the lake from it, Spark fits ALS on that lake, and
 /// `recd train --events --als-from` accepts the factors (its check that they were fitted on
 /// exactly the matrix it reads from the bus) and publishes a model that the API process
 /// serves.
 #[test]
-fn a_fleet_exports_its_bus_to_a_lake_that_spark_trains_on() {
+fn a_fleets_sink_writes_its_bus_to_a_lake_that_spark_trains_on() {
     let Some(python) = pyspark() else { return };
     let Some(redis) = recd_features::testing::RedisServer::start_durable() else {
         return;
@@ -307,11 +307,22 @@ fn a_fleet_exports_its_bus_to_a_lake_that_spark_trains_on() {
         assert!(out.status.success(), "recd {args:?}: {out:?}");
         String::from_utf8(out.stdout).unwrap()
     };
-    let exported = run(&["export", "--events", &url, "--out", arg(&lake)]);
-    assert!(
-        exported.starts_with("exported 20000 events in "),
-        "{exported}"
-    );
+    // The lake as the sink role writes it (one round; its state file and round-named parts
+    // are what Spark reads in a fleet).
+    run(&[
+        "sink",
+        "--events",
+        &url,
+        "--feature-store",
+        &url,
+        "--out",
+        arg(&lake),
+        "--once",
+    ]);
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lake.join("_recd_sink.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["n_events"], 20000, "{state}");
     let config_json = tmp.path().join("recd-config.json");
     std::fs::write(&config_json, run(&["config", "show", "--json"])).unwrap();
     let job = Command::new(&python)
