@@ -1047,12 +1047,20 @@ fn lake_rows(lake: &std::path::Path) -> Vec<(String, String)> {
     rows
 }
 
-fn start_sink(url: &str, lake: &std::path::Path) -> Child {
+fn start_sink(events: &str, redis: &str, lake: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_recd"))
-        .args(["sink", "--events", url, "--feature-store", url, "--out"])
+        .args([
+            "sink",
+            "--events",
+            events,
+            "--feature-store",
+            redis,
+            "--out",
+        ])
         .arg(lake)
         .args(["--every-ms", "200"])
         .env("RECD__BUS__PARTITIONS", PARTITIONS)
+        .env("RECD__BUS__KAFKA_FETCH_WAIT_MS", TANSU_FETCH_WAIT_MS)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -1083,11 +1091,28 @@ fn a_sink_writes_the_bus_to_the_lake_once_forgets_deleted_users_and_a_standby_ta
     let Some(redis) = RedisServer::start_durable() else {
         return;
     };
+    sink_to_lake(&redis.url(), &redis.url());
+}
+
+#[test]
+fn on_kafka_a_sink_writes_the_topic_to_the_lake_once_and_a_standby_takes_over() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let Some(kafka) = recd_bus::testing::KafkaBroker::start() else {
+        return;
+    };
+    sink_to_lake(&kafka.url("user_events"), &redis.url());
+}
+
+/// The lake role on `events` (the bus), its lock on `redis`: every event once, a deletion
+/// applied to files already written, a standby taking over from a killed sink.
+fn sink_to_lake(events: &str, redis: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (url, lake) = (redis.url(), dir.path().join("lake"));
-    let a = api(&dir.path().join("a"), &url);
+    let (url, lake) = (events.to_string(), dir.path().join("lake"));
+    let a = api_on(&dir.path().join("a"), events, redis);
     // The fleet's updater: it makes the users known (a deletion needs that).
-    let _stream = Stream::start_on(&url, &url, "st");
+    let _stream = Stream::start_on(events, redis, "st");
     let mut want = Vec::new();
     let post = |user: &str, k: usize, want: &mut Vec<(String, String)>| {
         post_view(&a, user, &format!("i{k}"));
@@ -1097,9 +1122,9 @@ fn a_sink_writes_the_bus_to_the_lake_once_forgets_deleted_users_and_a_standby_ta
         post(&format!("s{}", k % 4), k, &mut want);
     }
     want.sort();
-    let mut first = start_sink(&url, &lake);
+    let mut first = start_sink(events, redis, &lake);
     wait_for_lake(&lake, &want, Duration::from_secs(20));
-    let mut standby = start_sink(&url, &lake);
+    let mut standby = start_sink(events, redis, &lake);
 
     // s1 is deleted, then comes back as a new user.
     wait_for("s1 in the features", Duration::from_secs(20), || {
