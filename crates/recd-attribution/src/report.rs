@@ -149,19 +149,27 @@ fn dwell_means(t: Option<&VariantTally>) -> Vec<f64> {
 
 /// The report of `design` from what `tally` holds.
 pub fn report(design: &Design, tally: &Tally) -> Report {
+    report_with(design, |label| tally.variant(label))
+}
+
+/// The report of `design` from the tallies `variant` gives by label (`"<experiment>/<variant>"`).
+pub(crate) fn report_with<'a>(
+    design: &Design,
+    variant: impl Fn(&str) -> Option<&'a VariantTally>,
+) -> Report {
     let label = |v: &str| format!("{}/{v}", design.name);
     let variants: Vec<VariantReport> = design
         .variants
         .iter()
-        .map(|(v, share)| variant_report(v, *share, tally.variant(&label(v))))
+        .map(|(v, share)| variant_report(v, *share, variant(&label(v))))
         .collect();
-    let control = tally.variant(&label(&design.control));
+    let control = variant(&label(&design.control));
     let mut comparisons = Vec::new();
     for (v, _) in &design.variants {
         if *v == design.control {
             continue;
         }
-        let treatment = tally.variant(&label(v));
+        let treatment = variant(&label(v));
         let ctr = |u: &UserTally| (f64::from(u.clicks), f64::from(u.impressions));
         let conv = |u: &UserTally| (f64::from(u.conversions), f64::from(u.impressions));
         comparisons.push(MetricComparison {

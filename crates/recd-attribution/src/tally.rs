@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use recd_types::{Event, EventKind, Impression};
 
 /// Per-user counts of one variant.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UserTally {
     /// Lists shown.
     pub answers: u32,
@@ -30,7 +30,7 @@ pub struct UserTally {
 }
 
 /// Answer-level counts of one variant (independent of users).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AnswerTally {
     /// Lists shown.
     pub answers: u64,
@@ -95,7 +95,7 @@ impl AnswerTally {
 }
 
 /// Everything tallied for one `"<experiment>/<variant>"`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VariantTally {
     /// Per user.
     pub users: HashMap<String, UserTally>,
@@ -144,6 +144,8 @@ pub struct Tally {
     pub joins: JoinCounts,
     /// Items shown and clicked in answers made since [`Tally::count_live_from`].
     pub live: LiveCounts,
+    /// Changes to the variants' tallies so far (a publisher skips an unchanged tally).
+    changes: u64,
 }
 
 /// Items shown and clicked in live answers only: a rebuild after a restart replays weeks of
@@ -182,7 +184,13 @@ impl Tally {
             by_user: HashMap::new(),
             joins: JoinCounts::default(),
             live: LiveCounts::default(),
+            changes: 0,
         }
+    }
+
+    /// How many times the variants' tallies changed so far: equal numbers, equal tallies.
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// Counts answers made at or after `from_ms` (and clicks on them) in [`Tally::live`].
@@ -215,6 +223,7 @@ impl Tally {
             .map(|l| self.label(l))
             .collect();
         let user = impression.user_id.as_ref().map(|u| u.as_str().to_string());
+        self.changes += u64::from(!labels.is_empty());
         for &l in &labels {
             let v = &mut self.variants[l as usize];
             v.answers.add(impression, categories);
@@ -325,6 +334,7 @@ impl Tally {
         }
         // The impression's user, not the event's: a list is attributed to whom it was shown.
         let owner = kept.user.clone().unwrap_or_else(|| user.to_string());
+        self.changes += u64::from(!kept.labels.is_empty());
         for &l in &kept.labels {
             let v = &mut self.variants[l as usize];
             add(&mut v.totals, kind, event.dwell_ms);
@@ -397,4 +407,4 @@ fn counted_kind(kind: EventKind) -> Option<Counted> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 /// Writes `bytes` to a temporary name, syncs it, renames it over `path` and syncs the dir: a
 /// crash leaves the old file or the new one, never half of one.
-pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp);

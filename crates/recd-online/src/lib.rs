@@ -23,7 +23,7 @@ pub mod compute;
 mod engine;
 mod error;
 pub mod experiments;
-mod fs;
+pub mod fs;
 pub mod impressions;
 pub mod model_watch;
 mod postprocess;

@@ -20,6 +20,7 @@ mod convert;
 pub mod dedupe;
 mod error;
 pub mod experiment_watch;
+pub mod fleet_tally;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -94,6 +95,9 @@ pub struct AppState {
     /// The watch over running experiments (`experiment_watch::Watching::off` when it does not
     /// run here).
     pub experiment_watch: Arc<experiment_watch::Watching>,
+    /// The other API processes' experiment tallies, for one report of the fleet (`None`:
+    /// no fleet, or impressions not recorded).
+    pub fleet_tallies: Option<Arc<fleet_tally::FleetTallies>>,
 }
 
 /// The start-up hysteresis of `/readyz`: the instance becomes ready after

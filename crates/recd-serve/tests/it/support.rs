@@ -62,6 +62,7 @@ pub fn server(config: ServeConfig) -> Server {
         logs,
         rollout: Arc::new(recd_serve::rollout::Rollouts::off()),
         experiment_watch: Arc::new(recd_serve::experiment_watch::Watching::off()),
+        fleet_tallies: None,
     });
     Server {
         _dir: dir,

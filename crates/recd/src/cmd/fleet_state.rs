@@ -196,3 +196,30 @@ fn decode(bytes: Option<Vec<u8>>) -> Result<Vec<recd_api::JobOut>, String> {
         None => Ok(Vec::new()),
     }
 }
+
+/// Where this API process publishes its experiment tally for the fleet's reports, named after
+/// its data dir (`DATA/instance_id`, made once): the tally is rebuilt from that dir's
+/// impressions log after a restart, and must replace its earlier entry, not add to it.
+pub fn tallies(
+    bus: &dyn recd_bus::EventBus,
+    features_store: &str,
+    data_dir: &std::path::Path,
+    horizon_days: u64,
+) -> anyhow::Result<recd_serve::fleet_tally::FleetTallies> {
+    let blobs =
+        recd_bus::FleetBlobs::open(features_store, "features.store", bus.config(), "tally")?;
+    let path = data_dir.join("instance_id");
+    let id = match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => id.trim().to_string(),
+        _ => {
+            let id = recd_bus::SharedDedupe::token();
+            recd_online::fs::replace_file(&path, id.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            id
+        }
+    };
+    let horizon_ms = i64::try_from(horizon_days.saturating_mul(86_400_000)).unwrap_or(i64::MAX);
+    Ok(recd_serve::fleet_tally::FleetTallies::new(
+        blobs, id, horizon_ms,
+    ))
+}

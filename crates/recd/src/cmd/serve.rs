@@ -320,6 +320,16 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
             recd_serve::experiment_watch::Watching::off()
         },
     );
+    // A fleet's reports add every API process's tally (each holds only what it served).
+    let fleet_tallies = match (&bus, &attribution) {
+        (Some(bus), Some(_)) => Some(Arc::new(super::fleet_state::tallies(
+            bus.as_ref(),
+            &config.features.store,
+            data_dir,
+            config.serve.impressions.report_horizon_days,
+        )?)),
+        _ => None,
+    };
     let state = Arc::new(AppState {
         models_dir: models.local_dir(data_dir),
         store: store.clone(),
@@ -340,7 +350,12 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         logs,
         rollout,
         experiment_watch: watch,
+        fleet_tallies,
     });
+    let _tally_publisher = state
+        .fleet_tallies
+        .is_some()
+        .then(|| AbortOnDrop(recd_serve::fleet_tally::start(state.clone())));
     let _rollout = match recd_serve::rollout::start(state.clone()) {
         Ok(task) => Some(AbortOnDrop(task)),
         Err(why) => {

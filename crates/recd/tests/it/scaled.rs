@@ -436,6 +436,31 @@ fn share_and_take_over(bus: &str, events: &str, url: &str) {
             })
         },
     );
+    // One report for the fleet: B's report holds what A served and A's click (B never
+    // answered `clicker`), from A's published tally; A's and B's reports agree.
+    let totals = |server: &Server| {
+        let (_, report) = server.get("/v1/admin/experiments/fleet-test/report");
+        let sum = |field: &str| {
+            report["variants"].as_array().map_or(0, |vs| {
+                vs.iter().map(|v| v[field].as_u64().unwrap_or(0)).sum()
+            })
+        };
+        (sum("impressions"), sum("clicks"))
+    };
+    let took = wait_for(
+        "one report for the fleet on both API processes",
+        Duration::from_secs(20),
+        || {
+            let (on_a, on_b) = (totals(&a), totals(&b));
+            on_b.1 == 1 && on_a == on_b
+        },
+    );
+    let (impressions, _) = totals(&b);
+    assert!(
+        impressions >= 41 * 3,
+        "both processes' answers: {impressions}"
+    );
+    eprintln!("scaled ({bus}): one report for the fleet after {took:?}");
 
     // The API processes report the bus among their dependencies.
     let (status, ready) = a.get("/readyz");

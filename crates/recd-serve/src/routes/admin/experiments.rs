@@ -181,8 +181,19 @@ pub(crate) async fn report(
         .ok()
         .and_then(|v| v.as_str().map(String::from))
         .unwrap_or_default();
+    let fleet = state.fleet_tallies.clone();
     let (report, complete) = crate::routes::blocking(move || {
-        let report = recd_attribution::report(&design, &attribution.tally());
+        // In a fleet: the other API processes' published tallies too, so the report covers
+        // the fleet's traffic, not this process's share. Without them (Redis down) it says so
+        // in the log and covers this process's share.
+        let others = match &fleet {
+            Some(fleet) => fleet.others(crate::routes::now_ms()).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the fleet's experiment tallies are unreadable; this report covers this process's share");
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        let report = recd_attribution::fleet_report(&design, &attribution.tally(), &others);
         Ok::<_, ApiError>((report, attribution.caught_up()))
     })
     .await?;
