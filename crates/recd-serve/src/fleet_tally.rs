@@ -24,6 +24,9 @@ pub struct FleetTallies {
     /// The tally's change count at the last publish: an unchanged tally is not sent again
     /// (it can be large), only re-stamped every [`RESTAMP_EVERY`] publishes.
     published: std::sync::Mutex<Option<(u64, u32)>>,
+    /// The others' tallies as last read, and when: they change once per [`PUBLISH_EVERY`] at
+    /// most, so reports asked for meanwhile (the dashboard's, one per experiment) share a read.
+    read: std::sync::Mutex<Option<(std::time::Instant, Arc<Vec<Snapshot>>)>>,
 }
 
 /// Publishes of an unchanged tally between two that send it anyway, so that its time stays
@@ -38,6 +41,7 @@ impl FleetTallies {
             me,
             horizon_ms,
             published: std::sync::Mutex::new(None),
+            read: std::sync::Mutex::new(None),
         }
     }
 
@@ -64,8 +68,21 @@ impl FleetTallies {
         Ok(())
     }
 
-    /// The other processes' latest tallies, as of `now_ms`.
-    pub fn others(&self, now_ms: i64) -> Result<Vec<Snapshot>, String> {
+    /// The other processes' latest tallies, as of `now_ms` (read at most once per
+    /// [`PUBLISH_EVERY`]).
+    pub fn others(&self, now_ms: i64) -> Result<Arc<Vec<Snapshot>>, String> {
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, others)) = read.as_ref()
+            && at.elapsed() < PUBLISH_EVERY
+        {
+            return Ok(others.clone());
+        }
+        let others = Arc::new(self.fetch(now_ms)?);
+        *read = Some((std::time::Instant::now(), others.clone()));
+        Ok(others)
+    }
+
+    fn fetch(&self, now_ms: i64) -> Result<Vec<Snapshot>, String> {
         let all = self.blobs.all().map_err(|e| e.to_string())?;
         Ok(all
             .into_iter()

@@ -189,9 +189,9 @@ pub(crate) async fn report(
         let others = match &fleet {
             Some(fleet) => fleet.others(crate::routes::now_ms()).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the fleet's experiment tallies are unreadable; this report covers this process's share");
-                Vec::new()
+                Arc::default()
             }),
-            None => Vec::new(),
+            None => Arc::default(),
         };
         let report = recd_attribution::fleet_report(&design, &attribution.tally(), &others);
         Ok::<_, ApiError>((report, attribution.caught_up()))
