@@ -129,6 +129,10 @@ pub fn describe_metrics() {
     );
     describe_gauge!(
         "recd_rate_limit_fleet_share",
-        "The share of each configured rate limit this API process enforces: 1 / the live API processes of its fleet (1 alone)."
+        "The share of each configured rate limit this API process lets through between two batches of the fleet's counts, or enforces alone while those are not current: 1 / the live API processes of its fleet (1 alone)."
+    );
+    describe_gauge!(
+        "recd_rate_limit_fleet_counts_current",
+        "1 while this API process hears the fleet's rate-limit counts on Redis (the fleet's limits apply), 0 when it cannot (each process enforces its share alone)."
     );
 }

@@ -2,6 +2,7 @@
 //! Streams, a Kafka-protocol broker (Tansu) for Kafka.
 
 mod dedupe;
+mod fleet_counters;
 mod kafka;
 mod redis_streams;
 mod shared_doc;

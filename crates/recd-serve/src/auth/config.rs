@@ -35,8 +35,21 @@ pub struct RateLimitConfig {
     pub admin_per_sec: u32,
     /// Per client address on every route but `/healthz` and `/readyz`, whatever the key.
     pub per_address_per_sec: u32,
-    /// How many seconds' worth of requests may arrive at once before the rate applies.
+    /// How many seconds' worth of requests may arrive at once before the rate applies (in a
+    /// fleet, the length of the sliding window its counts on Redis cover).
     pub burst_secs: u32,
+}
+
+impl RateLimitConfig {
+    /// The per-caller rate of routes of `scope` (0: no limit).
+    pub fn per_sec(&self, scope: super::keys::Scope) -> u32 {
+        use super::keys::Scope;
+        match scope {
+            Scope::Read => self.read_per_sec,
+            Scope::Ingest => self.ingest_per_sec,
+            Scope::Admin => self.admin_per_sec,
+        }
+    }
 }
 
 impl Default for RateLimitConfig {

@@ -54,13 +54,8 @@ impl Limits {
     pub fn new(config: &RateLimitConfig, share: usize) -> Self {
         let share = u32::try_from(share.max(1)).unwrap_or(u32::MAX);
         let part = |rate: u32| rate.div_ceil(share);
-        let per_scope = |scope| match scope {
-            Scope::Read => part(config.read_per_sec),
-            Scope::Ingest => part(config.ingest_per_sec),
-            Scope::Admin => part(config.admin_per_sec),
-        };
         Self {
-            by_scope: Scope::ALL.map(|s| limiter(per_scope(s), config.burst_secs)),
+            by_scope: Scope::ALL.map(|s| limiter(part(config.per_sec(s)), config.burst_secs)),
             by_address: limiter(part(config.per_address_per_sec), config.burst_secs),
             clock: DefaultClock::default(),
         }

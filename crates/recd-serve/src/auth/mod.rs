@@ -10,14 +10,14 @@
 //!
 //! In a fleet, the keys `recd keys` manages live on the feature store's Redis
 //! ([`store::SharedKeys`]), which every API process polls like a keys file; keys in the
-//! configuration are the same for every process that shares it. Rate limits are the fleet's: each of the N live API processes enforces 1/N of each
-//! configured rate ([`Security::set_fleet_size`], from the members' heartbeat on Redis), so
-//! the fleet allows the configured rate when the balancer spreads a caller's requests.
-//! Not one shared counter per caller on Redis: that is a write per request, and on the
-//! durable Redis of the scaled topology every write waits for an fsync.
+//! configuration are the same for every process that shares it. Rate limits are the fleet's:
+//! counted on its Redis in batches ([`fleet_limit`]) while those counts are current, and 1/N
+//! of each per process otherwise ([`Security::set_fleet_size`], N from the members'
+//! heartbeat on Redis).
 
 pub mod config;
 pub mod cors;
+pub mod fleet_limit;
 pub mod keys;
 mod limit;
 pub mod store;
@@ -92,6 +92,8 @@ pub struct Security {
     rate_limit: config::RateLimitConfig,
     /// Live API processes sharing the limits (1 without a fleet).
     fleet_size: std::sync::atomic::AtomicUsize,
+    /// The fleet's counts, in a fleet with rate limits: they decide while current.
+    fleet_limits: std::sync::OnceLock<fleet_limit::FleetLimits>,
     proxies: Vec<IpNet>,
 }
 
@@ -118,6 +120,7 @@ impl Security {
             limits: ArcSwap::from_pointee(limit::Limits::new(&serve.rate_limit, 1)),
             rate_limit: serve.rate_limit.clone(),
             fleet_size: std::sync::atomic::AtomicUsize::new(1),
+            fleet_limits: std::sync::OnceLock::new(),
             proxies,
         };
         security.install(Vec::new())?;
@@ -125,10 +128,43 @@ impl Security {
         Ok(security)
     }
 
-    /// `n` API processes of a fleet share the rate limits: this one enforces 1/`n` of each
-    /// from now on (when `n` changed; the limiters start afresh).
+    /// Whether any rate limit is configured.
+    pub fn rate_limited(&self) -> bool {
+        let r = &self.rate_limit;
+        r.per_address_per_sec > 0 || Scope::ALL.iter().any(|&s| r.per_sec(s) > 0)
+    }
+
+    /// Counts the rate limits for the whole fleet on `counters` from now on (while their
+    /// counts are current; see [`fleet_limit`]). Once per process.
+    pub fn count_limits_on(&self, counters: Box<dyn fleet_limit::SharedCounters>) {
+        let fleet = fleet_limit::FleetLimits::new(counters, self.rate_limit.burst_secs);
+        fleet.set_members(self.fleet_size.load(Ordering::Relaxed));
+        let _ = self.fleet_limits.set(fleet);
+    }
+
+    /// Sends this process's rate-limit counts to the fleet's and takes in its totals; call
+    /// every [`fleet_limit::SYNC_EVERY`]. Nothing to do without [`Self::count_limits_on`].
+    pub fn sync_limits(&self) -> Result<usize, String> {
+        let Some(fleet) = self.fleet_limits.get() else {
+            return Ok(0);
+        };
+        let synced = fleet.sync(now_ms());
+        metrics::gauge!("recd_rate_limit_fleet_counts_current").set(if synced.is_ok() {
+            1.0
+        } else {
+            0.0
+        });
+        synced
+    }
+
+    /// `n` API processes of a fleet share the rate limits: when the fleet's counts are not
+    /// current, this one enforces 1/`n` of each from now on (when `n` changed; the limiters
+    /// start afresh).
     pub fn set_fleet_size(&self, n: usize) {
         let n = n.max(1);
+        if let Some(f) = self.fleet_limits.get() {
+            f.set_members(n);
+        }
         if self.fleet_size.swap(n, Ordering::Relaxed) != n {
             self.limits
                 .store(Arc::new(limit::Limits::new(&self.rate_limit, n)));
@@ -273,7 +309,7 @@ impl Security {
             });
         }
         if let Some(ip) = address {
-            self.limits.load().check_address(ip).map_err(limited)?;
+            self.limit_address(ip)?;
         }
         let scope = match access {
             Access::Probe | Access::Public => None,
@@ -314,11 +350,41 @@ impl Security {
             (None, Some(ip)) => ip.to_string(),
             (None, None) => String::new(),
         };
-        self.limits
-            .load()
-            .check_scope(scope, &caller)
-            .map_err(limited)?;
+        self.limit_scope(scope, &caller)?;
         Ok(Caller { key_id, address })
+    }
+
+    /// The fleet's counts while they are current, else none (this process's share decides).
+    fn fleet_counts(&self) -> Option<(&fleet_limit::FleetLimits, u64)> {
+        let fleet = self.fleet_limits.get()?;
+        let now = now_ms();
+        fleet.current(now).then_some((fleet, now))
+    }
+
+    fn limit_address(&self, ip: IpAddr) -> Result<(), ApiError> {
+        let per_sec = self.rate_limit.per_address_per_sec;
+        match self.fleet_counts() {
+            Some(_) if per_sec == 0 => Ok(()),
+            Some((fleet, now)) => fleet
+                .check(&format!("address|{ip}"), per_sec, now)
+                .map_err(|wait| limited((limit::Which::Address, wait))),
+            None => self.limits.load().check_address(ip).map_err(limited),
+        }
+    }
+
+    fn limit_scope(&self, scope: Scope, caller: &str) -> Result<(), ApiError> {
+        let per_sec = self.rate_limit.per_sec(scope);
+        match self.fleet_counts() {
+            Some(_) if per_sec == 0 => Ok(()),
+            Some((fleet, now)) => fleet
+                .check(&format!("{}|{caller}", scope.as_str()), per_sec, now)
+                .map_err(|wait| limited((limit::Which::Scope(scope), wait))),
+            None => self
+                .limits
+                .load()
+                .check_scope(scope, caller)
+                .map_err(limited),
+        }
     }
 
     /// The key a request presents (`Authorization: Bearer K` or `X-API-Key: K`).
@@ -357,6 +423,12 @@ fn limited((which, wait): (limit::Which, Duration)) -> ApiError {
         limit: which.label(),
         retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn parse_net(s: &str) -> Option<IpNet> {

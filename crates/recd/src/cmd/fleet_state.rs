@@ -103,9 +103,10 @@ impl SharedStore for Doc {
 const MEMBER_HEARTBEAT: Duration = Duration::from_secs(1);
 const MEMBER_TTL: Duration = Duration::from_secs(3);
 
-/// Keeps this API process in the fleet's member set and its rate limits at its share of the
-/// configured ones (1 / live API processes), until the process ends. A Redis that does not
-/// answer leaves the share as it was.
+/// Keeps this API process in the fleet's member set (its share of the rate limits is 1 /
+/// live API processes) and, when rate limits are configured, its counts in the fleet's on
+/// Redis (`recd_serve::auth::fleet_limit`), until the process ends. A Redis that does not
+/// answer leaves the share as it was and the counts to go stale.
 pub fn share_rate_limits(
     bus: &dyn recd_bus::EventBus,
     features_store: &str,
@@ -119,6 +120,7 @@ pub fn share_rate_limits(
         instance().to_string(),
         MEMBER_TTL,
     )?;
+    let counts = security.rate_limited().then(|| security.clone());
     std::thread::Builder::new()
         .name("recd-fleet-members".into())
         .spawn(move || {
@@ -139,6 +141,44 @@ pub fn share_rate_limits(
             }
         })
         .context("starting the fleet member heartbeat")?;
+    if let Some(security) = counts {
+        count_rate_limits(bus, features_store, security)?;
+    }
+    Ok(())
+}
+
+/// Sends this process's rate-limit counts to the fleet's every `SYNC_EVERY`, on a thread of
+/// its own: a batch is a round trip to a Redis that fsyncs every write.
+fn count_rate_limits(
+    bus: &dyn recd_bus::EventBus,
+    features_store: &str,
+    security: Arc<recd_serve::auth::Security>,
+) -> anyhow::Result<()> {
+    use recd_serve::auth::fleet_limit::SYNC_EVERY;
+    let counters =
+        recd_bus::FleetCounters::open(features_store, "features.store", bus.config(), "ratelimit")?;
+    security.count_limits_on(Box::new(counters));
+    std::thread::Builder::new()
+        .name("recd-fleet-limits".into())
+        .spawn(move || {
+            let mut failing = false;
+            loop {
+                match security.sync_limits() {
+                    Ok(_) if failing => {
+                        tracing::info!("the fleet's rate-limit counts are heard again");
+                        failing = false;
+                    }
+                    Ok(_) => {}
+                    Err(e) if !failing => {
+                        tracing::warn!(error = %e, "cannot count rate limits on the fleet's Redis; each API process enforces its share alone until it can");
+                        failing = true;
+                    }
+                    Err(_) => {}
+                }
+                std::thread::sleep(SYNC_EVERY);
+            }
+        })
+        .context("starting the fleet's rate-limit counts")?;
     Ok(())
 }
 

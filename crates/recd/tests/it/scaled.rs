@@ -884,10 +884,11 @@ fn trains_on_the_bus(events: &str, redis: &RedisServer) {
     });
 }
 
-/// The fleet's API processes share its rate limits: with two of them alive, each enforces half
-/// of the configured rate, so a caller spread over both gets the configured rate, not twice it.
+/// The fleet's API processes count its rate limits together on its Redis: a caller gets the
+/// configured limit once, whichever processes the balancer sends it to, and all of it (not
+/// 1/N) when every request reaches one process.
 #[test]
-fn the_fleets_api_processes_share_its_rate_limits() {
+fn the_fleets_api_processes_count_its_rate_limits_together() {
     let Some(redis) = RedisServer::start_durable() else {
         return;
     };
@@ -908,31 +909,46 @@ fn the_fleets_api_processes_share_its_rate_limits() {
             ],
             &[
                 ("RECD__BUS__PARTITIONS", PARTITIONS),
-                ("RECD__SERVE__RATE_LIMIT__PER_ADDRESS_PER_SEC", "10"),
-                ("RECD__SERVE__RATE_LIMIT__BURST_SECS", "1"),
+                // 2 per second over 10-second windows: 20 requests a window per caller.
+                ("RECD__SERVE__RATE_LIMIT__READ_PER_SEC", "2"),
+                ("RECD__SERVE__RATE_LIMIT__BURST_SECS", "10"),
             ],
         )
     };
     let (a, b) = (start("a"), start("b"));
     for server in [&a, &b] {
-        wait_for("the fleet's size counted", Duration::from_secs(10), || {
-            server
-                .request_text("GET", "/metrics", "")
-                .1
-                .contains("recd_rate_limit_fleet_share 0.5")
+        // `/metrics` is not a read-scope route: these polls spend nothing.
+        wait_for("the fleet's counts heard", Duration::from_secs(10), || {
+            let metrics = server.request_text("GET", "/metrics", "").1;
+            metrics.contains("recd_rate_limit_fleet_share 0.5")
+                && metrics.contains("recd_rate_limit_fleet_counts_current 1")
         });
     }
-    // The polls above spent tokens: let the buckets refill.
-    std::thread::sleep(Duration::from_millis(1_200));
-    for server in [&a, &b] {
-        let allowed = (0..20)
-            .filter(|_| server.get("/v1/trending").0 == 200)
-            .count();
-        assert!(
-            (5..=6).contains(&allowed),
-            "{allowed} of 20 allowed: each process should allow its half of 10 per second"
-        );
-    }
+    let paced = |server: &Server, n: usize, every: Duration| {
+        (0..n)
+            .filter(|_| {
+                std::thread::sleep(every);
+                server.get("/v1/trending").0 == 200
+            })
+            .count()
+    };
+    // Every request of the caller (this test's address) reaches A: it gets the whole limit,
+    // plus what the window slides by meanwhile (2 per second), not A's half of it.
+    let to_a = paced(&a, 30, Duration::from_millis(25));
+    assert!(
+        (20..=22).contains(&to_a),
+        "{to_a} of 30 through A; the fleet's limit is 20 in 10 s"
+    );
+    // Once A's counts are sent, B refuses the caller too: B lets through at most what it
+    // sees before its own first batch tells it what the fleet did, and what the window slid.
+    std::thread::sleep(Duration::from_millis(400));
+    let to_b = paced(&b, 10, Duration::from_millis(50));
+    assert!(
+        to_b <= 4,
+        "{to_b} of 10 through B after A let the caller's 20 through"
+    );
+    let (status, body) = b.get("/v1/trending");
+    assert_eq!(status, 429, "{body}");
 }
 
 /// `recd keys` under the fleet's settings (bus and feature store from the environment).
