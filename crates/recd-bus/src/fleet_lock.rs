@@ -19,6 +19,8 @@ use crate::{BusConfig, BusError, SharedDedupe};
 /// A held fleet lock; released when dropped.
 pub struct FleetLock {
     stop: Arc<AtomicBool>,
+    /// Set by the renewer when the lease ran out under another holder.
+    lost: Arc<AtomicBool>,
     renewer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -52,6 +54,8 @@ impl FleetLock {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
+        let lost = Arc::new(AtomicBool::new(false));
+        let lose = lost.clone();
         let renewer = std::thread::Builder::new()
             .name(format!("recd-lock-{name}"))
             .spawn(move || {
@@ -89,6 +93,7 @@ impl FleetLock {
                         Ok(1) => {}
                         Ok(_) => {
                             tracing::error!(lock = %lock_key, "the fleet lock was lost (this process paused for longer than its lease): another process may now hold it");
+                            lose.store(true, Ordering::Release);
                             return;
                         }
                         Err(e) => {
@@ -100,8 +105,15 @@ impl FleetLock {
             .map_err(|e| BusError::Config(format!("cannot start the lock renewer: {e}")))?;
         Ok(Some(Self {
             stop,
+            lost,
             renewer: Some(renewer),
         }))
+    }
+
+    /// Whether this process still holds the lock: false once a renewal found the lease run
+    /// out (then another process may hold it, and this guard only waits to be dropped).
+    pub fn held(&self) -> bool {
+        !self.lost.load(Ordering::Acquire)
     }
 }
 

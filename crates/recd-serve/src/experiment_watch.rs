@@ -2,12 +2,15 @@
 //! running experiment's report is computed from the attribution tally and handed to
 //! `recd_online::experiments::guard` — its sequential tests move on (the report shows their
 //! always-valid p-values), and an experiment whose treatment breaches a guardrail is stopped
-//! through the experiments admin. The tests' state is kept in `<data>/experiment_watch.json`,
-//! so a restart continues them. Rollout steps (layer `rollout`) are not watched here: the
+//! through the experiments admin. Rollout steps (layer `rollout`) are not watched here: the
 //! rollout's own policy judges them.
 //!
-//! Like the rollout, it runs in one server that owns its experiments; in a fleet each API
-//! process tallies only its own answers, so it is off there.
+//! Where one server owns its experiments, it watches them from its own tally and keeps the
+//! tests' state in `<data>/experiment_watch.json`, so a restart continues them. In a fleet,
+//! one API process at a time drives the watch — the holder of the fleet lock `watch` on its
+//! Redis, taken over by another within the lease when it dies — from the fleet's report (its
+//! tally and the others' published ones, `fleet_tally`); the state is a versioned document
+//! on the same Redis, which the other processes read to show the tests in their reports.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,11 +21,33 @@ use recd_online::experiments::guard::{self, Arm, GuardConfig, Stopped, Treatment
 
 use crate::AppState;
 
+/// How long the fleet lock outlives a watching process that died.
+pub const FLEET_LEASE: Duration = Duration::from_secs(15);
+
+/// Takes the fleet's watch lock: `Ok(None)` while another process holds it.
+pub type TakeLock = Box<dyn Fn() -> Result<Option<recd_bus::FleetLock>, String> + Send + Sync>;
+
+/// Where the watch keeps its state and who drives it.
+enum Keeper {
+    /// A file of the server's data dir; this server drives.
+    File(PathBuf),
+    /// The fleet's document; the holder of the fleet lock drives.
+    Fleet(Box<FleetKeeper>),
+}
+
+/// A fleet's watch: its state document and its lock.
+struct FleetKeeper {
+    doc: recd_bus::SharedDoc,
+    take: TakeLock,
+    held: Mutex<Option<recd_bus::FleetLock>>,
+}
+
 /// The watch's settings and state, shared with the report route.
 pub struct Watching {
     config: GuardConfig,
-    /// Where the state is kept; `None` when the watch does not run in this process.
-    path: Option<PathBuf>,
+    /// `None` when the watch does not run in this process.
+    keeper: Option<Keeper>,
+    /// The tests as last looked at or read.
     watches: Mutex<Watches>,
 }
 
@@ -34,7 +59,7 @@ impl Watching {
                 enabled: false,
                 ..GuardConfig::default()
             },
-            path: None,
+            keeper: None,
             watches: Mutex::default(),
         }
     }
@@ -44,14 +69,28 @@ impl Watching {
         let watches = guard::read(&path)?;
         Ok(Self {
             config,
-            path: Some(path),
+            keeper: Some(Keeper::File(path)),
             watches: Mutex::new(watches),
         })
     }
 
+    /// A fleet's watch by `config`: its state in `doc`, driven by whichever API process
+    /// `take` gives the fleet's lock to.
+    pub fn fleet(config: GuardConfig, doc: recd_bus::SharedDoc, take: TakeLock) -> Self {
+        Self {
+            config,
+            keeper: Some(Keeper::Fleet(Box::new(FleetKeeper {
+                doc,
+                take,
+                held: Mutex::default(),
+            }))),
+            watches: Mutex::default(),
+        }
+    }
+
     /// Whether the watch runs in this process.
     pub fn running(&self) -> bool {
-        self.config.enabled && self.path.is_some()
+        self.config.enabled && self.keeper.is_some()
     }
 
     /// The watch over experiment `name`, if it was looked at.
@@ -85,24 +124,101 @@ pub fn start(state: Arc<AppState>) -> Result<tokio::task::JoinHandle<()>, &'stat
     ))
 }
 
-/// One look at every running experiment.
+/// One look at every running experiment, where this process drives the watch.
 fn tick(state: &AppState) -> Result<(), String> {
     let (Some(admin), Some(attribution)) = (&state.experiments, &state.attribution) else {
         return Ok(());
     };
-    if !attribution.caught_up() {
-        return Ok(());
-    }
     let w = &state.experiment_watch;
-    let path = w.path.as_ref().ok_or("the watch is off")?;
-    let mut watches = w.lock();
-    let before = watches.clone();
+    match w.keeper.as_ref().ok_or("the watch is off")? {
+        Keeper::File(path) => {
+            if !attribution.caught_up() {
+                return Ok(());
+            }
+            let mut watches = w.lock();
+            let before = watches.clone();
+            look(state, admin, &mut watches, &[])?;
+            if *watches != before {
+                guard::write(path, &watches)?;
+            }
+            Ok(())
+        }
+        Keeper::Fleet(fleet_keeper) => {
+            let FleetKeeper { doc, take, held } = fleet_keeper.as_ref();
+            let (version, bytes) = doc.load().map_err(|e| e.to_string())?;
+            let read = decode(bytes.as_deref())?;
+            if !attribution.caught_up() || !lead(take, held)? {
+                // Another process drives: show its tests.
+                *w.lock() = read;
+                return Ok(());
+            }
+            let Some(fleet) = &state.fleet_tallies else {
+                return Err("a fleet's watch needs the fleet's tallies".into());
+            };
+            // Deciding on this process's share of the traffic could stop an experiment the
+            // fleet's numbers do not condemn: without the others' tallies, no look.
+            let others = fleet.others(crate::routes::now_ms())?;
+            let mut watches = read.clone();
+            look(state, admin, &mut watches, &others)?;
+            if watches != read {
+                let bytes = serde_json::to_vec(&watches).map_err(|e| e.to_string())?;
+                if doc
+                    .replace(version, &bytes)
+                    .map_err(|e| e.to_string())?
+                    .is_none()
+                {
+                    return Err("the fleet's experiment watch changed under its holder; looking again at the next check".into());
+                }
+            }
+            *w.lock() = watches;
+            Ok(())
+        }
+    }
+}
+
+/// Whether this process holds the fleet's watch lock, taking it when it is free.
+fn lead(take: &TakeLock, held: &Mutex<Option<recd_bus::FleetLock>>) -> Result<bool, String> {
+    let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
+    if held.as_ref().is_some_and(|l| !l.held()) {
+        *held = None;
+    }
+    if held.is_none() {
+        *held = take()?;
+        if held.is_some() {
+            tracing::info!("this API process now watches the fleet's experiments");
+        }
+    }
+    Ok(held.is_some())
+}
+
+fn decode(bytes: Option<&[u8]>) -> Result<Watches, String> {
+    match bytes {
+        Some(b) => {
+            serde_json::from_slice(b).map_err(|e| format!("the fleet's experiment watch: {e}"))
+        }
+        None => Ok(Watches::default()),
+    }
+}
+
+/// Looks at every running experiment through the report of this process's tally and
+/// `others` (the fleet's other tallies), moving `watches` on and stopping an experiment that
+/// breaches its guardrails.
+fn look(
+    state: &AppState,
+    admin: &recd_online::experiments::admin::ExperimentAdmin,
+    watches: &mut Watches,
+    others: &[recd_attribution::Snapshot],
+) -> Result<(), String> {
+    let Some(attribution) = &state.attribution else {
+        return Ok(());
+    };
+    let config = &state.experiment_watch.config;
     for (name, (spec, _)) in admin.list() {
         if spec.status != Status::Running || spec.layer == recd_online::rollout::LAYER {
             continue;
         }
         let design = crate::routes::admin::experiments::design(&name, &spec);
-        let report = recd_attribution::report(&design, &attribution.tally());
+        let report = recd_attribution::fleet_report(&design, &attribution.tally(), others);
         let arm = |v: &recd_attribution::VariantReport| Arm {
             impressions: v.impressions,
             ctr: v.ctr,
@@ -132,7 +248,7 @@ fn tick(state: &AppState) -> Result<(), String> {
             // Running again after the guardrails stopped it: a new run, new tests.
             *watch = Watch::default();
         }
-        let Some((variant, reason)) = watch.look(&w.config, &arm(control), &treatments) else {
+        let Some((variant, reason)) = watch.look(config, &arm(control), &treatments) else {
             continue;
         };
         let mut stopped = spec.clone();
@@ -145,9 +261,6 @@ fn tick(state: &AppState) -> Result<(), String> {
             variant,
             reason,
         });
-    }
-    if *watches != before {
-        guard::write(path, &watches)?;
     }
     Ok(())
 }

@@ -81,7 +81,14 @@ fn a_fleet_lock_is_held_by_one_process_until_dropped_and_outlives_its_lease_whil
     // Renewed while held: still held well past one lease time.
     std::thread::sleep(lease * 3);
     assert!(take().is_none(), "renewed while held");
+    assert!(held.held());
     drop(held);
     let again = take().expect("free once dropped");
-    drop(again);
+    // Its lease gone (as after a pause longer than the lease) and the lock taken by another:
+    // the first holder learns at its next renewal that it no longer holds it.
+    server.flush_all();
+    let other = take().expect("free once the lease is gone");
+    std::thread::sleep(lease);
+    assert!(!again.held(), "lost to another holder");
+    assert!(other.held());
 }

@@ -1,6 +1,6 @@
 //! The state a fleet of API processes shares on the feature store's Redis (DECISIONS §3), set
 //! up by `recd serve` when it runs over a bus: the dedupe window of `POST /v1/events`, the
-//! experiments stored through the admin API, the rate limits' shares and the list of
+//! experiments stored through the admin API and their watch, the rate limits and the list of
 //! training runs.
 
 use std::sync::Arc;
@@ -79,6 +79,28 @@ pub async fn follow_experiments(admin: Arc<ExperimentAdmin>, online: Arc<recd_on
             Ok(Err(_)) | Err(_) => {}
         }
     }
+}
+
+/// The fleet's watch over its experiments: its state a document on the feature store's
+/// Redis, driven by the API process that holds the fleet lock `watch`.
+pub fn experiment_watch(
+    bus: &dyn recd_bus::EventBus,
+    features_store: &str,
+    config: recd_online::experiments::guard::GuardConfig,
+) -> anyhow::Result<recd_serve::experiment_watch::Watching> {
+    use recd_serve::experiment_watch::{FLEET_LEASE, Watching};
+    let doc = recd_bus::SharedDoc::open(
+        features_store,
+        "features.store",
+        bus.config(),
+        "experiment_watch",
+    )?;
+    let (url, bus_config) = (features_store.to_string(), bus.config().clone());
+    let take = move || {
+        recd_bus::FleetLock::try_acquire(&url, "features.store", &bus_config, "watch", FLEET_LEASE)
+            .map_err(|e| e.to_string())
+    };
+    Ok(Watching::fleet(config, doc, Box::new(take)))
 }
 
 /// The bus's versioned document as the experiments' shared store.

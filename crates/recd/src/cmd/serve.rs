@@ -309,17 +309,21 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         bus.is_some(),
         attribution.is_some(),
     )?);
-    let watch = Arc::new(
-        if config.serve.guardrails.enabled && bus.is_none() && attribution.is_some() {
-            recd_serve::experiment_watch::Watching::open(
-                config.serve.guardrails.clone(),
-                data_dir.join("experiment_watch.json"),
-            )
-            .map_err(anyhow::Error::msg)?
-        } else {
-            recd_serve::experiment_watch::Watching::off()
-        },
-    );
+    let watch = Arc::new(match (&bus, &attribution) {
+        (_, None) => recd_serve::experiment_watch::Watching::off(),
+        _ if !config.serve.guardrails.enabled => recd_serve::experiment_watch::Watching::off(),
+        // In a fleet, one API process at a time watches the fleet's experiments.
+        (Some(bus), Some(_)) => super::fleet_state::experiment_watch(
+            bus.as_ref(),
+            &config.features.store,
+            config.serve.guardrails.clone(),
+        )?,
+        (None, Some(_)) => recd_serve::experiment_watch::Watching::open(
+            config.serve.guardrails.clone(),
+            data_dir.join("experiment_watch.json"),
+        )
+        .map_err(anyhow::Error::msg)?,
+    });
     // A fleet's reports add every API process's tally (each holds only what it served).
     let fleet_tallies = match (&bus, &attribution) {
         (Some(bus), Some(_)) => Some(Arc::new(super::fleet_state::tallies(

@@ -951,6 +951,130 @@ fn the_fleets_api_processes_count_its_rate_limits_together() {
     assert_eq!(status, 429, "{body}");
 }
 
+/// One API process at a time watches the fleet's experiments, from the fleet's report: here
+/// each arm is served by one process only, so neither process's own tally holds both arms and
+/// only the fleet's report can compare them; the watch stops the far worse arm for the fleet,
+/// and both processes show the same stop.
+#[test]
+fn one_api_process_watches_the_fleets_experiments_from_the_fleets_report() {
+    let Some(redis) = RedisServer::start_durable() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let start = |name: &str| {
+        Server::spawn(
+            &[
+                "serve",
+                "--data-dir",
+                arg(&dir.path().join(name)),
+                "--listen",
+                "127.0.0.1:0",
+                "--events",
+                &url,
+                "--feature-store",
+                &url,
+            ],
+            &[
+                ("RECD__BUS__PARTITIONS", PARTITIONS),
+                ("RECD__SERVE__GUARDRAILS__CHECK_EVERY_MS", "300"),
+                ("RECD__SERVE__GUARDRAILS__PLANNED_USERS", "50"),
+            ],
+        )
+    };
+    let (a, b) = (start("a"), start("b"));
+    // Something to recommend: views the updater turns into popular items.
+    let _updater = Stream::start_on(&url, &url, "s1");
+    for n in 0..10 {
+        post_view(&a, &format!("viewer{n}"), &format!("i{n}"));
+    }
+    wait_for("popular items", Duration::from_secs(20), || {
+        a.get("/v1/trending").1["items"]
+            .as_array()
+            .is_some_and(|items| items.len() >= 5)
+    });
+    let experiment = json!({
+        "salt": "watch", "status": "running",
+        "variants": [
+            {"name": "control", "share": 50},
+            {"name": "pop", "share": 50, "baseline": "popular"},
+        ],
+    });
+    let (status, body) = a.request(
+        "PUT",
+        "/v1/admin/experiments/watch-test",
+        &experiment.to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    // A user's arm, from the admin look-up (which records no impression).
+    let arm = |server: &Server, user: &str| {
+        let (status, body) = server.get(&format!("/v1/admin/users/{user}"));
+        assert_eq!(status, 200, "{body}");
+        body["recommendations"]["variant"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    wait_for(
+        "the experiment running on B",
+        Duration::from_secs(10),
+        || arm(&b, "w0").starts_with("watch-test/"),
+    );
+    let mut served = (0, 0);
+    for n in 0..120 {
+        let user = format!("w{n}");
+        let (server, click) = match arm(&a, &user).as_str() {
+            "watch-test/control" => (&a, n % 2 == 0),
+            "watch-test/pop" => (&b, false),
+            other => panic!("{user} in {other:?}"),
+        };
+        let (status, answer) =
+            server.get(&format!("/v1/recommendations?user_id={user}&num_results=5"));
+        assert_eq!(status, 200, "{answer}");
+        if std::ptr::eq(server, &a) {
+            served.0 += 1;
+        } else {
+            served.1 += 1;
+        }
+        if click {
+            let click = json!({
+                "user_id": user, "item_id": answer["items"][0]["item_id"], "type": "click",
+                "request_id": answer["request_id"],
+            });
+            let (status, body) = server.request("POST", "/v1/events", &click.to_string());
+            assert_eq!(status, 202, "{body}");
+        }
+    }
+    assert!(
+        served.0 > 30 && served.1 > 30,
+        "both arms served: {served:?}"
+    );
+    let report = |server: &Server| {
+        let (status, r) = server.get("/v1/admin/experiments/watch-test/report");
+        assert_eq!(status, 200, "{r}");
+        r
+    };
+    let took = wait_for(
+        "the worse arm stopped by the fleet's watch",
+        Duration::from_secs(60),
+        || report(&a)["status"] == "stopped" && report(&b)["status"] == "stopped",
+    );
+    eprintln!("scaled: the fleet's watch stopped the experiment after {took:?}");
+    let stop = report(&b)["stopped_by_guardrail"].clone();
+    assert_eq!(stop["variant"], "pop", "{stop}");
+    assert!(
+        stop["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("CTR worse"),
+        "{stop}"
+    );
+    // The one watch's record, on both processes (B may show it one check later).
+    wait_for("the stop shown on A", Duration::from_secs(5), || {
+        report(&a)["stopped_by_guardrail"] == stop
+    });
+}
+
 /// `recd keys` under the fleet's settings (bus and feature store from the environment).
 fn fleet_keys(url: &str, args: &[&str], extra_env: &[(&str, &str)]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_recd"))
