@@ -89,6 +89,10 @@ impl VariantTally {
 
 /// The report of `design` over this process's `tally` and the other processes' `others`.
 pub fn fleet_report(design: &Design, tally: &Tally, others: &[Snapshot]) -> Report {
+    if others.is_empty() {
+        // Nothing to add: no copy of this process's per-user counts.
+        return crate::report::report(design, tally);
+    }
     let mut merged: BTreeMap<String, VariantTally> = BTreeMap::new();
     for (v, _) in &design.variants {
         let label = format!("{}/{v}", design.name);

@@ -20,26 +20,14 @@ use recd_online::experiments::Status;
 use recd_online::experiments::guard::{self, Arm, GuardConfig, Stopped, Treatment, Watch, Watches};
 
 use crate::AppState;
-
-/// How long the fleet lock outlives a watching process that died.
-pub const FLEET_LEASE: Duration = Duration::from_secs(15);
-
-/// Takes the fleet's watch lock: `Ok(None)` while another process holds it.
-pub type TakeLock = Box<dyn Fn() -> Result<Option<recd_bus::FleetLock>, String> + Send + Sync>;
+use crate::fleet_duty::FleetDuty;
 
 /// Where the watch keeps its state and who drives it.
 enum Keeper {
     /// A file of the server's data dir; this server drives.
     File(PathBuf),
-    /// The fleet's document; the holder of the fleet lock drives.
-    Fleet(Box<FleetKeeper>),
-}
-
-/// A fleet's watch: its state document and its lock.
-struct FleetKeeper {
-    doc: recd_bus::SharedDoc,
-    take: TakeLock,
-    held: Mutex<Option<recd_bus::FleetLock>>,
+    /// The fleet's duty `watch`.
+    Fleet(Box<FleetDuty>),
 }
 
 /// The watch's settings and state, shared with the report route.
@@ -74,16 +62,11 @@ impl Watching {
         })
     }
 
-    /// A fleet's watch by `config`: its state in `doc`, driven by whichever API process
-    /// `take` gives the fleet's lock to.
-    pub fn fleet(config: GuardConfig, doc: recd_bus::SharedDoc, take: TakeLock) -> Self {
+    /// A fleet's watch by `config`, driven as `duty`.
+    pub fn fleet(config: GuardConfig, duty: FleetDuty) -> Self {
         Self {
             config,
-            keeper: Some(Keeper::Fleet(Box::new(FleetKeeper {
-                doc,
-                take,
-                held: Mutex::default(),
-            }))),
+            keeper: Some(Keeper::Fleet(Box::new(duty))),
             watches: Mutex::default(),
         }
     }
@@ -143,11 +126,9 @@ fn tick(state: &AppState) -> Result<(), String> {
             }
             Ok(())
         }
-        Keeper::Fleet(fleet_keeper) => {
-            let FleetKeeper { doc, take, held } = fleet_keeper.as_ref();
-            let (version, bytes) = doc.load().map_err(|e| e.to_string())?;
-            let read = decode(bytes.as_deref())?;
-            if !attribution.caught_up() || !lead(take, held)? {
+        Keeper::Fleet(duty) => {
+            let (version, read): (u64, Watches) = duty.load()?;
+            if !attribution.caught_up() || !duty.lead()? {
                 // Another process drives: show its tests.
                 *w.lock() = read;
                 return Ok(());
@@ -161,42 +142,11 @@ fn tick(state: &AppState) -> Result<(), String> {
             let mut watches = read.clone();
             look(state, admin, &mut watches, &others)?;
             if watches != read {
-                let bytes = serde_json::to_vec(&watches).map_err(|e| e.to_string())?;
-                if doc
-                    .replace(version, &bytes)
-                    .map_err(|e| e.to_string())?
-                    .is_none()
-                {
-                    return Err("the fleet's experiment watch changed under its holder; looking again at the next check".into());
-                }
+                duty.store(version, &watches)?;
             }
             *w.lock() = watches;
             Ok(())
         }
-    }
-}
-
-/// Whether this process holds the fleet's watch lock, taking it when it is free.
-fn lead(take: &TakeLock, held: &Mutex<Option<recd_bus::FleetLock>>) -> Result<bool, String> {
-    let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
-    if held.as_ref().is_some_and(|l| !l.held()) {
-        *held = None;
-    }
-    if held.is_none() {
-        *held = take()?;
-        if held.is_some() {
-            tracing::info!("this API process now watches the fleet's experiments");
-        }
-    }
-    Ok(held.is_some())
-}
-
-fn decode(bytes: Option<&[u8]>) -> Result<Watches, String> {
-    match bytes {
-        Some(b) => {
-            serde_json::from_slice(b).map_err(|e| format!("the fleet's experiment watch: {e}"))
-        }
-        None => Ok(Watches::default()),
     }
 }
 

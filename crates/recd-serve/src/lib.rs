@@ -20,6 +20,7 @@ mod convert;
 pub mod dedupe;
 mod error;
 pub mod experiment_watch;
+pub mod fleet_duty;
 pub mod fleet_tally;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

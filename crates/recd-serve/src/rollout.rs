@@ -1,11 +1,14 @@
 //! The gradual rollout's driver: every `[serve.rollout] check_every_ms` it reads the model
 //! registry and the rollout experiment's report, asks the policy (`recd_online::rollout`)
 //! and applies its decision — the experiment's shares through the experiments admin, the
-//! registry's promotion or rejection — and records each step in `<data>/rollout.json`, which
+//! registry's promotion or rejection — and records each step in its history, which
 //! `GET /v1/admin/models` shows.
 //!
-//! It runs in a server that owns its model registry and its experiments: one process with a
-//! local registry. A fleet (a bus) or a remote model store leaves candidates to `recd models
+//! It needs a registry that every process it concerns reads: a models directory (the data
+//! dir's, or a volume shared by a fleet). A single server drives it from its own tally and
+//! keeps the history in `<data>/rollout.json`. In a fleet (a bus), one API process at a time
+//! drives it, as the fleet's duty `rollout` (`fleet_duty`), from the fleet's report; the
+//! history is the fleet's document. A remote model store leaves candidates to `recd models
 //! promote`; the reason is logged at start.
 
 use std::path::PathBuf;
@@ -19,24 +22,34 @@ use recd_online::rollout::{
 };
 
 use crate::AppState;
+use crate::fleet_duty::FleetDuty;
+
+/// Where the history is kept and who drives the rollout.
+enum Keeper {
+    /// A file of the server's data dir; this server drives.
+    File(PathBuf),
+    /// The fleet's duty `rollout`.
+    Fleet(Box<FleetDuty>),
+}
 
 /// The rollout's settings and history, shared with the models route.
 pub struct Rollouts {
     config: RolloutConfig,
-    /// Where the history is kept; `None` when rollouts do not run in this process.
-    path: Option<PathBuf>,
+    /// `None` when rollouts do not run in this process.
+    keeper: Option<Keeper>,
+    /// The history as last written or read.
     history: Mutex<History>,
 }
 
 impl Rollouts {
-    /// Rollouts that do not run (tests, fleets, remote model stores).
+    /// Rollouts that do not run (tests, remote model stores).
     pub fn off() -> Self {
         Self {
             config: RolloutConfig {
                 enabled: false,
                 ..RolloutConfig::default()
             },
-            path: None,
+            keeper: None,
             history: Mutex::default(),
         }
     }
@@ -46,14 +59,23 @@ impl Rollouts {
         let history = History::read(&path)?;
         Ok(Self {
             config,
-            path: Some(path),
+            keeper: Some(Keeper::File(path)),
             history: Mutex::new(history),
         })
     }
 
+    /// A fleet's rollouts by `config`, driven as `duty`.
+    pub fn fleet(config: RolloutConfig, duty: FleetDuty) -> Self {
+        Self {
+            config,
+            keeper: Some(Keeper::Fleet(Box::new(duty))),
+            history: Mutex::default(),
+        }
+    }
+
     /// Whether rollouts run in this process.
     pub fn running(&self) -> bool {
-        self.config.enabled && self.path.is_some()
+        self.config.enabled && self.keeper.is_some()
     }
 
     /// The candidate's share in `active`'s step, percent.
@@ -92,12 +114,54 @@ pub fn start(state: Arc<AppState>) -> Result<tokio::task::JoinHandle<()>, &'stat
     Ok(crate::periodic::spawn(state, every, "rollout check", tick))
 }
 
-/// One look: start a rollout for a new candidate, or decide on the one in progress.
+/// One check, where this process drives the rollout.
 fn tick(state: &AppState) -> Result<(), String> {
     let r = &state.rollout;
-    let path = r.path.as_ref().ok_or("rollouts are off")?;
+    match r.keeper.as_ref().ok_or("rollouts are off")? {
+        Keeper::File(path) => {
+            let mut history = r.lock();
+            let before = history.clone();
+            step(state, &mut history, &[])?;
+            if *history != before {
+                history.write(path)?;
+            }
+            Ok(())
+        }
+        Keeper::Fleet(duty) => {
+            let (version, read): (u64, History) = duty.load()?;
+            let caught_up = state.attribution.as_ref().is_some_and(|a| a.caught_up());
+            if !caught_up || !duty.lead()? {
+                // Another process drives: show its history.
+                *r.lock() = read;
+                return Ok(());
+            }
+            let fleet = state
+                .fleet_tallies
+                .as_ref()
+                .ok_or("a fleet's rollout needs the fleet's tallies")?;
+            // A step judged on this process's share of the traffic is not the fleet's:
+            // without the others' tallies, no decision.
+            let others = fleet.others(crate::routes::now_ms())?;
+            let mut history = read.clone();
+            step(state, &mut history, &others)?;
+            if history != read {
+                duty.store(version, &history)?;
+            }
+            *r.lock() = history;
+            Ok(())
+        }
+    }
+}
+
+/// One look: start a rollout for a new candidate, or decide on the one in progress, from the
+/// report of this process's tally and `others` (the fleet's other tallies).
+fn step(
+    state: &AppState,
+    history: &mut History,
+    others: &[recd_attribution::Snapshot],
+) -> Result<(), String> {
+    let r = &state.rollout;
     let reg = registry::state(&state.models_dir).map_err(|e| e.to_string())?;
-    let mut history = r.lock();
     let policy = Rollout { config: &r.config };
     let Some(mut active) = history.active.clone() else {
         let (Some(candidate), Some(current)) = (reg.candidate, reg.current) else {
@@ -108,14 +172,14 @@ fn tick(state: &AppState) -> Result<(), String> {
         put(state, &active, share, Status::Running)?;
         history.active = Some(active.clone());
         record(
-            &mut history,
+            history,
             &active,
             Action::Started,
             share,
             "a new candidate".into(),
             &Look::default(),
         );
-        return history.write(path);
+        return Ok(());
     };
     if reg.candidate.as_deref() != Some(active.candidate.as_str())
         || reg.current.as_deref() != Some(active.current.as_str())
@@ -128,26 +192,25 @@ fn tick(state: &AppState) -> Result<(), String> {
         put(state, &active, policy.share(&active), Status::Stopped)?;
         history.active = None;
         record(
-            &mut history,
+            history,
             &active,
             Action::Abandoned,
             0.0,
             why,
             &Look::default(),
         );
-        return history.write(path);
+        return Ok(());
     }
     let step_share = policy.share(&active);
-    let Some(look) = look(state, &active, step_share) else {
+    let Some(look) = look(state, &active, step_share, others) else {
         return Ok(());
     };
     let decision = policy.look(&mut active, &look);
     let (action, share, why) = match decision {
-        Decision::Hold(_) if history.active.as_ref() == Some(&active) => return Ok(()),
         Decision::Hold(_) => {
-            // The sequential test's state moved: kept across restarts.
+            // The sequential test's state may have moved: kept across restarts.
             history.active = Some(active);
-            return history.write(path);
+            return Ok(());
         }
         Decision::Ramp(share) => {
             // The step's experiment stops first: both take the whole rollout layer.
@@ -176,8 +239,8 @@ fn tick(state: &AppState) -> Result<(), String> {
     );
     let ended = matches!(action, Action::Promoted | Action::RolledBack);
     history.active = (!ended).then(|| active.clone());
-    record(&mut history, &active, action, share, why, &look);
-    history.write(path)
+    record(history, &active, action, share, why, &look);
+    Ok(())
 }
 
 /// Stores the experiment of the step at `share` with `status` and puts it in effect (a
@@ -192,7 +255,12 @@ fn put(state: &AppState, active: &Active, share: f64, status: Status) -> Result<
 }
 
 /// The numbers of the step at `share`, or `None` while attribution is still rebuilding.
-fn look(state: &AppState, active: &Active, share: f64) -> Option<Look> {
+fn look(
+    state: &AppState,
+    active: &Active,
+    share: f64,
+    others: &[recd_attribution::Snapshot],
+) -> Option<Look> {
     let attribution = state.attribution.as_ref()?;
     if !attribution.caught_up() {
         return None;
@@ -201,7 +269,7 @@ fn look(state: &AppState, active: &Active, share: f64) -> Option<Look> {
     let experiments = state.online.experiments();
     let spec = experiments.spec(&name)?;
     let design = crate::routes::admin::experiments::design(&name, spec);
-    let report = recd_attribution::report(&design, &attribution.tally());
+    let report = recd_attribution::fleet_report(&design, &attribution.tally(), others);
     let arm = |variant: &str| {
         report
             .variants

@@ -1,7 +1,7 @@
 //! The state a fleet of API processes shares on the feature store's Redis (DECISIONS §3), set
 //! up by `recd serve` when it runs over a bus: the dedupe window of `POST /v1/events`, the
-//! experiments stored through the admin API and their watch, the rate limits and the list of
-//! training runs.
+//! experiments stored through the admin API, their watch and the gradual rollout, the rate
+//! limits and the list of training runs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,19 +88,36 @@ pub fn experiment_watch(
     features_store: &str,
     config: recd_online::experiments::guard::GuardConfig,
 ) -> anyhow::Result<recd_serve::experiment_watch::Watching> {
-    use recd_serve::experiment_watch::{FLEET_LEASE, Watching};
-    let doc = recd_bus::SharedDoc::open(
-        features_store,
-        "features.store",
-        bus.config(),
-        "experiment_watch",
-    )?;
+    let duty = duty(bus, features_store, "watch", "experiment_watch")?;
+    Ok(recd_serve::experiment_watch::Watching::fleet(config, duty))
+}
+
+/// The fleet's gradual rollout: its history a document on the feature store's Redis, driven
+/// by the API process that holds the fleet lock `rollout`.
+pub fn rollout(
+    bus: &dyn recd_bus::EventBus,
+    features_store: &str,
+    config: recd_online::rollout::RolloutConfig,
+) -> anyhow::Result<recd_serve::rollout::Rollouts> {
+    let duty = duty(bus, features_store, "rollout", "rollout")?;
+    Ok(recd_serve::rollout::Rollouts::fleet(config, duty))
+}
+
+/// The fleet's duty `lock`, its state in the document `doc`.
+fn duty(
+    bus: &dyn recd_bus::EventBus,
+    features_store: &str,
+    lock: &'static str,
+    doc: &str,
+) -> anyhow::Result<recd_serve::fleet_duty::FleetDuty> {
+    use recd_serve::fleet_duty::{FleetDuty, LEASE};
+    let state = recd_bus::SharedDoc::open(features_store, "features.store", bus.config(), doc)?;
     let (url, bus_config) = (features_store.to_string(), bus.config().clone());
     let take = move || {
-        recd_bus::FleetLock::try_acquire(&url, "features.store", &bus_config, "watch", FLEET_LEASE)
+        recd_bus::FleetLock::try_acquire(&url, "features.store", &bus_config, lock, LEASE)
             .map_err(|e| e.to_string())
     };
-    Ok(Watching::fleet(config, doc, Box::new(take)))
+    Ok(FleetDuty::new(lock, state, Box::new(take)))
 }
 
 /// The bus's versioned document as the experiments' shared store.

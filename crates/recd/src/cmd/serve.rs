@@ -306,7 +306,8 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
         data_dir,
         &config.serve.rollout,
         &models,
-        bus.is_some(),
+        bus.as_ref()
+            .map(|b| (b.as_ref(), config.features.store.as_str())),
         attribution.is_some(),
     )?);
     let watch = Arc::new(match (&bus, &attribution) {
@@ -468,26 +469,32 @@ fn record_impressions(
     Ok(Some((sink, log)))
 }
 
-/// The gradual rollout of this process: it runs where one process owns its registry and
-/// experiments (no bus, a local model store).
+/// The gradual rollout: driven by this server over its local registry, or in a fleet by one
+/// API process at a time over the shared models directory; not over a remote model store.
 fn rollouts(
     data_dir: &Path,
     config: &recd_online::rollout::RolloutConfig,
     models: &recd_model_store::Location,
-    fleet: bool,
+    fleet: Option<(&dyn recd_bus::EventBus, &str)>,
     impressions: bool,
 ) -> anyhow::Result<recd_serve::rollout::Rollouts> {
     use recd_serve::rollout::Rollouts;
     if !config.enabled {
         return Ok(Rollouts::off());
     }
-    if fleet || models.is_remote() || !impressions {
+    if models.is_remote() || !impressions {
         tracing::info!(
-            "serve.rollout: candidates are not rolled out automatically in a fleet, from a remote model store or without impressions; `recd models promote` promotes them"
+            "serve.rollout: candidates are not rolled out automatically from a remote model store or without impressions; `recd models promote` promotes them"
         );
         return Ok(Rollouts::off());
     }
-    Rollouts::open(config.clone(), data_dir.join("rollout.json")).map_err(anyhow::Error::msg)
+    match fleet {
+        Some((bus, features_store)) => {
+            super::fleet_state::rollout(bus, features_store, config.clone())
+        }
+        None => Rollouts::open(config.clone(), data_dir.join("rollout.json"))
+            .map_err(anyhow::Error::msg),
+    }
 }
 
 /// Aborts a background task when the server returns.

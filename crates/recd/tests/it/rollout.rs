@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use recd_features::testing::RedisServer;
+
 use crate::util::{Server, arg, recd_ok};
 
 /// The world: enough users that a tenth-of-CTR difference is measurable within a few runs of
@@ -65,8 +67,15 @@ fn actions(models: &Value, candidate: &str) -> Vec<String> {
 /// Drives simulated users at the server until the rollout of `candidate` has ended
 /// (promoted or rolled back); returns its actions.
 fn drive(server: &Server, candidate: &str) -> Vec<String> {
-    let url = format!("http://{}", server.addr);
-    for _ in 0..MAX_RUNS {
+    drive_fleet(&[server], candidate)
+}
+
+/// Drives simulated users at `servers`, one run at each in turn, until the rollout of
+/// `candidate` has ended on the first; returns its actions.
+fn drive_fleet(servers: &[&Server], candidate: &str) -> Vec<String> {
+    let server = servers[0];
+    for run in 0..MAX_RUNS {
+        let url = format!("http://{}", servers[run % servers.len()].addr);
         let mut args = vec!["simulate", "--server", &url];
         args.extend_from_slice(&WORLD);
         args.extend_from_slice(&["--sim-users", "5000", "--steps", "1", "--n", "10"]);
@@ -291,4 +300,93 @@ fn a_good_candidate_is_promoted_in_steps_and_a_broken_one_rolled_back() {
     let again = models(&server);
     assert_eq!(again["rollout"]["steps"], m["rollout"]["steps"]);
     server.stop();
+}
+
+/// In a fleet, one API process at a time drives the rollout, from the fleet's report, over
+/// the models directory the fleet shares: simulated users reach both API processes in turn,
+/// the candidate is promoted once, and both show the same steps.
+#[test]
+fn in_a_fleet_one_api_process_drives_the_rollout_over_the_shared_models() {
+    let Some(redis) = RedisServer::start_durable() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = tmp.path().join("rollout.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    recd_ok(&[&["gen"][..], &WORLD, &["--data-dir", arg(&data)]].concat());
+    recd_ok(&["train", "--data-dir", arg(&data)]);
+    let first = current(&data);
+    let url = redis.url();
+    let shared = data.join("models");
+    let api = |name: &str| {
+        Server::spawn(
+            &[
+                "serve",
+                "--data-dir",
+                arg(&tmp.path().join(name)),
+                "--listen",
+                "127.0.0.1:0",
+                "--events",
+                &url,
+                "--feature-store",
+                &url,
+                "--config",
+                arg(&config),
+            ],
+            &[("RECD__MODELS__STORE", arg(&shared))],
+        )
+    };
+    let (a, b) = (api("a"), api("b"));
+    // The fleet's catalog is on its Redis: the world's items, through the API.
+    let csv = tmp.path().join("csv");
+    recd_ok(&[&["gen"][..], &WORLD, &["--out", arg(&csv)]].concat());
+    recd_ok(&[
+        "import",
+        "--server",
+        &format!("http://{}", a.addr),
+        "--items",
+        arg(&csv.join("items.csv")),
+        "--format",
+        "csv",
+    ]);
+    for server in [&a, &b] {
+        server.wait_until(
+            || models(server)["current"] == first.as_str(),
+            "the shared current model served",
+        );
+    }
+    let out = recd_ok(&["train", "--data-dir", arg(&data), "--config", arg(&config)]);
+    let good = candidate(&data).unwrap_or_else(|| panic!("staged as the candidate: {out}"));
+    for server in [&a, &b] {
+        server.wait_until(
+            || models(server)["rollout"]["active"]["candidate"] == good.as_str(),
+            "the rollout of the candidate started, and shown by both processes",
+        );
+    }
+    let steps = drive_fleet(&[&a, &b], &good);
+    assert_eq!(steps, ["started", "ramped", "promoted"], "{}", models(&a));
+    assert_eq!(current(&data), good);
+    // One history for the fleet: B shows the steps A's (or its own) driving recorded.
+    b.wait_until(
+        || actions(&models(&b), &good) == steps,
+        "the same steps on the other process",
+    );
+    let m = models(&b);
+    let promoted = m["rollout"]["steps"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        promoted["candidate_impressions"].as_u64().unwrap() >= 8000,
+        "decided on the fleet's impressions: {m}"
+    );
+    for server in [&a, &b] {
+        server.wait_until(
+            || models(server)["current"] == good.as_str(),
+            "the promoted version served by every process",
+        );
+    }
 }
