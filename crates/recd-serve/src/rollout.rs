@@ -5,11 +5,11 @@
 //! `GET /v1/admin/models` shows.
 //!
 //! It needs a registry that every process it concerns reads: a models directory (the data
-//! dir's, or a volume shared by a fleet). A single server drives it from its own tally and
+//! dir's, or a volume shared by a fleet) or a remote model store. A single server drives it from its own tally and
 //! keeps the history in `<data>/rollout.json`. In a fleet (a bus), one API process at a time
 //! drives it, as the fleet's duty `rollout` (`fleet_duty`), from the fleet's report; the
-//! history is the fleet's document. A remote model store leaves candidates to `recd models
-//! promote`; the reason is logged at start.
+//! history is the fleet's document. Over a remote model store, it reads the store's local
+//! copy and applies its decisions to the store ([`RemoteRegistry`]).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,17 +32,27 @@ enum Keeper {
     Fleet(Box<FleetDuty>),
 }
 
+/// A registry that is not the models directory itself: a remote store's, the directory
+/// being its local copy, which the rollout reads (a version is rolled out once this process
+/// holds it) while its decisions go to the store.
+pub trait RemoteRegistry: Send + Sync {
+    /// Applies `op` to the store's registry.
+    fn change(&self, op: &Op) -> Result<(), String>;
+}
+
 /// The rollout's settings and history, shared with the models route.
 pub struct Rollouts {
     config: RolloutConfig,
     /// `None` when rollouts do not run in this process.
     keeper: Option<Keeper>,
+    /// The registry when it is not the models directory's.
+    remote: Option<Box<dyn RemoteRegistry>>,
     /// The history as last written or read.
     history: Mutex<History>,
 }
 
 impl Rollouts {
-    /// Rollouts that do not run (tests, remote model stores).
+    /// Rollouts that do not run (off, or no impressions).
     pub fn off() -> Self {
         Self {
             config: RolloutConfig {
@@ -50,6 +60,7 @@ impl Rollouts {
                 ..RolloutConfig::default()
             },
             keeper: None,
+            remote: None,
             history: Mutex::default(),
         }
     }
@@ -60,6 +71,7 @@ impl Rollouts {
         Ok(Self {
             config,
             keeper: Some(Keeper::File(path)),
+            remote: None,
             history: Mutex::new(history),
         })
     }
@@ -69,7 +81,24 @@ impl Rollouts {
         Self {
             config,
             keeper: Some(Keeper::Fleet(Box::new(duty))),
+            remote: None,
             history: Mutex::default(),
+        }
+    }
+
+    /// The registry is `remote`'s, not the models directory's.
+    pub fn over(mut self, remote: Box<dyn RemoteRegistry>) -> Self {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// Applies `op` to the registry.
+    fn apply(&self, models_dir: &std::path::Path, op: &Op) -> Result<(), String> {
+        match &self.remote {
+            Some(remote) => remote.change(op),
+            None => registry::change(models_dir, op)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
         }
     }
 
@@ -167,6 +196,11 @@ fn step(
         let (Some(candidate), Some(current)) = (reg.candidate, reg.current) else {
             return Ok(());
         };
+        if ended(history, &candidate) {
+            // A copy of a remote registry shows a decision only at its next poll; and a
+            // version whose rollout ended is not rolled out again by itself.
+            return Ok(());
+        }
         let active = Active::new(&candidate, &current);
         let share = policy.share(&active);
         put(state, &active, share, Status::Running)?;
@@ -219,12 +253,12 @@ fn step(
             (Action::Ramped, share, "the step passed".to_string())
         }
         Decision::Promote(why) => {
-            registry::promote(&state.models_dir).map_err(|e| e.to_string())?;
+            r.apply(&state.models_dir, &Op::Promote)?;
             put(state, &active, step_share, Status::Stopped)?;
             (Action::Promoted, 100.0, why)
         }
         Decision::RollBack(why) => {
-            registry::change(&state.models_dir, &Op::Reject).map_err(|e| e.to_string())?;
+            r.apply(&state.models_dir, &Op::Reject)?;
             put(state, &active, step_share, Status::Stopped)?;
             (Action::RolledBack, 0.0, why)
         }
@@ -241,6 +275,16 @@ fn step(
     history.active = (!ended).then(|| active.clone());
     record(history, &active, action, share, why, &look);
     Ok(())
+}
+
+/// Whether the last rollout of `candidate` ended (promoted or rolled back).
+fn ended(history: &History, candidate: &str) -> bool {
+    history
+        .steps
+        .iter()
+        .rev()
+        .find(|s| s.candidate == candidate)
+        .is_some_and(|s| matches!(s.action, Action::Promoted | Action::RolledBack))
 }
 
 /// Stores the experiment of the step at `share` with `status` and puts it in effect (a

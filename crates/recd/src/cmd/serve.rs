@@ -305,7 +305,7 @@ async fn serve(data_dir: &Path, config: Config, jobs: JobSettings) -> anyhow::Re
     let rollout = Arc::new(rollouts(
         data_dir,
         &config.serve.rollout,
-        &models,
+        &config.models,
         bus.as_ref()
             .map(|b| (b.as_ref(), config.features.store.as_str())),
         attribution.is_some(),
@@ -469,12 +469,12 @@ fn record_impressions(
     Ok(Some((sink, log)))
 }
 
-/// The gradual rollout: driven by this server over its local registry, or in a fleet by one
-/// API process at a time over the shared models directory; not over a remote model store.
+/// The gradual rollout: driven by this server, or in a fleet by one API process at a time;
+/// over a remote model store, its decisions go to the store.
 fn rollouts(
     data_dir: &Path,
     config: &recd_online::rollout::RolloutConfig,
-    models: &recd_model_store::Location,
+    store: &recd_model_store::ModelStoreConfig,
     fleet: Option<(&dyn recd_bus::EventBus, &str)>,
     impressions: bool,
 ) -> anyhow::Result<recd_serve::rollout::Rollouts> {
@@ -482,18 +482,36 @@ fn rollouts(
     if !config.enabled {
         return Ok(Rollouts::off());
     }
-    if models.is_remote() || !impressions {
+    if !impressions {
         tracing::info!(
-            "serve.rollout: candidates are not rolled out automatically from a remote model store or without impressions; `recd models promote` promotes them"
+            "serve.rollout: candidates are not rolled out automatically without impressions; `recd models promote` promotes them"
         );
         return Ok(Rollouts::off());
     }
-    match fleet {
+    let rollouts = match fleet {
         Some((bus, features_store)) => {
-            super::fleet_state::rollout(bus, features_store, config.clone())
+            super::fleet_state::rollout(bus, features_store, config.clone())?
         }
         None => Rollouts::open(config.clone(), data_dir.join("rollout.json"))
-            .map_err(anyhow::Error::msg),
+            .map_err(anyhow::Error::msg)?,
+    };
+    let opened = super::model_store::Opened::open(store, data_dir)?;
+    Ok(match opened.remote {
+        Some(remote) => rollouts.over(Box::new(Remote(remote))),
+        None => rollouts,
+    })
+}
+
+/// A remote model store's registry, for the rollout (which runs on a blocking thread of the
+/// server's runtime).
+struct Remote(recd_model_store::remote::RemoteStore);
+
+impl recd_serve::rollout::RemoteRegistry for Remote {
+    fn change(&self, op: &recd_model::artifact::registry::Op) -> Result<(), String> {
+        tokio::runtime::Handle::current()
+            .block_on(self.0.change(op))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 

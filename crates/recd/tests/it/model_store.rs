@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 use crate::util::{Server, arg, small_data};
 
 /// A `moto_server` on a free loopback port, killed on drop.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
     endpoint: String,
 }
 
 impl Moto {
     /// Starts the server, or `None` (after saying why) when it is not installed here.
-    fn start() -> Option<Self> {
+    pub(crate) fn start() -> Option<Self> {
         let program = std::env::var("RECD_MOTO").unwrap_or_else(|_| "moto_server".into());
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -55,13 +55,13 @@ impl Moto {
     }
 
     /// Creates `bucket`.
-    fn bucket(&self, bucket: &str) {
+    pub(crate) fn bucket(&self, bucket: &str) {
         let status = http(&self.endpoint, "PUT", &format!("/{bucket}"));
         assert_eq!(status, Some(200), "creating bucket {bucket}");
     }
 
     /// The environment of a recd process that uses `s3://bucket/fleet` on this server.
-    fn env(&self, bucket: &str) -> Vec<(String, String)> {
+    pub(crate) fn env(&self, bucket: &str) -> Vec<(String, String)> {
         [
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
@@ -102,7 +102,7 @@ fn http(endpoint: &str, method: &str, path: &str) -> Option<u16> {
 }
 
 /// `recd ARGS` with `env`; stdout, after checking it succeeded.
-fn recd_env(args: &[&str], env: &[(String, String)]) -> String {
+pub(crate) fn recd_env(args: &[&str], env: &[(String, String)]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_recd"))
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
