@@ -115,6 +115,17 @@ fn api(data: &std::path::Path, redis: &str) -> Server {
 }
 
 fn api_on(data: &std::path::Path, events: &str, redis: &str) -> Server {
+    api_with(data, events, redis, &[])
+}
+
+/// An API process of the fleet on `events` and `redis`, with `env` added to the fleet's
+/// settings.
+fn api_with(data: &std::path::Path, events: &str, redis: &str, env: &[(&str, &str)]) -> Server {
+    let mut all = vec![
+        ("RECD__BUS__PARTITIONS", PARTITIONS),
+        ("RECD__BUS__KAFKA_FETCH_WAIT_MS", TANSU_FETCH_WAIT_MS),
+    ];
+    all.extend_from_slice(env);
     Server::spawn(
         &[
             "serve",
@@ -127,10 +138,7 @@ fn api_on(data: &std::path::Path, events: &str, redis: &str) -> Server {
             "--feature-store",
             redis,
         ],
-        &[
-            ("RECD__BUS__PARTITIONS", PARTITIONS),
-            ("RECD__BUS__KAFKA_FETCH_WAIT_MS", TANSU_FETCH_WAIT_MS),
-        ],
+        &all,
     )
 }
 
@@ -895,25 +903,12 @@ fn the_fleets_api_processes_count_its_rate_limits_together() {
     let dir = tempfile::tempdir().unwrap();
     let url = redis.url();
     let start = |name: &str| {
-        Server::spawn(
-            &[
-                "serve",
-                "--data-dir",
-                arg(&dir.path().join(name)),
-                "--listen",
-                "127.0.0.1:0",
-                "--events",
-                &url,
-                "--feature-store",
-                &url,
-            ],
-            &[
-                ("RECD__BUS__PARTITIONS", PARTITIONS),
-                // 2 per second over 10-second windows: 20 requests a window per caller.
-                ("RECD__SERVE__RATE_LIMIT__READ_PER_SEC", "2"),
-                ("RECD__SERVE__RATE_LIMIT__BURST_SECS", "10"),
-            ],
-        )
+        // 2 per second over 10-second windows: 20 requests a window per caller.
+        let limits = [
+            ("RECD__SERVE__RATE_LIMIT__READ_PER_SEC", "2"),
+            ("RECD__SERVE__RATE_LIMIT__BURST_SECS", "10"),
+        ];
+        api_with(&dir.path().join(name), &url, &url, &limits)
     };
     let (a, b) = (start("a"), start("b"));
     for server in [&a, &b] {
@@ -963,24 +958,11 @@ fn one_api_process_watches_the_fleets_experiments_from_the_fleets_report() {
     let dir = tempfile::tempdir().unwrap();
     let url = redis.url();
     let start = |name: &str| {
-        Server::spawn(
-            &[
-                "serve",
-                "--data-dir",
-                arg(&dir.path().join(name)),
-                "--listen",
-                "127.0.0.1:0",
-                "--events",
-                &url,
-                "--feature-store",
-                &url,
-            ],
-            &[
-                ("RECD__BUS__PARTITIONS", PARTITIONS),
-                ("RECD__SERVE__GUARDRAILS__CHECK_EVERY_MS", "300"),
-                ("RECD__SERVE__GUARDRAILS__PLANNED_USERS", "50"),
-            ],
-        )
+        let watch = [
+            ("RECD__SERVE__GUARDRAILS__CHECK_EVERY_MS", "300"),
+            ("RECD__SERVE__GUARDRAILS__PLANNED_USERS", "50"),
+        ];
+        api_with(&dir.path().join(name), &url, &url, &watch)
     };
     let (a, b) = (start("a"), start("b"));
     // Something to recommend: views the updater turns into popular items.
