@@ -6,7 +6,7 @@
 //! batches: one script adds a batch to this window and the one before (what was counted late),
 //! and answers every counter's fleet-wide totals in both, in one round trip. All of a name's
 //! windows share one hash tag, so the script touches one slot of a Redis Cluster. A window's
-//! hash expires two windows after it ends.
+//! hash expires three window lengths after its last count.
 
 use std::sync::Mutex;
 

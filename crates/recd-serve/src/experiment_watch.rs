@@ -127,24 +127,13 @@ fn tick(state: &AppState) -> Result<(), String> {
             Ok(())
         }
         Keeper::Fleet(duty) => {
-            let (version, read): (u64, Watches) = duty.load()?;
-            if !attribution.caught_up() || !duty.lead()? {
-                // Another process drives: show its tests.
-                *w.lock() = read;
-                return Ok(());
-            }
-            let Some(fleet) = &state.fleet_tallies else {
-                return Err("a fleet's watch needs the fleet's tallies".into());
-            };
-            // Deciding on this process's share of the traffic could stop an experiment the
-            // fleet's numbers do not condemn: without the others' tallies, no look.
-            let others = fleet.others(crate::routes::now_ms())?;
-            let mut watches = read.clone();
-            look(state, admin, &mut watches, &others)?;
-            if watches != read {
-                duty.store(version, &watches)?;
-            }
-            *w.lock() = watches;
+            let shown = duty.check(
+                attribution.caught_up(),
+                state.fleet_tallies.as_deref(),
+                |watches: &mut Watches, others| look(state, admin, watches, others),
+            )?;
+            // Where another process drives: its tests, for the reports.
+            *w.lock() = shown;
             Ok(())
         }
     }

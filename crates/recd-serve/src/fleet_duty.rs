@@ -32,8 +32,37 @@ impl FleetDuty {
         }
     }
 
+    /// One check of the duty: where this process drives it (and is `ready`), `step` moves
+    /// the stored state on, given the fleet's other tallies, and a changed state is stored;
+    /// elsewhere the stored state is only read. Returns the state to show.
+    pub fn check<T>(
+        &self,
+        ready: bool,
+        tallies: Option<&crate::fleet_tally::FleetTallies>,
+        step: impl FnOnce(&mut T, &[recd_attribution::Snapshot]) -> Result<(), String>,
+    ) -> Result<T, String>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Default + Clone + PartialEq,
+    {
+        let (version, read): (u64, T) = self.load()?;
+        if !ready || !self.lead()? {
+            return Ok(read);
+        }
+        let tallies = tallies
+            .ok_or_else(|| format!("the fleet's {} needs the fleet's tallies", self.what))?;
+        // A decision on this process's share of the traffic is not the fleet's: without the
+        // others' tallies, no step.
+        let others = tallies.others(crate::routes::now_ms())?;
+        let mut state = read.clone();
+        step(&mut state, &others)?;
+        if state != read {
+            self.store(version, &state)?;
+        }
+        Ok(state)
+    }
+
     /// Whether this process drives the duty now, taking the lock when it is free.
-    pub fn lead(&self) -> Result<bool, String> {
+    fn lead(&self) -> Result<bool, String> {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         if held.as_ref().is_some_and(|l| !l.held()) {
             *held = None;
@@ -51,7 +80,7 @@ impl FleetDuty {
     }
 
     /// The state as stored, with its version (a missing document is `T::default()`).
-    pub fn load<T: serde::de::DeserializeOwned + Default>(&self) -> Result<(u64, T), String> {
+    fn load<T: serde::de::DeserializeOwned + Default>(&self) -> Result<(u64, T), String> {
         let (version, bytes) = self.doc.load().map_err(|e| e.to_string())?;
         let state = match bytes {
             Some(b) => serde_json::from_slice(&b)
@@ -62,7 +91,7 @@ impl FleetDuty {
     }
 
     /// Replaces the state read at `version`; an error when another writer changed it since.
-    pub fn store<T: serde::Serialize>(&self, version: u64, state: &T) -> Result<(), String> {
+    fn store<T: serde::Serialize>(&self, version: u64, state: &T) -> Result<(), String> {
         let bytes = serde_json::to_vec(state).map_err(|e| e.to_string())?;
         match self
             .doc

@@ -157,26 +157,14 @@ fn tick(state: &AppState) -> Result<(), String> {
             Ok(())
         }
         Keeper::Fleet(duty) => {
-            let (version, read): (u64, History) = duty.load()?;
             let caught_up = state.attribution.as_ref().is_some_and(|a| a.caught_up());
-            if !caught_up || !duty.lead()? {
-                // Another process drives: show its history.
-                *r.lock() = read;
-                return Ok(());
-            }
-            let fleet = state
-                .fleet_tallies
-                .as_ref()
-                .ok_or("a fleet's rollout needs the fleet's tallies")?;
-            // A step judged on this process's share of the traffic is not the fleet's:
-            // without the others' tallies, no decision.
-            let others = fleet.others(crate::routes::now_ms())?;
-            let mut history = read.clone();
-            step(state, &mut history, &others)?;
-            if history != read {
-                duty.store(version, &history)?;
-            }
-            *r.lock() = history;
+            let shown = duty.check(
+                caught_up,
+                state.fleet_tallies.as_deref(),
+                |history: &mut History, others| step(state, history, others),
+            )?;
+            // Where another process drives: its history, for the models route.
+            *r.lock() = shown;
             Ok(())
         }
     }
