@@ -425,10 +425,9 @@ fn limited((which, wait): (limit::Which, Duration)) -> ApiError {
     }
 }
 
+/// The server's clock (`routes::now_ms`) as the fleet counters' unsigned milliseconds.
 fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    u64::try_from(crate::routes::now_ms()).unwrap_or(0)
 }
 
 fn parse_net(s: &str) -> Option<IpNet> {

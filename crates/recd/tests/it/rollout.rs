@@ -54,6 +54,15 @@ fn models(server: &Server) -> Value {
     body
 }
 
+/// The newest step of the rollout history `models` shows.
+fn last_step(models: &Value) -> Value {
+    models["rollout"]["steps"]
+        .as_array()
+        .and_then(|steps| steps.last())
+        .unwrap_or_else(|| panic!("a rollout step: {models}"))
+        .clone()
+}
+
 fn actions(models: &Value, candidate: &str) -> Vec<String> {
     models["rollout"]["steps"]
         .as_array()
@@ -207,12 +216,7 @@ fn a_good_candidate_is_promoted_in_steps_and_a_broken_one_rolled_back() {
     let m = models(&server);
     assert_eq!(m["current"], good.as_str(), "{m}");
     assert!(m["rollout"]["active"].is_null(), "{m}");
-    let promoted = m["rollout"]["steps"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let promoted = last_step(&m);
     assert_eq!(promoted["share"], 100.0, "{m}");
     assert!(
         promoted["candidate_impressions"].as_u64().unwrap() >= 8000,
@@ -266,12 +270,7 @@ fn a_good_candidate_is_promoted_in_steps_and_a_broken_one_rolled_back() {
     assert_eq!(current(&data), good, "CURRENT did not move");
     assert_eq!(candidate(&data), None, "the candidate slot was emptied");
     let m = models(&server);
-    let last = m["rollout"]["steps"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_step(&m);
     let (cur, cand) = (
         last["current_ctr"].as_f64().unwrap(),
         last["candidate_ctr"].as_f64().unwrap(),
@@ -400,12 +399,7 @@ fn fleet_rollout(tmp: &Path, store_env: &[(String, String)]) {
         "the same steps on the other process",
     );
     let m = models(&b);
-    let promoted = m["rollout"]["steps"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let promoted = last_step(&m);
     assert!(
         promoted["candidate_impressions"].as_u64().unwrap() >= 8000,
         "decided on the fleet's impressions: {m}"
