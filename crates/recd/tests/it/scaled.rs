@@ -961,6 +961,9 @@ fn one_api_process_watches_the_fleets_experiments_from_the_fleets_report() {
         let watch = [
             ("RECD__SERVE__GUARDRAILS__CHECK_EVERY_MS", "300"),
             ("RECD__SERVE__GUARDRAILS__PLANNED_USERS", "50"),
+            // The popular baseline's answers count as fallbacks: with the fallback guardrail
+            // on, whichever look comes first stops it for that reason instead of its CTR.
+            ("RECD__SERVE__GUARDRAILS__MAX_FALLBACK_INCREASE", "1"),
         ];
         api_with(&dir.path().join(name), &url, &url, &watch)
     };
