@@ -68,6 +68,11 @@ impl FeatureConfig {
     pub fn user_ttl_ms(&self) -> i64 {
         i64::try_from(self.user_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
     }
+
+    /// The session gap in milliseconds.
+    pub fn session_gap_ms(&self) -> i64 {
+        i64::try_from(self.session_gap_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
 }
 
 /// Settings of the Redis backend.

@@ -215,8 +215,7 @@ impl UserFeatures {
     }
 
     fn update_session(&mut self, event: &Event, category: Option<&str>, config: &FeatureConfig) {
-        let gap_ms =
-            i64::try_from(config.session_gap_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let gap_ms = config.session_gap_ms();
         let ts = event.timestamp_ms;
         let starts_new = self.session.as_ref().is_none_or(|s| {
             !recd_types::continues_session(

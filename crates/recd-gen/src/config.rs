@@ -15,6 +15,10 @@ pub const DEFAULT_END_MS: TimestampMs = 1_709_251_200_000;
 /// categories weighs this much more than under the user's taste alone (see `devices.rs`).
 pub const DEFAULT_DEVICE_EFFECT: f64 = 3.0;
 
+/// Default share of a session's later draws in its category that take an item the session's
+/// search names (see `events.rs`).
+pub const DEFAULT_SEARCH_INTENT: f64 = 0.5;
+
 /// Upper bound of the device effect: far past the point where sessions stay in the device's
 /// favoured categories, and low enough that reweighting never overflows.
 const MAX_DEVICE_EFFECT: f64 = 1000.0;
@@ -43,6 +47,10 @@ pub struct GenConfig {
     /// a quarter of the categories, which weigh `1 + device_effect` in its sessions; 0 makes
     /// the device independent of what is browsed.
     pub device_effect: f64,
+    /// What a search says: after a search, this share of the session's later draws in its
+    /// category take an item whose noun the query names (an item its title and tags match);
+    /// 0 makes a search say only the session's category.
+    pub search_intent: f64,
     /// Worker threads for event generation; 0 means one per core.
     pub threads: usize,
 }
@@ -50,7 +58,7 @@ pub struct GenConfig {
 impl GenConfig {
     /// Settings with the given sizes and seed and defaults for the rest
     /// (window of 60 days ending 2024-03-01, 30 categories or one per item if fewer items,
-    /// 16 latent dimensions, [`DEFAULT_DEVICE_EFFECT`]).
+    /// 16 latent dimensions, [`DEFAULT_DEVICE_EFFECT`], [`DEFAULT_SEARCH_INTENT`]).
     pub fn new(n_users: u32, n_items: u32, n_events: u64, seed: u64) -> Self {
         Self {
             n_users,
@@ -62,6 +70,7 @@ impl GenConfig {
             n_categories: n_items.clamp(1, 30),
             dim: 16,
             device_effect: DEFAULT_DEVICE_EFFECT,
+            search_intent: DEFAULT_SEARCH_INTENT,
             threads: 0,
         }
     }
@@ -106,6 +115,12 @@ impl GenConfig {
             return Err(GenError::config(
                 "device-effect",
                 format!("must be a number between 0 and {MAX_DEVICE_EFFECT}"),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.search_intent) {
+            return Err(GenError::config(
+                "search-intent",
+                "must be a number between 0 and 1",
             ));
         }
         // Signups and item creation reach up to three years before the window.

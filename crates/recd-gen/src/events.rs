@@ -49,6 +49,8 @@ pub(crate) struct Draw {
     pub(crate) category: u32,
     /// `<u, v_i> / sqrt(dim)`; 0 for a search.
     pub(crate) affinity: f32,
+    /// A search's noun (index into the category's nouns), which its query names first.
+    pub(crate) noun: u32,
 }
 
 /// One session before its draws: start, number of draws, device and main category.
@@ -69,6 +71,7 @@ pub(crate) fn draws(world: &World, profile: &Profile, idx: u32) -> Vec<Draw> {
     let config = &world.config;
     let mut rng = Rng::keyed(config.seed, Purpose::Events, idx as u64);
     let mut device_rng = Rng::keyed(config.seed, Purpose::Device, idx as u64);
+    let mut intent_rng = Rng::keyed(config.seed, Purpose::Intent, idx as u64);
     let mut categories = SessionCategories::new(profile, &world.devices);
     let mut lengths: Vec<u64> = vec![1];
     for _ in 1..n {
@@ -106,6 +109,8 @@ pub(crate) fn draws(world: &World, profile: &Profile, idx: u32) -> Vec<Draw> {
         let mut at_ms = start
             .max(prev_end.saturating_add(SESSION_PAUSE_MS))
             .min(last_ms);
+        // The noun of the session's newest search, if it searched.
+        let mut searched: Option<u32> = None;
         for k in 0..len {
             if k > 0 {
                 let gap = rng.log_normal(GAP_MEDIAN_MS, GAP_SIGMA) as i64;
@@ -119,6 +124,9 @@ pub(crate) fn draws(world: &World, profile: &Profile, idx: u32) -> Vec<Draw> {
                 categories.sample(device, &mut rng)
             };
             let draw = if rng.chance(SEARCH_SHARE) {
+                let nouns = category_nouns(session_category as usize).len() as u64;
+                let noun = intent_rng.below(nouns) as u32;
+                searched = Some(noun);
                 Draw {
                     at_ms,
                     session: session as u32,
@@ -126,9 +134,26 @@ pub(crate) fn draws(world: &World, profile: &Profile, idx: u32) -> Vec<Draw> {
                     item: None,
                     category: session_category,
                     affinity: 0.0,
+                    noun,
                 }
             } else {
-                let item = choose_item(world, &profile.vector, category, at_ms, &mut rng);
+                let mut item = choose_item(world, &profile.vector, category, at_ms, &mut rng);
+                // After a search, the user often takes what they asked for. Drawn from its
+                // own stream, so the session's other draws stay where they were.
+                if let Some(noun) = searched
+                    && category == session_category
+                    && intent_rng.chance(config.search_intent)
+                {
+                    item = choose_named(
+                        world,
+                        &profile.vector,
+                        category,
+                        noun,
+                        at_ms,
+                        &mut intent_rng,
+                    )
+                    .unwrap_or(item);
+                }
                 Draw {
                     at_ms,
                     session: session as u32,
@@ -136,6 +161,7 @@ pub(crate) fn draws(world: &World, profile: &Profile, idx: u32) -> Vec<Draw> {
                     item: Some(item),
                     category,
                     affinity: dot(&profile.vector, world.item_vector(item)) / sqrt_dim,
+                    noun: 0,
                 }
             };
             res.push(draw);
@@ -207,6 +233,42 @@ fn choose_item(
     candidates[rng.weighted(&weights[..n])].0
 }
 
+/// Draws made in `category` before an item whose noun is `noun` is found.
+const NAMED_TRIES: usize = 64;
+
+/// Chooses, by taste as [`choose_item`] does, an item of `category` that exists at `at_ms`
+/// and whose noun is `noun` (the one a search named); `None` when none is found quickly.
+fn choose_named(
+    world: &World,
+    user: &[f32],
+    category: u32,
+    noun: u32,
+    at_ms: TimestampMs,
+    rng: &mut Rng,
+) -> Option<u32> {
+    let members = &world.category_items[category as usize];
+    let nouns = category_nouns(category as usize).len() as u64;
+    let sqrt_dim = (world.dim as f32).sqrt();
+    let mut candidates: Vec<(u32, f64)> = Vec::with_capacity(CANDIDATES);
+    for _ in 0..NAMED_TRIES {
+        let item = members.sample(rng);
+        let draw = world.draw_item(item);
+        if world.item_created_ms[item as usize] <= at_ms && draw.noun % nouns == noun as u64 {
+            let score = BETA_ITEM * dot(user, world.item_vector(item)) / sqrt_dim;
+            candidates.push((item, f64::from(score)));
+            if candidates.len() == CANDIDATES {
+                break;
+            }
+        }
+    }
+    let max = candidates
+        .iter()
+        .map(|c| c.1)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let weights: Vec<f64> = candidates.iter().map(|c| (c.1 - max).exp()).collect();
+    (!candidates.is_empty()).then(|| candidates[rng.weighted(&weights)].0)
+}
+
 /// Turns a user's draws into events with kinds, ratings, dwell times and context.
 pub(crate) fn render(
     world: &World,
@@ -239,7 +301,7 @@ pub(crate) fn render(
 
 fn search_event(user: &recd_types::UserId, draw: &Draw, rng: &mut Rng) -> Event {
     let nouns = category_nouns(draw.category as usize);
-    let mut words = vec![*rng.pick(nouns)];
+    let mut words = vec![nouns[draw.noun as usize % nouns.len()]];
     if rng.chance(0.4) {
         let second = *rng.pick(nouns);
         if second != words[0] {

@@ -40,7 +40,9 @@ mod world;
 #[cfg(test)]
 mod tests;
 
-pub use config::{DAY_MS, DEFAULT_DEVICE_EFFECT, DEFAULT_END_MS, GenConfig, parse_date};
+pub use config::{
+    DAY_MS, DEFAULT_DEVICE_EFFECT, DEFAULT_END_MS, DEFAULT_SEARCH_INTENT, GenConfig, parse_date,
+};
 pub use error::GenError;
 pub use generator::{BLOCK_USERS, EventBlock, GenStats, Generator, ItemTruth, UserTruth};
 pub use shopper::{Reaction, Shopper};

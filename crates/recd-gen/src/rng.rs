@@ -40,6 +40,9 @@ pub(crate) enum Purpose {
     /// One simulated user's session devices (index = user); apart from `Shopper` so the
     /// device choice leaves the reactions' draws where they were.
     ShopperDevice = 12,
+    /// One user's search nouns and the draws that follow them (index = user); apart from
+    /// `Events` so a search's intent leaves that stream's draws where they were.
+    Intent = 13,
 }
 
 /// One step of SplitMix64: a bijective mixer that spreads nearby keys far apart.

@@ -28,6 +28,7 @@ pub mod ids;
 mod model;
 pub mod pipeline;
 pub mod ranker;
+pub mod search;
 mod sparse;
 
 pub use error::ModelError;

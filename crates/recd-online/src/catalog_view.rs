@@ -15,7 +15,7 @@ use recd_store::StoreError;
 
 use crate::catalog::CatalogSource;
 use crate::postprocess::Live;
-use crate::search::SearchIndex;
+use crate::search::{self, SearchIndex};
 
 /// An item that is in the catalog but not in the served model.
 #[derive(Debug, Clone)]
@@ -76,11 +76,7 @@ impl CatalogView {
                         sponsored: item.sponsored,
                     };
                     if item.available {
-                        let texts = [item.title.as_str()]
-                            .into_iter()
-                            .chain(item.tags.iter().map(String::as_str))
-                            .chain(item.category.as_deref());
-                        view.search.add(row as u32, texts);
+                        view.search.add(row as u32, search::item_texts(&item));
                     }
                     view.titles[row] = item.title;
                 }

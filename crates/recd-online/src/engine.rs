@@ -478,8 +478,7 @@ fn count(outcome: &'static str) {
 impl Online {
     /// The speed layer's session gap in ms (`[features] session_gap_secs`).
     fn session_gap_ms(&self) -> i64 {
-        let secs = self.features.config().session_gap_secs;
-        i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+        self.features.config().session_gap_ms()
     }
 }
 

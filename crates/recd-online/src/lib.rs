@@ -29,7 +29,7 @@ pub mod model_watch;
 mod postprocess;
 pub mod recommend;
 pub mod rollout;
-pub mod search;
+pub use recd_model::search;
 mod similar;
 mod telemetry;
 #[cfg(test)]

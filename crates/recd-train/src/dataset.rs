@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use recd_store::EventLog;
-use recd_types::{Event, Item, Record, Segment};
+use recd_types::{Event, EventKind, Item, Record, Segment};
 
 use crate::TrainError;
 use crate::config::{Signal, TrainConfig};
@@ -119,6 +119,34 @@ pub struct Dataset {
     pub window_ms: (i64, i64),
     /// What the interactions' contexts name, and the users' segments.
     pub vocabulary: Vocabulary,
+    /// The searches of the users with interactions, in log order (the `search_match`
+    /// feature is learned from them).
+    pub searches: Vec<SearchMade>,
+    /// The searches' texts, by [`SearchMade::query`].
+    pub queries: Vec<String>,
+}
+
+/// A search a user made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchMade {
+    /// User row.
+    pub user: u32,
+    /// Event time, ms.
+    pub ts: i64,
+    /// Index in [`Dataset::queries`].
+    pub query: u32,
+    /// Where it was made.
+    pub ctx: Ctx,
+}
+
+/// A search read from the log, its user not yet numbered: a user who only searched gets no
+/// row (the model's users are those with interactions).
+struct PendingSearch {
+    user: String,
+    ts: i64,
+    offset: u64,
+    query: u32,
+    ctx: Ctx,
 }
 
 #[derive(Default)]
@@ -156,6 +184,7 @@ pub struct LoadStats {
 struct Part {
     interactions: Vec<Interaction>,
     offsets: Vec<u64>,
+    searches: Vec<PendingSearch>,
 }
 
 /// The ids, catalog and tombstones seen so far. Stretches of the log may be read in any
@@ -171,6 +200,8 @@ struct Loader {
     profiles: HashMap<String, (u64, Option<String>)>,
     /// Devices and pages named so far.
     vocabulary: Vocabulary,
+    /// Search texts, numbered.
+    queries: Ids,
     /// User id → offset of their last tombstone.
     deleted: HashMap<String, u64>,
     n_read: u64,
@@ -208,6 +239,18 @@ impl Loader {
             // Events flagged at ingest (a bot's pace) teach nothing.
             if !event.is_trusted() {
                 continue;
+            }
+            if let Some(query) = event.query.as_deref().map(str::trim)
+                && event.kind == EventKind::Search
+                && !query.is_empty()
+            {
+                part.searches.push(PendingSearch {
+                    user: event.user_id.as_str().to_string(),
+                    ts: event.timestamp_ms,
+                    offset,
+                    query: self.queries.row(query),
+                    ctx: ctx_of(&mut self.vocabulary, &event),
+                });
             }
             let Some(item) = &event.item_id else { continue };
             let signal = match config
@@ -266,6 +309,7 @@ impl Loader {
             .filter_map(|(name, &at)| self.users.rows.get(name).map(|&row| (row, at)))
             .collect();
         let users = forget_deleted(&mut part, self.users, &deleted);
+        let searches = searches_of(std::mem::take(&mut part.searches), &users, &self.deleted);
         let mut interactions = part.interactions;
         // Rows: catalog items by id, then the others in order of first appearance.
         let mut catalog: Vec<(String, Item)> = self
@@ -301,6 +345,8 @@ impl Loader {
             interactions,
             window_ms: (0, 0),
             vocabulary,
+            searches,
+            queries: self.queries.names,
         }
     }
 }
@@ -345,6 +391,7 @@ impl Dataset {
         };
         part.interactions.extend(recent.interactions);
         part.offsets.extend(recent.offsets);
+        part.searches.extend(recent.searches);
         // The catalog records before the first record read: before the window, or, in a
         // compacted log, those of the deleted segments (the log's read starts after them).
         let mut n_catalog = 0u64;
@@ -418,6 +465,7 @@ impl Dataset {
                 );
             } else {
                 self.interactions.retain(|i| i.ts >= end - span);
+                self.searches.retain(|s| s.ts >= end - span);
             }
         }
         let start = self.interactions.iter().map(|i| i.ts).min().unwrap_or(end);
@@ -429,6 +477,33 @@ impl Dataset {
         let cut = self.window_ms.1 - (days * DAY_MS) as i64;
         self.interactions.iter().partition(|i| i.ts <= cut)
     }
+}
+
+/// The searches of the users in `users` (by row), those before the user's deletion
+/// forgotten, in log order.
+fn searches_of(
+    mut pending: Vec<PendingSearch>,
+    users: &[String],
+    deleted: &HashMap<String, u64>,
+) -> Vec<SearchMade> {
+    let row: HashMap<&str, u32> = users
+        .iter()
+        .enumerate()
+        .map(|(r, name)| (name.as_str(), r as u32))
+        .collect();
+    pending.sort_by_key(|s| s.offset);
+    pending
+        .iter()
+        .filter(|s| deleted.get(&s.user).is_none_or(|&at| s.offset > at))
+        .filter_map(|s| {
+            Some(SearchMade {
+                user: *row.get(s.user.as_str())?,
+                ts: s.ts,
+                query: s.query,
+                ctx: s.ctx,
+            })
+        })
+        .collect()
 }
 
 /// Drops each deleted user's interactions logged before their last tombstone (`deleted`:
@@ -591,6 +666,7 @@ mod tests {
                 i(3, 0, 6),
             ],
             offsets: vec![10, 11, 12, 13, 15, 16],
+            searches: Vec::new(),
         };
         let deleted = HashMap::from([(1, 14), (2, 12)]);
         let names = forget_deleted(&mut part, users, &deleted);

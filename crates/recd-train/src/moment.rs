@@ -1,15 +1,16 @@
 //! The context the ranker learns from: category lifts per device, page, hour and segment
 //! (counted over the positive interactions a model is built on), and the moment of each
 //! labelled user — the context of their first labelled interaction, as a request made just
-//! before it would have carried.
+//! before it would have carried, with the items their newest searches before it match.
 
 use std::collections::HashMap;
 
 use recd_model::context::{ContextKind, ContextLift};
 use recd_model::pipeline::Moment;
+use recd_model::search::{self, SearchIndex};
 use recd_model::{Model, NO_CATEGORY};
 
-use crate::dataset::{Dataset, Interaction, Vocabulary};
+use crate::dataset::{Ctx, Dataset, Interaction, SearchMade, Vocabulary};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -58,12 +59,34 @@ pub fn lifts(
     lift
 }
 
-/// Each scored user's moment: the context of their first interaction in `scored`, with the
-/// newest categorised item of the session it continues (`session_item`, a data set item
-/// row), taken from `before`.
+/// A moment in data set rows: the context of a labelled interaction, the newest categorised
+/// item of the session it continues (`session_item`, a data set item row), and the items the
+/// user's newest searches before it match ([`Moment::searched`]).
+#[derive(Debug, Clone, Default)]
+pub struct RawMoment {
+    moment: Moment,
+    session_item: Option<u32>,
+}
+
+impl RawMoment {
+    /// This moment for `model`, whose item row of a data set row is `row_of`.
+    pub fn get(&self, model: &Model, row_of: impl Fn(u32) -> Option<u32>) -> Moment {
+        let mut moment = self.moment.clone();
+        moment.session_category = self
+            .session_item
+            .and_then(&row_of)
+            .and_then(|r| model.meta.category.get(r as usize).copied())
+            .filter(|&c| c != NO_CATEGORY);
+        moment.searched = mapped(&moment.searched, row_of);
+        moment
+    }
+}
+
+/// Each scored user's moment: that of their first interaction in `scored`, their session
+/// and searches followed back through `before`.
 #[derive(Debug, Default)]
 pub struct Moments {
-    by_user: HashMap<u32, (Moment, Option<u32>)>,
+    by_user: HashMap<u32, RawMoment>,
 }
 
 impl Moments {
@@ -77,46 +100,211 @@ impl Moments {
                 *f = *i;
             }
         }
-        let mut recent: HashMap<u32, Vec<Interaction>> = HashMap::new();
-        for i in before {
-            if let Some(f) = first.get(&i.user)
-                && i.ts <= f.ts
-                && f.ts - i.ts <= SESSION_LOOKBACK_MS
-            {
-                recent.entry(i.user).or_default().push(*i);
-            }
+        let points: Vec<Interaction> = first.into_values().collect();
+        let moments = moments_at(ds, &[before], &points, gap_ms);
+        Self {
+            by_user: points.iter().map(|p| p.user).zip(moments).collect(),
         }
-        let vocab = &ds.vocabulary;
-        let by_user = first
-            .into_iter()
-            .map(|(u, f)| {
-                let mut list = recent.remove(&u).unwrap_or_default();
-                list.sort_by_key(|i| (i.ts, i.item));
-                let moment = Moment {
-                    at_ms: Some(f.ts),
-                    device: vocab.device(f.ctx).map(str::to_string),
-                    page: vocab.page(f.ctx).map(str::to_string),
-                    segment: vocab.segments.get(u as usize).cloned().flatten(),
-                    session_category: None,
-                };
-                (u, (moment, session_item(ds, &list, f, gap_ms)))
-            })
-            .collect();
-        Self { by_user }
     }
 
     /// User row `user`'s moment for `model`, whose item row of a data set row is `row_of`.
     pub fn get(&self, model: &Model, user: u32, row_of: impl Fn(u32) -> Option<u32>) -> Moment {
-        let Some((moment, item)) = self.by_user.get(&user) else {
-            return Moment::default();
-        };
-        let mut moment = moment.clone();
-        moment.session_category = item
-            .and_then(row_of)
-            .and_then(|r| model.meta.category.get(r as usize).copied())
-            .filter(|&c| c != NO_CATEGORY);
-        moment
+        self.by_user
+            .get(&user)
+            .map_or_else(Moment::default, |m| m.get(model, row_of))
     }
+}
+
+/// A search followed, in its session, by interactions: the moment just before the first of
+/// them, and the session's interactions from it on (what the search led to).
+#[derive(Debug, Clone)]
+pub struct AfterSearch {
+    /// User row.
+    pub user: u32,
+    /// The moment.
+    pub moment: RawMoment,
+    /// The session's interactions from the moment on, in time order.
+    pub session: Vec<Interaction>,
+}
+
+/// For each user of `users`, their first `per_user` searches made after their `head` whose
+/// session goes on with interactions in `tail`. The ranker learns from these what a search
+/// says about the rest of its session: each example's moment is judged by the labels of its own
+/// session, as a request made after a search is.
+pub fn after_searches(
+    ds: &Dataset,
+    (head, tail): (&[Interaction], &[Interaction]),
+    users: &[u32],
+    gap_ms: i64,
+    per_user: usize,
+) -> Vec<AfterSearch> {
+    let wanted: std::collections::HashSet<u32> = users.iter().copied().collect();
+    let mut searches: HashMap<u32, Vec<SearchMade>> = HashMap::new();
+    for s in ds.searches.iter().filter(|s| wanted.contains(&s.user)) {
+        searches.entry(s.user).or_default().push(*s);
+    }
+    if searches.is_empty() || per_user == 0 {
+        return Vec::new();
+    }
+    let mut head_end: HashMap<u32, i64> = HashMap::new();
+    for i in head.iter().filter(|i| searches.contains_key(&i.user)) {
+        let end = head_end.entry(i.user).or_insert(i64::MIN);
+        *end = (*end).max(i.ts);
+    }
+    let mut later: HashMap<u32, Vec<Interaction>> = HashMap::new();
+    for i in tail.iter().filter(|i| searches.contains_key(&i.user)) {
+        later.entry(i.user).or_default().push(*i);
+    }
+    let id = |ctx: Ctx| (ctx.session != 0).then_some(ctx.session);
+    let mut found: Vec<(Interaction, Vec<Interaction>)> = Vec::new();
+    let mut users: Vec<u32> = searches.keys().copied().collect();
+    users.sort_unstable();
+    for u in users {
+        let (Some(list), Some(mine)) = (later.get_mut(&u), searches.get_mut(&u)) else {
+            continue;
+        };
+        list.sort_by_key(|i| (i.ts, i.item));
+        mine.sort_by_key(|s| s.ts);
+        let end = head_end.get(&u).copied().unwrap_or(i64::MIN);
+        let mut taken = 0;
+        for s in mine.iter().filter(|s| s.ts > end) {
+            if taken == per_user {
+                break;
+            }
+            let (mut last_id, mut last_ts) = (id(s.ctx), s.ts);
+            let session: Vec<Interaction> = list[list.partition_point(|i| i.ts < s.ts)..]
+                .iter()
+                .take_while(|i| {
+                    let goes_on =
+                        recd_types::continues_session(last_id, last_ts, id(i.ctx), i.ts, gap_ms);
+                    (last_id, last_ts) = (id(i.ctx), i.ts);
+                    goes_on
+                })
+                .copied()
+                .collect();
+            if let Some(&first) = session.first() {
+                found.push((first, session));
+                taken += 1;
+            }
+        }
+    }
+    let points: Vec<Interaction> = found.iter().map(|(f, _)| *f).collect();
+    let moments = moments_at(ds, &[head, tail], &points, gap_ms);
+    found
+        .into_iter()
+        .zip(moments)
+        .map(|((first, session), moment)| AfterSearch {
+            user: first.user,
+            moment,
+            session,
+        })
+        .collect()
+}
+
+/// The moments just before each interaction of `points`: its context, its session followed
+/// back through `before` (every interaction of its user no later than it, itself excepted),
+/// and its user's newest searches.
+fn moments_at(
+    ds: &Dataset,
+    before: &[&[Interaction]],
+    points: &[Interaction],
+    gap_ms: i64,
+) -> Vec<RawMoment> {
+    let users: std::collections::HashSet<u32> = points.iter().map(|p| p.user).collect();
+    let mut recent: HashMap<u32, Vec<Interaction>> = HashMap::new();
+    for i in before.iter().copied().flatten() {
+        if users.contains(&i.user) {
+            recent.entry(i.user).or_default().push(*i);
+        }
+    }
+    for list in recent.values_mut() {
+        list.sort_by_key(|i| (i.ts, i.item));
+    }
+    let searched = searched(ds, points);
+    let vocab = &ds.vocabulary;
+    points
+        .iter()
+        .zip(searched)
+        .map(|(f, searched)| {
+            let list: Vec<Interaction> = recent
+                .get(&f.user)
+                .map(|l| {
+                    let from = l.partition_point(|i| i.ts < f.ts - SESSION_LOOKBACK_MS);
+                    let to = l.partition_point(|i| i.ts <= f.ts);
+                    l[from..to].iter().filter(|i| *i != f).copied().collect()
+                })
+                .unwrap_or_default();
+            let moment = Moment {
+                at_ms: Some(f.ts),
+                device: vocab.device(f.ctx).map(str::to_string),
+                page: vocab.page(f.ctx).map(str::to_string),
+                segment: vocab.segments.get(f.user as usize).cloned().flatten(),
+                session_category: None,
+                searched,
+            };
+            RawMoment {
+                moment,
+                session_item: session_item(ds, &list, *f, gap_ms),
+            }
+        })
+        .collect()
+}
+
+/// The items the newest searches before each point match, as the online engine finds them
+/// ([`search::strengths`] of the [`search::DEFAULT_QUERIES`] newest distinct searches of its
+/// user, [`search::DEFAULT_MATCHES`] items each, over the available catalog items). The feature
+/// store keeps a user's searches while they stay active; a day back is followed here, as for
+/// the session.
+fn searched(ds: &Dataset, points: &[Interaction]) -> Vec<Vec<(u32, f32)>> {
+    let users: std::collections::HashSet<u32> = points.iter().map(|p| p.user).collect();
+    let mut by_user: HashMap<u32, Vec<(i64, u32)>> = HashMap::new();
+    for s in ds.searches.iter().filter(|s| users.contains(&s.user)) {
+        by_user.entry(s.user).or_default().push((s.ts, s.query));
+    }
+    if by_user.is_empty() {
+        return vec![Vec::new(); points.len()];
+    }
+    for list in by_user.values_mut() {
+        list.sort_unstable();
+    }
+    let mut index = SearchIndex::default();
+    for (row, item) in ds.catalog.iter().enumerate() {
+        if let Some(item) = item.as_ref().filter(|i| i.available) {
+            index.add(row as u32, search::item_texts(item));
+        }
+    }
+    points
+        .iter()
+        .map(|f| {
+            let Some(list) = by_user.get(&f.user) else {
+                return Vec::new();
+            };
+            let from = list.partition_point(|s| s.0 < f.ts - SESSION_LOOKBACK_MS);
+            let to = list.partition_point(|s| s.0 <= f.ts);
+            let mut queries: Vec<u32> = Vec::new();
+            for &(_, q) in list[from..to].iter().rev() {
+                if !queries.contains(&q) && queries.len() < search::DEFAULT_QUERIES {
+                    queries.push(q);
+                }
+            }
+            let matches: Vec<Vec<(u32, f32)>> = queries
+                .iter()
+                .map(|&q| index.matches(&ds.queries[q as usize], search::DEFAULT_MATCHES))
+                .collect();
+            search::strengths(matches.iter().map(Vec::as_slice))
+        })
+        .collect()
+}
+
+/// `searched` (data set rows) in a model's rows (`row_of`), sorted by them; items the model
+/// lacks left out.
+fn mapped(searched: &[(u32, f32)], row_of: impl Fn(u32) -> Option<u32>) -> Vec<(u32, f32)> {
+    let mut out: Vec<(u32, f32)> = searched
+        .iter()
+        .filter_map(|&(row, s)| Some((row_of(row)?, s)))
+        .collect();
+    out.sort_by_key(|m| m.0);
+    out
 }
 
 /// The newest item of `before` (time-ordered) with a category that is in the session `next`
@@ -208,15 +396,50 @@ mod tests {
             at(1, 0, 300, 4, 2),
         ];
         let m = Moments::of(&ds, &before, &scored, gap);
-        let (a, item) = &m.by_user[&0];
+        let RawMoment {
+            moment: a,
+            session_item: item,
+        } = &m.by_user[&0];
         assert_eq!(a.at_ms, Some(800));
         assert_eq!(a.device.as_deref(), Some("tv"));
         assert_eq!(a.segment.as_deref(), Some("female/25-34"));
         assert_eq!(*item, Some(0));
-        assert_eq!(m.by_user[&1].1, None);
+        assert_eq!(m.by_user[&1].session_item, None);
         // Too long a gap ends the session too.
         let m = Moments::of(&ds, &before, &scored, 500);
-        assert_eq!(m.by_user[&0].1, None);
+        assert_eq!(m.by_user[&0].session_item, None);
+    }
+
+    #[test]
+    fn a_moment_carries_what_the_newest_searches_before_it_match() {
+        let mut ds = dataset();
+        ds.queries = vec!["toys".into(), "tools".into(), "gadgets".into()];
+        let made = |user, ts, query| crate::dataset::SearchMade {
+            user,
+            ts,
+            query,
+            ctx: Ctx::default(),
+        };
+        ds.searches = vec![
+            // User 0: "tools" then "toys" before the scored event, "gadgets" after it.
+            made(0, 100, 1),
+            made(0, 300, 0),
+            made(0, 900, 2),
+            // User 1: "toys" two days before: the searches are a day's.
+            made(1, 300 - 2 * DAY_MS, 0),
+        ];
+        let before = [at(0, 1, 200, 7, 1), at(1, 2, 100, 3, 2)];
+        let scored = [at(0, 2, 800, 7, 2), at(1, 0, 300, 4, 2)];
+        let m = Moments::of(&ds, &before, &scored, 1_000);
+        // By their categories, "toys" matches item x (row 0), "tools" item z (row 2).
+        assert_eq!(m.by_user[&0].moment.searched, [(0, 1.0), (2, 1.0)]);
+        assert!(m.by_user[&1].moment.searched.is_empty());
+        // A model whose rows differ: mapped and sorted by its rows; an item it lacks is
+        // left out.
+        let moved = mapped(&[(0, 1.0), (2, 0.5), (4, 0.25)], |r| {
+            (r != 0).then_some(5 - r)
+        });
+        assert_eq!(moved, [(1, 0.25), (3, 0.5)]);
     }
 
     #[test]

@@ -18,11 +18,14 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use recd_model::Model;
 use recd_model::pipeline::features::{MOMENT, NAMES};
-use recd_model::pipeline::{self, CandidateConfig, UserState};
+use recd_model::pipeline::{self, CandidateConfig, Moment, UserState};
 use recd_model::ranker::{Layer, Ranker};
 
 use crate::build::fixed_ranker;
 use crate::config::RankerParams;
+use crate::config::TrainConfig;
+use crate::dataset::{Dataset, Interaction};
+use crate::evaluate::relevant_sets;
 use crate::mlp::{self, Adam, Net};
 use crate::moment::Moments;
 
@@ -63,28 +66,112 @@ impl Examples {
     }
 }
 
-/// Candidates and labels for every user with at least one positive among their candidates;
-/// for a user in `shown`, only the candidates among those items are negatives.
+/// One group of examples to collect: a user's candidates at a moment, and the items that
+/// label them positive.
+#[derive(Debug, Clone)]
+pub struct Group<'a> {
+    /// User row.
+    pub user: u32,
+    /// The moment of the request the candidates answer.
+    pub moment: Moment,
+    /// The items the user went on to engage with.
+    pub positives: HashSet<u32>,
+    /// The items the user was shown during the labels' period (`crate::shown`), if recorded:
+    /// then only the candidates among them are negatives.
+    pub shown: Option<&'a HashSet<u32>>,
+    /// Seeds the sampling of the group's negatives.
+    pub seed: u64,
+}
+
+impl<'a> Group<'a> {
+    /// The groups of each user of `positives` at their moment in `moments`, in user order.
+    pub fn per_user(
+        model: &Model,
+        positives: HashMap<u32, HashSet<u32>>,
+        shown: &'a HashMap<u32, HashSet<u32>>,
+        moments: &Moments,
+    ) -> Vec<Self> {
+        let mut groups: Vec<Self> = positives
+            .into_iter()
+            .map(|(u, positives)| Group {
+                user: u,
+                moment: moments.get(model, u, Some),
+                positives,
+                shown: shown.get(&u),
+                seed: u64::from(u) ^ 0x5eed,
+            })
+            .collect();
+        groups.sort_by_key(|g| g.user);
+        groups
+    }
+}
+
+/// Searches per user made into groups of their own ([`Group::after_searches`]).
+const SEARCHES_PER_USER: usize = 2;
+
+impl Group<'static> {
+    /// Groups at the moments right after the searches of `users` made during their tail
+    /// ([`crate::moment::after_searches`], at most `SEARCHES_PER_USER` each), labelled by
+    /// every positive interaction in the rest of the search's session with an item the
+    /// user's history does not hold (what the search led to, as the session replay scores
+    /// it; the users' own groups keep the evaluation's confidence threshold). The users'
+    /// groups alone teach little about searches: their moment is that of their first
+    /// labelled interaction, rarely just after a search, and their labels run over later
+    /// sessions that the search says nothing about.
+    pub fn after_searches(
+        ds: &Dataset,
+        (head, tail): (&[Interaction], &[Interaction]),
+        users: &[u32],
+        model: &Model,
+        config: &TrainConfig,
+    ) -> Vec<Self> {
+        let found = crate::moment::after_searches(
+            ds,
+            (head, tail),
+            users,
+            config.session_gap_ms,
+            SEARCHES_PER_USER,
+        );
+        let groups: Vec<Self> = found
+            .into_iter()
+            .enumerate()
+            .filter_map(|(k, a)| {
+                let positives =
+                    relevant_sets(model, &a.session, f32::MIN_POSITIVE).remove(&a.user)?;
+                Some(Group {
+                    user: a.user,
+                    moment: a.moment.get(model, Some),
+                    positives,
+                    shown: None,
+                    seed: (u64::from(a.user) ^ 0x5eed) ^ ((k as u64 + 1) << 32),
+                })
+            })
+            .collect();
+        tracing::info!(
+            groups = groups.len(),
+            "ranker example groups at the moment after a search, labelled by its session"
+        );
+        groups
+    }
+}
+
+/// Candidates and labels for every group with at least one positive among its candidates.
 pub fn collect(
     model: &Model,
-    positives: &HashMap<u32, HashSet<u32>>,
-    shown: &HashMap<u32, HashSet<u32>>,
-    moments: &Moments,
+    groups: &[Group],
     cands: &CandidateConfig,
     max_negatives: usize,
 ) -> Examples {
-    let mut users: Vec<u32> = positives.keys().copied().collect();
-    users.sort_unstable();
-    let per_user: Vec<(Vec<f32>, Vec<f32>)> = users
+    let per_user: Vec<(Vec<f32>, Vec<f32>)> = groups
         .par_iter()
-        .map(|&u| {
-            let mut state = UserState::from_model(model, u);
-            state.moment = moments.get(model, u, Some);
+        .map(|g| {
+            let mut state = UserState::from_model(model, g.user);
+            state.moment = g.moment.clone();
             let c = pipeline::candidates(model, &state, cands);
-            let pos = &positives[&u];
+            let pos = &g.positives;
             let d = NAMES.len();
             // Shown-and-ignored candidates, when this user's showings were recorded.
-            let shown_here: Option<HashSet<u32>> = shown.get(&u).map(|s| {
+            let shown_here: Option<HashSet<u32>> = g.shown.map(|s| {
                 c.items
                     .iter()
                     .copied()
@@ -105,7 +192,7 @@ pub fn collect(
             } else {
                 1.0
             };
-            let mut rng = ChaCha8Rng::seed_from_u64(u64::from(u) ^ 0x5eed);
+            let mut rng = ChaCha8Rng::seed_from_u64(g.seed);
             let (mut x, mut y) = (Vec::new(), Vec::new());
             for (k, item) in c.items.iter().enumerate() {
                 let label = pos.contains(item);
@@ -188,6 +275,18 @@ pub fn train(ex: &Examples, params: &RankerParams, progress: &dyn Progress) -> T
         ndcg: group_ndcg(&fixed, ex, &val_g),
         ranker: fixed.clone(),
     }];
+    // A feature constant over the training rows teaches nothing, and a ranker reading it
+    // would weigh whatever it is at serving with an untrained weight over a zero deviation
+    // (`search_match` when the log has no searches but users search later): it is left out.
+    let constant = constant_features(ex, &train_rows);
+    let reduced = (!constant.is_empty()).then(|| {
+        tracing::info!(
+            ?constant,
+            "features constant over the ranker's examples, left out"
+        );
+        ex.without(&constant)
+    });
+    let ex = reduced.as_ref().unwrap_or(ex);
     for (suffix, set) in [("", None), (" without moment", Some(ex.without(&MOMENT)))] {
         let set = set.as_ref().unwrap_or(ex);
         let (mean, std) = moments(&set.x, &train_rows, set.features.len());
@@ -231,14 +330,42 @@ pub fn train(ex: &Examples, params: &RankerParams, progress: &dyn Progress) -> T
     let light = tried
         .iter()
         .find(|t| t.ranker.kind == "logistic" && t.ranker.features == best.ranker.features)
-        .map(|t| t.ranker.clone())
+        .map(|t| bound(&t.ranker))
         .filter(|_| best.ranker.kind == "mlp");
     Trained {
-        ranker: best.ranker.clone(),
+        ranker: bound(&best.ranker),
         label: best.label.clone(),
         light,
         scores,
     }
+}
+
+/// `ranker` reading the pipeline's rows ([`NAMES`]) through its feature names, as a loaded
+/// model's ranker does: one fitted on some of the features (without the moment's, or without
+/// a constant one) is scored by the trainer's evaluation and gate on full rows.
+fn bound(ranker: &Ranker) -> Ranker {
+    let mut r = ranker.clone();
+    match r.bind(&NAMES) {
+        Ok(()) => r,
+        // Cannot happen: the examples' features are some of `NAMES`.
+        Err(e) => {
+            tracing::error!(error = %e, "a trained ranker does not read the pipeline's rows; using the fixed blend");
+            fixed_ranker()
+        }
+    }
+}
+
+/// The features whose value is the same in every row of `rows`.
+fn constant_features(ex: &Examples, rows: &[usize]) -> Vec<&'static str> {
+    let d = ex.features.len();
+    let Some(&first) = rows.first() else {
+        return Vec::new();
+    };
+    let row = |r: usize| &ex.x[r * d..(r + 1) * d];
+    (0..d)
+        .filter(|&k| rows.iter().all(|&r| row(r)[k] == row(first)[k]))
+        .map(|k| ex.features[k])
+        .collect()
 }
 
 fn moments(x: &[f32], rows: &[usize], d: usize) -> (Vec<f32>, Vec<f32>) {
@@ -521,6 +648,44 @@ mod tests {
             }
         }
         assert_ne!(t.ranker.kind, "fixed");
+    }
+
+    #[test]
+    fn a_feature_constant_in_training_is_left_out_of_every_ranker() {
+        let mut ex = synthetic();
+        let d = NAMES.len();
+        let k = NAMES.iter().position(|n| *n == "search_match").unwrap();
+        ex.x.chunks_exact_mut(d).for_each(|row| row[k] = 0.0);
+        let params = RankerParams {
+            epochs: 5,
+            ..RankerParams::default()
+        };
+        let t = train(&ex, &params, &crate::train::LogProgress);
+        assert_ne!(t.ranker.kind, "fixed");
+        // It reads the pipeline's full rows as the same ranker saved and loaded does.
+        let rows = &ex.x[..40 * d];
+        let mut loaded: Ranker =
+            serde_json::from_str(&serde_json::to_string(&t.ranker).unwrap()).unwrap();
+        loaded.bind(&NAMES).unwrap();
+        assert_eq!(t.ranker.score(rows), loaded.score(rows));
+        assert_eq!(t.ranker.score(rows).len(), 40);
+        let light = t.light.as_ref().map(|l| &l.features);
+        for features in [Some(&t.ranker.features), light].into_iter().flatten() {
+            assert!(
+                !features.iter().any(|f| f == "search_match"),
+                "{features:?}"
+            );
+            let moment = features
+                .iter()
+                .filter(|f| MOMENT.contains(&f.as_str()))
+                .count();
+            assert!(moment == 0 || moment == MOMENT.len());
+            assert_eq!(
+                features.len() + MOMENT.len() - moment,
+                d - 1,
+                "only the constant one is left out"
+            );
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ use crate::external_als::{AlsSource, ExternalAls};
 use crate::gate::{self, GateReport};
 use crate::moment::Moments;
 pub use crate::progress::{LogProgress, Progress};
+use crate::ranker::Group;
 use crate::{TrainError, ranker, report};
 
 /// What a training run did.
@@ -155,11 +156,17 @@ pub fn run(
         "ranker negatives from impressions (shown, not engaged with) for these users"
     );
     let moments = Moments::of(&ds, &head, &tail, config.session_gap_ms);
+    let mut groups = Group::per_user(&head_model, positives, &shown, &moments);
+    groups.extend(Group::after_searches(
+        &ds,
+        (&head, &tail),
+        &keep,
+        &head_model,
+        config,
+    ));
     let examples = ranker::collect(
         &head_model,
-        &positives,
-        &shown,
-        &moments,
+        &groups,
         &config.candidates,
         config.ranker.max_negatives_per_user,
     );

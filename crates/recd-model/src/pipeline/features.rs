@@ -16,7 +16,7 @@ use crate::model::{NO_CATEGORY, UNKNOWN_TIME};
 
 /// Feature names, in row order. Part of the artifact contract: a ranker stores the list it
 /// was trained with and the loader refuses a mismatch.
-pub const NAMES: [&str; 24] = [
+pub const NAMES: [&str; 25] = [
     "knn_recent",
     "knn_all",
     "als",
@@ -41,6 +41,7 @@ pub const NAMES: [&str; 24] = [
     "page_lift",
     "hour_lift",
     "segment_lift",
+    "search_match",
 ];
 
 /// The features that read the request's moment ([`super::Moment`]). Training also fits a
@@ -185,6 +186,7 @@ pub fn compute(model: &Model, state: &UserState, signals: &Signals, cands: &[Mer
             lift(1, cat),
             lift(2, cat),
             lift(3, cat),
+            crate::search::strength(&moment.searched, c.item),
         ]);
     }
     out

@@ -375,10 +375,10 @@ pub(super) fn merge(
             }
         }
     }
-    // Proposed items (search matches) are content matches of what the user asked for; the
+    // Search matches are content matches of what the user asked for; the
     // features compute their content score like any candidate's without one.
     let available = &model.meta.available;
-    for &item in &state.proposed {
+    for &(item, _) in &state.moment.searched {
         let usable = (item as usize) < available.len()
             && available[item as usize]
             && !state.exclude.contains(&item);

@@ -51,10 +51,6 @@ pub struct UserState {
     pub exclude: ItemSet,
     /// The request time (features such as item age and hour of day use it).
     pub now_ms: i64,
-    /// Items the caller proposes besides the generators' (the online engine: the catalog
-    /// items matching the user's recent searches), merged as content candidates and ranked
-    /// like every other candidate.
-    pub proposed: Vec<u32>,
     /// The request's moment: time of day, device, page, segment, session.
     pub moment: Moment,
 }
@@ -76,6 +72,10 @@ pub struct Moment {
     pub segment: Option<String>,
     /// The category of the newest item of the user's session, if the session is still going.
     pub session_category: Option<u32>,
+    /// How strongly items match the user's newest searches (item row, strength in (0, 1]),
+    /// sorted by row ([`crate::search::strengths`]): these items are merged as content
+    /// candidates, and their strength is the `search_match` feature.
+    pub searched: Vec<(u32, f32)>,
 }
 
 impl UserState {
@@ -96,7 +96,6 @@ impl UserState {
                 .get(user_row as usize)
                 .copied()
                 .unwrap_or(0),
-            proposed: Vec::new(),
             moment: Moment::default(),
         }
     }

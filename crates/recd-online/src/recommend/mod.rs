@@ -24,6 +24,7 @@ use crate::catalog_view::CatalogView;
 use crate::cold::{category_index, category_name};
 use crate::model_watch::Served;
 use crate::postprocess::{self, Pick, Reason};
+use crate::search;
 use recd_types::Segment;
 
 /// One item of an answer, rendered.
@@ -133,10 +134,6 @@ pub fn recommend(
         served.manifest.data_window_ms.1,
     );
     let searches = searches(catalog, known.features.as_ref(), config);
-    state.proposed = searches
-        .iter()
-        .flat_map(|(_, m)| m.iter().copied())
-        .collect();
     // Read at most once, and only when needed: for the segment of a user the model does not
     // know, or for a cold start.
     let read_profile = std::cell::OnceCell::new();
@@ -146,12 +143,13 @@ pub fn recommend(
             .clone()
     };
     state.moment = state::moment(model, params, known, state.now_ms, user_profile);
+    state.moment.searched = search::strengths(searches.iter().map(|(_, m)| m.as_slice()));
     observe("user_state", started);
     let category = category_of(served, params).ok().flatten();
     let started = Instant::now();
     let light_ranker = model.light_ranker.as_ref().filter(|_| light);
     // A search is something personal to go on, even without any item event.
-    let personal = state::is_personal(&state) || !state.proposed.is_empty();
+    let personal = state::is_personal(&state) || !state.moment.searched.is_empty();
     let ranked = if personal {
         let mut r = ranked(served, &state, config, light_ranker, params.n);
         mark_searched(&mut r, &searches, config.search_boost);
@@ -214,12 +212,12 @@ struct Words<'a> {
 }
 
 /// The user's newest searches (at most `search_queries`) with the items each proposes: the
-/// catalog view's best matches for its words.
+/// catalog view's best matches for its words, with their match scores.
 fn searches(
     catalog: Option<&CatalogView>,
     features: Option<&UserFeatures>,
     config: &RecommendConfig,
-) -> Vec<(String, Vec<u32>)> {
+) -> Vec<(String, Vec<(u32, f32)>)> {
     let (Some(c), Some(f)) = (catalog, features) else {
         return Vec::new();
     };
@@ -230,27 +228,22 @@ fn searches(
         .iter()
         .take(config.search_queries.min(usize::from(u8::MAX)))
         .map(|q| {
-            let rows = c
-                .search
-                .matches(&q.value, config.search_candidates)
-                .into_iter()
-                .map(|(row, _)| row)
-                .collect();
+            let rows = c.search.matches(&q.value, config.search_candidates);
             (q.value.clone(), rows)
         })
-        .filter(|(_, rows): &(String, Vec<u32>)| !rows.is_empty())
+        .filter(|(_, rows)| !rows.is_empty())
         .collect()
 }
 
 /// Ranked items that match a recent search: their score boosted, and the search named as
 /// their reason (the newest search they match).
-fn mark_searched(picks: &mut [Pick], searches: &[(String, Vec<u32>)], boost: f32) {
+fn mark_searched(picks: &mut [Pick], searches: &[(String, Vec<(u32, f32)>)], boost: f32) {
     if searches.is_empty() {
         return;
     }
     let sets: Vec<ItemSet> = searches
         .iter()
-        .map(|(_, rows)| rows.iter().copied().collect())
+        .map(|(_, rows)| rows.iter().map(|&(row, _)| row).collect())
         .collect();
     for p in picks.iter_mut() {
         if let Some(k) = sets.iter().position(|s| s.contains(&p.item)) {
@@ -361,7 +354,7 @@ fn ranked(
     // The head re-ranked and passed on; with the cascade off (`rerank = 0`), every
     // candidate, which `pipeline::ranked` then ranks by the ranker alone.
     // Search matches pass on whatever their rank: the search boost comes after ranking.
-    let depth = if state.proposed.is_empty() {
+    let depth = if state.moment.searched.is_empty() {
         head
     } else {
         usize::MAX

@@ -120,6 +120,8 @@ pub fn moment(
         session_category: session
             .and_then(|s| s.current_category.as_deref())
             .and_then(|c| crate::cold::category_index(model, c)),
+        // The catalog view's matches of the searches, which `recommend` adds.
+        searched: Vec::new(),
     }
 }
 

@@ -61,6 +61,7 @@ fn load_bus(
         let read = loader.read(*log, 0, None, config)?;
         part.interactions.extend(read.interactions);
         part.offsets.extend(read.offsets);
+        part.searches.extend(read.searches);
     }
     loader.skip_items = false;
     let mut n_catalog = 0u64;
@@ -117,6 +118,61 @@ mod tests {
             EventKind::Purchase,
             at,
         ))
+    }
+
+    fn search(user: &str, query: &str, at: i64) -> Record {
+        let mut e = Event::new(UserId::parse(user).unwrap(), None, EventKind::Search, at);
+        e.query = Some(query.into());
+        Record::Event(e)
+    }
+
+    #[test]
+    fn searches_are_kept_for_users_with_interactions_and_forgotten_with_a_deletion() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = [
+            search("bob", "forgotten", 500),
+            buy("bob", "a", 600),
+            Record::UserDeleted {
+                at_ms: 700,
+                user: UserId::parse("bob").unwrap(),
+            },
+            buy("alice", "a", 1_000),
+            search("alice", "  toy story ", 1_500),
+            search("carol", "only searched", 1_600),
+            search("bob", "after", 1_700),
+            buy("bob", "b", 1_800),
+            search("alice", "toy story", 1_900),
+            search("alice", "   ", 2_000),
+        ];
+        let p0 = log(&dir.path().join("p0"), &records);
+        let channel = log(&dir.path().join("catalog"), &[item("a", "A")]);
+        let source = Source::Bus {
+            partitions: vec![&p0],
+            catalog: &channel,
+        };
+        let (ds, _) = source.load_at(&TrainConfig::default(), 10_000).unwrap();
+        let named: Vec<(&str, i64, &str)> = ds
+            .searches
+            .iter()
+            .map(|s| {
+                (
+                    ds.users[s.user as usize].as_str(),
+                    s.ts,
+                    ds.queries[s.query as usize].as_str(),
+                )
+            })
+            .collect();
+        // Carol has no interaction (no user row); bob's search before his deletion goes
+        // with it; a blank query says nothing; texts are trimmed and numbered once.
+        assert_eq!(
+            named,
+            [
+                ("alice", 1_500, "toy story"),
+                ("bob", 1_700, "after"),
+                ("alice", 1_900, "toy story"),
+            ]
+        );
+        assert_eq!(ds.queries.iter().filter(|q| *q == "toy story").count(), 1);
     }
 
     fn item(id: &str, title: &str) -> Record {

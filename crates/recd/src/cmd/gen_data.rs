@@ -75,6 +75,11 @@ pub struct WorldArgs {
     /// change with it, and the kind model `recd simulate` uses is calibrated on them.
     #[arg(long, default_value_t = recd_gen::DEFAULT_DEVICE_EFFECT)]
     device_effect: f64,
+    /// What a search says: after a search, this share of the session's later draws in its
+    /// category take an item whose noun the query names; 0 makes a search say only the
+    /// session's category.
+    #[arg(long, default_value_t = recd_gen::DEFAULT_SEARCH_INTENT)]
+    search_intent: f64,
 }
 
 impl WorldArgs {
@@ -87,6 +92,7 @@ impl WorldArgs {
             n_categories: self.categories.unwrap_or(defaults.n_categories),
             dim: self.dim,
             device_effect: self.device_effect,
+            search_intent: self.search_intent,
             ..defaults
         })
     }

@@ -73,8 +73,7 @@ pub fn load(
         layers.set_flag(o)?;
     }
     let mut config = layers.deserialize::<Config>()?;
-    config.train.session_gap_ms =
-        i64::try_from(config.features.session_gap_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    config.train.session_gap_ms = config.features.session_gap_ms();
     // Checked here, so that every subcommand refuses a bad experiment the same way.
     recd_online::experiments::Experiments::compile(&config.experiments, &config.serve.recommend)?;
     config

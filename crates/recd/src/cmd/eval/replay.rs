@@ -13,7 +13,7 @@ use recd_online::{LogCatalog, Mode, Online, Request};
 use recd_store::{EventLog, Store};
 use recd_stream::{AlsFoldIn, SharedFactors};
 use recd_train::train;
-use recd_types::{Event, Record, Signal};
+use recd_types::{Event, EventKind, Record, Signal};
 use serde_json::json;
 
 use super::ReplayArgs;
@@ -25,12 +25,14 @@ const K: usize = 10;
 /// Users replayed at once (each user's events stay in order).
 const IN_FLIGHT: usize = 64;
 
-/// One replayed event: its place in the replay, the event, and whether it is scored.
+/// One replayed event: its place in the replay, the event, whether it is scored, and whether
+/// it follows a search of its user by less than a session gap.
 struct Step {
     seq: u64,
     event: Event,
     category: Option<String>,
     scored: bool,
+    after_search: bool,
 }
 
 /// What one mode scored.
@@ -138,7 +140,8 @@ async fn replay(
     let cut = end - (train_config.holdout_days * DAY_MS) as i64;
     let view = Arc::new(CatalogView::build(&served.model, &*catalog)?);
     let served = Arc::new(served);
-    let (before, steps) = read_steps(log, &served, &catalog, start, cut)?;
+    let gap_ms = config.features.session_gap_ms();
+    let (before, steps) = read_steps(log, &served, &catalog, (start, cut), gap_ms)?;
     let steps = sample_users(steps, args.max_users);
     if let Some(dir) = &args.dump {
         dump(dir, &before, &steps, &served)?;
@@ -172,8 +175,8 @@ async fn replay(
         ));
         online.models.set(Some(served.clone()));
         online.models.set_catalog(view.clone());
-        let score = run_mode(mode, &online, &features, &fold, &steps).await?;
-        rows.push((mode, score));
+        let scores = run_mode(mode, &online, &features, &fold, &steps).await?;
+        rows.push((mode, scores));
     }
     let rc = &config.serve.recommend;
     let exploration = if rc.exploration_share > 0.0 {
@@ -184,12 +187,17 @@ async fn replay(
     } else {
         "exploration off".into()
     };
-    let ndcg = |m: ReplayMode| rows.iter().find(|r| r.0 == m).map_or(0.0, |r| r.1.ndcg());
+    let ndcg = |m: ReplayMode| rows.iter().find(|r| r.0 == m).map_or(0.0, |r| r.1.0.ndcg());
     let lift = ndcg(ReplayMode::Realtime) / ndcg(ReplayMode::BatchOnly).max(f64::MIN_POSITIVE);
     if args.json {
         let modes: Vec<_> = rows
             .iter()
-            .map(|(m, s)| json!({"mode": m.name(), "ndcg@10": s.ndcg(), "hit@10": s.hit(), "events": s.events}))
+            .map(|(m, (s, a))| {
+                json!({
+                    "mode": m.name(), "ndcg@10": s.ndcg(), "hit@10": s.hit(), "events": s.events,
+                    "after_search": {"ndcg@10": a.ndcg(), "hit@10": a.hit(), "events": a.events},
+                })
+            })
             .collect();
         println!(
             "{}",
@@ -207,16 +215,18 @@ async fn replay(
             train_config.holdout_days, rc.diversity
         );
         println!(
-            "{:<12} {:>8} {:>8} {:>8}",
-            "mode", "events", "hit@10", "ndcg@10"
+            "{:<12} {:>8} {:>8} {:>8}   {:>15} {:>8}",
+            "mode", "events", "hit@10", "ndcg@10", "after a search:", "ndcg@10"
         );
-        for (m, s) in &rows {
+        for (m, (s, a)) in &rows {
             println!(
-                "{:<12} {:>8} {:>8.4} {:>8.4}",
+                "{:<12} {:>8} {:>8.4} {:>8.4}   {:>15} {:>8.4}",
                 m.name(),
                 s.events,
                 s.hit(),
-                s.ndcg()
+                s.ndcg(),
+                a.events,
+                a.ndcg()
             );
         }
         println!("realtime / batch_only NDCG@10: {lift:.3}");
@@ -225,15 +235,16 @@ async fn replay(
 }
 
 /// Replays every user in `steps` in `mode`, users side by side, each user's events in order.
+/// Returns the score of every scored event, and of those after a search.
 async fn run_mode(
     mode: ReplayMode,
     online: &Arc<Online>,
     features: &Arc<dyn FeatureStore>,
     fold: &Arc<dyn FoldIn>,
     steps: &Arc<BTreeMap<String, Vec<Step>>>,
-) -> anyhow::Result<Score> {
+) -> anyhow::Result<(Score, Score)> {
     let users: Vec<String> = steps.keys().cloned().collect();
-    let mut total = Score::default();
+    let (mut total, mut searched) = (Score::default(), Score::default());
     for chunk in users.chunks(IN_FLIGHT) {
         let mut tasks = tokio::task::JoinSet::new();
         for user in chunk {
@@ -245,11 +256,14 @@ async fn run_mode(
                 user.clone(),
             );
             tasks.spawn(async move {
-                let mut score = Score::default();
+                let (mut score, mut searched) = (Score::default(), Score::default());
                 for step in &steps[&user] {
                     if step.scored {
                         let rank = ask(mode, &online, step).await?;
                         score.add(rank);
+                        if step.after_search {
+                            searched.add(rank);
+                        }
                     }
                     if mode == ReplayMode::Realtime {
                         let batch = Batch {
@@ -265,14 +279,16 @@ async fn run_mode(
                         features.apply(&batch, Some(&*fold)).await?;
                     }
                 }
-                anyhow::Ok(score)
+                anyhow::Ok((score, searched))
             });
         }
-        for score in tasks.join_all().await {
-            total.merge(score?);
+        for scores in tasks.join_all().await {
+            let (score, after_search) = scores?;
+            total.merge(score);
+            searched.merge(after_search);
         }
     }
-    Ok(total)
+    Ok((total, searched))
 }
 
 /// The rank (0-based) of the step's item in the mode's top `K`, if it is there.
@@ -302,16 +318,16 @@ async fn ask(mode: ReplayMode, online: &Arc<Online>, step: &Step) -> anyhow::Res
 }
 
 /// Item events in the training window that the model may learn from: before the cut
-/// (`before`, for peers) and after it, per user in time order (ties by log offset). An event
-/// after the cut is scored when it is positive under the model's weights and the first of
-/// the user with its item.
+/// (`before`, for peers) and after it with the searches, per user in time order (ties by log
+/// offset). An item event after the cut is scored when it is positive under the model's
+/// weights and the first of the user with its item.
 #[allow(clippy::type_complexity)]
 fn read_steps(
     log: &dyn EventLog,
     served: &Served,
     catalog: &LogCatalog,
-    start: i64,
-    cut: i64,
+    (start, cut): (i64, i64),
+    gap_ms: i64,
 ) -> anyhow::Result<(Vec<Event>, BTreeMap<String, Vec<Step>>)> {
     let mut before = Vec::new();
     let mut after: Vec<(i64, u64, Event)> = Vec::new();
@@ -320,7 +336,16 @@ fn read_steps(
         let Record::Event(event) = record else {
             continue;
         };
-        if !event.is_trusted() || event.item_id.is_none() || event.timestamp_ms < start {
+        if !event.is_trusted() || event.timestamp_ms < start {
+            continue;
+        }
+        // Searches go to the speed layer with the rest (they propose candidates and feed
+        // `search_match`); they name no item, so nothing scores them and the peers, which
+        // learn from items alone, do not see them.
+        if event.item_id.is_none() {
+            if event.kind == EventKind::Search && event.timestamp_ms > cut {
+                after.push((event.timestamp_ms, offset, event));
+            }
             continue;
         }
         if event.timestamp_ms <= cut {
@@ -343,12 +368,25 @@ fn read_steps(
         })
         .collect();
     let mut steps: BTreeMap<String, Vec<Step>> = BTreeMap::new();
+    let mut searched_at: std::collections::HashMap<String, i64> = Default::default();
     for (seq, (_, _, event)) in after.into_iter().enumerate() {
+        let user = event.user_id.as_str();
+        let after_search = searched_at
+            .get(user)
+            .is_some_and(|&at| event.timestamp_ms - at <= gap_ms);
+        if event.kind == EventKind::Search {
+            searched_at.insert(user.to_string(), event.timestamp_ms);
+        }
         let signal = served
             .weights
             .signal(event.kind, event.value, event.dwell_ms);
-        let item = event.item_id.as_ref().map_or("", |i| i.as_str());
-        let first = touched.insert((event.user_id.as_str().to_string(), item.to_string()));
+        let first = match &event.item_id {
+            Some(item) => touched.insert((
+                event.user_id.as_str().to_string(),
+                item.as_str().to_string(),
+            )),
+            None => false,
+        };
         let category = event
             .item_id
             .as_ref()
@@ -360,6 +398,7 @@ fn read_steps(
             .push(Step {
                 seq: seq as u64,
                 scored: first && matches!(signal, Signal::Positive(_)),
+                after_search,
                 category,
                 event,
             });
@@ -426,7 +465,7 @@ fn dump(
     }
     let mut replayed: Vec<&Step> = steps.values().flatten().collect();
     replayed.sort_by_key(|s| s.seq);
-    for s in replayed {
+    for s in replayed.into_iter().filter(|s| s.event.item_id.is_some()) {
         line(&mut w, s.seq.to_string(), "replay", &s.event, s.scored)?;
     }
     w.flush()

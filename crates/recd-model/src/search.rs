@@ -1,6 +1,8 @@
 //! Query → catalog items: an inverted index over the words of each item's title, tags and
-//! category, built with the catalog view (so items written since training are in it at the
-//! next rebuild). The online engine turns the user's recent searches into candidates with it.
+//! category ([`item_texts`]). The online engine builds it with its catalog view (so items
+//! written since training are in it at the next rebuild) and turns the user's recent searches
+//! into candidates and the `search_match` feature with it; training builds the same index
+//! over the catalog it reads, so the ranker learns that feature from the log's searches.
 //!
 //! Scoring is the sum over the query's distinct words of their inverse document frequency,
 //! ln(1 + N / df): an item matching every word of "toy story" comes before one matching only
@@ -12,6 +14,13 @@ use std::collections::HashMap;
 const STOP: [&str; 12] = [
     "the", "and", "of", "in", "on", "for", "to", "with", "an", "at", "by", "from",
 ];
+
+/// How many of a user's newest searches propose candidates, and how many items each proposes:
+/// the online engine's defaults (`[serve.recommend]`), which training follows when it learns
+/// the `search_match` feature from the log.
+pub const DEFAULT_QUERIES: usize = 2;
+/// See [`DEFAULT_QUERIES`].
+pub const DEFAULT_MATCHES: usize = 50;
 
 /// The index, by model row.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +35,39 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|w| w.chars().count() >= 2)
         .map(str::to_lowercase)
         .filter(|w| !STOP.contains(&w.as_str()))
+}
+
+/// The texts an item is found by: its title, tags and category. One rule for the online
+/// catalog view and for training.
+pub fn item_texts(item: &recd_types::Item) -> impl Iterator<Item = &str> {
+    [item.title.as_str()]
+        .into_iter()
+        .chain(item.tags.iter().map(String::as_str))
+        .chain(item.category.as_deref())
+}
+
+/// How strongly each item matches a user's searches, from each search's
+/// [`SearchIndex::matches`]: within one search, an item's score over that search's best (1 for
+/// the best match), and an item's strength is its best over the searches. Sorted by row, for
+/// [`strength`].
+pub fn strengths<'a>(searches: impl IntoIterator<Item = &'a [(u32, f32)]>) -> Vec<(u32, f32)> {
+    let mut out: Vec<(u32, f32)> = Vec::new();
+    for matches in searches {
+        let best = matches.iter().map(|m| m.1).fold(0.0f32, f32::max);
+        if best > 0.0 {
+            out.extend(matches.iter().map(|&(row, s)| (row, s / best)));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    out.dedup_by_key(|m| m.0);
+    out
+}
+
+/// `row`'s strength in `strengths` (sorted by row), 0 when it matches no search.
+pub fn strength(strengths: &[(u32, f32)], row: u32) -> f32 {
+    strengths
+        .binary_search_by_key(&row, |m| m.0)
+        .map_or(0.0, |k| strengths[k].1)
 }
 
 impl SearchIndex {
@@ -101,5 +143,16 @@ mod tests {
             "case-insensitive, limited"
         );
         assert_eq!(index.len(), 5);
+    }
+
+    #[test]
+    fn an_items_strength_is_its_best_share_of_a_searchs_best_match() {
+        let toy = [(0, 4.0), (1, 4.0), (2, 2.0)];
+        let bug = [(4, 3.0), (2, 1.5)];
+        let s = strengths([&toy[..], &bug[..], &[][..]]);
+        assert_eq!(s, [(0, 1.0), (1, 1.0), (2, 0.5), (4, 1.0)]);
+        assert_eq!(strength(&s, 2), 0.5);
+        assert_eq!(strength(&s, 3), 0.0, "no search matches row 3");
+        assert!(strengths([&[][..]]).is_empty());
     }
 }
