@@ -49,8 +49,9 @@ pub(crate) struct Draw {
     pub(crate) category: u32,
     /// `<u, v_i> / sqrt(dim)`; 0 for a search.
     pub(crate) affinity: f32,
-    /// A search's noun (index into the category's nouns), which its query names first.
-    pub(crate) noun: u32,
+    /// A search's noun (index into the category's nouns), which its query names first; `None`
+    /// without search intent (the query's first noun is then drawn as it was before intent).
+    pub(crate) noun: Option<u32>,
 }
 
 /// One session before its draws: start, number of draws, device and main category.
@@ -126,7 +127,7 @@ pub(crate) fn draws(world: &World, profile: &Profile, idx: u32) -> Vec<Draw> {
             let draw = if rng.chance(SEARCH_SHARE) {
                 let nouns = category_nouns(session_category as usize).len() as u64;
                 let noun = intent_rng.below(nouns) as u32;
-                searched = Some(noun);
+                searched = (config.search_intent > 0.0).then_some(noun);
                 Draw {
                     at_ms,
                     session: session as u32,
@@ -134,7 +135,7 @@ pub(crate) fn draws(world: &World, profile: &Profile, idx: u32) -> Vec<Draw> {
                     item: None,
                     category: session_category,
                     affinity: 0.0,
-                    noun,
+                    noun: searched,
                 }
             } else {
                 let mut item = choose_item(world, &profile.vector, category, at_ms, &mut rng);
@@ -161,7 +162,7 @@ pub(crate) fn draws(world: &World, profile: &Profile, idx: u32) -> Vec<Draw> {
                     item: Some(item),
                     category,
                     affinity: dot(&profile.vector, world.item_vector(item)) / sqrt_dim,
-                    noun: 0,
+                    noun: None,
                 }
             };
             res.push(draw);
@@ -301,7 +302,9 @@ pub(crate) fn render(
 
 fn search_event(user: &recd_types::UserId, draw: &Draw, rng: &mut Rng) -> Event {
     let nouns = category_nouns(draw.category as usize);
-    let mut words = vec![nouns[draw.noun as usize % nouns.len()]];
+    // Drawn either way, so that the stream's later draws stay where they were.
+    let drawn = *rng.pick(nouns);
+    let mut words = vec![draw.noun.map_or(drawn, |n| nouns[n as usize % nouns.len()])];
     if rng.chance(0.4) {
         let second = *rng.pick(nouns);
         if second != words[0] {

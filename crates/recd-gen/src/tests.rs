@@ -613,12 +613,14 @@ fn fingerprint(lists: &[Vec<Reaction>]) -> (usize, u64) {
     (n, hash)
 }
 
-/// The reactions of shoppers without the device effect, pinned as the shopper made them before
-/// it had a device: strength 0 must leave a simulation exactly as it was.
+/// The reactions of shoppers without the device effect and search intent, pinned as the
+/// shopper made them before it had a device: strengths 0 must leave a simulation exactly as it
+/// was (the kind model the shopper uses is calibrated on the generated events).
 #[test]
 fn without_the_device_effect_shoppers_react_as_they_did_before_devices() {
     let mut config = GenConfig::new(500, 400, 20_000, 11);
     config.device_effect = 0.0;
+    config.search_intent = 0.0;
     let generator = Generator::new(config).unwrap();
     let users = generator.sample_users(120);
     let list = |u: u32, step: u32| -> Vec<ItemId> {
@@ -636,4 +638,54 @@ fn without_the_device_effect_shoppers_react_as_they_did_before_devices() {
         })
         .collect();
     assert_eq!(fingerprint(&lists), (1109, 13_003_252_450_567_273_646));
+}
+
+/// Share of the item events that follow a search in its session (same session id) whose item
+/// has the noun the query names first (an item's first tag is its noun), over `n` such events.
+fn named_share(generator: &Generator, events: &[Event]) -> (f64, usize) {
+    let noun: Vec<String> = (0..generator.config().n_items)
+        .map(|i| generator.item(i).tags[0].replace('-', " "))
+        .collect();
+    let mut last_search: HashMap<(String, Option<String>), String> = HashMap::new();
+    let (mut named, mut n) = (0usize, 0usize);
+    for e in events {
+        let key = (e.user_id.as_str().to_string(), e.session_id.clone());
+        match (&e.query, &e.item_id) {
+            (Some(q), None) => {
+                last_search.insert(key, q.clone());
+            }
+            (None, Some(item)) => {
+                if let Some(q) = last_search.get(&key) {
+                    let idx: usize = item.as_str()[1..].parse().unwrap();
+                    n += 1;
+                    named += usize::from(q.starts_with(noun[idx].as_str()));
+                }
+            }
+            _ => {}
+        }
+    }
+    (named as f64 / n.max(1) as f64, n)
+}
+
+#[test]
+fn after_a_search_its_session_takes_what_it_names() {
+    let (generator, events) = world();
+    let (share, n) = named_share(generator, events);
+    let mut config = generator.config().clone();
+    config.search_intent = 0.0;
+    let neutral = Generator::new(config).unwrap();
+    let neutral_events: Vec<Event> = neutral.blocks().flat_map(|b| b.events).collect();
+    let (neutral_share, neutral_n) = named_share(&neutral, &neutral_events);
+    eprintln!(
+        "items named by the session's search: {share:.3} of {n} (intent {}), {neutral_share:.3} of {neutral_n} (intent 0)",
+        crate::DEFAULT_SEARCH_INTENT
+    );
+    assert!(
+        n >= 200 && neutral_n >= 200,
+        "too few events after a search"
+    );
+    assert!(
+        share > neutral_share + 0.2,
+        "{share:.3} with intent, {neutral_share:.3} without"
+    );
 }

@@ -443,6 +443,44 @@ mod tests {
     }
 
     #[test]
+    fn a_search_after_the_head_makes_a_moment_labelled_by_the_rest_of_its_session() {
+        let mut ds = dataset();
+        ds.queries = vec!["toys".into()];
+        let made = |user, ts, session| crate::dataset::SearchMade {
+            user,
+            ts,
+            query: 0,
+            ctx: Ctx {
+                session,
+                device: 1,
+                page: 0,
+            },
+        };
+        ds.searches = vec![
+            made(0, 50, 7),    // before user 0's head ends: the head model saw its session
+            made(0, 450, 7),   // in the tail: its session is the next two interactions
+            made(0, 4_000, 8), // nothing follows it in its session
+            made(1, 300, 3),   // user 1 has no tail
+        ];
+        let head = [at(0, 0, 100, 7, 1), at(1, 2, 100, 3, 2)];
+        let tail = [
+            at(0, 2, 600, 7, 1),
+            at(0, 1, 500, 7, 1),
+            at(0, 0, 5_000, 9, 1),
+        ];
+        let found = after_searches(&ds, (&head, &tail), &[0, 1], 1_000, 2);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let a = &found[0];
+        assert_eq!(a.user, 0);
+        assert_eq!(a.session, [at(0, 1, 500, 7, 1), at(0, 2, 600, 7, 1)]);
+        // The moment is the first interaction's, with the search's matches (item x, row 0).
+        assert_eq!(a.moment.moment.at_ms, Some(500));
+        assert_eq!(a.moment.moment.searched, [(0, 1.0)]);
+        assert!(after_searches(&ds, (&head, &tail), &[1], 1_000, 2).is_empty());
+        assert!(after_searches(&ds, (&head, &tail), &[0], 1_000, 0).is_empty());
+    }
+
+    #[test]
     fn lifts_count_positive_interactions_by_context() {
         let ds = dataset();
         let mut list = Vec::new();
