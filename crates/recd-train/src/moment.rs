@@ -115,10 +115,10 @@ impl Moments {
     }
 }
 
-/// A search followed, in its session, by interactions: the moment just before the first of
-/// them, and the session's interactions from it on (what the search led to).
+/// A session from a chosen point on (after a search, or where a user's tail starts): the
+/// moment just before its first interaction, and its interactions from that one on.
 #[derive(Debug, Clone)]
-pub struct AfterSearch {
+pub struct SessionAt {
     /// User row.
     pub user: u32,
     /// The moment.
@@ -137,7 +137,7 @@ pub fn after_searches(
     users: &[u32],
     gap_ms: i64,
     per_user: usize,
-) -> Vec<AfterSearch> {
+) -> Vec<SessionAt> {
     let wanted: std::collections::HashSet<u32> = users.iter().copied().collect();
     let mut searches: HashMap<u32, Vec<SearchMade>> = HashMap::new();
     for s in ds.searches.iter().filter(|s| wanted.contains(&s.user)) {
@@ -155,7 +155,6 @@ pub fn after_searches(
     for i in tail.iter().filter(|i| searches.contains_key(&i.user)) {
         later.entry(i.user).or_default().push(*i);
     }
-    let id = |ctx: Ctx| (ctx.session != 0).then_some(ctx.session);
     let mut found: Vec<(Interaction, Vec<Interaction>)> = Vec::new();
     let mut users: Vec<u32> = searches.keys().copied().collect();
     users.sort_unstable();
@@ -171,29 +170,46 @@ pub fn after_searches(
             if taken == per_user {
                 break;
             }
-            let (mut last_id, mut last_ts) = (id(s.ctx), s.ts);
-            let session: Vec<Interaction> = list[list.partition_point(|i| i.ts < s.ts)..]
-                .iter()
-                .take_while(|i| {
-                    let goes_on =
-                        recd_types::continues_session(last_id, last_ts, id(i.ctx), i.ts, gap_ms);
-                    (last_id, last_ts) = (id(i.ctx), i.ts);
-                    goes_on
-                })
-                .copied()
-                .collect();
+            let session = session_from(list, s.ctx, s.ts, gap_ms);
             if let Some(&first) = session.first() {
                 found.push((first, session));
                 taken += 1;
             }
         }
     }
+    sessions_at(ds, &[head, tail], found, gap_ms)
+}
+
+/// The interactions of `list` (time-ordered) from `ts` on that continue the session of an
+/// event at `ts` in `ctx`, each continuing the one before.
+fn session_from(list: &[Interaction], ctx: Ctx, ts: i64, gap_ms: i64) -> Vec<Interaction> {
+    let id = |ctx: Ctx| (ctx.session != 0).then_some(ctx.session);
+    let (mut last_id, mut last_ts) = (id(ctx), ts);
+    list[list.partition_point(|i| i.ts < ts)..]
+        .iter()
+        .take_while(|i| {
+            let goes_on = recd_types::continues_session(last_id, last_ts, id(i.ctx), i.ts, gap_ms);
+            (last_id, last_ts) = (id(i.ctx), i.ts);
+            goes_on
+        })
+        .copied()
+        .collect()
+}
+
+/// The found sessions (their first interaction, their interactions) with their moments, the
+/// sessions followed back through `before`.
+fn sessions_at(
+    ds: &Dataset,
+    before: &[&[Interaction]],
+    found: Vec<(Interaction, Vec<Interaction>)>,
+    gap_ms: i64,
+) -> Vec<SessionAt> {
     let points: Vec<Interaction> = found.iter().map(|(f, _)| *f).collect();
-    let moments = moments_at(ds, &[head, tail], &points, gap_ms);
+    let moments = moments_at(ds, before, &points, gap_ms);
     found
         .into_iter()
         .zip(moments)
-        .map(|((first, session), moment)| AfterSearch {
+        .map(|((first, session), moment)| SessionAt {
             user: first.user,
             moment,
             session,

@@ -277,20 +277,20 @@ pub fn train(ex: &Examples, params: &RankerParams, progress: &dyn Progress) -> T
     }];
     // A feature constant over the training rows teaches nothing, and a ranker reading it
     // would weigh whatever it is at serving with an untrained weight over a zero deviation
-    // (`search_match` when the log has no searches but users search later): it is left out.
+    // (`search_match` when the log has no searches but users search later): every ranker
+    // ignores it. Its column stays, so the fits are those it would get without this.
     let constant = constant_features(ex, &train_rows);
-    let reduced = (!constant.is_empty()).then(|| {
+    if !constant.is_empty() {
         tracing::info!(
             ?constant,
-            "features constant over the ranker's examples, left out"
+            "features constant over the ranker's examples, ignored"
         );
-        ex.without(&constant)
-    });
-    let ex = reduced.as_ref().unwrap_or(ex);
+    }
     for (suffix, set) in [("", None), (" without moment", Some(ex.without(&MOMENT)))] {
         let set = set.as_ref().unwrap_or(ex);
         let (mean, std) = moments(&set.x, &train_rows, set.features.len());
-        let mut fit = |ranker: Ranker| {
+        let mut fit = |mut ranker: Ranker| {
+            constant.iter().for_each(|f| ranker.ignore(f));
             tried.push(Tried {
                 label: format!("{}{suffix}", ranker.kind),
                 ndcg: group_ndcg(&ranker, set, &val_g),
@@ -651,7 +651,7 @@ mod tests {
     }
 
     #[test]
-    fn a_feature_constant_in_training_is_left_out_of_every_ranker() {
+    fn a_feature_constant_in_training_is_ignored_by_every_ranker() {
         let mut ex = synthetic();
         let d = NAMES.len();
         let k = NAMES.iter().position(|n| *n == "search_match").unwrap();
@@ -662,30 +662,35 @@ mod tests {
         };
         let t = train(&ex, &params, &crate::train::LogProgress);
         assert_ne!(t.ranker.kind, "fixed");
-        // It reads the pipeline's full rows as the same ranker saved and loaded does.
+        // The value it takes at serving changes no score.
+        let rows = ex.x[..40 * d].to_vec();
+        let mut searched = rows.clone();
+        searched.chunks_exact_mut(d).for_each(|row| row[k] = 1.0);
+        for ranker in [Some(&t.ranker), t.light.as_ref()].into_iter().flatten() {
+            assert_eq!(
+                ranker.score(&rows),
+                ranker.score(&searched),
+                "{}",
+                ranker.kind
+            );
+            assert_eq!(ranker.score(&rows).len(), 40);
+        }
+    }
+
+    #[test]
+    fn a_ranker_fitted_without_the_moment_reads_the_pipelines_rows_as_when_loaded() {
+        let ex = synthetic();
+        let d = NAMES.len();
+        let without = ex.without(&MOMENT);
+        let all: Vec<usize> = (0..without.n()).collect();
+        let (mean, std) = moments(&without.x, &all, without.features.len());
+        let fitted = bound(&logistic(&without, &all, &mean, &std, 1.0));
         let rows = &ex.x[..40 * d];
         let mut loaded: Ranker =
-            serde_json::from_str(&serde_json::to_string(&t.ranker).unwrap()).unwrap();
+            serde_json::from_str(&serde_json::to_string(&fitted).unwrap()).unwrap();
         loaded.bind(&NAMES).unwrap();
-        assert_eq!(t.ranker.score(rows), loaded.score(rows));
-        assert_eq!(t.ranker.score(rows).len(), 40);
-        let light = t.light.as_ref().map(|l| &l.features);
-        for features in [Some(&t.ranker.features), light].into_iter().flatten() {
-            assert!(
-                !features.iter().any(|f| f == "search_match"),
-                "{features:?}"
-            );
-            let moment = features
-                .iter()
-                .filter(|f| MOMENT.contains(&f.as_str()))
-                .count();
-            assert!(moment == 0 || moment == MOMENT.len());
-            assert_eq!(
-                features.len() + MOMENT.len() - moment,
-                d - 1,
-                "only the constant one is left out"
-            );
-        }
+        assert_eq!(fitted.score(rows), loaded.score(rows));
+        assert_eq!(fitted.score(rows).len(), 40);
     }
 
     #[test]

@@ -147,6 +147,25 @@ impl Ranker {
         Ok(())
     }
 
+    /// Makes the ranker read nothing from `feature`, whatever its value: its first-layer
+    /// weights become 0 and its deviation 1 (a feature constant over the training examples
+    /// got a zero deviation and weights that never learned, which a value seen only at
+    /// serving would multiply). Unknown names are ignored.
+    pub fn ignore(&mut self, feature: &str) {
+        let Some(k) = self.features.iter().position(|f| f == feature) else {
+            return;
+        };
+        self.std[k] = 1.0;
+        if let Some(first) = self.layers.first_mut() {
+            let n_in = first.n_in;
+            first
+                .weights
+                .chunks_exact_mut(n_in)
+                .for_each(|row| row[k] = 0.0);
+        }
+        self.transposed = Transposed::default();
+    }
+
     /// Lays the weights out for scoring now rather than on the first [`Ranker::score`] (the
     /// server does it when it loads a model).
     pub fn prepare(&self) {
