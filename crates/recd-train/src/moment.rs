@@ -226,10 +226,19 @@ fn moments_at(
     points: &[Interaction],
     gap_ms: i64,
 ) -> Vec<RawMoment> {
-    let users: std::collections::HashSet<u32> = points.iter().map(|p| p.user).collect();
+    // Only what a point's session look-back reaches is kept: `before` may be most of a
+    // large log.
+    let mut reach: HashMap<u32, (i64, i64)> = HashMap::new();
+    for p in points {
+        let r = reach.entry(p.user).or_insert((p.ts, p.ts));
+        *r = (r.0.min(p.ts), r.1.max(p.ts));
+    }
     let mut recent: HashMap<u32, Vec<Interaction>> = HashMap::new();
     for i in before.iter().copied().flatten() {
-        if users.contains(&i.user) {
+        if let Some(&(first, last)) = reach.get(&i.user)
+            && i.ts <= last
+            && i.ts >= first - SESSION_LOOKBACK_MS
+        {
             recent.entry(i.user).or_default().push(*i);
         }
     }
