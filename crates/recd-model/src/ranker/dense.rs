@@ -244,12 +244,16 @@ simd_layer!(
     _mm256_storeu_ps
 );
 
-/// `W` (`n_out × n_in`, row-major, as stored) transposed to `Wᵀ` (`n_in × n_out`).
+/// `W` (`n_out × n_in`, row-major, as stored) transposed to `Wᵀ` (`n_in × n_out`), subnormal
+/// weights as 0. Training let unused weights decay into the subnormal range (models trained
+/// before it flushed them hold hundreds), and on Intel cores each multiply-add with a
+/// subnormal operand takes a microcode assist; such a weight moves no sum of normal terms,
+/// so the scores are the same.
 pub(crate) fn transpose(w: &[f32], n_in: usize, n_out: usize) -> Vec<f32> {
     let mut t = vec![0.0; w.len()];
     for (o, row) in w.chunks_exact(n_in).enumerate().take(n_out) {
         for (i, &v) in row.iter().enumerate() {
-            t[i * n_out + o] = v;
+            t[i * n_out + o] = if v.is_subnormal() { 0.0 } else { v };
         }
     }
     t
@@ -341,6 +345,25 @@ mod tests {
                 check(&got, &reference(&x, n_in, &w, n_out, &b, relu));
             }
         }
+    }
+
+    #[test]
+    fn subnormal_weights_are_laid_out_as_zero_and_score_the_same() {
+        let (n_in, n_out) = (3, 16);
+        let mut w = ramp(n_out * n_in, 2);
+        for k in (0..w.len()).step_by(5) {
+            w[k] = f32::MIN_POSITIVE / 3.0 * if k % 2 == 0 { 1.0 } else { -1.0 };
+        }
+        let t = transpose(&w, n_in, n_out);
+        assert!(t.iter().all(|v| !v.is_subnormal()));
+        for k in (0..w.len()).step_by(5) {
+            let (o, i) = (k / n_in, k % n_in);
+            assert_eq!(t[i * n_out + o], 0.0);
+        }
+        let (x, b) = (ramp(4 * n_in, 1), ramp(n_out, 3));
+        let mut out = vec![0.0; 4 * n_out];
+        layer(&x, n_in, &t, n_out, &b, false, &mut out);
+        check(&out, &reference(&x, n_in, &w, n_out, &b, false));
     }
 
     #[test]
