@@ -244,16 +244,14 @@ simd_layer!(
     _mm256_storeu_ps
 );
 
-/// `W` (`n_out × n_in`, row-major, as stored) transposed to `Wᵀ` (`n_in × n_out`), subnormal
-/// weights as 0. Training let unused weights decay into the subnormal range (models trained
-/// before it flushed them hold hundreds), and on Intel cores each multiply-add with a
-/// subnormal operand takes a microcode assist; such a weight moves no sum of normal terms,
-/// so the scores are the same.
+/// `W` (`n_out × n_in`, row-major, as stored) transposed to `Wᵀ` (`n_in × n_out`), negligible
+/// weights as 0 ([`super::negligible_as_zero`]: models trained before training flushed them
+/// hold hundreds of subnormal weights, each a microcode assist per multiply on Intel cores).
 pub(crate) fn transpose(w: &[f32], n_in: usize, n_out: usize) -> Vec<f32> {
     let mut t = vec![0.0; w.len()];
     for (o, row) in w.chunks_exact(n_in).enumerate().take(n_out) {
         for (i, &v) in row.iter().enumerate() {
-            t[i * n_out + o] = if v.is_subnormal() { 0.0 } else { v };
+            t[i * n_out + o] = super::negligible_as_zero(v);
         }
     }
     t
@@ -348,11 +346,12 @@ mod tests {
     }
 
     #[test]
-    fn subnormal_weights_are_laid_out_as_zero_and_score_the_same() {
+    fn negligible_weights_are_laid_out_as_zero_and_score_the_same() {
         let (n_in, n_out) = (3, 16);
         let mut w = ramp(n_out * n_in, 2);
         for k in (0..w.len()).step_by(5) {
-            w[k] = f32::MIN_POSITIVE / 3.0 * if k % 2 == 0 { 1.0 } else { -1.0 };
+            let tiny = [f32::MIN_POSITIVE / 3.0, 1e-30, 9e-21][k % 3];
+            w[k] = tiny * if k % 2 == 0 { 1.0 } else { -1.0 };
         }
         let t = transpose(&w, n_in, n_out);
         assert!(t.iter().all(|v| !v.is_subnormal()));

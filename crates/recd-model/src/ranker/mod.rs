@@ -251,6 +251,17 @@ impl Ranker {
     }
 }
 
+/// `w`, or 0 where it is negligible (|w| < 1e-20): a weight that small moves no score, whose
+/// terms are products of standardized features near 1, and on Intel cores a multiply whose
+/// result underflows into the subnormal range takes a microcode assist. Training flushes its
+/// weights with this (an unused weight decays under L2 geometrically through that range), and
+/// the serving layout flushes those of models trained before it did. Rust has no supported way
+/// to set the CPU's flush-to-zero mode, hence the explicit flush.
+#[inline]
+pub fn negligible_as_zero(w: f32) -> f32 {
+    if w.abs() < 1e-20 { 0.0 } else { w }
+}
+
 /// The logistic function.
 pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
